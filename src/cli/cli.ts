@@ -1,0 +1,136 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, parseConfig } from '../config.js';
+import { OPERATOR } from '../core/actor.js';
+import { isCofferError } from '../core/errors.js';
+import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
+import { KeyringError } from '../crypto/keyring.js';
+import { openRuntime } from './runtime.js';
+import { packageVersion, serve } from './serve-command.js';
+
+export interface CliIo {
+  readonly out: NodeJS.WritableStream;
+  readonly err: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+const USAGE = `Usage: coffer <command> [options]
+
+Commands:
+  serve                                  Start the HTTP server (what \`npm start\` runs)
+  keys create --tenant T --name N --permission P [--permission P ...] [--disabled]
+                                         Create an API key (and the tenant if new); prints only the token
+  keys list --tenant T                   List a tenant's keys (never tokens)
+  keys enable|disable --tenant T --name N
+  keys delete --tenant T --name N
+  version                                Print the version
+
+Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_MASTER_KEY, LOG_LEVEL),
+the same for the server and the CLI. Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
+`;
+
+class UsageError extends Error {}
+
+function requireOption(values: Record<string, unknown>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required.`);
+  return v;
+}
+
+async function keysCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      tenant: { type: 'string' },
+      name: { type: 'string' },
+      permission: { type: 'string', multiple: true },
+      disabled: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  const tenant = requireOption(values, 'tenant');
+  const config = parseConfig(io.env);
+  const runtime = await openRuntime(config);
+  try {
+    const keys = runtime.core.apiKeys;
+    switch (sub) {
+      case 'create': {
+        const permissions = values.permission ?? [];
+        if (permissions.length === 0) throw new UsageError('at least one --permission is required.');
+        const created = await keys.create(OPERATOR, tenant, {
+          name: requireOption(values, 'name'),
+          enabled: values.disabled !== true,
+          permissions,
+        });
+        // The token alone on stdout, so that scripts can capture it.
+        io.out.write(`${created.token}\n`);
+        return 0;
+      }
+      case 'list': {
+        for (const k of await keys.list(OPERATOR, tenant)) {
+          io.out.write(
+            `${k.name}\t${k.enabled ? 'enabled' : 'disabled'}\t${k.tokenPrefix}…\t${k.permissions.join(',')}\n`,
+          );
+        }
+        return 0;
+      }
+      case 'enable':
+      case 'disable': {
+        const name = requireOption(values, 'name');
+        await keys.update(OPERATOR, tenant, name, { enabled: sub === 'enable' });
+        io.err.write(`Key '${name}' of tenant '${tenant}' is ${sub}d.\n`);
+        return 0;
+      }
+      case 'delete': {
+        const name = requireOption(values, 'name');
+        await keys.delete(OPERATOR, tenant, name);
+        io.err.write(`Key '${name}' of tenant '${tenant}' is deleted.\n`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}.`);
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+/** Runs one command; returns the exit code. Errors become one readable line on stderr. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await serve(parseConfig(io.env), io.out);
+        return -1; // keeps running until a signal
+      case 'keys':
+        return await keysCommand(rest, io);
+      case 'version':
+      case '--version':
+        io.out.write(`${packageVersion()}\n`);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}.`);
+    }
+  } catch (error) {
+    if (
+      error instanceof UsageError ||
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ) {
+      io.err.write(`coffer: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof KeyringError || isCofferError(error)) {
+      io.err.write(`coffer: ${(error as Error).message}\n`);
+      return 1;
+    }
+    io.err.write(`coffer: ${(error as Error).message ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { type CofferCore, createCore } from '../core/coffer-core.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { loadKeyring } from '../crypto/keyring-source.js';
+import type { Repository } from '../storage/repository.js';
+import { SqliteRepository } from '../storage/sqlite/sqlite-repository.js';
+
+export const DATABASE_FILE = 'coffer.db';
+
+/** Everything a command needs, opened from one config: the server and the CLI share this path. */
+export interface Runtime {
+  readonly config: Config;
+  readonly repository: Repository;
+  readonly keyring: Keyring;
+  readonly core: CofferCore;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config): Promise<Runtime> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const repository = SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+  try {
+    const { keyring } = await loadKeyring({
+      dataDir: config.dataDir,
+      masterKey: config.masterKey,
+      hasSealedValues: () => repository.hasSealedValues(),
+      kekIdsInUse: () => repository.listKekIdsInUse(),
+    });
+    return {
+      config,
+      repository,
+      keyring,
+      core: createCore({ repository, keyring }),
+      close: () => repository.close(),
+    };
+  } catch (error) {
+    await repository.close();
+    throw error;
+  }
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import type { Config } from '../config.js';
+import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
+import { buildApp } from '../http/app.js';
+import { openRuntime } from './runtime.js';
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Logs never carry credentials: these paths are censored wherever a serializer might reach them. */
+export const REDACTED_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers["x-auth-key"]',
+  'req.headers.cookie',
+];
+
+function bootstrapBanner(tenant: string, keyName: string, token: string): string {
+  const rule = '='.repeat(78);
+  return [
+    rule,
+    `  Coffer created tenant '${tenant}' with the admin API key '${keyName}' (permission *).`,
+    '  This token is shown ONCE and cannot be recovered. Store it somewhere safe now:',
+    '',
+    `    ${token}`,
+    '',
+    '  Use it as `X-API-KEY: <token>` or `Authorization: Bearer <token>`.',
+    rule,
+    '',
+  ].join('\n');
+}
+
+/** `coffer serve`: open the data, bootstrap the first key if needed, listen, and stop cleanly. */
+export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
+  const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+  const runtime = await openRuntime(config);
+  const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
+  const app = await buildApp({
+    core: runtime.core,
+    ping: () => runtime.repository.ping(),
+    logger,
+    version: packageVersion(),
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    try {
+      await app.close();
+      await runtime.close();
+      logger.info('stopped');
+      logger.flush?.();
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: { message: (error as Error).message } }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+  // Printed, not logged: a token must never reach a log pipeline.
+  if (created !== null) out.write(bootstrapBanner(created.tenantId, created.name, created.token));
+}

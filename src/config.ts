@@ -1,0 +1,71 @@
+import { isAbsolute, resolve } from 'node:path';
+import { KEK_BYTES } from './crypto/keyring.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Everything Coffer reads from its environment, parsed once at start-up. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  /** From COFFER_MASTER_KEY; when absent the key file in the data directory is used (or created). */
+  readonly masterKey: Buffer | null;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function nonEmpty(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function parsePort(raw: string | undefined): number {
+  if (raw === undefined) return 8080;
+  if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
+    throw new ConfigError(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+function parseMasterKey(raw: string | undefined): Buffer | null {
+  if (raw === undefined) return null;
+  const key = Buffer.from(raw, 'base64');
+  // Round-trip so that stray characters (which Node's decoder skips) are refused, not ignored.
+  if (key.length !== KEK_BYTES || key.toString('base64').replace(/=+$/, '') !== raw.replace(/=+$/, '')) {
+    // Never echo the value: it is key material.
+    throw new ConfigError(`COFFER_MASTER_KEY must be the base64 encoding of exactly ${KEK_BYTES} bytes.`);
+  }
+  return key;
+}
+
+export function parseConfig(env: Env, cwd = process.cwd()): Config {
+  const logLevel = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(
+      `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}.`,
+    );
+  }
+  const databaseUrl = nonEmpty(env, 'COFFER_DATABASE_URL');
+  if (databaseUrl !== undefined) {
+    throw new ConfigError(
+      'COFFER_DATABASE_URL is not supported by this version: Coffer runs on its embedded SQLite database in COFFER_DATA_DIR.',
+    );
+  }
+  const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
+  return Object.freeze({
+    host: nonEmpty(env, 'HOST') ?? '127.0.0.1',
+    port: parsePort(nonEmpty(env, 'PORT')),
+    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    logLevel: logLevel as LogLevel,
+    masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
+  });
+}

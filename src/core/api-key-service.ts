@@ -1,0 +1,160 @@
+import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
+import type { Repository } from '../storage/repository.js';
+import { type Actor, requirePermission } from './actor.js';
+import type { Clock } from './clock.js';
+import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from './errors.js';
+import type { ApiKeyRecord } from './model.js';
+import { assertApiKeyName, assertTenantId } from './names.js';
+import { coversGrants, grantsOf, normalisePermissionNames } from './permissions.js';
+
+export interface ApiKeyServiceDeps {
+  readonly repository: Repository;
+  readonly clock: Clock;
+  /** Told after a key is created, changed or deleted, so that caches of key lookups can drop it. */
+  readonly onKeyChanged?: (tokenHash: Buffer) => void;
+}
+
+/** What may leave the service: never the hash. */
+export interface ApiKeyView {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly permissions: readonly string[];
+  readonly tokenPrefix: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface CreatedApiKey extends ApiKeyView {
+  /** Shown once, here; only its SHA-256 is stored. */
+  readonly token: string;
+}
+
+function view(k: ApiKeyRecord): ApiKeyView {
+  return {
+    tenantId: k.tenantId,
+    name: k.name,
+    enabled: k.enabled,
+    permissions: k.permissions,
+    tokenPrefix: k.tokenPrefix,
+    createdAt: k.createdAt,
+    updatedAt: k.updatedAt,
+  };
+}
+
+function keyNotFound(): NotFoundError {
+  return new NotFoundError('api_key_not_found', 'The API key does not exist.');
+}
+
+function requireNonEmpty(permissions: readonly string[]): void {
+  if (permissions.length === 0) {
+    throw InvalidError.field('permissions_missing', 'permissions', 'At least one permission is required.');
+  }
+}
+
+/** A key may only hand out, or change a key holding, rights it holds itself. */
+function assertCovers(actor: Actor, permissions: readonly string[]): void {
+  if (actor.kind === 'operator') return;
+  if (!coversGrants(actor.grants, grantsOf(permissions))) {
+    throw new ForbiddenError(
+      'escalation',
+      'permission_escalation',
+      'An API key cannot grant, or manage a key holding, permissions it does not hold itself.',
+    );
+  }
+}
+
+export class ApiKeyService {
+  readonly #deps: ApiKeyServiceDeps;
+
+  constructor(deps: ApiKeyServiceDeps) {
+    this.#deps = deps;
+  }
+
+  async list(actor: Actor, tenantId: string): Promise<ApiKeyView[]> {
+    requirePermission(actor, tenantId, 'apikeys:read');
+    return (await this.#deps.repository.listApiKeys(tenantId)).map(view);
+  }
+
+  async get(actor: Actor, tenantId: string, name: string): Promise<ApiKeyView> {
+    requirePermission(actor, tenantId, 'apikeys:read');
+    const key = await this.#deps.repository.getApiKey(tenantId, name);
+    if (key === null) throw keyNotFound();
+    return view(key);
+  }
+
+  /** Creates a key (and, for the operator, the tenant if it is new). The token is returned once. */
+  async create(
+    actor: Actor,
+    tenantId: string,
+    input: { name: string; enabled?: boolean; permissions: readonly string[] },
+  ): Promise<CreatedApiKey> {
+    requirePermission(actor, tenantId, 'apikeys:write');
+    assertTenantId(tenantId);
+    assertApiKeyName(input.name);
+    const permissions = normalisePermissionNames(input.permissions);
+    requireNonEmpty(permissions);
+    assertCovers(actor, permissions);
+    const token = generateToken();
+    const now = this.#deps.clock.now();
+    const record: ApiKeyRecord = {
+      tenantId,
+      name: input.name,
+      enabled: input.enabled ?? true,
+      permissions,
+      tokenHash: hashToken(token),
+      tokenPrefix: displayPrefix(token),
+      createdAt: now,
+      updatedAt: now,
+    };
+    const inserted = await this.#deps.repository.transaction(async (tx) => {
+      await tx.ensureTenant({ id: tenantId, createdAt: now });
+      return tx.insertApiKey(record);
+    });
+    if (!inserted)
+      throw new ConflictError('api_key_exists', `An API key named '${input.name}' already exists.`);
+    this.#deps.onKeyChanged?.(record.tokenHash);
+    return { ...view(record), token };
+  }
+
+  /** Replaces `enabled` and, when given, `permissions` (omitted: unchanged). */
+  async update(
+    actor: Actor,
+    tenantId: string,
+    name: string,
+    input: { enabled: boolean; permissions?: readonly string[] },
+  ): Promise<ApiKeyView> {
+    requirePermission(actor, tenantId, 'apikeys:write');
+    const permissions =
+      input.permissions === undefined ? undefined : normalisePermissionNames(input.permissions);
+    if (permissions !== undefined) {
+      requireNonEmpty(permissions);
+      assertCovers(actor, permissions);
+    }
+    const updated = await this.#deps.repository.transaction(async (tx) => {
+      const current = await tx.getApiKey(tenantId, name);
+      if (current === null) throw keyNotFound();
+      assertCovers(actor, current.permissions);
+      return tx.updateApiKey(tenantId, name, {
+        enabled: input.enabled,
+        permissions: permissions ?? current.permissions,
+        updatedAt: this.#deps.clock.now(),
+      });
+    });
+    if (updated === null) throw keyNotFound();
+    this.#deps.onKeyChanged?.(updated.tokenHash);
+    return view(updated);
+  }
+
+  async delete(actor: Actor, tenantId: string, name: string): Promise<void> {
+    requirePermission(actor, tenantId, 'apikeys:write');
+    const deleted = await this.#deps.repository.transaction(async (tx) => {
+      const current = await tx.getApiKey(tenantId, name);
+      if (current === null) throw keyNotFound();
+      assertCovers(actor, current.permissions);
+      await tx.deleteApiKey(tenantId, name);
+      return current;
+    });
+    this.#deps.onKeyChanged?.(deleted.tokenHash);
+  }
+}

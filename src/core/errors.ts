@@ -1,0 +1,85 @@
+/**
+ * The closed set of domain errors. They carry no HTTP: each facade maps them once, at its edge,
+ * to its own wire shape (ProblemDetails, Cloudflare envelope, envs `{error, code}`).
+ */
+export type ErrorKind =
+  | 'not_found'
+  | 'conflict'
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'quota_exceeded'
+  | 'unavailable';
+
+/** Why access was refused: facades answer a foreign tenant differently from a missing permission. */
+export type ForbiddenReason = 'other_tenant' | 'missing_permission' | 'escalation' | 'not_service';
+
+/** Field name → messages, in the order they were found. */
+export type FieldErrors = Record<string, string[]>;
+
+export class CofferError extends Error {
+  readonly kind: ErrorKind;
+  /** A stable, machine-readable code (snake_case), e.g. `secret_not_found`. */
+  readonly code: string;
+
+  constructor(kind: ErrorKind, code: string, message: string) {
+    super(message);
+    this.name = 'CofferError';
+    this.kind = kind;
+    this.code = code;
+  }
+}
+
+export class NotFoundError extends CofferError {
+  constructor(code: string, message: string) {
+    super('not_found', code, message);
+  }
+}
+
+export class ConflictError extends CofferError {
+  constructor(code: string, message: string) {
+    super('conflict', code, message);
+  }
+}
+
+export class InvalidError extends CofferError {
+  readonly fields: FieldErrors;
+  constructor(code: string, message: string, fields: FieldErrors = {}) {
+    super('invalid', code, message);
+    this.fields = fields;
+  }
+
+  static field(code: string, field: string, message: string): InvalidError {
+    return new InvalidError(code, message, { [field]: [message] });
+  }
+}
+
+export class UnauthenticatedError extends CofferError {
+  constructor(code = 'unauthenticated', message = 'A valid API key is required.') {
+    super('unauthenticated', code, message);
+  }
+}
+
+export class ForbiddenError extends CofferError {
+  readonly reason: ForbiddenReason;
+  constructor(reason: ForbiddenReason, code: string, message: string) {
+    super('forbidden', code, message);
+    this.reason = reason;
+  }
+}
+
+export class QuotaExceededError extends CofferError {
+  constructor(code: string, message: string) {
+    super('quota_exceeded', code, message);
+  }
+}
+
+export class UnavailableError extends CofferError {
+  constructor(code = 'unavailable', message = 'The service is temporarily unavailable.') {
+    super('unavailable', code, message);
+  }
+}
+
+export function isCofferError(error: unknown): error is CofferError {
+  return error instanceof CofferError;
+}

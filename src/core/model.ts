@@ -1,0 +1,76 @@
+/** Plain records of the domain model (design.md, "One model, several views"). Times are epoch milliseconds. */
+
+export interface Tenant {
+  readonly id: string;
+  readonly createdAt: number;
+}
+
+export interface ApiKeyRecord {
+  readonly tenantId: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  /** The names as given (canonical or alias), de-duplicated; expanded by `grantsOf` when used. */
+  readonly permissions: readonly string[];
+  /** SHA-256 of the token; the token itself is never stored. */
+  readonly tokenHash: Buffer;
+  /** The first characters of the token, to tell keys apart in a list without revealing them. */
+  readonly tokenPrefix: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface StoreRecord {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  /** The service that manages this store (Cloudflare `system/` endpoints), or null. */
+  readonly managedBy: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface ValidityWindow {
+  readonly notBefore: number | null;
+  readonly expiresOn: number | null;
+}
+
+export interface SecretRecord extends ValidityWindow {
+  readonly id: string;
+  readonly storeId: string;
+  readonly name: string;
+  readonly description: string | null;
+  readonly scopes: readonly string[];
+  /** The version readers see, or null while the secret has no value yet. */
+  readonly currentVersion: number | null;
+  /** The highest version number ever issued for this secret (never reused). */
+  readonly latestVersion: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** The sealed form of a value, as the crypto module produced it; opaque outside src/crypto. */
+export interface SealedValue {
+  readonly kekId: string;
+  readonly wrappedKey: Buffer;
+  readonly ciphertext: Buffer;
+}
+
+export interface VersionRecord extends SealedValue {
+  readonly secretId: string;
+  readonly version: number;
+  readonly createdAt: number;
+}
+
+/** What the hot read path needs in one lookup: the secret's identity, window and current sealed value. */
+export interface SecretValueRow extends ValidityWindow {
+  readonly storeId: string;
+  readonly secretId: string;
+  readonly version: number;
+  readonly sealed: SealedValue;
+}
+
+export function isWithinWindow(window: ValidityWindow, now: number): boolean {
+  if (window.notBefore !== null && now < window.notBefore) return false;
+  if (window.expiresOn !== null && now >= window.expiresOn) return false;
+  return true;
+}

@@ -1,0 +1,27 @@
+import type { FastifyRequest } from 'fastify';
+import type { Actor } from '../core/actor.js';
+import { UnauthenticatedError } from '../core/errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by a facade's authentication hook; null until then. */
+    actor: Actor | null;
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
+  return match?.[1];
+}
+
+export function singleHeader(value: string | string[] | undefined): string | undefined {
+  // A repeated credential header is ambiguous: refuse it rather than pick one.
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function actorOf(request: FastifyRequest): Actor {
+  if (request.actor === null) throw new UnauthenticatedError();
+  return request.actor;
+}

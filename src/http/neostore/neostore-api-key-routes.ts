@@ -1,0 +1,177 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import Type, { type Static } from 'typebox';
+import type { ApiKeyView } from '../../core/api-key-service.js';
+import type { CofferCore } from '../../core/coffer-core.js';
+import { KNOWN_PERMISSION_NAMES } from '../../core/permissions.js';
+import { actorOf } from '../auth.js';
+
+const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
+const KeyNameParam = Type.String({ maxLength: 256, description: 'Key name.' });
+const Permissions = Type.Array(Type.String({ maxLength: 64 }), {
+  maxItems: 64,
+  description: `Permission scopes. Use ["*"] for full tenant-admin access. Known names: ${KNOWN_PERMISSION_NAMES.join(', ')}.`,
+});
+
+const ApiKeyDefinition = Type.Object(
+  {
+    name: Type.String({ description: 'Key name identifier.' }),
+    enabled: Type.Boolean({ description: 'Whether this key is currently active.' }),
+    permissions: Type.Array(Type.String(), { description: 'Permission scopes granted to this key.' }),
+  },
+  { additionalProperties: false, description: 'API key definition. The key hash is never exposed.' },
+);
+const ApiKeyCreatedResponse = Type.Object(
+  {
+    name: Type.String(),
+    enabled: Type.Boolean(),
+    permissions: Type.Array(Type.String()),
+    token: Type.String({
+      description: 'Plaintext API key. Copy and store it immediately: it will not be shown again.',
+    }),
+  },
+  { additionalProperties: false, description: 'Returned once after a successful key creation.' },
+);
+const CreateApiKeyRequest = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._-]+$',
+      description: 'Key name: 1-64 alphanumerics, hyphens, underscores and dots.',
+      'x-message': "The key name must be 1-64 characters of A-Z, a-z, 0-9, '.', '-' or '_'.",
+    }),
+    enabled: Type.Optional(Type.Boolean({ description: 'Whether this key is active. Defaults to true.' })),
+    permissions: Type.Optional(Permissions),
+  },
+  { additionalProperties: false },
+);
+const UpdateApiKeyRequest = Type.Object(
+  {
+    enabled: Type.Boolean({ description: 'Whether this key is active.' }),
+    permissions: Type.Optional(Permissions),
+  },
+  { additionalProperties: false },
+);
+
+const problem = { content: { 'application/problem+json': { schema: { $ref: 'ProblemDetails#' } } } };
+const problems = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, { description: 'Problem details', ...problem }]));
+
+function definition(k: ApiKeyView) {
+  return { name: k.name, enabled: k.enabled, permissions: [...k.permissions] };
+}
+
+/** `/api/{tenantId}/admin/apiKeys…`: the tenant's API keys; tokens are shown once, at creation. */
+export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    app.get(
+      '/:tenantId/admin/apiKeys',
+      {
+        schema: {
+          operationId: 'listApiKeys',
+          tags: ['ApiKeys'],
+          summary: 'List API keys for the tenant',
+          description:
+            'All API key definitions of the tenant, sorted by name. Requires `tenant.apiKey:read`.',
+          params: Type.Object({ tenantId: TenantParam }),
+          response: { 200: Type.Array(ApiKeyDefinition), ...problems(401, 403) },
+        },
+      },
+      async (request) => {
+        const { tenantId } = request.params as { tenantId: string };
+        return (await core.apiKeys.list(actorOf(request), tenantId)).map(definition);
+      },
+    );
+
+    app.post(
+      '/:tenantId/admin/apiKeys',
+      {
+        bodyLimit: 64 * 1024,
+        schema: {
+          operationId: 'createApiKey',
+          tags: ['ApiKeys'],
+          summary: 'Create a new API key',
+          description:
+            'Generates a token, stores only its SHA-256 hash, and returns the token once. A key cannot grant permissions it does not hold (403). Requires `tenant.apiKey:write`.',
+          params: Type.Object({ tenantId: TenantParam }),
+          body: CreateApiKeyRequest,
+          response: { 201: ApiKeyCreatedResponse, ...problems(400, 401, 403, 409) },
+        },
+      },
+      async (request, reply) => {
+        const { tenantId } = request.params as { tenantId: string };
+        const body = request.body as Static<typeof CreateApiKeyRequest>;
+        const created = await core.apiKeys.create(actorOf(request), tenantId, {
+          name: body.name,
+          enabled: body.enabled ?? true,
+          permissions: body.permissions ?? [],
+        });
+        reply.header('cache-control', 'no-store');
+        return reply.code(201).send({ ...definition(created), token: created.token });
+      },
+    );
+
+    app.get(
+      '/:tenantId/admin/apiKeys/:keyName',
+      {
+        schema: {
+          operationId: 'getApiKey',
+          tags: ['ApiKeys'],
+          summary: 'Get a specific API key',
+          description: 'The key definition; never its hash or token. Requires `tenant.apiKey:read`.',
+          params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
+          response: { 200: ApiKeyDefinition, ...problems(401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
+        return definition(await core.apiKeys.get(actorOf(request), tenantId, keyName));
+      },
+    );
+
+    app.put(
+      '/:tenantId/admin/apiKeys/:keyName',
+      {
+        bodyLimit: 64 * 1024,
+        schema: {
+          operationId: 'updateApiKey',
+          tags: ['ApiKeys'],
+          summary: 'Update an API key',
+          description:
+            'Replaces `enabled` and, when given, `permissions` (omitted: unchanged). Takes effect on the next request. Requires `tenant.apiKey:write`.',
+          params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
+          body: UpdateApiKeyRequest,
+          response: { 200: ApiKeyDefinition, ...problems(400, 401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
+        const body = request.body as Static<typeof UpdateApiKeyRequest>;
+        const updated = await core.apiKeys.update(actorOf(request), tenantId, keyName, {
+          enabled: body.enabled,
+          ...(body.permissions === undefined ? {} : { permissions: body.permissions }),
+        });
+        return definition(updated);
+      },
+    );
+
+    app.delete(
+      '/:tenantId/admin/apiKeys/:keyName',
+      {
+        schema: {
+          operationId: 'deleteApiKey',
+          tags: ['ApiKeys'],
+          summary: 'Delete an API key',
+          description: 'The key stops working immediately. Requires `tenant.apiKey:write`.',
+          params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
+          response: { 204: { description: 'API key deleted.', type: 'null' }, ...problems(401, 403, 404) },
+        },
+      },
+      async (request, reply) => {
+        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
+        await core.apiKeys.delete(actorOf(request), tenantId, keyName);
+        return reply.code(204).send();
+      },
+    );
+  };
+}

@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { CofferCore } from '../../core/coffer-core.js';
+import { UnauthenticatedError } from '../../core/errors.js';
+import { bearerToken, singleHeader } from '../auth.js';
+import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
+import { neostoreSecretRoutes } from './neostore-secret-routes.js';
+import { neostoreErrorHandler, ProblemDetailsSchema, sendProblem } from './problem-details.js';
+
+/** Neostore's two credentials: `X-API-KEY: <token>` or `Authorization: Bearer <token>`. */
+function neostoreToken(headers: Record<string, string | string[] | undefined>): string | undefined {
+  return singleHeader(headers['x-api-key']) ?? bearerToken(singleHeader(headers.authorization));
+}
+
+/**
+ * The Neostore facade, mounted at `/api`: secrets of the tenant's `default` store and the tenant's
+ * API keys, with ProblemDetails errors. Every route is authenticated before its body is read.
+ */
+export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    app.addSchema(ProblemDetailsSchema);
+    // The contract accepts application/json, text/json and application/*+json bodies.
+    // Only JSON bodies are accepted: anything else is a 400, not a string to validate.
+    app.removeContentTypeParser('text/plain');
+    const jsonParser = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('text/json', { parseAs: 'string' }, jsonParser);
+    app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string' }, jsonParser);
+    app.setErrorHandler(neostoreErrorHandler);
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(request, reply, {
+        status: 404,
+        body: {
+          type: 'https://tools.ietf.org/html/rfc9110#section-15.5.5',
+          title: 'Not Found',
+          status: 404,
+          detail: 'No such endpoint.',
+          code: 'route_not_found',
+        },
+      }),
+    );
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const token = neostoreToken(request.headers);
+      if (token === undefined)
+        throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
+      request.actor = await core.auth.authenticate(token);
+    });
+    await app.register(neostoreSecretRoutes(core));
+    await app.register(neostoreApiKeyRoutes(core));
+  };
+}

@@ -1,0 +1,117 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { type CofferError, InvalidError } from '../../core/errors.js';
+import { classifyRequestError, type RequestFailure } from '../request-errors.js';
+
+/** RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them. */
+export const ProblemDetailsSchema = Type.Object(
+  {
+    type: Type.Union([Type.String(), Type.Null()]),
+    title: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Union([Type.Integer(), Type.Null()]),
+    detail: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    instance: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    code: Type.Optional(Type.String({ description: 'Stable machine-readable reason (Coffer extension).' })),
+    traceId: Type.Optional(Type.String({ description: 'Request id, for support (Coffer extension).' })),
+    errors: Type.Optional(
+      Type.Record(Type.String(), Type.Array(Type.String()), {
+        description: 'HttpValidationProblemDetails: messages per invalid field.',
+      }),
+    ),
+  },
+  { $id: 'ProblemDetails', additionalProperties: true },
+);
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+const STATUS: Record<number, { title: string; type: string }> = {
+  400: { title: 'Bad Request', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.1' },
+  401: { title: 'Unauthorized', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.2' },
+  403: { title: 'Forbidden', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.4' },
+  404: { title: 'Not Found', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.5' },
+  405: { title: 'Method Not Allowed', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.6' },
+  409: { title: 'Conflict', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.10' },
+  413: { title: 'Content Too Large', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.14' },
+  429: { title: 'Too Many Requests', type: 'https://tools.ietf.org/html/rfc6585#section-4' },
+  500: {
+    title: 'An error occurred while processing your request.',
+    type: 'https://tools.ietf.org/html/rfc9110#section-15.6.1',
+  },
+  503: { title: 'Service Unavailable', type: 'https://tools.ietf.org/html/rfc9110#section-15.6.4' },
+};
+
+const DOMAIN_STATUS: Record<CofferError['kind'], number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  quota_exceeded: 403,
+  unavailable: 503,
+};
+
+export interface Problem {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+function problem(status: number, detail: string | undefined, extra: Record<string, unknown> = {}): Problem {
+  const s = STATUS[status] ?? { title: 'Error', type: 'about:blank' };
+  const body: Record<string, unknown> = { type: s.type, title: s.title, status };
+  if (detail !== undefined) body.detail = detail;
+  return { status, body: { ...body, ...extra } };
+}
+
+export function validationProblem(fields: Record<string, string[]>): Problem {
+  return {
+    status: 400,
+    body: {
+      type: STATUS[400]?.type,
+      title: 'One or more validation errors occurred.',
+      status: 400,
+      errors: fields,
+    },
+  };
+}
+
+/** The one mapping from any request failure to a Neostore ProblemDetails. */
+export function toProblem(failure: RequestFailure): Problem {
+  switch (failure.type) {
+    case 'domain': {
+      const e = failure.error;
+      if (e instanceof InvalidError && Object.keys(e.fields).length > 0) return validationProblem(e.fields);
+      return problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code });
+    }
+    case 'validation':
+      return validationProblem(failure.fields);
+    case 'malformed_body':
+      return problem(400, failure.detail, { code: 'malformed_body' });
+    case 'unsupported_media_type':
+      return problem(400, 'The request body must be JSON (Content-Type: application/json).', {
+        code: 'unsupported_media_type',
+      });
+    case 'body_too_large':
+      return problem(413, 'The request body is too large.', { code: 'body_too_large' });
+    case 'client':
+      return problem(failure.status, failure.detail);
+    case 'internal':
+      return problem(500, undefined);
+  }
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Problem): FastifyReply {
+  if (p.status === 401) reply.header('www-authenticate', 'Bearer, ApiKey header="X-API-KEY"');
+  return reply
+    .code(p.status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('cache-control', 'no-store')
+    .send(JSON.stringify({ ...p.body, traceId: request.id }));
+}
+
+export function neostoreErrorHandler(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  return sendProblem(request, reply, toProblem(classifyRequestError(error, request.log)));
+}

@@ -1,0 +1,86 @@
+import type {
+  ApiKeyRecord,
+  SecretRecord,
+  SecretValueRow,
+  StoreRecord,
+  Tenant,
+  VersionRecord,
+} from '../core/model.js';
+
+/**
+ * The one storage contract. Engines (sqlite/, later postgres/) implement it; the core depends on this
+ * file alone. Reads outside a transaction see committed data only. Every write happens inside
+ * `transaction`, whose callback receives the handle to run in; a thrown error rolls it back.
+ * Inserts that may collide with a concurrent writer return false instead of throwing.
+ */
+export interface RepositoryReads {
+  getTenant(id: string): Promise<Tenant | null>;
+
+  countApiKeys(): Promise<number>;
+  findApiKeyByHash(tokenHash: Buffer): Promise<ApiKeyRecord | null>;
+  getApiKey(tenantId: string, name: string): Promise<ApiKeyRecord | null>;
+  /** Sorted by name (ordinal). */
+  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]>;
+
+  /** `managedBy` null finds the tenant's own (unmanaged) store of that name. */
+  getStoreByName(tenantId: string, name: string, managedBy: string | null): Promise<StoreRecord | null>;
+  getStoreById(tenantId: string, id: string): Promise<StoreRecord | null>;
+  listStores(tenantId: string): Promise<StoreRecord[]>;
+
+  getSecret(storeId: string, name: string): Promise<SecretRecord | null>;
+  /** Names of the secrets that have a current version, sorted ordinally. */
+  listSecretNamesWithValue(storeId: string): Promise<string[]>;
+  /** The hot read path: tenant's store by name → secret by name → its current version, in one lookup. */
+  getCurrentValue(tenantId: string, storeName: string, secretName: string): Promise<SecretValueRow | null>;
+  listVersions(secretId: string): Promise<VersionRecord[]>;
+
+  /** True once any sealed value is stored: a new master key must then never be generated. */
+  hasSealedValues(): Promise<boolean>;
+  /** Every KEK id that still wraps a stored data key. */
+  listKekIdsInUse(): Promise<string[]>;
+  getMeta(key: string): Promise<string | null>;
+}
+
+export interface RepositoryTx extends RepositoryReads {
+  /** Creates the tenant if it does not exist; true when this call created it. */
+  ensureTenant(tenant: Tenant): Promise<boolean>;
+
+  /** False when the tenant already has a key of that name. */
+  insertApiKey(key: ApiKeyRecord): Promise<boolean>;
+  updateApiKey(
+    tenantId: string,
+    name: string,
+    patch: { enabled: boolean; permissions: readonly string[]; updatedAt: number },
+  ): Promise<ApiKeyRecord | null>;
+  deleteApiKey(tenantId: string, name: string): Promise<boolean>;
+
+  /** False when the tenant already has a store of that name under the same manager. */
+  insertStore(store: StoreRecord): Promise<boolean>;
+
+  /** False when the store already holds a secret of that name. */
+  insertSecret(secret: SecretRecord): Promise<boolean>;
+  /** Issues the next version number of a secret (never reused, even after pruning). */
+  allocateVersion(secretId: string): Promise<number>;
+  insertVersion(version: VersionRecord): Promise<void>;
+  /** Makes `version` current and replaces the validity window, in one step. */
+  setCurrentVersion(
+    secretId: string,
+    version: number,
+    window: { notBefore: number | null; expiresOn: number | null },
+    updatedAt: number,
+  ): Promise<void>;
+  /** Destroys all but the newest `keep` versions of a secret. */
+  pruneVersions(secretId: string, keep: number): Promise<void>;
+  /** Destroys the secret and every version of it; false when it did not exist. */
+  deleteSecret(secretId: string): Promise<boolean>;
+
+  setMeta(key: string, value: string): Promise<void>;
+}
+
+export interface Repository extends RepositoryReads {
+  readonly engine: 'sqlite' | 'postgres';
+  transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /** Throws when the database cannot be reached (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

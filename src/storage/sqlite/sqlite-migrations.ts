@@ -1,0 +1,64 @@
+/**
+ * SQLite schema, forward only: a migration is never edited once released; add the next one.
+ * Times are epoch milliseconds. Names compare and sort byte-wise (BINARY collation).
+ */
+export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE api_keys (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        token_prefix TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        permissions TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+      );
+      CREATE TABLE stores (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        name TEXT NOT NULL,
+        managed_by TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (tenant_id, managed_by, name)
+      );
+      CREATE TABLE secrets (
+        id TEXT PRIMARY KEY,
+        store_id TEXT NOT NULL REFERENCES stores(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        description TEXT,
+        scopes TEXT NOT NULL DEFAULT '[]',
+        not_before INTEGER,
+        expires_on INTEGER,
+        current_version INTEGER,
+        latest_version INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (store_id, name)
+      );
+      CREATE TABLE secret_versions (
+        secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        kek_id TEXT NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) WITHOUT ROWID;
+      CREATE INDEX secret_versions_kek ON secret_versions (kek_id);
+      CREATE TABLE coffer_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
+];

@@ -1,0 +1,496 @@
+import { chmodSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { UnavailableError } from '../../core/errors.js';
+import type {
+  ApiKeyRecord,
+  SecretRecord,
+  SecretValueRow,
+  StoreRecord,
+  Tenant,
+  VersionRecord,
+} from '../../core/model.js';
+import type { Repository, RepositoryTx } from '../repository.js';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
+
+type Db = Database.Database;
+type Row = Record<string, unknown>;
+
+function str(row: Row, key: string): string {
+  const v = row[key];
+  if (typeof v !== 'string') throw new Error(`sqlite: column ${key} is not text`);
+  return v;
+}
+function num(row: Row, key: string): number {
+  const v = row[key];
+  if (typeof v !== 'number') throw new Error(`sqlite: column ${key} is not a number`);
+  return v;
+}
+function numOrNull(row: Row, key: string): number | null {
+  const v = row[key];
+  return v === null || v === undefined ? null : num(row, key);
+}
+function strOrNull(row: Row, key: string): string | null {
+  const v = row[key];
+  return v === null || v === undefined ? null : str(row, key);
+}
+function blob(row: Row, key: string): Buffer {
+  const v = row[key];
+  if (!Buffer.isBuffer(v)) throw new Error(`sqlite: column ${key} is not a blob`);
+  return v;
+}
+function stringArray(json: string): string[] {
+  const parsed: unknown = JSON.parse(json);
+  return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function toApiKey(row: Row): ApiKeyRecord {
+  return {
+    tenantId: str(row, 'tenant_id'),
+    name: str(row, 'name'),
+    enabled: num(row, 'enabled') === 1,
+    permissions: stringArray(str(row, 'permissions')),
+    tokenHash: blob(row, 'token_hash'),
+    tokenPrefix: str(row, 'token_prefix'),
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toStore(row: Row): StoreRecord {
+  const managedBy = str(row, 'managed_by');
+  return {
+    id: str(row, 'id'),
+    tenantId: str(row, 'tenant_id'),
+    name: str(row, 'name'),
+    managedBy: managedBy === '' ? null : managedBy,
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toSecret(row: Row): SecretRecord {
+  return {
+    id: str(row, 'id'),
+    storeId: str(row, 'store_id'),
+    name: str(row, 'name'),
+    description: strOrNull(row, 'description'),
+    scopes: stringArray(str(row, 'scopes')),
+    notBefore: numOrNull(row, 'not_before'),
+    expiresOn: numOrNull(row, 'expires_on'),
+    currentVersion: numOrNull(row, 'current_version'),
+    latestVersion: num(row, 'latest_version'),
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toVersion(row: Row): VersionRecord {
+  return {
+    secretId: str(row, 'secret_id'),
+    version: num(row, 'version'),
+    kekId: str(row, 'kek_id'),
+    wrappedKey: blob(row, 'wrapped_key'),
+    ciphertext: blob(row, 'ciphertext'),
+    createdAt: num(row, 'created_at'),
+  };
+}
+
+/** Prepared statements bound to one connection; the reader and the writer each have their own. */
+class SqliteStatements implements RepositoryTx {
+  readonly #s;
+
+  constructor(db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.#s = {
+      getTenant: p('SELECT id, created_at FROM tenants WHERE id = ?'),
+      ensureTenant: p('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
+      countApiKeys: p('SELECT count(*) AS n FROM api_keys').pluck(),
+      findApiKeyByHash: p('SELECT * FROM api_keys WHERE token_hash = ?'),
+      getApiKey: p('SELECT * FROM api_keys WHERE tenant_id = ? AND name = ?'),
+      listApiKeys: p('SELECT * FROM api_keys WHERE tenant_id = ? ORDER BY name'),
+      insertApiKey: p(
+        `INSERT INTO api_keys (tenant_id, name, token_hash, token_prefix, enabled, permissions, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      updateApiKey: p(
+        'UPDATE api_keys SET enabled = ?, permissions = ?, updated_at = ? WHERE tenant_id = ? AND name = ? RETURNING *',
+      ),
+      deleteApiKey: p('DELETE FROM api_keys WHERE tenant_id = ? AND name = ?'),
+      getStoreByName: p('SELECT * FROM stores WHERE tenant_id = ? AND managed_by = ? AND name = ?'),
+      getStoreById: p('SELECT * FROM stores WHERE tenant_id = ? AND id = ?'),
+      listStores: p('SELECT * FROM stores WHERE tenant_id = ? ORDER BY created_at, id'),
+      insertStore: p(
+        `INSERT INTO stores (id, tenant_id, name, managed_by, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      getSecret: p('SELECT * FROM secrets WHERE store_id = ? AND name = ?'),
+      listSecretNamesWithValue: p(
+        'SELECT name FROM secrets WHERE store_id = ? AND current_version IS NOT NULL ORDER BY name',
+      ).pluck(),
+      getCurrentValue: p(
+        `SELECT st.id AS store_id, s.id AS secret_id, s.not_before, s.expires_on,
+                v.version, v.kek_id, v.wrapped_key, v.ciphertext
+           FROM stores st
+           JOIN secrets s ON s.store_id = st.id AND s.name = ?
+           JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+          WHERE st.tenant_id = ? AND st.managed_by = '' AND st.name = ?`,
+      ),
+      listVersions: p('SELECT * FROM secret_versions WHERE secret_id = ? ORDER BY version'),
+      insertSecret: p(
+        `INSERT INTO secrets (id, store_id, name, description, scopes, not_before, expires_on,
+                              current_version, latest_version, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      allocateVersion: p(
+        'UPDATE secrets SET latest_version = latest_version + 1 WHERE id = ? RETURNING latest_version',
+      ).pluck(),
+      insertVersion: p(
+        `INSERT INTO secret_versions (secret_id, version, kek_id, wrapped_key, ciphertext, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
+      ),
+      setCurrentVersion: p(
+        'UPDATE secrets SET current_version = ?, not_before = ?, expires_on = ?, updated_at = ? WHERE id = ?',
+      ),
+      pruneVersions: p(
+        `DELETE FROM secret_versions WHERE secret_id = ? AND version NOT IN
+           (SELECT version FROM secret_versions WHERE secret_id = ? ORDER BY version DESC LIMIT ?)`,
+      ),
+      deleteVersions: p('DELETE FROM secret_versions WHERE secret_id = ?'),
+      deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
+      hasSealedValues: p('SELECT EXISTS (SELECT 1 FROM secret_versions) AS x').pluck(),
+      listKekIdsInUse: p('SELECT DISTINCT kek_id FROM secret_versions ORDER BY kek_id').pluck(),
+      getMeta: p('SELECT value FROM coffer_meta WHERE key = ?').pluck(),
+      setMeta: p(
+        'INSERT INTO coffer_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ),
+      ping: p('SELECT 1').pluck(),
+    };
+  }
+
+  ping(): void {
+    this.#s.ping.get();
+  }
+
+  async getTenant(id: string): Promise<Tenant | null> {
+    const row = this.#s.getTenant.get(id) as Row | undefined;
+    return row ? { id: str(row, 'id'), createdAt: num(row, 'created_at') } : null;
+  }
+  async ensureTenant(tenant: Tenant): Promise<boolean> {
+    return this.#s.ensureTenant.run(tenant.id, tenant.createdAt).changes === 1;
+  }
+
+  async countApiKeys(): Promise<number> {
+    return this.#s.countApiKeys.get() as number;
+  }
+  async findApiKeyByHash(tokenHash: Buffer): Promise<ApiKeyRecord | null> {
+    const row = this.#s.findApiKeyByHash.get(tokenHash) as Row | undefined;
+    return row ? toApiKey(row) : null;
+  }
+  async getApiKey(tenantId: string, name: string): Promise<ApiKeyRecord | null> {
+    const row = this.#s.getApiKey.get(tenantId, name) as Row | undefined;
+    return row ? toApiKey(row) : null;
+  }
+  async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    return (this.#s.listApiKeys.all(tenantId) as Row[]).map(toApiKey);
+  }
+  async insertApiKey(k: ApiKeyRecord): Promise<boolean> {
+    const r = this.#s.insertApiKey.run(
+      k.tenantId,
+      k.name,
+      k.tokenHash,
+      k.tokenPrefix,
+      k.enabled ? 1 : 0,
+      JSON.stringify(k.permissions),
+      k.createdAt,
+      k.updatedAt,
+    );
+    return r.changes === 1;
+  }
+  async updateApiKey(
+    tenantId: string,
+    name: string,
+    patch: { enabled: boolean; permissions: readonly string[]; updatedAt: number },
+  ): Promise<ApiKeyRecord | null> {
+    const row = this.#s.updateApiKey.get(
+      patch.enabled ? 1 : 0,
+      JSON.stringify(patch.permissions),
+      patch.updatedAt,
+      tenantId,
+      name,
+    ) as Row | undefined;
+    return row ? toApiKey(row) : null;
+  }
+  async deleteApiKey(tenantId: string, name: string): Promise<boolean> {
+    return this.#s.deleteApiKey.run(tenantId, name).changes === 1;
+  }
+
+  async getStoreByName(
+    tenantId: string,
+    name: string,
+    managedBy: string | null,
+  ): Promise<StoreRecord | null> {
+    const row = this.#s.getStoreByName.get(tenantId, managedBy ?? '', name) as Row | undefined;
+    return row ? toStore(row) : null;
+  }
+  async getStoreById(tenantId: string, id: string): Promise<StoreRecord | null> {
+    const row = this.#s.getStoreById.get(tenantId, id) as Row | undefined;
+    return row ? toStore(row) : null;
+  }
+  async listStores(tenantId: string): Promise<StoreRecord[]> {
+    return (this.#s.listStores.all(tenantId) as Row[]).map(toStore);
+  }
+  async insertStore(s: StoreRecord): Promise<boolean> {
+    const r = this.#s.insertStore.run(s.id, s.tenantId, s.name, s.managedBy ?? '', s.createdAt, s.updatedAt);
+    return r.changes === 1;
+  }
+
+  async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
+    const row = this.#s.getSecret.get(storeId, name) as Row | undefined;
+    return row ? toSecret(row) : null;
+  }
+  async listSecretNamesWithValue(storeId: string): Promise<string[]> {
+    return this.#s.listSecretNamesWithValue.all(storeId) as string[];
+  }
+  async getCurrentValue(
+    tenantId: string,
+    storeName: string,
+    secretName: string,
+  ): Promise<SecretValueRow | null> {
+    const row = this.#s.getCurrentValue.get(secretName, tenantId, storeName) as Row | undefined;
+    if (!row) return null;
+    return {
+      storeId: str(row, 'store_id'),
+      secretId: str(row, 'secret_id'),
+      version: num(row, 'version'),
+      notBefore: numOrNull(row, 'not_before'),
+      expiresOn: numOrNull(row, 'expires_on'),
+      sealed: {
+        kekId: str(row, 'kek_id'),
+        wrappedKey: blob(row, 'wrapped_key'),
+        ciphertext: blob(row, 'ciphertext'),
+      },
+    };
+  }
+  async listVersions(secretId: string): Promise<VersionRecord[]> {
+    return (this.#s.listVersions.all(secretId) as Row[]).map(toVersion);
+  }
+  async insertSecret(s: SecretRecord): Promise<boolean> {
+    const r = this.#s.insertSecret.run(
+      s.id,
+      s.storeId,
+      s.name,
+      s.description,
+      JSON.stringify(s.scopes),
+      s.notBefore,
+      s.expiresOn,
+      s.currentVersion,
+      s.latestVersion,
+      s.createdAt,
+      s.updatedAt,
+    );
+    return r.changes === 1;
+  }
+  async allocateVersion(secretId: string): Promise<number> {
+    const n = this.#s.allocateVersion.get(secretId);
+    if (typeof n !== 'number') throw new Error('sqlite: allocateVersion on a missing secret');
+    return n;
+  }
+  async insertVersion(v: VersionRecord): Promise<void> {
+    this.#s.insertVersion.run(v.secretId, v.version, v.kekId, v.wrappedKey, v.ciphertext, v.createdAt);
+  }
+  async setCurrentVersion(
+    secretId: string,
+    version: number,
+    window: { notBefore: number | null; expiresOn: number | null },
+    updatedAt: number,
+  ): Promise<void> {
+    this.#s.setCurrentVersion.run(version, window.notBefore, window.expiresOn, updatedAt, secretId);
+  }
+  async pruneVersions(secretId: string, keep: number): Promise<void> {
+    this.#s.pruneVersions.run(secretId, secretId, keep);
+  }
+  async deleteSecret(secretId: string): Promise<boolean> {
+    this.#s.deleteVersions.run(secretId);
+    return this.#s.deleteSecret.run(secretId).changes === 1;
+  }
+
+  async hasSealedValues(): Promise<boolean> {
+    return this.#s.hasSealedValues.get() === 1;
+  }
+  async listKekIdsInUse(): Promise<string[]> {
+    return this.#s.listKekIdsInUse.all() as string[];
+  }
+  async getMeta(key: string): Promise<string | null> {
+    const v = this.#s.getMeta.get(key);
+    return typeof v === 'string' ? v : null;
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    this.#s.setMeta.run(key, value);
+  }
+}
+
+function openConnection(path: string): Db {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  // An acknowledged write must survive power loss, not only a process crash.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  // The CLI and a running server may share the file; wait for the other's lock instead of failing.
+  db.pragma('busy_timeout = 5000');
+  // Deleted versions are overwritten in the file, not merely unlinked from the b-tree.
+  db.pragma('secure_delete = ON');
+  return db;
+}
+
+function migrate(db: Db): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  // IMMEDIATE takes the write lock first, so two processes starting together migrate once.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const known = Math.max(0, ...SQLITE_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(
+        `The database schema (version ${newest}) is newer than this Coffer knows (${known}); upgrade Coffer.`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+/** A serial queue: better-sqlite3 is synchronous, but a transaction callback is async. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn, fn);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT';
+}
+
+/**
+ * SQLite engine: one writer connection (transactions serialised by a mutex) and one reader
+ * connection, which in WAL mode reads the last committed state without waiting for the writer.
+ */
+export class SqliteRepository implements Repository {
+  readonly engine = 'sqlite' as const;
+  readonly #writer: Db;
+  readonly #reader: Db;
+  readonly #write: SqliteStatements;
+  readonly #read: SqliteStatements;
+  readonly #mutex = new Mutex();
+
+  private constructor(writer: Db, reader: Db) {
+    this.#writer = writer;
+    this.#reader = reader;
+    this.#write = new SqliteStatements(writer);
+    this.#read = new SqliteStatements(reader);
+  }
+
+  static open(path: string): SqliteRepository {
+    const created = !existsSync(path);
+    const writer = openConnection(path);
+    if (created) chmodSync(path, 0o600);
+    try {
+      migrate(writer);
+    } catch (error) {
+      writer.close();
+      throw error;
+    }
+    return new SqliteRepository(writer, openConnection(path));
+  }
+
+  transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
+    return this.#mutex.run(async () => {
+      try {
+        this.#writer.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        if (isBusy(error)) throw new UnavailableError('database_busy', 'The database is busy; retry.');
+        throw error;
+      }
+      try {
+        const result = await fn(this.#write);
+        this.#writer.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.#writer.inTransaction) this.#writer.exec('ROLLBACK');
+        if (isBusy(error)) throw new UnavailableError('database_busy', 'The database is busy; retry.');
+        throw error;
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#read.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.#mutex.run(async () => {
+      this.#reader.close();
+      this.#writer.close();
+    });
+  }
+
+  getTenant(id: string) {
+    return this.#read.getTenant(id);
+  }
+  countApiKeys() {
+    return this.#read.countApiKeys();
+  }
+  findApiKeyByHash(tokenHash: Buffer) {
+    return this.#read.findApiKeyByHash(tokenHash);
+  }
+  getApiKey(tenantId: string, name: string) {
+    return this.#read.getApiKey(tenantId, name);
+  }
+  listApiKeys(tenantId: string) {
+    return this.#read.listApiKeys(tenantId);
+  }
+  getStoreByName(tenantId: string, name: string, managedBy: string | null) {
+    return this.#read.getStoreByName(tenantId, name, managedBy);
+  }
+  getStoreById(tenantId: string, id: string) {
+    return this.#read.getStoreById(tenantId, id);
+  }
+  listStores(tenantId: string) {
+    return this.#read.listStores(tenantId);
+  }
+  getSecret(storeId: string, name: string) {
+    return this.#read.getSecret(storeId, name);
+  }
+  listSecretNamesWithValue(storeId: string) {
+    return this.#read.listSecretNamesWithValue(storeId);
+  }
+  getCurrentValue(tenantId: string, storeName: string, secretName: string) {
+    return this.#read.getCurrentValue(tenantId, storeName, secretName);
+  }
+  listVersions(secretId: string) {
+    return this.#read.listVersions(secretId);
+  }
+  hasSealedValues() {
+    return this.#read.hasSealedValues();
+  }
+  listKekIdsInUse() {
+    return this.#read.listKekIdsInUse();
+  }
+  getMeta(key: string) {
+    return this.#read.getMeta(key);
+  }
+}
