@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_LIMITS } from './core/coffer-core.js';
 import { KEK_BYTES } from './crypto/keyring.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -12,6 +13,10 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** From COFFER_MASTER_KEY; when absent the key file in the data directory is used (or created). */
   readonly masterKey: Buffer | null;
+  /** Most secrets one tenant may hold across its stores (COFFER_SECRET_QUOTA, default 100000). */
+  readonly secretQuota: number;
+  /** Most stores one tenant may hold (COFFER_STORE_LIMIT, default 1000). */
+  readonly storeLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -32,6 +37,15 @@ function parsePort(raw: string | undefined): number {
   if (raw === undefined) return 8080;
   if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
     throw new ConfigError(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+function parseCount(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
+    throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}.`);
   }
   return Number(raw);
 }
@@ -67,5 +81,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
     logLevel: logLevel as LogLevel,
     masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
+    secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),
+    storeLimit: parseCount(env, 'COFFER_STORE_LIMIT', DEFAULT_LIMITS.storeLimit),
   });
 }

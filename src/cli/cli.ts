@@ -22,6 +22,9 @@ Commands:
   keys list --tenant T                   List a tenant's keys (never tokens)
   keys enable|disable --tenant T --name N
   keys delete --tenant T --name N
+  keys create --service NAME             Create a platform service credential (Cloudflare system/ routes)
+  keys list --services                   List service credentials
+  keys enable|disable|delete --service NAME
   version                                Print the version
 
 Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_MASTER_KEY, LOG_LEVEL),
@@ -45,9 +48,13 @@ async function keysCommand(argv: string[], io: CliIo): Promise<number> {
       name: { type: 'string' },
       permission: { type: 'string', multiple: true },
       disabled: { type: 'boolean' },
+      service: { type: 'string' },
+      services: { type: 'boolean' },
     },
     strict: true,
   });
+  if (values.service !== undefined || values.services === true)
+    return serviceCommand(sub, values.service, io);
   const tenant = requireOption(values, 'tenant');
   const config = parseConfig(io.env);
   const runtime = await openRuntime(config);
@@ -87,6 +94,38 @@ async function keysCommand(argv: string[], io: CliIo): Promise<number> {
         io.err.write(`Key '${name}' of tenant '${tenant}' is deleted.\n`);
         return 0;
       }
+      default:
+        throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}.`);
+    }
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function serviceCommand(sub: string | undefined, name: string | undefined, io: CliIo): Promise<number> {
+  const runtime = await openRuntime(parseConfig(io.env));
+  try {
+    const services = runtime.core.services;
+    if (sub === 'list') {
+      for (const s of await services.list(OPERATOR)) {
+        io.out.write(`${s.name}\t${s.enabled ? 'enabled' : 'disabled'}\t${s.tokenPrefix}…\n`);
+      }
+      return 0;
+    }
+    if (name === undefined || name === '') throw new UsageError('--service NAME is required.');
+    switch (sub) {
+      case 'create':
+        io.out.write(`${(await services.create(OPERATOR, name)).token}\n`);
+        return 0;
+      case 'enable':
+      case 'disable':
+        await services.setEnabled(OPERATOR, name, sub === 'enable');
+        io.err.write(`Service '${name}' is ${sub}d.\n`);
+        return 0;
+      case 'delete':
+        await services.delete(OPERATOR, name);
+        io.err.write(`Service '${name}' is deleted.\n`);
+        return 0;
       default:
         throw new UsageError(`unknown keys command ${JSON.stringify(sub ?? '')}.`);
     }

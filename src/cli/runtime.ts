@@ -32,7 +32,11 @@ export async function openRuntime(config: Config): Promise<Runtime> {
       config,
       repository,
       keyring,
-      core: createCore({ repository, keyring }),
+      core: createCore({
+        repository,
+        keyring,
+        limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+      }),
       close: () => repository.close(),
     };
   } catch (error) {

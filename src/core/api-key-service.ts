@@ -55,6 +55,13 @@ function requireNonEmpty(permissions: readonly string[]): void {
 /** A key may only hand out, or change a key holding, rights it holds itself. */
 function assertCovers(actor: Actor, permissions: readonly string[]): void {
   if (actor.kind === 'operator') return;
+  if (actor.kind === 'service') {
+    throw new ForbiddenError(
+      'not_service',
+      'service_not_allowed',
+      'Service credentials cannot manage API keys.',
+    );
+  }
   if (!coversGrants(actor.grants, grantsOf(permissions))) {
     throw new ForbiddenError(
       'escalation',

@@ -5,7 +5,11 @@ import { UnauthenticatedError } from './errors.js';
 import { grantsOf } from './permissions.js';
 
 export interface AuthServiceDeps {
-  readonly repository: Pick<RepositoryReads, 'findApiKeyByHash'>;
+  readonly repository: Pick<RepositoryReads, 'findApiKeyByHash' | 'findServiceByHash'>;
+}
+
+function invalid(): UnauthenticatedError {
+  return new UnauthenticatedError('invalid_credentials', 'The API key is not valid.');
 }
 
 /**
@@ -28,9 +32,17 @@ export class AuthService {
       throw new UnauthenticatedError('invalid_credentials', 'The API key is not valid.');
     const hash = hashToken(token);
     const key = await this.#deps.repository.findApiKeyByHash(hash);
-    if (key === null || !hashesEqual(key.tokenHash, hash) || !key.enabled) {
-      throw new UnauthenticatedError('invalid_credentials', 'The API key is not valid.');
+    if (key !== null) {
+      if (!hashesEqual(key.tokenHash, hash) || !key.enabled) throw invalid();
+      return {
+        kind: 'api_key',
+        tenantId: key.tenantId,
+        keyName: key.name,
+        grants: grantsOf(key.permissions),
+      };
     }
-    return { kind: 'api_key', tenantId: key.tenantId, keyName: key.name, grants: grantsOf(key.permissions) };
+    const service = await this.#deps.repository.findServiceByHash(hash);
+    if (service === null || !hashesEqual(service.tokenHash, hash) || !service.enabled) throw invalid();
+    return { kind: 'service', serviceName: service.name };
   }
 }

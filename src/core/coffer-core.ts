@@ -4,19 +4,40 @@ import { ApiKeyService } from './api-key-service.js';
 import { AuthService } from './auth-service.js';
 import { type Clock, systemClock } from './clock.js';
 import { SecretService } from './secret-service.js';
+import { ServiceCredentialService } from './service-credential-service.js';
+import { StoreService } from './store-service.js';
+
+/** Per-tenant limits (COFFER_SECRET_QUOTA, COFFER_STORE_LIMIT). */
+export interface TenantLimits {
+  readonly secretQuota: number;
+  readonly storeLimit: number;
+}
+
+export const DEFAULT_LIMITS: TenantLimits = Object.freeze({ secretQuota: 100_000, storeLimit: 1_000 });
 
 /** The core's services, wired once over one repository and keyring; every facade and the CLI use these. */
 export interface CofferCore {
   readonly auth: AuthService;
   readonly secrets: SecretService;
+  readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
+  readonly services: ServiceCredentialService;
 }
 
-export function createCore(deps: { repository: Repository; keyring: Keyring; clock?: Clock }): CofferCore {
+export function createCore(deps: {
+  repository: Repository;
+  keyring: Keyring;
+  clock?: Clock;
+  limits?: TenantLimits;
+}): CofferCore {
   const clock = deps.clock ?? systemClock;
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const { repository } = deps;
   return {
-    auth: new AuthService({ repository: deps.repository }),
-    secrets: new SecretService({ repository: deps.repository, keyring: deps.keyring, clock }),
-    apiKeys: new ApiKeyService({ repository: deps.repository, clock }),
+    auth: new AuthService({ repository }),
+    secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits }),
+    stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit }),
+    apiKeys: new ApiKeyService({ repository, clock }),
+    services: new ServiceCredentialService({ repository, clock }),
   };
 }

@@ -74,3 +74,33 @@ export function isWithinWindow(window: ValidityWindow, now: number): boolean {
   if (window.expiresOn !== null && now >= window.expiresOn) return false;
   return true;
 }
+
+export interface ServiceCredentialRecord {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly tokenHash: Buffer;
+  readonly tokenPrefix: string;
+  readonly createdAt: number;
+}
+
+export type SecretOrder = 'name' | 'comment' | 'created' | 'modified' | 'status';
+
+/** One page of a store's secrets; ties are broken by id, so pages never repeat or skip an item. */
+export interface SecretListQuery {
+  /** Case-insensitive substring of the name or the description. */
+  readonly search?: string;
+  /** Keep secrets holding any of these scopes. */
+  readonly scopes?: readonly string[];
+  /** Keep names starting with this prefix (case-sensitive). */
+  readonly namePrefix?: string;
+  readonly order: SecretOrder;
+  readonly direction: 'asc' | 'desc';
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface SecretPage {
+  readonly items: SecretRecord[];
+  /** How many secrets match the filters, over all pages. */
+  readonly total: number;
+}

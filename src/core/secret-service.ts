@@ -4,9 +4,23 @@ import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, requirePermission } from './actor.js';
 import type { Clock } from './clock.js';
-import { InvalidError, NotFoundError, UnavailableError } from './errors.js';
-import { isWithinWindow, type StoreRecord, type ValidityWindow } from './model.js';
+import {
+  ConflictError,
+  InvalidError,
+  NotFoundError,
+  QuotaExceededError,
+  UnavailableError,
+} from './errors.js';
+import {
+  isWithinWindow,
+  type SecretListQuery,
+  type SecretPage,
+  type SecretRecord,
+  type StoreRecord,
+  type ValidityWindow,
+} from './model.js';
 import { assertSecretName, assertStoreName, assertValueSize, DEFAULT_STORE_NAME } from './names.js';
+import { ensureStoreInTx, resolveStore } from './store-service.js';
 
 /** How many versions of a secret are kept; older ones are destroyed with their data keys. */
 export const VERSIONS_KEPT = 10;
@@ -15,6 +29,25 @@ export interface SecretServiceDeps {
   readonly repository: Repository;
   readonly keyring: Keyring;
   readonly clock: Clock;
+  /** Most secrets one tenant may hold across its stores (COFFER_SECRET_QUOTA). */
+  readonly secretQuota: number;
+  /** Most stores one tenant may hold (COFFER_STORE_LIMIT). */
+  readonly storeLimit: number;
+}
+
+export interface NewSecretInput {
+  readonly name: string;
+  readonly description?: string | null;
+  readonly scopes?: readonly string[];
+  /** Absent: the secret is declared without a value (envs), and has no version yet. */
+  readonly value?: string;
+}
+
+export interface SecretPatch {
+  readonly description?: string | null;
+  readonly scopes?: readonly string[];
+  /** A new value: a new version, under a fresh data key. */
+  readonly value?: string;
 }
 
 export interface PutValueInput {
@@ -98,6 +131,7 @@ export class SecretService {
         let created = false;
         if (secret === null) {
           requirePermission(actor, input.tenantId, 'secrets:write');
+          await this.#assertQuota(tx, input.tenantId, 1);
           const record = {
             id: newId(),
             storeId: store.id,
@@ -121,15 +155,7 @@ export class SecretService {
               throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
           }
         }
-        const version = await tx.allocateVersion(secret.id);
-        const sealed = sealValue(
-          this.#deps.keyring,
-          { tenantId: input.tenantId, storeId: store.id, secretId: secret.id, version },
-          plaintext,
-        );
-        await tx.insertVersion({ secretId: secret.id, version, createdAt: now, ...sealed });
-        await tx.setCurrentVersion(secret.id, version, window, now);
-        await tx.pruneVersions(secret.id, VERSIONS_KEPT);
+        const version = await this.#sealNewVersion(tx, input.tenantId, secret, plaintext, window, now);
         return { version, created };
       });
     } finally {
@@ -150,7 +176,7 @@ export class SecretService {
       const store = await tx.getStoreByName(tenantId, storeName, null);
       if (store === null) return false;
       const secret = await tx.getSecret(store.id, name);
-      return secret === null ? false : tx.deleteSecret(secret.id);
+      return secret === null ? false : tx.deleteSecret(store.id, secret.id);
     });
   }
 
@@ -164,18 +190,292 @@ export class SecretService {
     const existing = await tx.getStoreByName(tenantId, storeName, null);
     if (existing !== null) return existing;
     requirePermission(actor, tenantId, 'secrets:write');
-    await tx.ensureTenant({ id: tenantId, createdAt: now });
-    const store: StoreRecord = {
-      id: newId(),
-      tenantId,
-      name: storeName,
-      managedBy: null,
-      createdAt: now,
-      updatedAt: now,
+    return (await ensureStoreInTx(tx, tenantId, storeName, null, now, this.#deps.storeLimit)).store;
+  }
+
+  async #assertQuota(tx: RepositoryTx, tenantId: string, adding: number): Promise<void> {
+    const used = await tx.countSecretsInTenant(tenantId);
+    if (used + adding > this.#deps.secretQuota) {
+      throw new QuotaExceededError(
+        'secret_quota_exceeded',
+        `The tenant's secret quota (${this.#deps.secretQuota}) would be exceeded.`,
+      );
+    }
+  }
+
+  /** Seals `value` as the secret's new current version (inside the caller's transaction). */
+  async #sealNewVersion(
+    tx: RepositoryTx,
+    tenantId: string,
+    secret: SecretRecord,
+    plaintext: Buffer,
+    window: ValidityWindow,
+    now: number,
+  ): Promise<number> {
+    const version = await tx.allocateVersion(secret.id);
+    const sealed = sealValue(
+      this.#deps.keyring,
+      { tenantId, storeId: secret.storeId, secretId: secret.id, version },
+      plaintext,
+    );
+    await tx.insertVersion({ secretId: secret.id, version, createdAt: now, ...sealed });
+    await tx.setCurrentVersion(secret.id, version, window, now);
+    await tx.pruneVersions(secret.id, VERSIONS_KEPT);
+    return version;
+  }
+
+  // --- Store-addressed operations (Cloudflare, envs, native API) -------------------------------
+
+  /** One page of a store's secrets (metadata only, never values). */
+  async listInStore(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    query: SecretListQuery,
+  ): Promise<SecretPage> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+    return this.#deps.repository.listSecrets(store.id, query);
+  }
+
+  async getById(actor: Actor, tenantId: string, storeId: string, secretId: string): Promise<SecretRecord> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+    const secret = await this.#deps.repository.getSecretById(store.id, secretId);
+    if (secret === null) throw secretNotFound();
+    return secret;
+  }
+
+  async getByName(actor: Actor, tenantId: string, storeId: string, name: string): Promise<SecretRecord> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    assertSecretName(name, 'name');
+    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+    const secret = await this.#deps.repository.getSecret(store.id, name);
+    if (secret === null) throw secretNotFound();
+    return secret;
+  }
+
+  /**
+   * Creates secrets in one transaction: all or none. A name already in the store (or twice in the
+   * batch) is a Conflict; going over the tenant's quota is QuotaExceeded.
+   */
+  async createMany(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    inputs: readonly NewSecretInput[],
+  ): Promise<SecretRecord[]> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    if (inputs.some((i) => i.value !== undefined)) requirePermission(actor, tenantId, 'secrets:set-value');
+    const seen = new Set<string>();
+    inputs.forEach((input, index) => {
+      assertSecretName(input.name, inputs.length > 1 ? `[${index}].name` : 'name');
+      if (input.value !== undefined)
+        assertValueSize(input.value, inputs.length > 1 ? `[${index}].value` : 'value');
+      if (seen.has(input.name)) {
+        throw new ConflictError(
+          'secret_name_taken',
+          `The name '${input.name}' appears twice in the request.`,
+        );
+      }
+      seen.add(input.name);
+    });
+    return this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      await this.#assertQuota(tx, tenantId, inputs.length);
+      const now = this.#deps.clock.now();
+      const created: SecretRecord[] = [];
+      for (const input of inputs) {
+        const record: SecretRecord = {
+          id: newId(),
+          storeId: store.id,
+          name: input.name,
+          description: input.description ?? null,
+          scopes: [...(input.scopes ?? [])],
+          notBefore: null,
+          expiresOn: null,
+          currentVersion: null,
+          latestVersion: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
+        if (!(await tx.insertSecret(record))) {
+          throw new ConflictError(
+            'secret_name_taken',
+            `A secret named '${input.name}' already exists in this store.`,
+          );
+        }
+        if (input.value === undefined) {
+          created.push(record);
+          continue;
+        }
+        const plaintext = Buffer.from(input.value, 'utf8');
+        try {
+          const version = await this.#sealNewVersion(tx, tenantId, record, plaintext, NO_WINDOW, now);
+          created.push({ ...record, currentVersion: version, latestVersion: version });
+        } finally {
+          plaintext.fill(0);
+        }
+      }
+      return created;
+    });
+  }
+
+  /** Partial update: description and scopes need `secrets:write`, a value `secrets:set-value`. */
+  async update(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    secretId: string,
+    patch: SecretPatch,
+  ): Promise<SecretRecord> {
+    if (patch.description !== undefined || patch.scopes !== undefined) {
+      requirePermission(actor, tenantId, 'secrets:write');
+    }
+    if (patch.value !== undefined) {
+      requirePermission(actor, tenantId, 'secrets:set-value');
+      assertValueSize(patch.value);
+    }
+    requirePermission(actor, tenantId, 'secrets:read');
+    return this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      const secret = await tx.getSecretById(store.id, secretId);
+      if (secret === null) throw secretNotFound();
+      return this.#applyPatch(tx, tenantId, secret, patch);
+    });
+  }
+
+  /** Sets the value of the secret named so (envs `PUT …/value`); `secrets:set-value` only. */
+  async setValueByName(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    name: string,
+    value: string,
+  ): Promise<SecretRecord> {
+    requirePermission(actor, tenantId, 'secrets:set-value');
+    assertSecretName(name, 'name');
+    assertValueSize(value);
+    return this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      const secret = await tx.getSecret(store.id, name);
+      if (secret === null) throw secretNotFound();
+      return this.#applyPatch(tx, tenantId, secret, { value });
+    });
+  }
+
+  async #applyPatch(
+    tx: RepositoryTx,
+    tenantId: string,
+    secret: SecretRecord,
+    patch: SecretPatch,
+  ): Promise<SecretRecord> {
+    const now = this.#deps.clock.now();
+    const description = patch.description === undefined ? secret.description : patch.description;
+    const scopes = patch.scopes === undefined ? secret.scopes : [...patch.scopes];
+    await tx.updateSecretMetadata(secret.id, { description, scopes, updatedAt: now });
+    let { currentVersion, latestVersion } = secret;
+    if (patch.value !== undefined) {
+      const plaintext = Buffer.from(patch.value, 'utf8');
+      try {
+        const window = { notBefore: secret.notBefore, expiresOn: secret.expiresOn };
+        currentVersion = await this.#sealNewVersion(tx, tenantId, secret, plaintext, window, now);
+        latestVersion = currentVersion;
+      } finally {
+        plaintext.fill(0);
+      }
+    }
+    return { ...secret, description, scopes, currentVersion, latestVersion, updatedAt: now };
+  }
+
+  /** Destroys one secret and its versions; NotFound when it does not exist. */
+  async deleteById(actor: Actor, tenantId: string, storeId: string, secretId: string): Promise<void> {
+    await this.deleteManyById(actor, tenantId, storeId, [secretId]);
+  }
+
+  /** Destroys several secrets at once: all exist and go, or NotFound and none goes. */
+  async deleteManyById(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    ids: readonly string[],
+  ): Promise<void> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    await this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      for (const id of new Set(ids)) {
+        if (!(await tx.deleteSecret(store.id, id))) {
+          throw new NotFoundError(
+            'secret_not_found',
+            `No secret with id '${id.slice(0, 64)}' in this store.`,
+          );
+        }
+      }
+    });
+  }
+
+  /**
+   * A copy under a new name with the same value: the value is opened and sealed again under the
+   * copy's own fresh data key (never a shared one), inside the core; it never leaves the process.
+   */
+  async duplicate(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    secretId: string,
+    input: { name: string; scopes: readonly string[]; description?: string | null },
+  ): Promise<SecretRecord> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    requirePermission(actor, tenantId, 'secrets:set-value');
+    assertSecretName(input.name, 'name');
+    return this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      const source = await tx.getSecretById(store.id, secretId);
+      if (source === null) throw secretNotFound();
+      await this.#assertQuota(tx, tenantId, 1);
+      const now = this.#deps.clock.now();
+      const copy: SecretRecord = {
+        ...source,
+        id: newId(),
+        name: input.name,
+        description: input.description === undefined ? source.description : input.description,
+        scopes: [...input.scopes],
+        currentVersion: null,
+        latestVersion: 0,
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (!(await tx.insertSecret(copy))) {
+        throw new ConflictError(
+          'secret_name_taken',
+          `A secret named '${input.name}' already exists in this store.`,
+        );
+      }
+      if (source.currentVersion === null) return copy;
+      const version = await tx.getVersion(source.id, source.currentVersion);
+      if (version === null)
+        throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+      const plaintext = openValue(
+        this.#deps.keyring,
+        { tenantId, storeId: store.id, secretId: source.id, version: version.version },
+        version,
+      );
+      try {
+        const window = { notBefore: source.notBefore, expiresOn: source.expiresOn };
+        const n = await this.#sealNewVersion(tx, tenantId, copy, plaintext, window, now);
+        return { ...copy, currentVersion: n, latestVersion: n };
+      } finally {
+        plaintext.fill(0);
+      }
+    });
+  }
+
+  /** The tenant's secret count against its quota. */
+  async quota(actor: Actor, tenantId: string): Promise<{ quota: number; usage: number }> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    return {
+      quota: this.#deps.secretQuota,
+      usage: await this.#deps.repository.countSecretsInTenant(tenantId),
     };
-    if (await tx.insertStore(store)) return store;
-    const raced = await tx.getStoreByName(tenantId, storeName, null);
-    if (raced === null) throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
-    return raced;
   }
 }

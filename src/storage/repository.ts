@@ -1,7 +1,10 @@
 import type {
   ApiKeyRecord,
+  SecretListQuery,
+  SecretPage,
   SecretRecord,
   SecretValueRow,
+  ServiceCredentialRecord,
   StoreRecord,
   Tenant,
   VersionRecord,
@@ -22,12 +25,24 @@ export interface RepositoryReads {
   /** Sorted by name (ordinal). */
   listApiKeys(tenantId: string): Promise<ApiKeyRecord[]>;
 
+  findServiceByHash(tokenHash: Buffer): Promise<ServiceCredentialRecord | null>;
+  /** Sorted by name. */
+  listServices(): Promise<ServiceCredentialRecord[]>;
+
   /** `managedBy` null finds the tenant's own (unmanaged) store of that name. */
   getStoreByName(tenantId: string, name: string, managedBy: string | null): Promise<StoreRecord | null>;
   getStoreById(tenantId: string, id: string): Promise<StoreRecord | null>;
+  /** All stores of a tenant, oldest first (ties by id). */
   listStores(tenantId: string): Promise<StoreRecord[]>;
+  countStores(tenantId: string): Promise<number>;
 
   getSecret(storeId: string, name: string): Promise<SecretRecord | null>;
+  getSecretById(storeId: string, id: string): Promise<SecretRecord | null>;
+  listSecrets(storeId: string, query: SecretListQuery): Promise<SecretPage>;
+  countSecretsInStore(storeId: string): Promise<number>;
+  /** Secrets of a tenant across all its stores (quota usage). */
+  countSecretsInTenant(tenantId: string): Promise<number>;
+  getVersion(secretId: string, version: number): Promise<VersionRecord | null>;
   /** Names of the secrets that have a current version, sorted ordinally. */
   listSecretNamesWithValue(storeId: string): Promise<string[]>;
   /** The hot read path: tenant's store by name → secret by name → its current version, in one lookup. */
@@ -54,11 +69,22 @@ export interface RepositoryTx extends RepositoryReads {
   ): Promise<ApiKeyRecord | null>;
   deleteApiKey(tenantId: string, name: string): Promise<boolean>;
 
+  /** False when a service of that name exists. */
+  insertService(service: ServiceCredentialRecord): Promise<boolean>;
+  setServiceEnabled(name: string, enabled: boolean): Promise<boolean>;
+  deleteService(name: string): Promise<ServiceCredentialRecord | null>;
+
   /** False when the tenant already has a store of that name under the same manager. */
   insertStore(store: StoreRecord): Promise<boolean>;
+  /** Destroys the store with all its secrets and versions. */
+  deleteStore(storeId: string): Promise<boolean>;
 
   /** False when the store already holds a secret of that name. */
   insertSecret(secret: SecretRecord): Promise<boolean>;
+  updateSecretMetadata(
+    secretId: string,
+    patch: { description: string | null; scopes: readonly string[]; updatedAt: number },
+  ): Promise<void>;
   /** Issues the next version number of a secret (never reused, even after pruning). */
   allocateVersion(secretId: string): Promise<number>;
   insertVersion(version: VersionRecord): Promise<void>;
@@ -72,7 +98,7 @@ export interface RepositoryTx extends RepositoryReads {
   /** Destroys all but the newest `keep` versions of a secret. */
   pruneVersions(secretId: string, keep: number): Promise<void>;
   /** Destroys the secret and every version of it; false when it did not exist. */
-  deleteSecret(secretId: string): Promise<boolean>;
+  deleteSecret(storeId: string, secretId: string): Promise<boolean>;
 
   setMeta(key: string, value: string): Promise<void>;
 }

@@ -55,6 +55,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         PRIMARY KEY (secret_id, version)
       ) WITHOUT ROWID;
       CREATE INDEX secret_versions_kek ON secret_versions (kek_id);
+      CREATE INDEX secrets_store_created ON secrets (store_id, created_at, id);
+      CREATE TABLE service_credentials (
+        name TEXT PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        token_prefix TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
       CREATE TABLE coffer_meta (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL

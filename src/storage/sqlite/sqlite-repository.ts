@@ -3,8 +3,11 @@ import Database from 'better-sqlite3';
 import { UnavailableError } from '../../core/errors.js';
 import type {
   ApiKeyRecord,
+  SecretListQuery,
+  SecretPage,
   SecretRecord,
   SecretValueRow,
+  ServiceCredentialRecord,
   StoreRecord,
   Tenant,
   VersionRecord,
@@ -92,11 +95,37 @@ function toVersion(row: Row): VersionRecord {
   };
 }
 
+function toService(row: Row): ServiceCredentialRecord {
+  return {
+    name: str(row, 'name'),
+    enabled: num(row, 'enabled') === 1,
+    tokenHash: blob(row, 'token_hash'),
+    tokenPrefix: str(row, 'token_prefix'),
+    createdAt: num(row, 'created_at'),
+  };
+}
+
+const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
+  name: 'name',
+  comment: "coalesce(description, '')",
+  created: 'created_at',
+  modified: 'updated_at',
+  // Every listed secret with a value is active and one without is pending: order by that.
+  status: '(current_version IS NULL)',
+};
+
+/** `LIKE` pattern matching `text` literally anywhere (escape char `\`). */
+function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /** Prepared statements bound to one connection; the reader and the writer each have their own. */
 class SqliteStatements implements RepositoryTx {
   readonly #s;
+  readonly #db: Db;
 
   constructor(db: Db) {
+    this.#db = db;
     const p = (sql: string) => db.prepare(sql);
     this.#s = {
       getTenant: p('SELECT id, created_at FROM tenants WHERE id = ?'),
@@ -113,6 +142,27 @@ class SqliteStatements implements RepositoryTx {
         'UPDATE api_keys SET enabled = ?, permissions = ?, updated_at = ? WHERE tenant_id = ? AND name = ? RETURNING *',
       ),
       deleteApiKey: p('DELETE FROM api_keys WHERE tenant_id = ? AND name = ?'),
+      findServiceByHash: p('SELECT * FROM service_credentials WHERE token_hash = ?'),
+      listServices: p('SELECT * FROM service_credentials ORDER BY name'),
+      insertService: p(
+        `INSERT INTO service_credentials (name, token_hash, token_prefix, enabled, created_at)
+         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      setServiceEnabled: p('UPDATE service_credentials SET enabled = ? WHERE name = ?'),
+      deleteService: p('DELETE FROM service_credentials WHERE name = ? RETURNING *'),
+      countStores: p('SELECT count(*) FROM stores WHERE tenant_id = ?').pluck(),
+      deleteStoreVersions: p(
+        'DELETE FROM secret_versions WHERE secret_id IN (SELECT id FROM secrets WHERE store_id = ?)',
+      ),
+      deleteStoreSecrets: p('DELETE FROM secrets WHERE store_id = ?'),
+      deleteStore: p('DELETE FROM stores WHERE id = ?'),
+      getSecretById: p('SELECT * FROM secrets WHERE store_id = ? AND id = ?'),
+      countSecretsInStore: p('SELECT count(*) FROM secrets WHERE store_id = ?').pluck(),
+      countSecretsInTenant: p(
+        'SELECT count(*) FROM secrets s JOIN stores st ON st.id = s.store_id WHERE st.tenant_id = ?',
+      ).pluck(),
+      getVersion: p('SELECT * FROM secret_versions WHERE secret_id = ? AND version = ?'),
+      updateSecretMetadata: p('UPDATE secrets SET description = ?, scopes = ?, updated_at = ? WHERE id = ?'),
       getStoreByName: p('SELECT * FROM stores WHERE tenant_id = ? AND managed_by = ? AND name = ?'),
       getStoreById: p('SELECT * FROM stores WHERE tenant_id = ? AND id = ?'),
       listStores: p('SELECT * FROM stores WHERE tenant_id = ? ORDER BY created_at, id'),
@@ -166,6 +216,91 @@ class SqliteStatements implements RepositoryTx {
 
   ping(): void {
     this.#s.ping.get();
+  }
+
+  async findServiceByHash(tokenHash: Buffer): Promise<ServiceCredentialRecord | null> {
+    const row = this.#s.findServiceByHash.get(tokenHash) as Row | undefined;
+    return row ? toService(row) : null;
+  }
+  async listServices(): Promise<ServiceCredentialRecord[]> {
+    return (this.#s.listServices.all() as Row[]).map(toService);
+  }
+  async insertService(c: ServiceCredentialRecord): Promise<boolean> {
+    return (
+      this.#s.insertService.run(c.name, c.tokenHash, c.tokenPrefix, c.enabled ? 1 : 0, c.createdAt)
+        .changes === 1
+    );
+  }
+  async setServiceEnabled(name: string, enabled: boolean): Promise<boolean> {
+    return this.#s.setServiceEnabled.run(enabled ? 1 : 0, name).changes === 1;
+  }
+  async deleteService(name: string): Promise<ServiceCredentialRecord | null> {
+    const row = this.#s.deleteService.get(name) as Row | undefined;
+    return row ? toService(row) : null;
+  }
+  async countStores(tenantId: string): Promise<number> {
+    return this.#s.countStores.get(tenantId) as number;
+  }
+  async deleteStore(storeId: string): Promise<boolean> {
+    this.#s.deleteStoreVersions.run(storeId);
+    this.#s.deleteStoreSecrets.run(storeId);
+    return this.#s.deleteStore.run(storeId).changes === 1;
+  }
+  async getSecretById(storeId: string, id: string): Promise<SecretRecord | null> {
+    const row = this.#s.getSecretById.get(storeId, id) as Row | undefined;
+    return row ? toSecret(row) : null;
+  }
+  async listSecrets(storeId: string, q: SecretListQuery): Promise<SecretPage> {
+    const where = ['store_id = ?'];
+    const args: unknown[] = [storeId];
+    if (q.search !== undefined && q.search !== '') {
+      const pattern = containsPattern(q.search);
+      where.push("(lower(name) LIKE ? ESCAPE '\\' OR lower(coalesce(description, '')) LIKE ? ESCAPE '\\')");
+      args.push(pattern, pattern);
+    }
+    if (q.namePrefix !== undefined && q.namePrefix !== '') {
+      where.push('substr(name, 1, ?) = ?');
+      args.push(q.namePrefix.length, q.namePrefix);
+    }
+    if (q.scopes !== undefined && q.scopes.length > 0) {
+      where.push(
+        `EXISTS (SELECT 1 FROM json_each(secrets.scopes) WHERE value IN (${q.scopes.map(() => '?').join(', ')}))`,
+      );
+      args.push(...q.scopes);
+    }
+    const filter = where.join(' AND ');
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const total = this.#db
+      .prepare(`SELECT count(*) FROM secrets WHERE ${filter}`)
+      .pluck()
+      .get(...args) as number;
+    const rows = this.#db
+      .prepare(
+        `SELECT * FROM secrets WHERE ${filter} ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
+      )
+      .all(...args, q.limit, q.offset) as Row[];
+    return { items: rows.map(toSecret), total };
+  }
+  async countSecretsInStore(storeId: string): Promise<number> {
+    return this.#s.countSecretsInStore.get(storeId) as number;
+  }
+  async countSecretsInTenant(tenantId: string): Promise<number> {
+    return this.#s.countSecretsInTenant.get(tenantId) as number;
+  }
+  async getVersion(secretId: string, version: number): Promise<VersionRecord | null> {
+    const row = this.#s.getVersion.get(secretId, version) as Row | undefined;
+    return row ? toVersion(row) : null;
+  }
+  async updateSecretMetadata(
+    secretId: string,
+    patch: { description: string | null; scopes: readonly string[]; updatedAt: number },
+  ): Promise<void> {
+    this.#s.updateSecretMetadata.run(
+      patch.description,
+      JSON.stringify(patch.scopes),
+      patch.updatedAt,
+      secretId,
+    );
   }
 
   async getTenant(id: string): Promise<Tenant | null> {
@@ -306,7 +441,8 @@ class SqliteStatements implements RepositoryTx {
   async pruneVersions(secretId: string, keep: number): Promise<void> {
     this.#s.pruneVersions.run(secretId, secretId, keep);
   }
-  async deleteSecret(secretId: string): Promise<boolean> {
+  async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
+    if (this.#s.getSecretById.get(storeId, secretId) === undefined) return false;
     this.#s.deleteVersions.run(secretId);
     return this.#s.deleteSecret.run(secretId).changes === 1;
   }
@@ -492,5 +628,29 @@ export class SqliteRepository implements Repository {
   }
   getMeta(key: string) {
     return this.#read.getMeta(key);
+  }
+  findServiceByHash(tokenHash: Buffer) {
+    return this.#read.findServiceByHash(tokenHash);
+  }
+  listServices() {
+    return this.#read.listServices();
+  }
+  countStores(tenantId: string) {
+    return this.#read.countStores(tenantId);
+  }
+  getSecretById(storeId: string, id: string) {
+    return this.#read.getSecretById(storeId, id);
+  }
+  listSecrets(storeId: string, query: SecretListQuery) {
+    return this.#read.listSecrets(storeId, query);
+  }
+  countSecretsInStore(storeId: string) {
+    return this.#read.countSecretsInStore(storeId);
+  }
+  countSecretsInTenant(tenantId: string) {
+    return this.#read.countSecretsInTenant(tenantId);
+  }
+  getVersion(secretId: string, version: number) {
+    return this.#read.getVersion(secretId, version);
   }
 }

@@ -1,0 +1,134 @@
+import { newId } from '../crypto/tokens.js';
+import type { Repository, RepositoryTx } from '../storage/repository.js';
+import { type Actor, managedScopeOf, requirePermission } from './actor.js';
+import type { Clock } from './clock.js';
+import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
+import type { StoreRecord } from './model.js';
+import { assertStoreName, assertTenantId } from './names.js';
+
+export interface StoreServiceDeps {
+  readonly repository: Repository;
+  readonly clock: Clock;
+  /** Most stores one tenant may hold (COFFER_STORE_LIMIT). */
+  readonly storeLimit: number;
+}
+
+export function storeNotFound(): NotFoundError {
+  return new NotFoundError('store_not_found', 'The store does not exist.');
+}
+
+/**
+ * The store an actor may address: a tenant key sees its tenant's unmanaged stores, a service only
+ * the stores it manages. Anything else is NotFound, never a hint that it exists.
+ */
+export async function resolveStore(
+  reads: Pick<RepositoryTx, 'getStoreById'>,
+  actor: Actor,
+  tenantId: string,
+  storeId: string,
+): Promise<StoreRecord> {
+  const store = await reads.getStoreById(tenantId, storeId);
+  if (store === null) throw storeNotFound();
+  if (actor.kind !== 'operator' && store.managedBy !== managedScopeOf(actor)) throw storeNotFound();
+  return store;
+}
+
+/** Creates the store, or returns the existing one of that name; for facades that create on first use. */
+export async function ensureStoreInTx(
+  tx: RepositoryTx,
+  tenantId: string,
+  name: string,
+  managedBy: string | null,
+  now: number,
+  storeLimit: number,
+): Promise<{ store: StoreRecord; created: boolean }> {
+  const existing = await tx.getStoreByName(tenantId, name, managedBy);
+  if (existing !== null) return { store: existing, created: false };
+  if ((await tx.countStores(tenantId)) >= storeLimit) {
+    throw new QuotaExceededError('maximum_stores_exceeded', `The tenant already has ${storeLimit} stores.`);
+  }
+  await tx.ensureTenant({ id: tenantId, createdAt: now });
+  const store: StoreRecord = { id: newId(), tenantId, name, managedBy, createdAt: now, updatedAt: now };
+  if (await tx.insertStore(store)) return { store, created: true };
+  const raced = await tx.getStoreByName(tenantId, name, managedBy);
+  if (raced === null) throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+  return { store: raced, created: false };
+}
+
+/** Stores of a tenant: the Neostore `default`, Cloudflare stores, envs `{project}/{env}` stores. */
+export class StoreService {
+  readonly #deps: StoreServiceDeps;
+
+  constructor(deps: StoreServiceDeps) {
+    this.#deps = deps;
+  }
+
+  get storeLimit(): number {
+    return this.#deps.storeLimit;
+  }
+
+  /** The stores the actor may see, oldest first. */
+  async list(actor: Actor, tenantId: string): Promise<StoreRecord[]> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    const scope = managedScopeOf(actor);
+    const all = await this.#deps.repository.listStores(tenantId);
+    return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
+  }
+
+  async get(actor: Actor, tenantId: string, storeId: string): Promise<StoreRecord> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    return resolveStore(this.#deps.repository, actor, tenantId, storeId);
+  }
+
+  async getByName(actor: Actor, tenantId: string, name: string): Promise<StoreRecord | null> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(actor));
+  }
+
+  /** A new store; a service's store is managed by it. 409 when the name is taken. */
+  async create(actor: Actor, tenantId: string, name: string): Promise<StoreRecord> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    assertTenantId(tenantId, 'account_id');
+    assertStoreName(name, 'name');
+    const managedBy = managedScopeOf(actor);
+    return this.#deps.repository.transaction(async (tx) => {
+      const now = this.#deps.clock.now();
+      const { store, created } = await ensureStoreInTx(
+        tx,
+        tenantId,
+        name,
+        managedBy,
+        now,
+        this.#deps.storeLimit,
+      );
+      if (!created) throw new ConflictError('store_name_taken', `A store named '${name}' already exists.`);
+      return store;
+    });
+  }
+
+  /** The store of that name, created if missing (envs `{project}/{env}` on first declare). */
+  async ensure(actor: Actor, tenantId: string, name: string): Promise<StoreRecord> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    assertStoreName(name);
+    return this.#deps.repository.transaction(async (tx) => {
+      const now = this.#deps.clock.now();
+      return (await ensureStoreInTx(tx, tenantId, name, managedScopeOf(actor), now, this.#deps.storeLimit))
+        .store;
+    });
+  }
+
+  /** Deletes a store; one still holding secrets only with `force` (which destroys them), else 409. */
+  async delete(actor: Actor, tenantId: string, storeId: string, options: { force: boolean }): Promise<void> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    await this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {
+        throw new ConflictError(
+          'store_not_empty',
+          'The store still holds secrets; delete them or pass force=true.',
+        );
+      }
+      await tx.deleteStore(store.id);
+    });
+  }
+}
