@@ -70,12 +70,12 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
+  // Printed, not logged: a token must never reach a log pipeline.
+  if (created !== null) out.write(bootstrapBanner(created.tenantId, created.name, created.token));
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (error) {
     await runtime.close();
     throw error;
   }
-  // Printed, not logged: a token must never reach a log pipeline.
-  if (created !== null) out.write(bootstrapBanner(created.tenantId, created.name, created.token));
 }

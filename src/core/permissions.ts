@@ -47,7 +47,7 @@ export function normalisePermissionNames(names: readonly string[], field = 'perm
   if (unknown.length > 0) {
     throw new InvalidError(
       'unknown_permission',
-      `Unknown permission: ${unknown.map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}.`,
+      `Unknown permission: ${unknown.map((n) => JSON.stringify(n.slice(0, 64))).join(', ')}. Known: ${KNOWN_PERMISSION_NAMES.join(', ')}.`,
       {
         [field]: unknown.map(
           (n) =>
