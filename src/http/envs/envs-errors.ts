@@ -14,10 +14,10 @@ export const ENVS_ERRORS = {
   invalid_project: { status: 400, meaning: 'The project slug `p` breaks the project rule.' },
   invalid_environment: { status: 400, meaning: 'The environment name breaks the environment rule.' },
   invalid_secret_name: { status: 400, meaning: 'The secret name (path or body) breaks the name rule.' },
-  invalid_body: { status: 400, meaning: 'The body does not match the schema (field named in `error`).' },
+  invalid_body: { status: 400, meaning: 'The body does not match the schema (the field is named in `error`).' },
   name_mismatch: { status: 400, meaning: 'The body `name` of an update differs from the path name.' },
   value_too_large: { status: 400, meaning: 'The value is over 65,536 bytes in UTF-8.' },
-  malformed_body: { status: 400, meaning: 'The body is empty or not valid JSON.' },
+  malformed_body: { status: 400, meaning: 'The body is not valid JSON.' },
   bad_request: { status: 400, meaning: 'The request is malformed in some other way.' },
   missing_credentials: { status: 401, meaning: 'No `Authorization: Bearer <token>` header.' },
   invalid_credentials: { status: 401, meaning: 'The token is unknown, disabled or deleted.' },
@@ -34,7 +34,10 @@ export const ENVS_ERRORS = {
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   body_too_large: { status: 413, meaning: 'The body is over the size limit.' },
   unsupported_media_type: { status: 415, meaning: 'The body is not `application/json`.' },
-  request_refused: { status: '4xx', meaning: 'Another client error raised by the HTTP server; status kept.' },
+  request_refused: {
+    status: '4xx',
+    meaning: 'Another client error raised by the HTTP server; its status is kept.',
+  },
   internal_error: { status: 500, meaning: 'An unexpected failure; details are only in the server log.' },
   unavailable: { status: 503, meaning: 'The database is busy or unreachable; retry.' },
 } as const satisfies Record<string, { status: number | '4xx'; meaning: string }>;
@@ -69,6 +72,7 @@ function fromDomain(e: CofferError): EnvsFailure {
       if (e.code === 'invalid_secret_name') return failure('invalid_secret_name', e.message);
       if (e.code === 'invalid_tenant_id') return failure('invalid_tenant', e.message);
       if (e.code === 'secret_value_too_long') return failure('value_too_large', e.message);
+      if (e.code === 'name_mismatch') return failure('name_mismatch', e.message);
       return failure('invalid_body', e.message);
     case 'unauthenticated':
       return failure(
