@@ -14,7 +14,10 @@ export const ENVS_ERRORS = {
   invalid_project: { status: 400, meaning: 'The project slug `p` breaks the project rule.' },
   invalid_environment: { status: 400, meaning: 'The environment name breaks the environment rule.' },
   invalid_secret_name: { status: 400, meaning: 'The secret name (path or body) breaks the name rule.' },
-  invalid_body: { status: 400, meaning: 'The body does not match the schema (the field is named in `error`).' },
+  invalid_body: {
+    status: 400,
+    meaning: 'The body does not match the schema (the field is named in `error`).',
+  },
   name_mismatch: { status: 400, meaning: 'The body `name` of an update differs from the path name.' },
   value_too_large: { status: 400, meaning: 'The value is over 65,536 bytes in UTF-8.' },
   malformed_body: { status: 400, meaning: 'The body is not valid JSON.' },

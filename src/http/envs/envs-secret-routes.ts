@@ -3,14 +3,7 @@ import type { CofferCore } from '../../core/coffer-core.js';
 import { InvalidError, NotFoundError, UnavailableError } from '../../core/errors.js';
 import type { SecretRecord } from '../../core/model.js';
 import { actorOf } from '../auth.js';
-import {
-  type EnvParams,
-  EnvParams as EnvParamsSchema,
-  SecretBody,
-  SecretParams,
-  type SecretView,
-  SetValueBody,
-} from './envs-schemas.js';
+import { EnvParams, SecretBody, SecretParams, type SecretView, SetValueBody } from './envs-schemas.js';
 
 /** The tenant's store behind `/{o}/{p}/envs/{envName}`. */
 export function envStoreName(params: EnvParams): string {
@@ -47,7 +40,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           summary: 'List secrets',
           description:
             'Secrets of the environment, sorted by name: metadata only, whether a value is set (hasValue) but never the value. An environment with nothing declared yet is `[]`. Requires `secrets:read`.',
-          params: EnvParamsSchema,
+          params: EnvParams,
           response: {
             200: { description: 'Secrets (metadata only)', type: 'array', items: { $ref: 'EnvsSecret#' } },
             ...errors(400, 401, 403),
@@ -83,7 +76,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           summary: 'Create a secret',
           description:
             'Declare a secret (metadata only); set its value with `PUT …/{name}/value`. The environment is created on its first declare. Requires `secrets:write`.',
-          params: EnvParamsSchema,
+          params: EnvParams,
           body: SecretBody,
           response: {
             201: { description: 'Created secret', $ref: 'EnvsSecret#' },
