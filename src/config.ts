@@ -17,6 +17,8 @@ export interface Config {
   readonly secretQuota: number;
   /** Most stores one tenant may hold (COFFER_STORE_LIMIT, default 1000). */
   readonly storeLimit: number;
+  /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' serves it at the server root. */
+  readonly envsPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -61,6 +63,20 @@ function parseMasterKey(raw: string | undefined): Buffer | null {
   return key;
 }
 
+/** A path prefix: `/` then segments of URL-safe characters, with no trailing slash. */
+const PATH_PREFIX_PATTERN = /^(\/[A-Za-z0-9._~-]+)+$/;
+
+function parsePathPrefix(env: Env, name: string): string {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return '';
+  if (!PATH_PREFIX_PATTERN.test(raw)) {
+    throw new ConfigError(
+      `${name} must start with '/', have no trailing slash and hold only A-Z, a-z, 0-9, '.', '_', '~', '-' between slashes, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return raw;
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const logLevel = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -83,5 +99,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
     secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),
     storeLimit: parseCount(env, 'COFFER_STORE_LIMIT', DEFAULT_LIMITS.storeLimit),
+    envsPrefix: parsePathPrefix(env, 'COFFER_ENVS_PREFIX'),
   });
 }

@@ -49,6 +49,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     ping: () => runtime.repository.ping(),
     logger,
     version: packageVersion(),
+    envsPrefix: config.envsPrefix,
   });
 
   let stopping = false;

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
 import type { StoreRecord } from './model.js';
 import { assertStoreName, assertTenantId } from './names.js';
+import type { Permission } from './permissions.js';
 
 export interface StoreServiceDeps {
   readonly repository: Repository;
@@ -80,8 +81,17 @@ export class StoreService {
     return resolveStore(this.#deps.repository, actor, tenantId, storeId);
   }
 
-  async getByName(actor: Actor, tenantId: string, name: string): Promise<StoreRecord | null> {
-    requirePermission(actor, tenantId, 'secrets:read');
+  /**
+   * The store of that name, or null. `permission` is the one the caller's operation needs: a key that
+   * may only set values (envs `PUT …/value`) must still find the store it writes to.
+   */
+  async getByName(
+    actor: Actor,
+    tenantId: string,
+    name: string,
+    permission: Permission = 'secrets:read',
+  ): Promise<StoreRecord | null> {
+    requirePermission(actor, tenantId, permission);
     return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(actor));
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
+import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { validatorCompiler } from './validation.js';
@@ -12,6 +13,8 @@ export interface AppDeps {
   readonly ping: () => Promise<void>;
   readonly logger: FastifyBaseLogger;
   readonly version: string;
+  /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' or absent: the server root. */
+  readonly envsPrefix?: string;
 }
 
 /**
@@ -36,7 +39,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Coffer',
         version: deps.version,
         description:
-          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`). Generated from the route schemas.',
+          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
       },
       components: {
         securitySchemes: {
@@ -50,6 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.ping));
   await app.register(neostoreFacade(deps.core), { prefix: '/api' });
+  await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

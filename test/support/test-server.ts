@@ -56,6 +56,7 @@ export async function startTestServer(
     ping: () => runtime.repository.ping(),
     logger: pino({ level: 'silent' }),
     version: packageVersion(),
+    envsPrefix: config.envsPrefix,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
