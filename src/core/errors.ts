@@ -3,13 +3,7 @@
  * to its own wire shape (ProblemDetails, Cloudflare envelope, envs `{error, code}`).
  */
 export type ErrorKind =
-  | 'not_found'
-  | 'conflict'
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'quota_exceeded'
-  | 'unavailable';
+  'not_found' | 'conflict' | 'invalid' | 'unauthenticated' | 'forbidden' | 'quota_exceeded' | 'unavailable';
 
 /** Why access was refused: facades answer a foreign tenant differently from a missing permission. */
 export type ForbiddenReason = 'other_tenant' | 'missing_permission' | 'escalation' | 'not_service';
