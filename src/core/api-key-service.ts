@@ -10,8 +10,6 @@ import { coversGrants, grantsOf, normalisePermissionNames } from './permissions.
 export interface ApiKeyServiceDeps {
   readonly repository: Repository;
   readonly clock: Clock;
-  /** Told after a key is created, changed or deleted, so that caches of key lookups can drop it. */
-  readonly onKeyChanged?: (tokenHash: Buffer) => void;
 }
 
 /** What may leave the service: never the hash. */
@@ -120,7 +118,6 @@ export class ApiKeyService {
     });
     if (!inserted)
       throw new ConflictError('api_key_exists', `An API key named '${input.name}' already exists.`);
-    this.#deps.onKeyChanged?.(record.tokenHash);
     return { ...view(record), token };
   }
 
@@ -149,7 +146,6 @@ export class ApiKeyService {
       });
     });
     if (updated === null) throw keyNotFound();
-    this.#deps.onKeyChanged?.(updated.tokenHash);
     return view(updated);
   }
 
@@ -162,6 +158,5 @@ export class ApiKeyService {
       await tx.deleteApiKey(tenantId, name);
       return current;
     });
-    this.#deps.onKeyChanged?.(deleted.tokenHash);
   }
 }

@@ -34,9 +34,9 @@ function requireOperator(actor: Actor): void {
  * no tenant key can mint one. A service manages the stores it creates, in any tenant.
  */
 export class ServiceCredentialService {
-  readonly #deps: { repository: Repository; clock: Clock; onKeyChanged?: (hash: Buffer) => void };
+  readonly #deps: { repository: Repository; clock: Clock };
 
-  constructor(deps: { repository: Repository; clock: Clock; onKeyChanged?: (hash: Buffer) => void }) {
+  constructor(deps: { repository: Repository; clock: Clock }) {
     this.#deps = deps;
   }
 
@@ -78,6 +78,5 @@ export class ServiceCredentialService {
     requireOperator(actor);
     const deleted = await this.#deps.repository.transaction((tx) => tx.deleteService(name));
     if (deleted === null) throw new NotFoundError('service_not_found', `No service named '${name}'.`);
-    this.#deps.onKeyChanged?.(deleted.tokenHash);
   }
 }

@@ -106,6 +106,12 @@ export interface RepositoryTx extends RepositoryReads {
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /**
+   * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
+   * changed anywhere, including in another process or node: caches of key lookups are valid only
+   * while it stays the same. An engine that cannot tell omits it, and nothing is cached.
+   */
+  credentialsEpoch?(): number;
   /** Throws when the database cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -211,11 +211,31 @@ class SqliteStatements implements RepositoryTx {
         'INSERT INTO coffer_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
       ping: p('SELECT 1').pluck(),
+      bumpCredentialsEpoch: p(
+        `INSERT INTO coffer_meta (key, value) VALUES ('credentials_epoch', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
+      ),
+      credentialsEpoch: p("SELECT CAST(value AS INTEGER) FROM coffer_meta WHERE key = 'credentials_epoch'").pluck(),
+      dataVersion: p('PRAGMA data_version').pluck(),
     };
   }
 
   ping(): void {
     this.#s.ping.get();
+  }
+
+  /** Changes whenever any connection (this or another process) commits. Cheap: no disk read. */
+  dataVersion(): number {
+    return this.#s.dataVersion.get() as number;
+  }
+
+  storedCredentialsEpoch(): number {
+    const v = this.#s.credentialsEpoch.get();
+    return typeof v === 'number' ? v : 0;
+  }
+
+  #credentialsChanged(): void {
+    this.#s.bumpCredentialsEpoch.run();
   }
 
   async findServiceByHash(tokenHash: Buffer): Promise<ServiceCredentialRecord | null> {
@@ -226,16 +246,18 @@ class SqliteStatements implements RepositoryTx {
     return (this.#s.listServices.all() as Row[]).map(toService);
   }
   async insertService(c: ServiceCredentialRecord): Promise<boolean> {
-    return (
-      this.#s.insertService.run(c.name, c.tokenHash, c.tokenPrefix, c.enabled ? 1 : 0, c.createdAt)
-        .changes === 1
-    );
+    const r = this.#s.insertService.run(c.name, c.tokenHash, c.tokenPrefix, c.enabled ? 1 : 0, c.createdAt);
+    if (r.changes === 1) this.#credentialsChanged();
+    return r.changes === 1;
   }
   async setServiceEnabled(name: string, enabled: boolean): Promise<boolean> {
-    return this.#s.setServiceEnabled.run(enabled ? 1 : 0, name).changes === 1;
+    const changed = this.#s.setServiceEnabled.run(enabled ? 1 : 0, name).changes === 1;
+    if (changed) this.#credentialsChanged();
+    return changed;
   }
   async deleteService(name: string): Promise<ServiceCredentialRecord | null> {
     const row = this.#s.deleteService.get(name) as Row | undefined;
+    if (row) this.#credentialsChanged();
     return row ? toService(row) : null;
   }
   async countStores(tenantId: string): Promise<number> {
@@ -336,6 +358,7 @@ class SqliteStatements implements RepositoryTx {
       k.createdAt,
       k.updatedAt,
     );
+    if (r.changes === 1) this.#credentialsChanged();
     return r.changes === 1;
   }
   async updateApiKey(
@@ -350,10 +373,13 @@ class SqliteStatements implements RepositoryTx {
       tenantId,
       name,
     ) as Row | undefined;
+    if (row) this.#credentialsChanged();
     return row ? toApiKey(row) : null;
   }
   async deleteApiKey(tenantId: string, name: string): Promise<boolean> {
-    return this.#s.deleteApiKey.run(tenantId, name).changes === 1;
+    const deleted = this.#s.deleteApiKey.run(tenantId, name).changes === 1;
+    if (deleted) this.#credentialsChanged();
+    return deleted;
   }
 
   async getStoreByName(
@@ -575,6 +601,23 @@ export class SqliteRepository implements Repository {
 
   async ping(): Promise<void> {
     this.#read.ping();
+  }
+
+  #seenDataVersion = -1;
+  #epoch = 0;
+
+  /**
+   * A number that changes whenever an API key or service credential may have changed, in this
+   * process or another one (the CLI). Checking it costs one `PRAGMA data_version` (no disk read);
+   * the stored epoch is re-read only after some commit happened.
+   */
+  credentialsEpoch(): number {
+    const dataVersion = this.#read.dataVersion();
+    if (dataVersion !== this.#seenDataVersion) {
+      this.#seenDataVersion = dataVersion;
+      this.#epoch = this.#read.storedCredentialsEpoch();
+    }
+    return this.#epoch;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,334 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+/**
+ * `npm run bench`: a real Coffer (the `coffer serve` binary, SQLite, and PostgreSQL when reachable)
+ * under autocannon over loopback, beside Node's bare http server as the floor, measured in one run.
+ * Prints a table and writes BENCHMARKS.md. Never part of `npm test`.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin/coffer.js');
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const BIG = Number(process.env.BENCH_BIG_COUNT ?? 1_000_000);
+
+interface Row {
+  scenario: string;
+  engine: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const rows: Row[] = [];
+const notes: string[] = [];
+
+function rssMb(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return Math.round((kb / 1024) * 10) / 10;
+}
+
+function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}:\n${out}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      out += d.toString('utf8');
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)));
+  });
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Coffer {
+  child: ChildProcess;
+  url: string;
+  token: string;
+  coldStartMs: number;
+}
+
+async function startCoffer(env: Record<string, string>, token?: string): Promise<Coffer> {
+  const started = process.hrtime.bigint();
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const bootstrap = token === undefined ? waitForLine(child, /(coffer_[0-9A-Za-z]{49})/) : null;
+  // At warn level the listening line is not logged, so find the port from the process's sockets.
+  const url = await findListeningUrl(child);
+  for (;;) {
+    const res = await fetch(`${url}/readyz`).catch(() => null);
+    if (res?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const coldStartMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const resolvedToken = token ?? (await bootstrap)?.[1] ?? '';
+  return { child, url, token: resolvedToken, coldStartMs };
+}
+
+async function findListeningUrl(child: ChildProcess): Promise<string> {
+  for (let i = 0; i < 4000; i++) {
+    try {
+      const out = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' });
+      for (const line of out.split('\n')) {
+        if (line.includes(`pid=${child.pid},`)) {
+          const port = /127\.0\.0\.1:(\d+)/.exec(line)?.[1];
+          if (port) return `http://127.0.0.1:${port}`;
+        }
+      }
+    } catch {
+      // ss not ready or not installed: fall through to the retry.
+    }
+    if (child.exitCode !== null) throw new Error('coffer serve exited during start-up');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error('coffer serve did not listen');
+}
+
+async function load(
+  scenario: string,
+  engine: string,
+  options: Parameters<typeof autocannon>[0],
+): Promise<Row> {
+  const result = await autocannon({ duration: DURATION, ...options });
+  const errors = result.errors + result.timeouts + result.non2xx;
+  const row: Row = {
+    scenario,
+    engine,
+    connections: options.connections ?? 10,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors,
+  };
+  rows.push(row);
+  process.stdout.write(
+    `${scenario.padEnd(44)} ${engine.padEnd(8)} c=${String(row.connections).padEnd(3)} ${String(row.rps).padStart(7)} req/s  p50 ${row.p50} ms  p99 ${row.p99} ms${errors ? `  (${errors} non-2xx/errors)` : ''}\n`,
+  );
+  return row;
+}
+
+async function put(url: string, token: string, key: string, value: string): Promise<void> {
+  const res = await fetch(`${url}/api/default/secrets/${key}`, {
+    method: 'PUT',
+    headers: { 'x-api-key': token, 'content-type': 'application/json' },
+    body: JSON.stringify({ value }),
+  });
+  if (res.status !== 204) throw new Error(`seed PUT ${key}: ${res.status}`);
+}
+
+async function benchEngine(engine: string, env: Record<string, string>): Promise<void> {
+  const coffer = await startCoffer(env);
+  notes.push(`${engine}: cold start to /readyz ${coffer.coldStartMs.toFixed(0)} ms; RSS at idle ${rssMb(coffer.child.pid)} MB`);
+  const auth = { 'x-api-key': coffer.token };
+  await put(coffer.url, coffer.token, 'bench-read', 'a-typical-secret-value-of-some-forty-bytes');
+  const readUrl = `${coffer.url}/api/default/secrets/bench-read`;
+  for (const connections of [1, 10, 50]) {
+    await load('GET value (Neostore)', engine, { url: readUrl, connections, headers: auth });
+  }
+  let n = 0;
+  await load('PUT value (durable)', engine, {
+    url: coffer.url,
+    connections: 50,
+    requests: [
+      {
+        method: 'PUT',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' }),
+        setupRequest: (req) => ({ ...req, path: `/api/default/secrets/put-${n++ % 1000}` }),
+      },
+    ],
+  });
+  // 1,000 names for the list (the PUT run left up to 1,000 put-* secrets: top up to exactly 1,000 more).
+  const listTenant = 'lister';
+  const token = execFileSync(
+    process.execPath,
+    [BIN, 'keys', 'create', '--tenant', listTenant, '--name', 'bench', '--permission', '*'],
+    { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' },
+  ).trim();
+  for (let i = 0; i < 1000; i += 50) {
+    await Promise.all(
+      Array.from({ length: 50 }, (_, j) =>
+        fetch(`${coffer.url}/api/${listTenant}/secrets/name-${String(i + j).padStart(4, '0')}`, {
+          method: 'PUT',
+          headers: { 'x-api-key': token, 'content-type': 'application/json' },
+          body: '{"value":"v"}',
+        }),
+      ),
+    );
+  }
+  await load('GET list of 1,000 names', engine, {
+    url: `${coffer.url}/api/${listTenant}/secrets`,
+    connections: 50,
+    headers: { 'x-api-key': token },
+  });
+  const stores = (await (
+    await fetch(`${coffer.url}/client/v4/accounts/${listTenant}/secrets_store/stores`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+  ).json()) as { result?: { id: string }[] };
+  const storeId = stores.result?.[0]?.id;
+  if (storeId !== undefined) {
+    await load('Cloudflare list page of 100', engine, {
+      url: `${coffer.url}/client/v4/accounts/${listTenant}/secrets_store/stores/${storeId}/secrets?per_page=100`,
+      connections: 50,
+      headers: { authorization: `Bearer ${token}` },
+    });
+  }
+  await load('bad token → 401', engine, {
+    url: readUrl,
+    connections: 50,
+    headers: { 'x-api-key': 'coffer_0000000000000000000000000000000000000000000000000' },
+  }).then((row) => {
+    // Every answer is a 401 here, which autocannon counts as non-2xx: that is the point.
+    row.errors = 0;
+  });
+  await stopProcess(coffer.child);
+}
+
+async function benchBig(env: Record<string, string>, dataDir: string): Promise<void> {
+  // Same read at 1,000 and at BIG secrets stored; BIG seeded through the core's batch create.
+  const small = await startCoffer(env);
+  const auth = { 'x-api-key': small.token };
+  for (let i = 0; i < 1000; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_, j) => put(small.url, small.token, `k-${i + j}`, `value-${i + j}`)));
+  }
+  await load('GET value, 1,000 secrets stored', 'sqlite', {
+    url: `${small.url}/api/default/secrets/k-500`,
+    connections: 50,
+    headers: auth,
+  });
+  await stopProcess(small.child);
+  const seeded = JSON.parse(
+    execFileSync(process.execPath, [join(ROOT, 'dist/bench/seed-secrets.js'), dataDir, 'default', String(BIG)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    }),
+  ) as { count: number; seconds: number };
+  notes.push(
+    `sqlite: seeded ${seeded.count.toLocaleString('en')} secrets (real sealed versions, batches of 5,000) in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.count / seeded.seconds).toLocaleString('en')}/s)`,
+  );
+  const big = await startCoffer(env, small.token);
+  notes.push(`sqlite: cold start to /readyz with ${BIG.toLocaleString('en')} secrets ${big.coldStartMs.toFixed(0)} ms`);
+  await load(`GET value, ${BIG.toLocaleString('en')} secrets stored`, 'sqlite', {
+    url: `${big.url}/api/default/secrets/seed-${String(Math.floor(BIG / 2)).padStart(7, '0')}`,
+    connections: 50,
+    headers: auth,
+  });
+  notes.push(`sqlite: RSS after the ${BIG.toLocaleString('en')}-secret run ${rssMb(big.child.pid)} MB`);
+  await stopProcess(big.child);
+}
+
+async function postgresReachable(url: string): Promise<boolean> {
+  try {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function table(): string {
+  const floor = rows.find((r) => r.scenario === 'bare node:http (floor)')?.rps ?? Number.NaN;
+  const lines = [
+    '| scenario | engine | connections | req/s | p50 ms | p99 ms | × bare http |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.scenario} | ${r.engine} | ${r.connections} | ${r.rps.toLocaleString('en')} | ${r.p50} | ${r.p99} | ${(r.rps / floor).toFixed(2)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = (await waitForLine(bare, /listening (\d+)/))[1];
+  await load('bare node:http (floor)', '-', { url: `http://127.0.0.1:${port}/`, connections: 50 });
+  await stopProcess(bare);
+
+  const sqliteDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-'));
+  try {
+    await benchEngine('sqlite', { COFFER_DATA_DIR: sqliteDir });
+  } finally {
+    rmSync(sqliteDir, { recursive: true, force: true });
+  }
+
+  const pgUrl = process.env.COFFER_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  if (await postgresReachable(pgUrl)) {
+    const pgDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-pg-'));
+    const { default: pg } = await import('pg');
+    const schema = `coffer_bench_${process.pid}`;
+    const admin = new pg.Client({ connectionString: pgUrl });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    try {
+      const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      await benchEngine('postgres', { COFFER_DATA_DIR: pgDir, COFFER_DATABASE_URL: url });
+    } catch (error) {
+      notes.push(`postgres: not measured (${(error as Error).message.split('\n')[0]})`);
+    } finally {
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.end();
+      rmSync(pgDir, { recursive: true, force: true });
+    }
+  } else {
+    notes.push('postgres: not reachable, not measured');
+  }
+
+  const bigDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-big-'));
+  try {
+    await benchBig({ COFFER_DATA_DIR: bigDir, COFFER_SECRET_QUOTA: String(BIG + 10_000) }, bigDir);
+  } finally {
+    rmSync(bigDir, { recursive: true, force: true });
+  }
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const header = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}.`,
+    `autocannon in the same process tree as the servers, over loopback, ${DURATION} s per scenario; the load generator shares the two cores.`,
+  ];
+  const report = [...header, '', table(), '', ...notes.map((n) => `- ${n}`), ''].join('\n');
+  process.stdout.write(`\n${report}`);
+  const target = join(ROOT, 'BENCHMARKS.md');
+  const existing = (() => {
+    try {
+      return readFileSync(target, 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const block = `${start}\n${report}${end}`;
+  const next = existing.includes(start)
+    ? existing.replace(new RegExp(`${start}[\\s\\S]*${end}`), block)
+    : `# Benchmarks\n\n${block}\n`;
+  writeFileSync(target, next);
+}
+
+await main();
