@@ -22,11 +22,10 @@ export const CLOUDFLARE_ERRORS = {
   malformed_body: { code: 1006, status: 400, when: 'The body is empty or not valid JSON.' },
   unsupported_media_type: { code: 1007, status: 415, when: 'The body is not application/json.' },
   request_too_large: { code: 1008, status: 413, when: 'The body exceeds the route’s size limit.' },
-  invalid_request: { code: 1009, status: 400, when: 'The request is malformed in another way.' },
-  request_refused: {
-    code: 1010,
+  invalid_request: {
+    code: 1009,
     status: 400,
-    when: 'The HTTP layer refused the request (its own 4xx status).',
+    when: 'The request is malformed in another way (a core rule, or the HTTP layer refused it).',
   },
   authentication_required: { code: 1100, status: 401, when: 'No credential was sent.' },
   invalid_credentials: { code: 1101, status: 401, when: 'The credential is unknown, disabled or malformed.' },
@@ -152,9 +151,8 @@ export function toCloudflareFailure(failure: RequestFailure, part = 'body'): Clo
     case 'body_too_large':
       return single('request_too_large');
     case 'client':
-      return failure.status === 400
-        ? single('invalid_request')
-        : { status: failure.status, errors: [item('request_refused')] };
+      // Fastify's own refusals (bad URL, prototype poisoning…) are all malformed requests to a client.
+      return single('invalid_request');
     case 'internal':
       return single('internal_error');
   }
