@@ -139,7 +139,9 @@ async function put(url: string, token: string, key: string, value: string): Prom
 
 async function benchEngine(engine: string, env: Record<string, string>): Promise<void> {
   const coffer = await startCoffer(env);
-  notes.push(`${engine}: cold start to /readyz ${coffer.coldStartMs.toFixed(0)} ms; RSS at idle ${rssMb(coffer.child.pid)} MB`);
+  notes.push(
+    `${engine}: cold start to /readyz ${coffer.coldStartMs.toFixed(0)} ms; RSS at idle ${rssMb(coffer.child.pid)} MB`,
+  );
   const auth = { 'x-api-key': coffer.token };
   await put(coffer.url, coffer.token, 'bench-read', 'a-typical-secret-value-of-some-forty-bytes');
   const readUrl = `${coffer.url}/api/default/secrets/bench-read`;
@@ -211,7 +213,9 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
   const small = await startCoffer(env);
   const auth = { 'x-api-key': small.token };
   for (let i = 0; i < 1000; i += 50) {
-    await Promise.all(Array.from({ length: 50 }, (_, j) => put(small.url, small.token, `k-${i + j}`, `value-${i + j}`)));
+    await Promise.all(
+      Array.from({ length: 50 }, (_, j) => put(small.url, small.token, `k-${i + j}`, `value-${i + j}`)),
+    );
   }
   await load('GET value, 1,000 secrets stored', 'sqlite', {
     url: `${small.url}/api/default/secrets/k-500`,
@@ -220,16 +224,22 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
   });
   await stopProcess(small.child);
   const seeded = JSON.parse(
-    execFileSync(process.execPath, [join(ROOT, 'dist/bench/seed-secrets.js'), dataDir, 'default', String(BIG)], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    }),
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'dist/bench/seed-secrets.js'), dataDir, 'default', String(BIG)],
+      {
+        encoding: 'utf8',
+        maxBuffer: 1 << 20,
+      },
+    ),
   ) as { count: number; seconds: number };
   notes.push(
     `sqlite: seeded ${seeded.count.toLocaleString('en')} secrets (real sealed versions, batches of 5,000) in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.count / seeded.seconds).toLocaleString('en')}/s)`,
   );
   const big = await startCoffer(env, small.token);
-  notes.push(`sqlite: cold start to /readyz with ${BIG.toLocaleString('en')} secrets ${big.coldStartMs.toFixed(0)} ms`);
+  notes.push(
+    `sqlite: cold start to /readyz with ${BIG.toLocaleString('en')} secrets ${big.coldStartMs.toFixed(0)} ms`,
+  );
   await load(`GET value, ${BIG.toLocaleString('en')} secrets stored`, 'sqlite', {
     url: `${big.url}/api/default/secrets/seed-${String(Math.floor(BIG / 2)).padStart(7, '0')}`,
     connections: 50,
@@ -266,7 +276,9 @@ function table(): string {
 }
 
 async function main(): Promise<void> {
-  const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const port = (await waitForLine(bare, /listening (\d+)/))[1];
   await load('bare node:http (floor)', '-', { url: `http://127.0.0.1:${port}/`, connections: 50 });
   await stopProcess(bare);

@@ -151,12 +151,11 @@ export class ApiKeyService {
 
   async delete(actor: Actor, tenantId: string, name: string): Promise<void> {
     requirePermission(actor, tenantId, 'apikeys:write');
-    const deleted = await this.#deps.repository.transaction(async (tx) => {
+    await this.#deps.repository.transaction(async (tx) => {
       const current = await tx.getApiKey(tenantId, name);
       if (current === null) throw keyNotFound();
       assertCovers(actor, current.permissions);
       await tx.deleteApiKey(tenantId, name);
-      return current;
     });
   }
 }

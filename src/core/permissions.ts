@@ -21,7 +21,8 @@ const ALIASES: ReadonlyMap<string, readonly Permission[]> = new Map<string, read
   ['Secret.Read', ['secrets:read', 'secrets:reveal']],
   ['Secret.Write', ['secrets:write', 'secrets:set-value']],
   ['Secrets Store Read', ['secrets:read']],
-  ['Secrets Store Write', ['secrets:write', 'secrets:set-value']],
+  // Cloudflare's read operations accept either group: its Write group includes reading metadata.
+  ['Secrets Store Write', ['secrets:read', 'secrets:write', 'secrets:set-value']],
   ['tenant.apiKey:read', ['apikeys:read']],
   ['tenant.apiKey:write', ['apikeys:write']],
   ...CANONICAL_PERMISSIONS.map((p): [string, readonly Permission[]] => [p, [p]]),

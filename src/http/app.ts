@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
+import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
@@ -39,7 +40,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Coffer',
         version: deps.version,
         description:
-          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
+          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`), Cloudflare Secrets Store (`/client/v4`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
       },
       components: {
         securitySchemes: {
@@ -53,6 +54,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.ping));
   await app.register(neostoreFacade(deps.core), { prefix: '/api' });
+  await app.register(cloudflareFacade(deps.core), { prefix: '/client/v4' });
   await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

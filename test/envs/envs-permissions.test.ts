@@ -29,10 +29,11 @@ const DENIED_AUTH: Record<string, [number, string]> = {
 
 /** Who may do what, as docs/envs.md says; anything not listed for a key is 403 missing_permission. */
 const ALLOWED: Record<Operation, readonly Caller[]> = {
-  list: ['reader', 'readWriter'],
+  // `Secrets Store Write` also reads metadata (docs/adr/0003), never values.
+  list: ['reader', 'readWriter', 'cloudflareWrite'],
   declare: ['writer', 'readWriter', 'cloudflareWrite'],
-  get: ['reader', 'readWriter'],
-  update: ['readWriter'],
+  get: ['reader', 'readWriter', 'cloudflareWrite'],
+  update: ['readWriter', 'cloudflareWrite'],
   delete: ['writer', 'readWriter', 'cloudflareWrite'],
   setValue: ['setter', 'cloudflareWrite'],
 };

@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
-import { openRuntime, type Runtime } from '../../src/cli/runtime.js';
 import { ConfigError, parseConfig } from '../../src/config.js';
 import { OPERATOR } from '../../src/core/actor.js';
-import { buildApp } from '../../src/http/app.js';
-import { tempDir } from '../support/temp-dir.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { EnvsClient, envPath } from './envs-client.js';
 
@@ -180,68 +174,41 @@ describe('COFFER_ENVS_PREFIX parsing', () => {
   });
 });
 
-describe('envs next to a facade at /client/v4', () => {
-  let runtime: Runtime;
-  let app: FastifyInstance;
-  let url: string;
-  const temp = tempDir();
+describe('envs next to the Cloudflare facade at /client/v4', () => {
+  let server: TestServer;
 
   before(async () => {
-    runtime = await openRuntime(parseConfig({ COFFER_DATA_DIR: temp.path, PORT: '0', LOG_LEVEL: 'silent' }));
-    app = await buildApp({
-      core: runtime.core,
-      ping: () => runtime.repository.ping(),
-      logger: pino({ level: 'silent' }),
-      version: '0.0.0-test',
-    });
-    // A stand-in for the Cloudflare facade (not merged yet): its route shape and its own 404 answer.
-    await app.register(
-      async (cf) => {
-        cf.setNotFoundHandler((_request, reply) =>
-          reply.code(404).send({ success: false, errors: [{ code: 7003, message: 'No route' }] }),
-        );
-        cf.get('/accounts/:account_id/secrets_store/stores', async () => ({ success: true, result: [] }));
-        cf.get('/accounts/:account_id/secrets_store/stores/:store_id/secrets', async () => ({
-          success: true,
-          result: [],
-        }));
-      },
-      { prefix: '/client/v4' },
-    );
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    server = await startTestServer();
   });
-  after(async () => {
-    await app.close();
-    await runtime.close();
-    temp.remove();
-  });
+  after(() => server.close());
 
   it('routes Cloudflare paths to the Cloudflare facade, envs paths to envs', async () => {
-    const stores = await fetch(`${url}/client/v4/accounts/acme/secrets_store/stores`);
-    assert.deepEqual(await stores.json(), { success: true, result: [] });
-    const secrets = await fetch(`${url}/client/v4/accounts/acme/secrets_store/stores/abc/secrets`);
-    assert.deepEqual(await secrets.json(), { success: true, result: [] });
-    const unknown = await fetch(`${url}/client/v4/accounts/acme/nothing`);
+    const acme = await server.createKey('acme', 'k', ['*']);
+    const cf = { authorization: `Bearer ${acme}` };
+    const stores = await fetch(`${server.url}/client/v4/accounts/acme/secrets_store/stores`, { headers: cf });
+    assert.equal(stores.status, 200);
+    assert.equal(((await stores.json()) as { success: boolean }).success, true);
+    const unknown = await fetch(`${server.url}/client/v4/accounts/acme/nothing`, { headers: cf });
     assert.equal(unknown.status, 404);
-    assert.deepEqual(await unknown.json(), { success: false, errors: [{ code: 7003, message: 'No route' }] });
+    const body = (await unknown.json()) as { success: boolean; errors: { code: number }[] };
+    assert.equal(body.success, false);
+    assert.equal(body.errors[0]?.code, 7003);
 
     // `/client/v4/envs/…` is tenant `client`, project `v4`: not a Cloudflare path.
-    const token = (await runtime.core.apiKeys.create(OPERATOR, 'client', { name: 'k', permissions: ['*'] }))
-      .token;
+    const token = await server.createKey('client', 'k', ['*']);
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const declared = await fetch(`${url}/client/v4/envs/dev/secrets`, {
+    const declared = await fetch(`${server.url}/client/v4/envs/dev/secrets`, {
       method: 'POST',
       headers,
       body: JSON.stringify({ kind: 'Secret', name: 'CF' }),
     });
     assert.equal(declared.status, 201);
-    const listed = await fetch(`${url}/client/v4/envs/dev/secrets`, { headers });
+    const listed = await fetch(`${server.url}/client/v4/envs/dev/secrets`, { headers });
     assert.deepEqual(
       ((await listed.json()) as Array<{ name: string }>).map((s) => s.name),
       ['CF'],
     );
-    const names = (await runtime.core.stores.list(OPERATOR, 'client')).map((s) => s.name);
+    const names = (await server.runtime.core.stores.list(OPERATOR, 'client')).map((s) => s.name);
     assert.deepEqual(names, ['v4/dev']);
   });
 });

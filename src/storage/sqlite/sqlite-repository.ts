@@ -215,7 +215,9 @@ class SqliteStatements implements RepositoryTx {
         `INSERT INTO coffer_meta (key, value) VALUES ('credentials_epoch', '1')
          ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
       ),
-      credentialsEpoch: p("SELECT CAST(value AS INTEGER) FROM coffer_meta WHERE key = 'credentials_epoch'").pluck(),
+      credentialsEpoch: p(
+        "SELECT CAST(value AS INTEGER) FROM coffer_meta WHERE key = 'credentials_epoch'",
+      ).pluck(),
       dataVersion: p('PRAGMA data_version').pluck(),
     };
   }

@@ -1,0 +1,182 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type CofferError, ForbiddenError, InvalidError } from '../../core/errors.js';
+import { classifyRequestError, type RequestFailure } from '../request-errors.js';
+
+/**
+ * The Cloudflare facade's error catalogue: the one place its numeric codes live. docs/cloudflare-errors.md
+ * renders the same table, and a test keeps the two in agreement. Codes 1001 and 1003 are the ones the
+ * real API is seen to send; 10000 and 9106 are avoided on purpose (wrangler answers them by calling
+ * `/user` and `/memberships`, which Coffer does not serve).
+ */
+export const CLOUDFLARE_ERRORS = {
+  validation_error: { code: 1000, status: 400, when: 'The path, query or body failed its schema.' },
+  secret_value_too_long: { code: 1001, status: 400, when: 'A secret value exceeds 65,536 UTF-8 bytes.' },
+  invalid_secret_name: {
+    code: 1002,
+    status: 400,
+    when: "A secret name is not 1-127 of A-Z a-z 0-9 '-' '_'.",
+  },
+  maximum_stores_exceeded: { code: 1003, status: 403, when: 'The account already holds its store limit.' },
+  maximum_secrets_exceeded: { code: 1004, status: 403, when: 'The account already holds its secret quota.' },
+  invalid_store_name: { code: 1005, status: 400, when: 'A store name is not accepted by Coffer.' },
+  malformed_body: { code: 1006, status: 400, when: 'The body is empty or not valid JSON.' },
+  unsupported_media_type: { code: 1007, status: 415, when: 'The body is not application/json.' },
+  request_too_large: { code: 1008, status: 413, when: 'The body exceeds the route’s size limit.' },
+  invalid_request: {
+    code: 1009,
+    status: 400,
+    when: 'The request is malformed in another way (a core rule, or the HTTP layer refused it).',
+  },
+  authentication_required: { code: 1100, status: 401, when: 'No credential was sent.' },
+  invalid_credentials: { code: 1101, status: 401, when: 'The credential is unknown, disabled or malformed.' },
+  missing_permission: { code: 1102, status: 403, when: 'The token lacks Secrets Store Read/Write.' },
+  credential_not_allowed: {
+    code: 1103,
+    status: 403,
+    when: 'A service credential on an account route, or a tenant token on a system route.',
+  },
+  not_found: { code: 1200, status: 404, when: 'The resource does not exist.' },
+  account_not_found: { code: 1201, status: 404, when: 'The account is not the token’s own.' },
+  store_not_found: { code: 1202, status: 404, when: 'No such store in this account (for this caller).' },
+  secret_not_found: { code: 1203, status: 404, when: 'No such secret in this store.' },
+  store_not_empty: {
+    code: 1300,
+    status: 409,
+    when: 'Deleting a store that holds secrets without force=true.',
+  },
+  store_name_taken: { code: 1301, status: 409, when: 'The account already has a store of that name.' },
+  secret_name_taken: { code: 1302, status: 409, when: 'The store already has a secret of that name.' },
+  conflict: { code: 1303, status: 409, when: 'Another conflict with the current state.' },
+  internal_error: { code: 1500, status: 500, when: 'An unexpected failure; details are only logged.' },
+  service_unavailable: { code: 1501, status: 503, when: 'Temporarily unavailable; retrying may succeed.' },
+  route_not_found: { code: 7003, status: 404, when: 'No route for that method and URI.' },
+} as const satisfies Record<string, { code: number; status: number; when: string }>;
+
+export type CloudflareErrorName = keyof typeof CLOUDFLARE_ERRORS;
+
+export interface CloudflareErrorItem {
+  readonly code: number;
+  readonly message: string;
+  readonly source?: { readonly pointer: string };
+}
+
+export interface CloudflareFailure {
+  readonly status: number;
+  readonly errors: readonly CloudflareErrorItem[];
+}
+
+/** Core error codes that have a Cloudflare name of their own; other errors fall back on their kind. */
+const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
+  secret_value_too_long: 'secret_value_too_long',
+  invalid_secret_name: 'invalid_secret_name',
+  maximum_stores_exceeded: 'maximum_stores_exceeded',
+  secret_quota_exceeded: 'maximum_secrets_exceeded',
+  invalid_store_name: 'invalid_store_name',
+  missing_credentials: 'authentication_required',
+  invalid_credentials: 'invalid_credentials',
+  store_not_found: 'store_not_found',
+  secret_not_found: 'secret_not_found',
+  store_not_empty: 'store_not_empty',
+  store_name_taken: 'store_name_taken',
+  secret_name_taken: 'secret_name_taken',
+};
+
+const KIND_FALLBACK: Readonly<Record<CofferError['kind'], CloudflareErrorName>> = {
+  invalid: 'invalid_request',
+  unauthenticated: 'invalid_credentials',
+  forbidden: 'missing_permission',
+  not_found: 'not_found',
+  conflict: 'conflict',
+  quota_exceeded: 'maximum_secrets_exceeded',
+  unavailable: 'service_unavailable',
+};
+
+function item(name: CloudflareErrorName, pointer?: string): CloudflareErrorItem {
+  const code = CLOUDFLARE_ERRORS[name].code;
+  return pointer === undefined ? { code, message: name } : { code, message: name, source: { pointer } };
+}
+
+function single(name: CloudflareErrorName, pointer?: string): CloudflareFailure {
+  return { status: CLOUDFLARE_ERRORS[name].status, errors: [item(name, pointer)] };
+}
+
+/** `[0].value` / `0.scopes` → `/0/value` / `/0/scopes`; the whole body → `` (RFC 6901 root). */
+export function jsonPointerOf(field: string): string {
+  const parts = field
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((p) => p !== '');
+  return parts.map((p) => `/${p.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+function domainFailure(error: CofferError): CloudflareFailure {
+  if (error instanceof ForbiddenError) {
+    // Another tenant's account is answered as if it did not exist: no hint that it does.
+    if (error.reason === 'other_tenant') return single('account_not_found');
+    if (error.reason === 'not_service') return single('credential_not_allowed');
+  }
+  const name = DOMAIN_CODES[error.code] ?? KIND_FALLBACK[error.kind];
+  if (error instanceof InvalidError) {
+    const fields = Object.keys(error.fields);
+    if (fields.length > 0) {
+      return {
+        status: CLOUDFLARE_ERRORS[name].status,
+        errors: fields.map((f) => item(name, jsonPointerOf(f))),
+      };
+    }
+  }
+  return single(name);
+}
+
+/**
+ * The one mapping from any request failure to the Cloudflare failure envelope's status and errors.
+ * `part` is where a schema failure was found: only body fields get a JSON pointer.
+ */
+export function toCloudflareFailure(failure: RequestFailure, part = 'body'): CloudflareFailure {
+  switch (failure.type) {
+    case 'domain':
+      return domainFailure(failure.error);
+    case 'validation': {
+      const fields = Object.keys(failure.fields);
+      if (part !== 'body' || fields.length === 0) return single('validation_error');
+      return {
+        status: 400,
+        errors: fields.map((f) => item('validation_error', f === 'body' ? '' : jsonPointerOf(f))),
+      };
+    }
+    case 'malformed_body':
+      return single('malformed_body');
+    case 'unsupported_media_type':
+      return single('unsupported_media_type');
+    case 'body_too_large':
+      return single('request_too_large');
+    case 'client':
+      // Fastify's own refusals (bad URL, prototype poisoning…) are all malformed requests to a client.
+      return single('invalid_request');
+    case 'internal':
+      return single('internal_error');
+  }
+}
+
+export const JSON_CONTENT_TYPE = 'application/json';
+
+export function sendCloudflareFailure(reply: FastifyReply, failure: CloudflareFailure): FastifyReply {
+  // The SDK retries a 409 unless told not to, and every 409 here is deterministic.
+  if (failure.status === 409) reply.header('x-should-retry', 'false');
+  if (failure.status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply
+    .code(failure.status)
+    .header('content-type', JSON_CONTENT_TYPE)
+    .header('cache-control', 'no-store')
+    .send(JSON.stringify({ success: false, errors: failure.errors, messages: [], result: null }));
+}
+
+export function cloudflareErrorHandler(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  const context = (error as { validationContext?: unknown } | null)?.validationContext;
+  const part = typeof context === 'string' ? context : 'body';
+  return sendCloudflareFailure(reply, toCloudflareFailure(classifyRequestError(error, request.log), part));
+}

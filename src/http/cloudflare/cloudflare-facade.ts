@@ -1,0 +1,50 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { CofferCore } from '../../core/coffer-core.js';
+import { UnauthenticatedError } from '../../core/errors.js';
+import { bearerToken, singleHeader } from '../auth.js';
+import { CLOUDFLARE_ERRORS, cloudflareErrorHandler, sendCloudflareFailure } from './cloudflare-errors.js';
+import { FailureEnvelope } from './cloudflare-schemas.js';
+import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
+
+/**
+ * The credential of a request: `Authorization: Bearer <token>` (API token), or the global-key pair
+ * `X-Auth-Email` + `X-Auth-Key` whose key is the Coffer token (the email is required, not checked).
+ */
+function cloudflareToken(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const bearer = bearerToken(singleHeader(headers.authorization));
+  if (bearer !== undefined) return bearer;
+  const key = singleHeader(headers['x-auth-key']);
+  const email = singleHeader(headers['x-auth-email']);
+  if (key === undefined) return undefined;
+  if (email === undefined || email.trim() === '') {
+    throw new UnauthenticatedError('invalid_credentials', 'X-Auth-Key needs X-Auth-Email.');
+  }
+  return key;
+}
+
+/**
+ * Cloudflare's Secrets Store API, mounted at `/client/v4`: the 12 account routes for tenant API
+ * tokens and the 11 `system/` routes for platform services. Every answer is the v4 envelope, and
+ * every route is authenticated before its body is read.
+ */
+export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    app.addSchema(FailureEnvelope);
+    // JSON bodies only: anything else is refused rather than handed to validation as a string.
+    app.removeContentTypeParser('text/plain');
+    app.setErrorHandler(cloudflareErrorHandler);
+    app.setNotFoundHandler((_request, reply) =>
+      sendCloudflareFailure(reply, {
+        status: 404,
+        errors: [{ code: CLOUDFLARE_ERRORS.route_not_found.code, message: 'route_not_found' }],
+      }),
+    );
+    app.addHook('onRequest', async (request) => {
+      const token = cloudflareToken(request.headers);
+      if (token === undefined) throw new UnauthenticatedError('missing_credentials', 'A token is required.');
+      request.actor = await core.auth.authenticate(token);
+    });
+    await app.register(secretsStoreRoutes(core, ACCOUNT_FAMILY));
+    await app.register(secretsStoreRoutes(core, SYSTEM_FAMILY));
+  };
+}

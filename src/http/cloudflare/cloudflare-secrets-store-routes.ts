@@ -1,0 +1,462 @@
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import type { Actor } from '../../core/actor.js';
+import type { CofferCore } from '../../core/coffer-core.js';
+import { ForbiddenError } from '../../core/errors.js';
+import type { SecretOrder } from '../../core/model.js';
+import { actorOf } from '../auth.js';
+import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
+import {
+  AccountIdParam,
+  BulkDeleteBody,
+  envelopeOf,
+  failureResponses,
+  listEnvelopeOf,
+  QuotaView,
+  SecretCreateBody,
+  SecretDuplicateBody,
+  SecretIdParam,
+  SecretListQuery,
+  SecretPatchBody,
+  SecretView,
+  StoreCreateBody,
+  StoreDeleteQuery,
+  StoreIdParam,
+  StoreListQuery,
+  StoreView,
+  SystemStoreCreateBody,
+} from './cloudflare-schemas.js';
+import {
+  pageOfStores,
+  pageRequestOf,
+  resultInfoOf,
+  scopeFilterOf,
+  secretView,
+  storeView,
+} from './cloudflare-views.js';
+
+/**
+ * The two route families share every operation but the quota. Account routes are for a tenant's own
+ * API keys and its unmanaged stores; system routes for platform services and the stores they manage
+ * (the core's `resolveStore` scopes both). They differ in a few wire details, kept explicit below.
+ */
+export interface RouteFamily {
+  readonly kind: 'account' | 'system';
+  /** The path up to and excluding `/stores`. */
+  readonly base: string;
+  readonly tenantParam: 'account_id' | 'account_tag';
+  readonly actorKind: Actor['kind'];
+  readonly operationPrefix: string;
+  readonly tag: string;
+}
+
+export const ACCOUNT_FAMILY: RouteFamily = {
+  kind: 'account',
+  base: '/accounts/:account_id/secrets_store',
+  tenantParam: 'account_id',
+  actorKind: 'api_key',
+  operationPrefix: 'secrets-store',
+  tag: 'Cloudflare Secrets Store',
+};
+
+export const SYSTEM_FAMILY: RouteFamily = {
+  kind: 'system',
+  base: '/system/accounts/:account_tag',
+  tenantParam: 'account_tag',
+  actorKind: 'service',
+  operationPrefix: 'secrets-store-system',
+  tag: 'Cloudflare Secrets Store (system)',
+};
+
+function ok(reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply {
+  return reply
+    .code(status)
+    .header('content-type', JSON_CONTENT_TYPE)
+    .header('cache-control', 'no-store')
+    .send({ success: true, errors: [], messages: [], ...body });
+}
+
+// A 65,536-byte value may take six times that as JSON escapes; a create holds up to 100 of them.
+const ONE_VALUE_BODY_LIMIT = 512 * 1024;
+const MANY_VALUES_BODY_LIMIT = 8 * 1024 * 1024;
+
+export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    const system = family.kind === 'system';
+    const tenantParams = { [family.tenantParam]: AccountIdParam };
+    const Tenant = Type.Object(tenantParams);
+    const Store = Type.Object({ ...tenantParams, store_id: StoreIdParam });
+    const Secret = Type.Object({ ...tenantParams, store_id: StoreIdParam, secret_id: SecretIdParam });
+    const op = (name: string) => `${family.operationPrefix}-${name}`;
+    const stores = `${family.base}/stores`;
+    const secrets = `${stores}/:store_id/secrets`;
+    const scopeNote = system
+      ? ' Only stores managed by the calling service exist here: any other answers 404.'
+      : ' Requires a tenant API token of this account; service-managed stores answer 404.';
+    const read = system ? '' : ' Requires `Secrets Store Read` or `Secrets Store Write`.';
+    const write = system ? '' : ' Requires `Secrets Store Write`.';
+
+    const params = (request: FastifyRequest) => request.params as Record<string, string>;
+    const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
+    const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
+    const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
+
+    app.addHook('onRequest', async (request) => {
+      if (actorOf(request).kind !== family.actorKind) {
+        throw new ForbiddenError(
+          'not_service',
+          'credential_not_allowed',
+          system ? 'System routes need a service credential.' : 'Account routes need a tenant API token.',
+        );
+      }
+    });
+
+    if (!system) {
+      app.get(
+        `${family.base}/quota`,
+        {
+          schema: {
+            operationId: op('quota'),
+            tags: [family.tag],
+            summary: 'View secret usage',
+            description: `Secrets the account may hold and holds, across all its stores.${read}`,
+            params: Tenant,
+            response: { 200: envelopeOf(QuotaView, 'Usage and quota'), ...failureResponses },
+          },
+        },
+        async (request, reply) => {
+          const quota = await core.secrets.quota(actorOf(request), tenantOf(request));
+          return ok(reply, 200, { result: { secrets: quota } });
+        },
+      );
+    }
+
+    app.get(
+      stores,
+      {
+        schema: {
+          operationId: op('list'),
+          tags: [family.tag],
+          summary: 'List account stores',
+          description: `Stores of the account, one page at a time (default order: created, asc; ties by id).${scopeNote}${read}`,
+          params: Tenant,
+          querystring: StoreListQuery,
+          response: { 200: listEnvelopeOf(StoreView, 'A page of stores'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const query = request.query as StoreListQuery;
+        const all = await core.stores.list(actorOf(request), tenantOf(request));
+        const page = pageRequestOf(query);
+        const items = pageOfStores(all, query, page);
+        return ok(reply, 200, {
+          result: items.map(storeView),
+          result_info: resultInfoOf(page, items.length, all.length),
+        });
+      },
+    );
+
+    if (system) {
+      app.post(
+        stores,
+        {
+          schema: {
+            operationId: op('create'),
+            tags: [family.tag],
+            summary: 'Create a store (system)',
+            description:
+              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant.',
+            params: Tenant,
+            body: SystemStoreCreateBody,
+            response: { 200: envelopeOf(StoreView, 'Store details'), ...failureResponses },
+          },
+        },
+        async (request, reply) => {
+          const { name } = request.body as SystemStoreCreateBody;
+          const store = await core.stores.create(actorOf(request), tenantOf(request), name);
+          return ok(reply, 200, { result: storeView(store) });
+        },
+      );
+    } else {
+      app.post(
+        stores,
+        {
+          schema: {
+            operationId: op('create'),
+            tags: [family.tag],
+            summary: 'Create a store',
+            description: `Creates a store in the account. An object body answers an object; an array body (older SDKs) answers an array, created all or none.${write}`,
+            params: Tenant,
+            body: StoreCreateBody,
+            response: {
+              200: envelopeOf(Type.Union([StoreView, Type.Array(StoreView)]), 'Store details'),
+              ...failureResponses,
+            },
+          },
+        },
+        async (request, reply) => {
+          const body = request.body as StoreCreateBody;
+          const names = Array.isArray(body) ? body.map((b) => b.name) : [body.name];
+          const created = await core.stores.createMany(actorOf(request), tenantOf(request), names);
+          const views = created.map(storeView);
+          return ok(reply, 200, { result: Array.isArray(body) ? views : views[0] });
+        },
+      );
+    }
+
+    app.get(
+      `${stores}/:store_id`,
+      {
+        schema: {
+          operationId: op('get-store-by-id'),
+          tags: [family.tag],
+          summary: 'Get a store by ID',
+          description: `Returns one store.${scopeNote}${read}`,
+          params: Store,
+          response: { 200: envelopeOf(StoreView, 'Store details'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const store = await core.stores.get(actorOf(request), tenantOf(request), storeIdOf(request));
+        return ok(reply, 200, { result: storeView(store) });
+      },
+    );
+
+    app.delete(
+      `${stores}/:store_id`,
+      {
+        schema: {
+          operationId: op('delete-by-id'),
+          tags: [family.tag],
+          summary: 'Delete a store',
+          description: `Deletes a store. One that still holds secrets answers 409 \`store_not_empty\` unless \`force=true\`, which destroys them too (they cannot be recovered). Answers 200 with ${system ? 'the deleted store' : '`result: null`'}.${scopeNote}${write}`,
+          params: Store,
+          querystring: StoreDeleteQuery,
+          response: {
+            200: envelopeOf(system ? StoreView : Type.Null(), 'Store deleted'),
+            ...failureResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = actorOf(request);
+        const { force } = request.query as StoreDeleteQuery;
+        // The system contract answers the deleted store; read it first (404 stays 404).
+        const store = system ? await core.stores.get(actor, tenantOf(request), storeIdOf(request)) : null;
+        await core.stores.delete(actor, tenantOf(request), storeIdOf(request), { force: force === true });
+        return ok(reply, 200, { result: store === null ? null : storeView(store) });
+      },
+    );
+
+    app.get(
+      secrets,
+      {
+        schema: {
+          operationId: op('secrets-list'),
+          tags: [family.tag],
+          summary: 'List store secrets',
+          description: `Secrets of a store (metadata only, never values), one page at a time; \`search\` matches name or comment case-insensitively, \`scopes\` keeps secrets holding any of them. Default order: created, asc; ties by id.${scopeNote}${read}`,
+          params: Store,
+          querystring: SecretListQuery,
+          response: { 200: listEnvelopeOf(SecretView, 'A page of secrets'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const query = request.query as SecretListQuery;
+        const page = pageRequestOf(query);
+        const scopes = scopeFilterOf(query.scopes);
+        const found = await core.secrets.listInStore(
+          actorOf(request),
+          tenantOf(request),
+          storeIdOf(request),
+          {
+            ...(query.search === undefined ? {} : { search: query.search }),
+            ...(scopes === undefined ? {} : { scopes }),
+            order: (query.order ?? 'created') as SecretOrder,
+            direction: query.direction ?? 'asc',
+            limit: page.perPage,
+            offset: page.offset,
+          },
+        );
+        return ok(reply, 200, {
+          result: found.items.map((s) => secretView(s)),
+          result_info: resultInfoOf(page, found.items.length, found.total),
+        });
+      },
+    );
+
+    app.post(
+      secrets,
+      {
+        bodyLimit: MANY_VALUES_BODY_LIMIT,
+        schema: {
+          operationId: op('secret-create'),
+          tags: [family.tag],
+          summary: 'Create secrets',
+          description: `Creates the secrets of an array body, all or none. A name already in the store is 409; a value over 65,536 bytes is 400 \`secret_value_too_long\`. Answers the created secrets (values are never returned).${scopeNote}${write}`,
+          params: Store,
+          body: SecretCreateBody,
+          response: { 200: envelopeOf(Type.Array(SecretView), 'Secrets created'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as SecretCreateBody;
+        const created = await core.secrets.createMany(
+          actorOf(request),
+          tenantOf(request),
+          storeIdOf(request),
+          body.map((s) => ({
+            name: s.name,
+            value: s.value,
+            scopes: [...new Set(s.scopes)],
+            ...(s.comment === undefined ? {} : { description: s.comment }),
+          })),
+        );
+        return ok(reply, 200, { result: created.map((s) => secretView(s)) });
+      },
+    );
+
+    app.delete(
+      secrets,
+      {
+        schema: {
+          operationId: op('delete-bulk'),
+          tags: [family.tag],
+          summary: 'Delete secrets',
+          description: `Destroys the secrets named by \`{ids: [...]}\` (or the older \`[{id}]\`): all exist and go, or 404 and none goes. A missing body is 400. Answers ${system ? '200 with the deleted secrets' : '202 with `result: null`'}.${scopeNote}${write}`,
+          params: Store,
+          body: BulkDeleteBody,
+          response: {
+            [system ? 200 : 202]: envelopeOf(
+              system ? Type.Array(SecretView) : Type.Null(),
+              'Secrets deleted',
+            ),
+            ...failureResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = actorOf(request);
+        const body = request.body as BulkDeleteBody;
+        const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
+        const tenant = tenantOf(request);
+        const storeId = storeIdOf(request);
+        const deleted = system
+          ? await Promise.all(ids.map((id) => core.secrets.getById(actor, tenant, storeId, id)))
+          : null;
+        await core.secrets.deleteManyById(actor, tenant, storeId, ids);
+        if (deleted === null) return ok(reply, 202, { result: null });
+        return ok(reply, 200, { result: deleted.map((s) => secretView(s, true)) });
+      },
+    );
+
+    app.get(
+      `${secrets}/:secret_id`,
+      {
+        schema: {
+          operationId: op('get-by-id'),
+          tags: [family.tag],
+          summary: 'Get a secret by ID',
+          description: `Returns one secret's metadata, never its value.${scopeNote}${read}`,
+          params: Secret,
+          response: { 200: envelopeOf(SecretView, 'Secret details'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const secret = await core.secrets.getById(
+          actorOf(request),
+          tenantOf(request),
+          storeIdOf(request),
+          secretIdOf(request),
+        );
+        return ok(reply, 200, { result: secretView(secret) });
+      },
+    );
+
+    app.patch(
+      `${secrets}/:secret_id`,
+      {
+        bodyLimit: ONE_VALUE_BODY_LIMIT,
+        schema: {
+          operationId: op('patch-by-id'),
+          tags: [family.tag],
+          summary: 'Patch a secret',
+          description: `Partial update of \`comment\`, \`scopes\` and \`value\`; a value becomes a new version under a fresh data key.${scopeNote}${write}`,
+          params: Secret,
+          body: SecretPatchBody,
+          response: { 200: envelopeOf(SecretView, 'Secret details'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as SecretPatchBody;
+        const secret = await core.secrets.update(
+          actorOf(request),
+          tenantOf(request),
+          storeIdOf(request),
+          secretIdOf(request),
+          {
+            ...(body.comment === undefined ? {} : { description: body.comment }),
+            ...(body.scopes === undefined ? {} : { scopes: [...new Set(body.scopes)] }),
+            ...(body.value === undefined ? {} : { value: body.value }),
+          },
+        );
+        return ok(reply, 200, { result: secretView(secret) });
+      },
+    );
+
+    app.delete(
+      `${secrets}/:secret_id`,
+      {
+        schema: {
+          operationId: op('secret-delete-by-id'),
+          tags: [family.tag],
+          summary: 'Delete a secret',
+          description: `Destroys one secret and all its versions; it cannot be recovered. Answers ${system ? '200 with the deleted secret' : '202 with `result: null`'}.${scopeNote}${write}`,
+          params: Secret,
+          response: {
+            [system ? 200 : 202]: envelopeOf(system ? SecretView : Type.Null(), 'Secret deleted'),
+            ...failureResponses,
+          },
+        },
+      },
+      async (request, reply) => {
+        const actor = actorOf(request);
+        const args = [tenantOf(request), storeIdOf(request), secretIdOf(request)] as const;
+        const deleted = system ? await core.secrets.getById(actor, ...args) : null;
+        await core.secrets.deleteById(actor, ...args);
+        if (deleted === null) return ok(reply, 202, { result: null });
+        return ok(reply, 200, { result: secretView(deleted, true) });
+      },
+    );
+
+    app.post(
+      `${secrets}/:secret_id/duplicate`,
+      {
+        schema: {
+          operationId: op('duplicate-by-id'),
+          tags: [family.tag],
+          summary: 'Duplicate a secret',
+          description: `Creates a copy in the same store under a new name, keeping the value (sealed again under the copy's own data key). The comment is the source's unless given.${scopeNote}${write}`,
+          params: Secret,
+          body: SecretDuplicateBody,
+          response: { 200: envelopeOf(SecretView, 'The new secret'), ...failureResponses },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body as SecretDuplicateBody;
+        const copy = await core.secrets.duplicate(
+          actorOf(request),
+          tenantOf(request),
+          storeIdOf(request),
+          secretIdOf(request),
+          {
+            name: body.name,
+            scopes: [...new Set(body.scopes)],
+            ...(body.comment === undefined ? {} : { description: body.comment }),
+          },
+        );
+        return ok(reply, 200, { result: secretView(copy) });
+      },
+    );
+  };
+}

@@ -1,0 +1,81 @@
+import type { SecretRecord, StoreRecord } from '../../core/model.js';
+import type { ResultInfo, SecretView, StoreListQuery, StoreView } from './cloudflare-schemas.js';
+
+export const DEFAULT_PER_PAGE = 20;
+
+function iso(epochMs: number): string {
+  return new Date(epochMs).toISOString();
+}
+
+export function storeView(store: StoreRecord): StoreView {
+  return {
+    id: store.id,
+    name: store.name,
+    created: iso(store.createdAt),
+    modified: iso(store.updatedAt),
+    account_id: store.tenantId,
+  };
+}
+
+/** Never a value: the secret view has no field that could carry one. */
+export function secretView(secret: SecretRecord, deleted = false): SecretView {
+  return {
+    id: secret.id,
+    name: secret.name,
+    store_id: secret.storeId,
+    status: deleted ? 'deleted' : secret.currentVersion === null ? 'pending' : 'active',
+    created: iso(secret.createdAt),
+    modified: iso(secret.updatedAt),
+    // wrangler calls `scopes.join(…)`: both fields are always present.
+    scopes: [...secret.scopes],
+    comment: secret.description ?? '',
+  };
+}
+
+export interface PageRequest {
+  readonly page: number;
+  readonly perPage: number;
+  readonly offset: number;
+}
+
+/** `page` missing or 0 is the first page; pages past the end are empty, never clamped (the SDK stops on []). */
+export function pageRequestOf(query: { page?: number; per_page?: number }): PageRequest {
+  const page = Math.max(1, query.page ?? 1);
+  const perPage = query.per_page ?? DEFAULT_PER_PAGE;
+  return { page, perPage, offset: (page - 1) * perPage };
+}
+
+export function resultInfoOf(request: PageRequest, count: number, total: number): ResultInfo {
+  return { count, page: request.page, per_page: request.perPage, total_count: total };
+}
+
+const STORE_SORT_KEYS = {
+  name: (s: StoreRecord) => s.name,
+  created: (s: StoreRecord) => s.createdAt,
+  modified: (s: StoreRecord) => s.updatedAt,
+} as const;
+
+function compare(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * One page of a tenant's stores. The core returns them all (a tenant holds at most COFFER_STORE_LIMIT),
+ * so ordering is done here; ties are broken by id so that pages never repeat or skip a store.
+ */
+export function pageOfStores(
+  stores: readonly StoreRecord[],
+  query: StoreListQuery,
+  request: PageRequest,
+): StoreRecord[] {
+  const key = STORE_SORT_KEYS[query.order ?? 'created'];
+  const sign = query.direction === 'desc' ? -1 : 1;
+  const sorted = [...stores].sort((a, b) => sign * (compare(key(a), key(b)) || compare(a.id, b.id)));
+  return sorted.slice(request.offset, request.offset + request.perPage);
+}
+
+/** `scopes=a&scopes=b` and `scopes=a,b` alike, de-duplicated. */
+export function scopeFilterOf(values: readonly string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  return [...new Set(values.flatMap((v) => v.split(',')))];
+}
