@@ -70,7 +70,7 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
       CREATE TABLE coffer_meta (
         key TEXT COLLATE "C" PRIMARY KEY,
-        value TEXT NOT NULL
+        value TEXT COLLATE "C" NOT NULL
       );
     `,
   },
