@@ -136,7 +136,9 @@ describe('PostgreSQL engine: several nodes, one database', () => {
   test('concurrent creates of one name: exactly one secret, the others Conflict', async () => {
     const { repos, cores } = await twoNodes();
     const stores = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => (cores[i % 2] as CofferCore).stores.create(OPERATOR, 'acme', 'prod')),
+      Array.from({ length: 10 }, (_, i) =>
+        (cores[i % 2] as CofferCore).stores.create(OPERATOR, 'acme', 'prod'),
+      ),
     );
     assert.deepEqual(
       settledKinds(stores),
