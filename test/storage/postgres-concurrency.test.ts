@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { OPERATOR } from '../../src/core/actor.js';
 import { type CofferCore, createCore } from '../../src/core/coffer-core.js';
@@ -52,12 +52,19 @@ function settledKinds(results: PromiseSettledResult<unknown>[]): Map<string, num
   return kinds;
 }
 
+/** Each test's pools close when it ends: PostgreSQL's connection limit is shared with other test files. */
+function closePoolsAfterEach(): void {
+  afterEach(async () => {
+    await Promise.all(repositories.splice(0).map((r) => r.close()));
+  });
+}
 after(async () => {
-  await Promise.all(repositories.map((r) => r.close()));
   await Promise.all(schemas.map((s) => s.drop()));
 });
 
 describe('PostgreSQL engine: several nodes, one database', () => {
+  closePoolsAfterEach();
+
   test('nodes starting together migrate the schema once', async () => {
     const schema = await freshSchema();
     await Promise.all([connect(schema.url), connect(schema.url), connect(schema.url)]);
@@ -241,6 +248,8 @@ describe('PostgreSQL engine: several nodes, one database', () => {
 });
 
 describe('PostgreSQL engine: connections lost and databases gone', () => {
+  closePoolsAfterEach();
+
   test('pg_terminate_backend: the next call succeeds or is Unavailable, and later calls recover', async () => {
     const schema = await freshSchema();
     const appName = `coffer_kill_${randomBytes(4).toString('hex')}`;
@@ -354,6 +363,8 @@ describe('PostgreSQL engine: connections lost and databases gone', () => {
 });
 
 describe('PostgreSQL engine: what the database holds', () => {
+  closePoolsAfterEach();
+
   test('no secret value or token appears in a pg_dump of the schema', async () => {
     const { schema, cores } = await twoNodes();
     const core = cores[0];
