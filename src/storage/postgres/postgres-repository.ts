@@ -746,7 +746,10 @@ export class PostgresRepository implements Repository {
 
   async transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     let lostRetried = false;
+    let backoffMs = 0;
     for (let attempt = 1; ; attempt++) {
+      // Waits with no client checked out, so a backing-off transaction holds no pool slot.
+      if (backoffMs > 0) await sleep(backoffMs);
       let client: pg.PoolClient;
       try {
         client = await this.#pool.connect();
@@ -779,13 +782,14 @@ export class PostgresRepository implements Repository {
           }
         }
         if (failure === 'conflict' && attempt < MAX_ATTEMPTS) {
-          await sleep(Math.random() * 5 * 2 ** attempt);
+          backoffMs = Math.random() * 5 * 2 ** attempt;
           continue;
         }
         // Lost before COMMIT was sent: nothing was committed, so running it again is safe. Lost
         // during COMMIT: the outcome is unknown, and the caller must hear so.
         if (failure === 'lost' && !committing && !lostRetried) {
           lostRetried = true;
+          backoffMs = 0;
           continue;
         }
         if (failure === 'conflict') {
