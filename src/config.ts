@@ -9,7 +9,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /** Holds the key file (unless COFFER_MASTER_KEY is set) and, without COFFER_DATABASE_URL, the SQLite database. */
   readonly dataDir: string;
+  /** COFFER_DATABASE_URL (postgres:// or postgresql://): PostgreSQL instead of the embedded SQLite. */
+  readonly databaseUrl: string | null;
   readonly logLevel: LogLevel;
   /** From COFFER_MASTER_KEY; when absent the key file in the data directory is used (or created). */
   readonly masterKey: Buffer | null;
@@ -77,6 +80,21 @@ function parsePathPrefix(env: Env, name: string): string {
   return raw;
 }
 
+function parseDatabaseUrl(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (url === null || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
+    // Never echo the value: it may hold a password.
+    throw new ConfigError('COFFER_DATABASE_URL must be a postgres:// or postgresql:// URL.');
+  }
+  return raw;
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const logLevel = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -84,17 +102,13 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}.`,
     );
   }
-  const databaseUrl = nonEmpty(env, 'COFFER_DATABASE_URL');
-  if (databaseUrl !== undefined) {
-    throw new ConfigError(
-      'COFFER_DATABASE_URL is not supported by this version: Coffer runs on its embedded SQLite database in COFFER_DATA_DIR.',
-    );
-  }
+  const databaseUrl = parseDatabaseUrl(nonEmpty(env, 'COFFER_DATABASE_URL'));
   const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
   return Object.freeze({
     host: nonEmpty(env, 'HOST') ?? '127.0.0.1',
     port: parsePort(nonEmpty(env, 'PORT')),
     dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    databaseUrl,
     logLevel: logLevel as LogLevel,
     masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
     secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),

@@ -27,8 +27,8 @@ Commands:
   keys enable|disable|delete --service NAME
   version                                Print the version
 
-Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_MASTER_KEY, LOG_LEVEL),
-the same for the server and the CLI. Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
+Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_DATABASE_URL,
+COFFER_MASTER_KEY, LOG_LEVEL), the same for the server and the CLI. Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
 `;
 
 class UsageError extends Error {}

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { loadKeyring } from '../crypto/keyring-source.js';
+import { PostgresRepository } from '../storage/postgres/postgres-repository.js';
 import type { Repository } from '../storage/repository.js';
 import { SqliteRepository } from '../storage/sqlite/sqlite-repository.js';
 
@@ -18,9 +19,18 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** PostgreSQL when COFFER_DATABASE_URL is set (schema migrated on the way), else SQLite in the data directory. */
+export async function openRepository(config: Config): Promise<Repository> {
+  if (config.databaseUrl !== null) return PostgresRepository.connect(config.databaseUrl);
+  return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+}
+
 export async function openRuntime(config: Config): Promise<Runtime> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const repository = SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+  // The data directory holds the SQLite file and the key file; PostgreSQL with COFFER_MASTER_KEY needs neither.
+  if (config.databaseUrl === null || config.masterKey === null) {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  }
+  const repository = await openRepository(config);
   try {
     const { keyring } = await loadKeyring({
       dataDir: config.dataDir,

@@ -1,0 +1,885 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { UnavailableError } from '../../core/errors.js';
+import type {
+  ApiKeyRecord,
+  SecretListQuery,
+  SecretPage,
+  SecretRecord,
+  SecretValueRow,
+  ServiceCredentialRecord,
+  StoreRecord,
+  Tenant,
+  VersionRecord,
+} from '../../core/model.js';
+import type { Repository, RepositoryTx } from '../repository.js';
+import { classifyPgError, mapPgError } from './postgres-errors.js';
+import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
+
+type Row = Record<string, unknown>;
+
+interface Result {
+  readonly rows: Row[];
+  readonly rowCount: number;
+}
+
+/** Runs one statement; `name` makes it a prepared statement, parsed once per connection. */
+interface Executor {
+  run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result>;
+}
+
+function str(row: Row, key: string): string {
+  const v = row[key];
+  if (typeof v !== 'string') throw new Error(`postgres: column ${key} is not text`);
+  return v;
+}
+/** BIGINT arrives as a string (node-postgres keeps 64-bit precision); epoch-ms fits a double exactly. */
+function num(row: Row, key: string): number {
+  const v = row[key];
+  const n = typeof v === 'string' ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n))
+    throw new Error(`postgres: column ${key} is not an integer`);
+  return n;
+}
+function numOrNull(row: Row, key: string): number | null {
+  const v = row[key];
+  return v === null || v === undefined ? null : num(row, key);
+}
+function strOrNull(row: Row, key: string): string | null {
+  const v = row[key];
+  return v === null || v === undefined ? null : str(row, key);
+}
+function bool(row: Row, key: string): boolean {
+  const v = row[key];
+  if (typeof v !== 'boolean') throw new Error(`postgres: column ${key} is not a boolean`);
+  return v;
+}
+function blob(row: Row, key: string): Buffer {
+  const v = row[key];
+  if (!Buffer.isBuffer(v)) throw new Error(`postgres: column ${key} is not bytea`);
+  return v;
+}
+function strings(row: Row, key: string): string[] {
+  const v = row[key];
+  if (!Array.isArray(v)) throw new Error(`postgres: column ${key} is not an array`);
+  return v.filter((x): x is string => typeof x === 'string');
+}
+
+function toApiKey(row: Row): ApiKeyRecord {
+  return {
+    tenantId: str(row, 'tenant_id'),
+    name: str(row, 'name'),
+    enabled: bool(row, 'enabled'),
+    permissions: strings(row, 'permissions'),
+    tokenHash: blob(row, 'token_hash'),
+    tokenPrefix: str(row, 'token_prefix'),
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toStore(row: Row): StoreRecord {
+  const managedBy = str(row, 'managed_by');
+  return {
+    id: str(row, 'id'),
+    tenantId: str(row, 'tenant_id'),
+    name: str(row, 'name'),
+    managedBy: managedBy === '' ? null : managedBy,
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toSecret(row: Row): SecretRecord {
+  return {
+    id: str(row, 'id'),
+    storeId: str(row, 'store_id'),
+    name: str(row, 'name'),
+    description: strOrNull(row, 'description'),
+    scopes: strings(row, 'scopes'),
+    notBefore: numOrNull(row, 'not_before'),
+    expiresOn: numOrNull(row, 'expires_on'),
+    currentVersion: numOrNull(row, 'current_version'),
+    latestVersion: num(row, 'latest_version'),
+    createdAt: num(row, 'created_at'),
+    updatedAt: num(row, 'updated_at'),
+  };
+}
+function toVersion(row: Row): VersionRecord {
+  return {
+    secretId: str(row, 'secret_id'),
+    version: num(row, 'version'),
+    kekId: str(row, 'kek_id'),
+    wrappedKey: blob(row, 'wrapped_key'),
+    ciphertext: blob(row, 'ciphertext'),
+    createdAt: num(row, 'created_at'),
+  };
+}
+function toService(row: Row): ServiceCredentialRecord {
+  return {
+    name: str(row, 'name'),
+    enabled: bool(row, 'enabled'),
+    tokenHash: blob(row, 'token_hash'),
+    tokenPrefix: str(row, 'token_prefix'),
+    createdAt: num(row, 'created_at'),
+  };
+}
+
+// Explicit column lists, never `*`: a prepared `SELECT *` fails on a node still running when a later
+// migration adds a column ("cached plan must not change result type").
+const API_KEY_COLUMNS =
+  'tenant_id, name, token_hash, token_prefix, enabled, permissions, created_at, updated_at';
+const SERVICE_COLUMNS = 'name, token_hash, token_prefix, enabled, created_at';
+const STORE_COLUMNS = 'id, tenant_id, name, managed_by, created_at, updated_at';
+const VERSION_COLUMNS = 'secret_id, version, kek_id, wrapped_key, ciphertext, created_at';
+const SECRET_COLUMNS =
+  'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
+
+const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
+  name: 'name',
+  comment: "coalesce(description, '')",
+  created: 'created_at',
+  modified: 'updated_at',
+  // Every listed secret with a value is active and one without is pending: order by that.
+  status: '(current_version IS NULL)',
+};
+
+/**
+ * Every statement of the contract, over one executor: the pool (reads outside a transaction, each
+ * its own snapshot of committed data) or one client inside BEGIN … COMMIT.
+ */
+class PostgresStatements implements RepositoryTx {
+  readonly #x: Executor;
+  readonly #inTransaction: boolean;
+
+  constructor(executor: Executor, inTransaction: boolean) {
+    this.#x = executor;
+    this.#inTransaction = inTransaction;
+  }
+
+  async #one(name: string | null, text: string, values: readonly unknown[]): Promise<Row | null> {
+    return (await this.#x.run(name, text, values)).rows[0] ?? null;
+  }
+  async #all(name: string | null, text: string, values: readonly unknown[] = []): Promise<Row[]> {
+    return (await this.#x.run(name, text, values)).rows;
+  }
+  async #changes(name: string | null, text: string, values: readonly unknown[]): Promise<number> {
+    return (await this.#x.run(name, text, values)).rowCount;
+  }
+  async #count(name: string | null, text: string, values: readonly unknown[]): Promise<number> {
+    const row = await this.#one(name, text, values);
+    return row === null ? 0 : num(row, 'n');
+  }
+
+  /**
+   * Quota checks count then insert. Under READ COMMITTED two nodes could both count below the
+   * limit; inside a transaction the count first locks the tenant row (NO KEY UPDATE, which does not
+   * block foreign-key checks), so concurrent creators in one tenant take turns and counts are exact.
+   */
+  async #lockTenant(tenantId: string): Promise<void> {
+    if (!this.#inTransaction) return;
+    await this.#x.run('coffer_lock_tenant', 'SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE', [
+      tenantId,
+    ]);
+  }
+
+  async ping(): Promise<void> {
+    await this.#x.run(null, 'SELECT 1');
+  }
+
+  async getTenant(id: string): Promise<Tenant | null> {
+    const row = await this.#one('coffer_get_tenant', 'SELECT id, created_at FROM tenants WHERE id = $1', [
+      id,
+    ]);
+    return row ? { id: str(row, 'id'), createdAt: num(row, 'created_at') } : null;
+  }
+  async ensureTenant(tenant: Tenant): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_ensure_tenant',
+      'INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING',
+      [tenant.id, tenant.createdAt],
+    );
+    return n === 1;
+  }
+
+  async countApiKeys(): Promise<number> {
+    return this.#count('coffer_count_api_keys', 'SELECT count(*) AS n FROM api_keys', []);
+  }
+  async findApiKeyByHash(tokenHash: Buffer): Promise<ApiKeyRecord | null> {
+    const row = await this.#one(
+      'coffer_find_api_key_by_hash',
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE token_hash = $1`,
+      [tokenHash],
+    );
+    return row ? toApiKey(row) : null;
+  }
+  async getApiKey(tenantId: string, name: string): Promise<ApiKeyRecord | null> {
+    const row = await this.#one(
+      'coffer_get_api_key',
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 AND name = $2`,
+      [tenantId, name],
+    );
+    return row ? toApiKey(row) : null;
+  }
+  async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.#all(
+      'coffer_list_api_keys',
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY name`,
+      [tenantId],
+    );
+    return rows.map(toApiKey);
+  }
+  async insertApiKey(k: ApiKeyRecord): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_insert_api_key',
+      `INSERT INTO api_keys (tenant_id, name, token_hash, token_prefix, enabled, permissions, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+      [
+        k.tenantId,
+        k.name,
+        k.tokenHash,
+        k.tokenPrefix,
+        k.enabled,
+        [...k.permissions],
+        k.createdAt,
+        k.updatedAt,
+      ],
+    );
+    return n === 1;
+  }
+  async updateApiKey(
+    tenantId: string,
+    name: string,
+    patch: { enabled: boolean; permissions: readonly string[]; updatedAt: number },
+  ): Promise<ApiKeyRecord | null> {
+    const row = await this.#one(
+      'coffer_update_api_key',
+      `UPDATE api_keys SET enabled = $1, permissions = $2, updated_at = $3
+        WHERE tenant_id = $4 AND name = $5 RETURNING ${API_KEY_COLUMNS}`,
+      [patch.enabled, [...patch.permissions], patch.updatedAt, tenantId, name],
+    );
+    return row ? toApiKey(row) : null;
+  }
+  async deleteApiKey(tenantId: string, name: string): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_delete_api_key',
+      'DELETE FROM api_keys WHERE tenant_id = $1 AND name = $2',
+      [tenantId, name],
+    );
+    return n === 1;
+  }
+
+  async findServiceByHash(tokenHash: Buffer): Promise<ServiceCredentialRecord | null> {
+    const row = await this.#one(
+      'coffer_find_service_by_hash',
+      `SELECT ${SERVICE_COLUMNS} FROM service_credentials WHERE token_hash = $1`,
+      [tokenHash],
+    );
+    return row ? toService(row) : null;
+  }
+  async listServices(): Promise<ServiceCredentialRecord[]> {
+    return (
+      await this.#all(
+        'coffer_list_services',
+        `SELECT ${SERVICE_COLUMNS} FROM service_credentials ORDER BY name`,
+      )
+    ).map(toService);
+  }
+  async insertService(c: ServiceCredentialRecord): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_insert_service',
+      `INSERT INTO service_credentials (name, token_hash, token_prefix, enabled, created_at)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+      [c.name, c.tokenHash, c.tokenPrefix, c.enabled, c.createdAt],
+    );
+    return n === 1;
+  }
+  async setServiceEnabled(name: string, enabled: boolean): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_set_service_enabled',
+      'UPDATE service_credentials SET enabled = $1 WHERE name = $2',
+      [enabled, name],
+    );
+    return n === 1;
+  }
+  async deleteService(name: string): Promise<ServiceCredentialRecord | null> {
+    const row = await this.#one(
+      'coffer_delete_service',
+      `DELETE FROM service_credentials WHERE name = $1 RETURNING ${SERVICE_COLUMNS}`,
+      [name],
+    );
+    return row ? toService(row) : null;
+  }
+
+  async getStoreByName(
+    tenantId: string,
+    name: string,
+    managedBy: string | null,
+  ): Promise<StoreRecord | null> {
+    const row = await this.#one(
+      'coffer_get_store_by_name',
+      `SELECT ${STORE_COLUMNS} FROM stores WHERE tenant_id = $1 AND managed_by = $2 AND name = $3`,
+      [tenantId, managedBy ?? '', name],
+    );
+    return row ? toStore(row) : null;
+  }
+  async getStoreById(tenantId: string, id: string): Promise<StoreRecord | null> {
+    const row = await this.#one(
+      'coffer_get_store_by_id',
+      `SELECT ${STORE_COLUMNS} FROM stores WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    );
+    return row ? toStore(row) : null;
+  }
+  async listStores(tenantId: string): Promise<StoreRecord[]> {
+    const rows = await this.#all(
+      'coffer_list_stores',
+      `SELECT ${STORE_COLUMNS} FROM stores WHERE tenant_id = $1 ORDER BY created_at, id`,
+      [tenantId],
+    );
+    return rows.map(toStore);
+  }
+  async countStores(tenantId: string): Promise<number> {
+    await this.#lockTenant(tenantId);
+    return this.#count('coffer_count_stores', 'SELECT count(*) AS n FROM stores WHERE tenant_id = $1', [
+      tenantId,
+    ]);
+  }
+  async insertStore(s: StoreRecord): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_insert_store',
+      `INSERT INTO stores (id, tenant_id, name, managed_by, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [s.id, s.tenantId, s.name, s.managedBy ?? '', s.createdAt, s.updatedAt],
+    );
+    return n === 1;
+  }
+  async deleteStore(storeId: string): Promise<boolean> {
+    // Secrets and their versions go with it (ON DELETE CASCADE).
+    return (await this.#changes('coffer_delete_store', 'DELETE FROM stores WHERE id = $1', [storeId])) === 1;
+  }
+
+  async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
+    const row = await this.#one(
+      'coffer_get_secret',
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
+      [storeId, name],
+    );
+    return row ? toSecret(row) : null;
+  }
+  async getSecretById(storeId: string, id: string): Promise<SecretRecord | null> {
+    const row = await this.#one(
+      'coffer_get_secret_by_id',
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
+      [storeId, id],
+    );
+    return row ? toSecret(row) : null;
+  }
+  async listSecrets(storeId: string, q: SecretListQuery): Promise<SecretPage> {
+    const values: unknown[] = [storeId];
+    const where = ['store_id = $1'];
+    if (q.search !== undefined && q.search !== '') {
+      values.push(q.search);
+      const p = `$${values.length}`;
+      // Columns are COLLATE "C", so lower() folds ASCII only: the same matches as SQLite's lower().
+      where.push(
+        `(strpos(lower(name), lower(${p} COLLATE "C")) > 0 OR strpos(lower(coalesce(description, '')), lower(${p} COLLATE "C")) > 0)`,
+      );
+    }
+    if (q.namePrefix !== undefined && q.namePrefix !== '') {
+      values.push(q.namePrefix);
+      where.push(`starts_with(name, $${values.length})`);
+    }
+    if (q.scopes !== undefined && q.scopes.length > 0) {
+      values.push([...q.scopes]);
+      where.push(`scopes && $${values.length}::text[]`);
+    }
+    const filter = where.join(' AND ');
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    values.push(q.limit, q.offset);
+    // The total comes from the same statement (one snapshot), computed before LIMIT applies.
+    const rows = await this.#all(
+      null,
+      `SELECT ${SECRET_COLUMNS}, count(*) OVER () AS total FROM secrets WHERE ${filter}
+        ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir}
+        LIMIT $${values.length - 1} OFFSET $${values.length}`,
+      values,
+    );
+    const first = rows[0];
+    if (first !== undefined) return { items: rows.map(toSecret), total: num(first, 'total') };
+    // A page past the end holds no row to carry the total.
+    const total = await this.#count(
+      null,
+      `SELECT count(*) AS n FROM secrets WHERE ${filter}`,
+      values.slice(0, -2),
+    );
+    return { items: [], total };
+  }
+  async countSecretsInStore(storeId: string): Promise<number> {
+    return this.#count(
+      'coffer_count_secrets_in_store',
+      'SELECT count(*) AS n FROM secrets WHERE store_id = $1',
+      [storeId],
+    );
+  }
+  async countSecretsInTenant(tenantId: string): Promise<number> {
+    await this.#lockTenant(tenantId);
+    return this.#count(
+      'coffer_count_secrets_in_tenant',
+      'SELECT count(*) AS n FROM secrets s JOIN stores st ON st.id = s.store_id WHERE st.tenant_id = $1',
+      [tenantId],
+    );
+  }
+  async insertSecret(s: SecretRecord): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_insert_secret',
+      `INSERT INTO secrets (${SECRET_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+      [
+        s.id,
+        s.storeId,
+        s.name,
+        s.description,
+        [...s.scopes],
+        s.notBefore,
+        s.expiresOn,
+        s.currentVersion,
+        s.latestVersion,
+        s.createdAt,
+        s.updatedAt,
+      ],
+    );
+    return n === 1;
+  }
+  async updateSecretMetadata(
+    secretId: string,
+    patch: { description: string | null; scopes: readonly string[]; updatedAt: number },
+  ): Promise<void> {
+    await this.#x.run(
+      'coffer_update_secret_metadata',
+      'UPDATE secrets SET description = $1, scopes = $2, updated_at = $3 WHERE id = $4',
+      [patch.description, [...patch.scopes], patch.updatedAt, secretId],
+    );
+  }
+  async allocateVersion(secretId: string): Promise<number> {
+    // The row lock taken here orders concurrent writers of one secret: a linear history, no gaps.
+    const row = await this.#one(
+      'coffer_allocate_version',
+      'UPDATE secrets SET latest_version = latest_version + 1 WHERE id = $1 RETURNING latest_version',
+      [secretId],
+    );
+    if (row === null) {
+      // Reachable when another node deleted the secret after the caller read it.
+      throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+    }
+    return num(row, 'latest_version');
+  }
+  async insertVersion(v: VersionRecord): Promise<void> {
+    await this.#x.run(
+      'coffer_insert_version',
+      `INSERT INTO secret_versions (secret_id, version, kek_id, wrapped_key, ciphertext, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [v.secretId, v.version, v.kekId, v.wrappedKey, v.ciphertext, v.createdAt],
+    );
+  }
+  async setCurrentVersion(
+    secretId: string,
+    version: number,
+    window: { notBefore: number | null; expiresOn: number | null },
+    updatedAt: number,
+  ): Promise<void> {
+    await this.#x.run(
+      'coffer_set_current_version',
+      'UPDATE secrets SET current_version = $1, not_before = $2, expires_on = $3, updated_at = $4 WHERE id = $5',
+      [version, window.notBefore, window.expiresOn, updatedAt, secretId],
+    );
+  }
+  async pruneVersions(secretId: string, keep: number): Promise<void> {
+    await this.#x.run(
+      'coffer_prune_versions',
+      `DELETE FROM secret_versions WHERE secret_id = $1 AND version NOT IN
+         (SELECT version FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC LIMIT $2)`,
+      [secretId, keep],
+    );
+  }
+  async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
+    // Versions go with it (ON DELETE CASCADE); the store condition keeps another store's secret safe.
+    const n = await this.#changes(
+      'coffer_delete_secret',
+      'DELETE FROM secrets WHERE store_id = $1 AND id = $2',
+      [storeId, secretId],
+    );
+    return n === 1;
+  }
+  async getVersion(secretId: string, version: number): Promise<VersionRecord | null> {
+    const row = await this.#one(
+      'coffer_get_version',
+      `SELECT ${VERSION_COLUMNS} FROM secret_versions WHERE secret_id = $1 AND version = $2`,
+      [secretId, version],
+    );
+    return row ? toVersion(row) : null;
+  }
+  async listVersions(secretId: string): Promise<VersionRecord[]> {
+    const rows = await this.#all(
+      'coffer_list_versions',
+      `SELECT ${VERSION_COLUMNS} FROM secret_versions WHERE secret_id = $1 ORDER BY version`,
+      [secretId],
+    );
+    return rows.map(toVersion);
+  }
+  async listSecretNamesWithValue(storeId: string): Promise<string[]> {
+    const rows = await this.#all(
+      'coffer_list_secret_names_with_value',
+      'SELECT name FROM secrets WHERE store_id = $1 AND current_version IS NOT NULL ORDER BY name',
+      [storeId],
+    );
+    return rows.map((r) => str(r, 'name'));
+  }
+  async getCurrentValue(
+    tenantId: string,
+    storeName: string,
+    secretName: string,
+  ): Promise<SecretValueRow | null> {
+    const row = await this.#one(
+      'coffer_get_current_value',
+      `SELECT st.id AS store_id, s.id AS secret_id, s.not_before, s.expires_on,
+              v.version, v.kek_id, v.wrapped_key, v.ciphertext
+         FROM stores st
+         JOIN secrets s ON s.store_id = st.id AND s.name = $3
+         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+        WHERE st.tenant_id = $1 AND st.managed_by = '' AND st.name = $2`,
+      [tenantId, storeName, secretName],
+    );
+    if (row === null) return null;
+    return {
+      storeId: str(row, 'store_id'),
+      secretId: str(row, 'secret_id'),
+      version: num(row, 'version'),
+      notBefore: numOrNull(row, 'not_before'),
+      expiresOn: numOrNull(row, 'expires_on'),
+      sealed: {
+        kekId: str(row, 'kek_id'),
+        wrappedKey: blob(row, 'wrapped_key'),
+        ciphertext: blob(row, 'ciphertext'),
+      },
+    };
+  }
+
+  async hasSealedValues(): Promise<boolean> {
+    const row = await this.#one(
+      'coffer_has_sealed_values',
+      'SELECT EXISTS (SELECT 1 FROM secret_versions) AS x',
+      [],
+    );
+    return row !== null && bool(row, 'x');
+  }
+  async listKekIdsInUse(): Promise<string[]> {
+    const rows = await this.#all(
+      'coffer_list_kek_ids_in_use',
+      'SELECT DISTINCT kek_id FROM secret_versions ORDER BY kek_id',
+    );
+    return rows.map((r) => str(r, 'kek_id'));
+  }
+  async getMeta(key: string): Promise<string | null> {
+    const row = await this.#one('coffer_get_meta', 'SELECT value FROM coffer_meta WHERE key = $1', [key]);
+    return row ? str(row, 'value') : null;
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.#x.run(
+      'coffer_set_meta',
+      'INSERT INTO coffer_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [key, value],
+    );
+  }
+}
+
+function statement(
+  name: string | null,
+  text: string,
+  values: readonly unknown[] | undefined,
+): pg.QueryConfig {
+  const config: pg.QueryConfig = { text, values: values === undefined ? [] : [...values] };
+  if (name !== null) config.name = name;
+  return config;
+}
+
+/** Reads outside a transaction: any pooled connection, each statement its own snapshot. */
+class PoolExecutor implements Executor {
+  readonly #pool: pg.Pool;
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+  async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.#pool.query<Row>(statement(name, text, values));
+        return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+      } catch (error) {
+        // A pooled connection the server ended while idle: a read is safe to run again, once.
+        if (attempt === 1 && classifyPgError(error) === 'lost') continue;
+        throw mapPgError(error);
+      }
+    }
+  }
+}
+
+/** One client inside BEGIN … COMMIT; refuses use once its transaction has ended. */
+class ClientExecutor implements Executor {
+  readonly #client: pg.PoolClient;
+  #open = true;
+  constructor(client: pg.PoolClient) {
+    this.#client = client;
+  }
+  end(): void {
+    this.#open = false;
+  }
+  async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
+    if (!this.#open) throw new Error('postgres: a transaction handle was used after its transaction ended');
+    try {
+      const r = await this.#client.query<Row>(statement(name, text, values));
+      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+    } catch (error) {
+      throw mapPgError(error);
+    }
+  }
+}
+
+/** How often a transaction runs again after a serialization failure or deadlock. */
+const MAX_ATTEMPTS = 6;
+/** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */
+const MIGRATION_LOCK_CLASS = 0x436f66; // "Cof"
+
+export interface PostgresOptions {
+  /** Connections per node (default 10). */
+  readonly maxConnections?: number;
+  /** How long to wait for a connection, new or from a full pool, before answering Unavailable (default 5000). */
+  readonly connectionTimeoutMillis?: number;
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw mapPgError(error);
+  }
+  let failed: unknown;
+  try {
+    await client.query('BEGIN');
+    const schema = (await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s;
+    if (schema === null || schema === undefined) {
+      throw new Error('PostgreSQL: no schema of the search_path exists; create it or fix search_path.');
+    }
+    // Held until COMMIT: nodes starting together migrate one after another, each seeing the last's work.
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [
+      MIGRATION_LOCK_CLASS,
+    ]);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+        (r) => r.version,
+      ),
+    );
+    const known = Math.max(0, ...POSTGRES_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(
+        `The database schema (version ${newest}) is newer than this Coffer knows (${known}); upgrade Coffer.`,
+      );
+    }
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        Date.now(),
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    failed = error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw mapPgError(error);
+  } finally {
+    client.release(failed !== undefined && classifyPgError(failed) !== 'other');
+  }
+}
+
+/**
+ * PostgreSQL engine, for several stateless Coffer nodes over one database. Transactions run at
+ * READ COMMITTED on one pooled client; see docs/adr/0002-postgres-engine.md for the reasoning.
+ */
+export class PostgresRepository implements Repository {
+  readonly engine = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #read: PostgresStatements;
+  #closed: Promise<void> | null = null;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+    this.#read = new PostgresStatements(new PoolExecutor(pool), false);
+  }
+
+  /** Opens a pool on `url` (postgres://…) and brings the schema up to date before returning. */
+  static async connect(url: string, options: PostgresOptions = {}): Promise<PostgresRepository> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: 'coffer',
+    });
+    // An idle connection the server closed: the pool has already dropped it, and the next query
+    // opens a fresh one. Without a listener the event would crash the process.
+    pool.on('error', () => undefined);
+    const repository = new PostgresRepository(pool);
+    try {
+      await migrate(pool);
+    } catch (error) {
+      await repository.close();
+      throw error;
+    }
+    return repository;
+  }
+
+  async transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
+    let lostRetried = false;
+    let backoffMs = 0;
+    for (let attempt = 1; ; attempt++) {
+      // Waits with no client checked out, so a backing-off transaction holds no pool slot.
+      if (backoffMs > 0) await sleep(backoffMs);
+      let client: pg.PoolClient;
+      try {
+        client = await this.#pool.connect();
+      } catch (error) {
+        throw mapPgError(error);
+      }
+      // A checked-out client's socket may die while the callback awaits something else; pg then
+      // emits 'error' on the client, which must not go unheard.
+      let broken = false;
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
+      const executor = new ClientExecutor(client);
+      let committing = false;
+      try {
+        await executor.run(null, 'BEGIN');
+        const result = await fn(new PostgresStatements(executor, true));
+        committing = true;
+        await executor.run(null, 'COMMIT');
+        return result;
+      } catch (error) {
+        const failure = classifyPgError(error);
+        if (failure === 'lost' || failure === 'unreachable') broken = true;
+        if (!broken && !committing) {
+          try {
+            await executor.run(null, 'ROLLBACK');
+          } catch {
+            broken = true;
+          }
+        }
+        if (failure === 'conflict' && attempt < MAX_ATTEMPTS) {
+          backoffMs = Math.random() * 5 * 2 ** attempt;
+          continue;
+        }
+        // Lost before COMMIT was sent: nothing was committed, so running it again is safe. Lost
+        // during COMMIT: the outcome is unknown, and the caller must hear so.
+        if (failure === 'lost' && !committing && !lostRetried) {
+          lostRetried = true;
+          backoffMs = 0;
+          continue;
+        }
+        if (failure === 'conflict') {
+          throw new UnavailableError('write_conflict', 'Concurrent writes kept colliding; retry.');
+        }
+        throw mapPgError(error);
+      } finally {
+        executor.end();
+        client.off('error', onError);
+        client.release(broken);
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#read.ping();
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= this.#pool.end();
+    return this.#closed;
+  }
+
+  getTenant(id: string) {
+    return this.#read.getTenant(id);
+  }
+  countApiKeys() {
+    return this.#read.countApiKeys();
+  }
+  findApiKeyByHash(tokenHash: Buffer) {
+    return this.#read.findApiKeyByHash(tokenHash);
+  }
+  getApiKey(tenantId: string, name: string) {
+    return this.#read.getApiKey(tenantId, name);
+  }
+  listApiKeys(tenantId: string) {
+    return this.#read.listApiKeys(tenantId);
+  }
+  findServiceByHash(tokenHash: Buffer) {
+    return this.#read.findServiceByHash(tokenHash);
+  }
+  listServices() {
+    return this.#read.listServices();
+  }
+  getStoreByName(tenantId: string, name: string, managedBy: string | null) {
+    return this.#read.getStoreByName(tenantId, name, managedBy);
+  }
+  getStoreById(tenantId: string, id: string) {
+    return this.#read.getStoreById(tenantId, id);
+  }
+  listStores(tenantId: string) {
+    return this.#read.listStores(tenantId);
+  }
+  countStores(tenantId: string) {
+    return this.#read.countStores(tenantId);
+  }
+  getSecret(storeId: string, name: string) {
+    return this.#read.getSecret(storeId, name);
+  }
+  getSecretById(storeId: string, id: string) {
+    return this.#read.getSecretById(storeId, id);
+  }
+  listSecrets(storeId: string, query: SecretListQuery) {
+    return this.#read.listSecrets(storeId, query);
+  }
+  countSecretsInStore(storeId: string) {
+    return this.#read.countSecretsInStore(storeId);
+  }
+  countSecretsInTenant(tenantId: string) {
+    return this.#read.countSecretsInTenant(tenantId);
+  }
+  getVersion(secretId: string, version: number) {
+    return this.#read.getVersion(secretId, version);
+  }
+  listSecretNamesWithValue(storeId: string) {
+    return this.#read.listSecretNamesWithValue(storeId);
+  }
+  getCurrentValue(tenantId: string, storeName: string, secretName: string) {
+    return this.#read.getCurrentValue(tenantId, storeName, secretName);
+  }
+  listVersions(secretId: string) {
+    return this.#read.listVersions(secretId);
+  }
+  hasSealedValues() {
+    return this.#read.hasSealedValues();
+  }
+  listKekIdsInUse() {
+    return this.#read.listKekIdsInUse();
+  }
+  getMeta(key: string) {
+    return this.#read.getMeta(key);
+  }
+}

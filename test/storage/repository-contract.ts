@@ -1,0 +1,694 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import type {
+  ApiKeyRecord,
+  SecretListQuery,
+  SecretRecord,
+  ServiceCredentialRecord,
+  StoreRecord,
+  VersionRecord,
+} from '../../src/core/model.js';
+import type { Repository } from '../../src/storage/repository.js';
+
+/** One engine under test: every test opens its own repository over fresh, empty storage. */
+export interface RepositoryEngine {
+  readonly name: 'sqlite' | 'postgres';
+  open(): Promise<Repository>;
+  /** Removes whatever `open` created; called once, after the last test. */
+  cleanup(): Promise<void>;
+}
+
+const T0 = 1_700_000_000_000;
+let counter = 0;
+function uid(prefix: string): string {
+  counter += 1;
+  return `${prefix}${String(counter).padStart(6, '0')}`;
+}
+
+function apiKey(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    tenantId: 't1',
+    name: uid('key'),
+    enabled: true,
+    permissions: ['secrets:read', 'secrets:write'],
+    tokenHash: randomBytes(32),
+    tokenPrefix: 'cof_abcd',
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+function service(over: Partial<ServiceCredentialRecord> = {}): ServiceCredentialRecord {
+  return {
+    name: uid('svc'),
+    enabled: true,
+    tokenHash: randomBytes(32),
+    tokenPrefix: 'cfs_abcd',
+    createdAt: T0,
+    ...over,
+  };
+}
+function store(over: Partial<StoreRecord> = {}): StoreRecord {
+  return {
+    id: uid('st'),
+    tenantId: 't1',
+    name: uid('store'),
+    managedBy: null,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+function secret(storeId: string, over: Partial<SecretRecord> = {}): SecretRecord {
+  return {
+    id: uid('sec'),
+    storeId,
+    name: uid('NAME_'),
+    description: null,
+    scopes: [],
+    notBefore: null,
+    expiresOn: null,
+    currentVersion: null,
+    latestVersion: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...over,
+  };
+}
+function version(secretId: string, n: number, over: Partial<VersionRecord> = {}): VersionRecord {
+  return {
+    secretId,
+    version: n,
+    kekId: 'k1aaaa',
+    wrappedKey: randomBytes(60),
+    ciphertext: randomBytes(40),
+    createdAt: T0 + n,
+    ...over,
+  };
+}
+
+/** Byte-wise (UTF-8) order: what "ordinal" means in the contract. */
+function ordinal(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+async function seedTenantStore(repo: Repository, over: Partial<StoreRecord> = {}): Promise<StoreRecord> {
+  const s = store(over);
+  await repo.transaction(async (tx) => {
+    await tx.ensureTenant({ id: s.tenantId, createdAt: T0 });
+    assert.equal(await tx.insertStore(s), true);
+  });
+  return s;
+}
+
+async function seedSecret(repo: Repository, storeId: string, over: Partial<SecretRecord> = {}) {
+  const s = secret(storeId, over);
+  assert.equal(await repo.transaction((tx) => tx.insertSecret(s)), true);
+  return s;
+}
+
+/** Gives the secret a new current version, as the core does; returns its number. */
+async function putVersion(repo: Repository, secretId: string, kekId = 'k1aaaa'): Promise<number> {
+  return repo.transaction(async (tx) => {
+    const n = await tx.allocateVersion(secretId);
+    await tx.insertVersion(version(secretId, n, { kekId }));
+    await tx.setCurrentVersion(secretId, n, { notBefore: null, expiresOn: null }, T0 + n);
+    return n;
+  });
+}
+
+function query(over: Partial<SecretListQuery> = {}): SecretListQuery {
+  return { order: 'name', direction: 'asc', limit: 100, offset: 0, ...over };
+}
+
+function names(items: readonly SecretRecord[]): string[] {
+  return items.map((s) => s.name);
+}
+
+/**
+ * The storage contract (src/storage/repository.ts), run unchanged against every engine: whatever
+ * passes here behaves the same under the core, whichever database is configured.
+ */
+export function describeRepositoryContract(engine: RepositoryEngine): void {
+  describe(`Repository contract: ${engine.name}`, () => {
+    after(() => engine.cleanup());
+
+    /** A test over a fresh repository of its own, closed afterwards. */
+    function contract(name: string, fn: (repo: Repository) => Promise<void>): void {
+      test(name, async () => {
+        const repo = await engine.open();
+        try {
+          await fn(repo);
+        } finally {
+          await repo.close();
+        }
+      });
+    }
+
+    contract('names its engine and answers ping', async (repo) => {
+      assert.equal(repo.engine, engine.name);
+      await repo.ping();
+    });
+
+    contract('ensureTenant creates a tenant once', async (repo) => {
+      assert.equal(await repo.getTenant('t1'), null);
+      assert.equal(await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 })), true);
+      assert.equal(await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 + 5 })), false);
+      assert.deepEqual(await repo.getTenant('t1'), { id: 't1', createdAt: T0 });
+    });
+
+    contract('api keys: inserted once; a taken name or token hash returns false', async (repo) => {
+      const key = apiKey({ enabled: false, permissions: ['secrets:reveal', 'apikeys:read'] });
+      await repo.transaction(async (tx) => {
+        await tx.ensureTenant({ id: 't1', createdAt: T0 });
+        await tx.ensureTenant({ id: 't2', createdAt: T0 });
+        assert.equal(await tx.insertApiKey(key), true);
+        assert.equal(await tx.insertApiKey(apiKey({ name: key.name })), false, 'same tenant and name');
+        assert.equal(await tx.insertApiKey(apiKey({ tokenHash: key.tokenHash })), false, 'same token hash');
+        assert.equal(await tx.insertApiKey(apiKey({ tenantId: 't2', name: key.name })), true, 'other tenant');
+      });
+      assert.deepEqual(await repo.getApiKey('t1', key.name), key);
+      assert.deepEqual(await repo.findApiKeyByHash(key.tokenHash), key);
+      assert.equal(await repo.findApiKeyByHash(randomBytes(32)), null);
+      assert.equal(await repo.getApiKey('t1', 'missing'), null);
+      assert.equal(await repo.getApiKey('t3', key.name), null);
+      assert.equal(await repo.countApiKeys(), 2);
+    });
+
+    contract('api keys: listed per tenant in ordinal name order; updated and deleted', async (repo) => {
+      const keyNames = ['b', 'B', 'a', '_x', 'Z9', 'a.b', 'a-b', 'aa', 'A'];
+      await repo.transaction(async (tx) => {
+        await tx.ensureTenant({ id: 't1', createdAt: T0 });
+        await tx.ensureTenant({ id: 't2', createdAt: T0 });
+        for (const name of keyNames) assert.equal(await tx.insertApiKey(apiKey({ name })), true);
+        await tx.insertApiKey(apiKey({ tenantId: 't2', name: 'other' }));
+      });
+      const listed = await repo.listApiKeys('t1');
+      assert.deepEqual(
+        listed.map((k) => k.name),
+        [...keyNames].sort(ordinal),
+      );
+      assert.deepEqual(await repo.listApiKeys('t3'), []);
+
+      const updated = await repo.transaction((tx) =>
+        tx.updateApiKey('t1', 'a', { enabled: false, permissions: [], updatedAt: T0 + 9 }),
+      );
+      assert.equal(updated?.enabled, false);
+      assert.deepEqual(updated?.permissions, []);
+      assert.equal(updated?.updatedAt, T0 + 9);
+      assert.equal(updated?.createdAt, T0);
+      assert.deepEqual(await repo.getApiKey('t1', 'a'), updated);
+      assert.equal(
+        await repo.transaction((tx) =>
+          tx.updateApiKey('t1', 'missing', { enabled: true, permissions: ['*'], updatedAt: T0 }),
+        ),
+        null,
+      );
+
+      assert.equal(await repo.transaction((tx) => tx.deleteApiKey('t1', 'a')), true);
+      assert.equal(await repo.transaction((tx) => tx.deleteApiKey('t1', 'a')), false);
+      assert.equal(await repo.transaction((tx) => tx.deleteApiKey('t1', 'other')), false, "another tenant's");
+      assert.equal(await repo.getApiKey('t1', 'a'), null);
+      assert.equal(await repo.countApiKeys(), keyNames.length);
+    });
+
+    contract('service credentials: insert, conflicts, ordinal list, enable, delete', async (repo) => {
+      const first = service({ name: 'workers' });
+      await repo.transaction(async (tx) => {
+        assert.equal(await tx.insertService(first), true);
+        assert.equal(await tx.insertService(service({ name: 'workers' })), false, 'same name');
+        assert.equal(await tx.insertService(service({ tokenHash: first.tokenHash })), false, 'same hash');
+        assert.equal(await tx.insertService(service({ name: 'Pages' })), true);
+        assert.equal(await tx.insertService(service({ name: 'access', enabled: false })), true);
+      });
+      assert.deepEqual(
+        (await repo.listServices()).map((s) => s.name),
+        ['Pages', 'access', 'workers'],
+      );
+      assert.deepEqual(await repo.findServiceByHash(first.tokenHash), first);
+      assert.equal(await repo.findServiceByHash(randomBytes(32)), null);
+
+      assert.equal(await repo.transaction((tx) => tx.setServiceEnabled('workers', false)), true);
+      assert.equal((await repo.findServiceByHash(first.tokenHash))?.enabled, false);
+      assert.equal(await repo.transaction((tx) => tx.setServiceEnabled('missing', false)), false);
+
+      const deleted = await repo.transaction((tx) => tx.deleteService('workers'));
+      assert.deepEqual(deleted, { ...first, enabled: false });
+      assert.equal(await repo.transaction((tx) => tx.deleteService('workers')), null);
+      assert.equal(await repo.findServiceByHash(first.tokenHash), null);
+    });
+
+    contract('stores: unique per tenant and manager; lookups; oldest first with ties by id', async (repo) => {
+      const a = store({ id: 'st-b', name: 'prod', createdAt: T0 + 1 });
+      const b = store({ id: 'st-a', name: 'dev', createdAt: T0 + 1 });
+      const c = store({ id: 'st-0', name: 'old', createdAt: T0 });
+      const managed = store({ id: 'st-m', name: 'prod', managedBy: 'workers', createdAt: T0 + 2 });
+      await repo.transaction(async (tx) => {
+        await tx.ensureTenant({ id: 't1', createdAt: T0 });
+        await tx.ensureTenant({ id: 't2', createdAt: T0 });
+        for (const s of [a, b, c, managed]) assert.equal(await tx.insertStore(s), true);
+        assert.equal(await tx.insertStore(store({ name: 'prod' })), false, 'same tenant, name, no manager');
+        assert.equal(await tx.insertStore(store({ name: 'prod', managedBy: 'workers' })), false);
+        assert.equal(await tx.insertStore(store({ id: a.id, name: 'fresh' })), false, 'same id');
+        assert.equal(await tx.insertStore(store({ tenantId: 't2', name: 'prod' })), true, 'other tenant');
+      });
+      assert.deepEqual(await repo.getStoreByName('t1', 'prod', null), a);
+      assert.deepEqual(await repo.getStoreByName('t1', 'prod', 'workers'), managed);
+      assert.equal(await repo.getStoreByName('t1', 'dev', 'workers'), null);
+      assert.equal(await repo.getStoreByName('t1', 'PROD', null), null, 'names are case-sensitive');
+      assert.deepEqual(await repo.getStoreById('t1', b.id), b);
+      assert.equal(await repo.getStoreById('t2', b.id), null, "another tenant's id");
+      assert.deepEqual(await repo.listStores('t1'), [c, b, a, managed]);
+      assert.equal(await repo.countStores('t1'), 4);
+      assert.equal(await repo.countStores('t2'), 1);
+      assert.equal(await repo.countStores('t3'), 0);
+      assert.equal(await repo.transaction((tx) => tx.countStores('t1')), 4);
+    });
+
+    contract(
+      'secrets: insert once per store; lookups scoped to the store; metadata; counts',
+      async (repo) => {
+        const s1 = await seedTenantStore(repo);
+        const s2 = await seedTenantStore(repo);
+        const other = await seedTenantStore(repo, { tenantId: 't2' });
+        const full = secret(s1.id, {
+          name: 'DB_PASSWORD',
+          description: 'primary database',
+          scopes: ['workers', 'ai-gateway'],
+          notBefore: T0 - 10,
+          expiresOn: 4_102_444_800_000,
+          createdAt: T0 + 3,
+          updatedAt: T0 + 4,
+        });
+        await repo.transaction(async (tx) => {
+          assert.equal(await tx.insertSecret(full), true);
+          assert.equal(await tx.insertSecret(secret(s1.id, { name: 'DB_PASSWORD' })), false, 'same name');
+          assert.equal(await tx.insertSecret(secret(s2.id, { id: full.id })), false, 'same id');
+          assert.equal(await tx.insertSecret(secret(s2.id, { name: 'DB_PASSWORD' })), true, 'other store');
+          assert.equal(await tx.insertSecret(secret(other.id)), true);
+        });
+        assert.deepEqual(await repo.getSecret(s1.id, 'DB_PASSWORD'), full);
+        assert.equal(await repo.getSecret(s1.id, 'db_password'), null, 'names are case-sensitive');
+        assert.deepEqual(await repo.getSecretById(s1.id, full.id), full);
+        assert.equal(await repo.getSecretById(s2.id, full.id), null, "another store's id");
+
+        await repo.transaction((tx) =>
+          tx.updateSecretMetadata(full.id, { description: null, scopes: ['x'], updatedAt: T0 + 50 }),
+        );
+        assert.deepEqual(await repo.getSecretById(s1.id, full.id), {
+          ...full,
+          description: null,
+          scopes: ['x'],
+          updatedAt: T0 + 50,
+        });
+        assert.equal(await repo.countSecretsInStore(s1.id), 1);
+        assert.equal(await repo.countSecretsInStore(s2.id), 1);
+        assert.equal(await repo.countSecretsInTenant('t1'), 2);
+        assert.equal(await repo.countSecretsInTenant('t2'), 1);
+        assert.equal(await repo.countSecretsInTenant('t3'), 0);
+        assert.equal(await repo.transaction((tx) => tx.countSecretsInTenant('t1')), 2);
+      },
+    );
+
+    contract(
+      'allocateVersion issues 1, 2, 3… and never reuses a number, even after pruning',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        const other = await seedSecret(repo, st.id);
+        assert.deepEqual(
+          await repo.transaction(async (tx) => [
+            await tx.allocateVersion(s.id),
+            await tx.allocateVersion(s.id),
+            await tx.allocateVersion(other.id),
+          ]),
+          [1, 2, 1],
+        );
+        for (let i = 0; i < 3; i++) await putVersion(repo, s.id);
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 0));
+        assert.deepEqual(await repo.listVersions(s.id), []);
+        assert.equal(await repo.transaction((tx) => tx.allocateVersion(s.id)), 6);
+        assert.equal((await repo.getSecretById(st.id, s.id))?.latestVersion, 6);
+        // A rolled-back allocation leaves no trace.
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            await tx.allocateVersion(s.id);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal(await repo.transaction((tx) => tx.allocateVersion(s.id)), 7);
+      },
+    );
+
+    contract('allocateVersion on a missing secret rejects', async (repo) => {
+      await assert.rejects(repo.transaction((tx) => tx.allocateVersion('no-such-secret')));
+    });
+
+    contract(
+      'versions: stored byte-exact, listed ascending, made current, pruned to the newest',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        const v1 = version(s.id, 1, { wrappedKey: Buffer.from([0, 1, 0, 255]), ciphertext: Buffer.alloc(0) });
+        await repo.transaction(async (tx) => {
+          assert.equal(await tx.allocateVersion(s.id), 1);
+          await tx.insertVersion(v1);
+          await tx.setCurrentVersion(s.id, 1, { notBefore: T0, expiresOn: T0 + 1000 }, T0 + 7);
+        });
+        assert.deepEqual(await repo.getVersion(s.id, 1), v1);
+        assert.equal(await repo.getVersion(s.id, 2), null);
+        const current = await repo.getSecretById(st.id, s.id);
+        assert.equal(current?.currentVersion, 1);
+        assert.equal(current?.latestVersion, 1);
+        assert.equal(current?.notBefore, T0);
+        assert.equal(current?.expiresOn, T0 + 1000);
+        assert.equal(current?.updatedAt, T0 + 7);
+
+        for (let i = 0; i < 5; i++) await putVersion(repo, s.id);
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [1, 2, 3, 4, 5, 6],
+        );
+        const cleared = await repo.getSecretById(st.id, s.id);
+        assert.equal(cleared?.notBefore, null, 'setCurrentVersion replaces the window');
+        assert.equal(cleared?.expiresOn, null);
+
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 2));
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [5, 6],
+        );
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 10));
+        assert.equal((await repo.listVersions(s.id)).length, 2);
+        assert.deepEqual(await repo.listVersions('missing'), []);
+      },
+    );
+
+    contract('getCurrentValue finds the current version in an unmanaged store only', async (repo) => {
+      const st = await seedTenantStore(repo, { name: 'default' });
+      const managed = await seedTenantStore(repo, { name: 'default', managedBy: 'workers' });
+      const s = await seedSecret(repo, st.id, { name: 'API_TOKEN' });
+      const m = await seedSecret(repo, managed.id, { name: 'API_TOKEN' });
+      assert.equal(await repo.getCurrentValue('t1', 'default', 'API_TOKEN'), null, 'no value yet');
+      await putVersion(repo, m.id);
+      assert.equal(await repo.getCurrentValue('t1', 'default', 'API_TOKEN'), null, 'managed store');
+
+      const v = version(s.id, 1, { kekId: 'k1bbbb' });
+      await repo.transaction(async (tx) => {
+        await tx.allocateVersion(s.id);
+        await tx.insertVersion(v);
+        await tx.setCurrentVersion(s.id, 1, { notBefore: T0, expiresOn: null }, T0);
+        await tx.insertVersion(version(s.id, 2));
+      });
+      assert.deepEqual(await repo.getCurrentValue('t1', 'default', 'API_TOKEN'), {
+        storeId: st.id,
+        secretId: s.id,
+        version: 1,
+        notBefore: T0,
+        expiresOn: null,
+        sealed: { kekId: 'k1bbbb', wrappedKey: v.wrappedKey, ciphertext: v.ciphertext },
+      });
+      assert.equal(await repo.getCurrentValue('t2', 'default', 'API_TOKEN'), null);
+      assert.equal(await repo.getCurrentValue('t1', 'other', 'API_TOKEN'), null);
+      assert.equal(await repo.getCurrentValue('t1', 'default', 'api_token'), null);
+    });
+
+    contract('listSecretNamesWithValue: names holding a value, in ordinal order', async (repo) => {
+      const st = await seedTenantStore(repo);
+      const valued = ['b', 'B', '_a', 'a-1', 'a_1', 'A9', 'Zz'];
+      for (const name of valued) {
+        const s = await seedSecret(repo, st.id, { name });
+        await putVersion(repo, s.id);
+      }
+      await seedSecret(repo, st.id, { name: 'EMPTY' });
+      const otherStore = await seedTenantStore(repo);
+      await putVersion(repo, (await seedSecret(repo, otherStore.id, { name: 'elsewhere' })).id);
+      assert.deepEqual(await repo.listSecretNamesWithValue(st.id), [...valued].sort(ordinal));
+    });
+
+    contract('hasSealedValues and listKekIdsInUse follow the stored versions', async (repo) => {
+      assert.equal(await repo.hasSealedValues(), false);
+      assert.deepEqual(await repo.listKekIdsInUse(), []);
+      const st = await seedTenantStore(repo);
+      const s = await seedSecret(repo, st.id);
+      assert.equal(await repo.hasSealedValues(), false, 'a secret without a value seals nothing');
+      await putVersion(repo, s.id, 'k1zz');
+      await putVersion(repo, s.id, 'k1aa');
+      await putVersion(repo, s.id, 'k1zz');
+      assert.equal(await repo.hasSealedValues(), true);
+      assert.deepEqual(await repo.listKekIdsInUse(), ['k1aa', 'k1zz']);
+      await repo.transaction((tx) => tx.pruneVersions(s.id, 1));
+      assert.deepEqual(await repo.listKekIdsInUse(), ['k1zz']);
+      await repo.transaction((tx) => tx.deleteSecret(st.id, s.id));
+      assert.equal(await repo.hasSealedValues(), false);
+    });
+
+    contract("deleteSecret: false for another store's secret; destroys every version", async (repo) => {
+      const st = await seedTenantStore(repo);
+      const elsewhere = await seedTenantStore(repo);
+      const s = await seedSecret(repo, st.id);
+      const keep = await seedSecret(repo, st.id);
+      await putVersion(repo, s.id);
+      await putVersion(repo, s.id);
+      await putVersion(repo, keep.id);
+
+      assert.equal(await repo.transaction((tx) => tx.deleteSecret(elsewhere.id, s.id)), false);
+      assert.notEqual(await repo.getSecretById(st.id, s.id), null, 'still there');
+      assert.equal((await repo.listVersions(s.id)).length, 2);
+
+      assert.equal(await repo.transaction((tx) => tx.deleteSecret(st.id, s.id)), true);
+      assert.equal(await repo.getSecretById(st.id, s.id), null);
+      assert.deepEqual(await repo.listVersions(s.id), []);
+      assert.equal(await repo.getVersion(s.id, 1), null);
+      assert.equal(await repo.transaction((tx) => tx.deleteSecret(st.id, s.id)), false, 'already gone');
+      assert.equal((await repo.listVersions(keep.id)).length, 1, 'other secrets untouched');
+    });
+
+    contract('deleteStore destroys its secrets and versions, and nothing else', async (repo) => {
+      const doomed = await seedTenantStore(repo);
+      const kept = await seedTenantStore(repo);
+      const a = await seedSecret(repo, doomed.id);
+      const b = await seedSecret(repo, doomed.id);
+      const c = await seedSecret(repo, kept.id);
+      await putVersion(repo, a.id);
+      await putVersion(repo, b.id);
+      await putVersion(repo, c.id);
+
+      assert.equal(await repo.transaction((tx) => tx.deleteStore(doomed.id)), true);
+      assert.equal(await repo.getStoreById('t1', doomed.id), null);
+      assert.equal(await repo.getSecretById(doomed.id, a.id), null);
+      assert.deepEqual(await repo.listVersions(a.id), []);
+      assert.deepEqual(await repo.listVersions(b.id), []);
+      assert.equal(await repo.countSecretsInStore(doomed.id), 0);
+      assert.equal(await repo.countSecretsInTenant('t1'), 1);
+      assert.equal((await repo.listVersions(c.id)).length, 1);
+      assert.deepEqual(
+        (await repo.listStores('t1')).map((s) => s.id),
+        [kept.id],
+      );
+      assert.equal(await repo.transaction((tx) => tx.deleteStore(doomed.id)), false);
+    });
+
+    contract('listSecrets: search is a case-insensitive substring of name or description', async (repo) => {
+      const st = await seedTenantStore(repo);
+      await seedSecret(repo, st.id, { name: 'DB_PASSWORD', description: null });
+      await seedSecret(repo, st.id, { name: 'API_KEY', description: 'Stripe live key' });
+      await seedSecret(repo, st.id, { name: 'REDIS_URL', description: '100% cache' });
+      await seedSecret(repo, st.id, { name: 'OTHER', description: 'under_score' });
+      const other = await seedTenantStore(repo);
+      await seedSecret(repo, other.id, { name: 'DB_PASSWORD_2' });
+
+      const search = async (text: string) =>
+        names((await repo.listSecrets(st.id, query({ search: text }))).items);
+      assert.deepEqual(await search('password'), ['DB_PASSWORD']);
+      assert.deepEqual(await search('STRIPE'), ['API_KEY'], 'matches the description');
+      assert.deepEqual(await search('_'), ['API_KEY', 'DB_PASSWORD', 'OTHER', 'REDIS_URL']);
+      assert.deepEqual(await search('%'), ['REDIS_URL'], '% is literal');
+      assert.deepEqual(await search('r_s'), ['OTHER'], '_ is literal');
+      assert.deepEqual(await search('e%'), [], 'no wildcard match');
+      assert.deepEqual(await search('\\'), []);
+      assert.deepEqual(await search('nothing'), []);
+      assert.equal((await repo.listSecrets(st.id, query({ search: '' }))).total, 4, 'empty search: all');
+    });
+
+    contract('listSecrets: namePrefix is case-sensitive; scopes match any; filters combine', async (repo) => {
+      const st = await seedTenantStore(repo);
+      await seedSecret(repo, st.id, { name: 'APP_ONE', scopes: ['workers'] });
+      await seedSecret(repo, st.id, { name: 'APP_TWO', scopes: ['ai-gateway', 'workers'] });
+      await seedSecret(repo, st.id, { name: 'app_three', scopes: ['ai-gateway'] });
+      await seedSecret(repo, st.id, { name: 'DB', scopes: [], description: 'app database' });
+
+      const list = async (q: Partial<SecretListQuery>) => {
+        const page = await repo.listSecrets(st.id, query(q));
+        return { names: names(page.items), total: page.total };
+      };
+      assert.deepEqual(await list({ namePrefix: 'APP_' }), { names: ['APP_ONE', 'APP_TWO'], total: 2 });
+      assert.deepEqual(await list({ namePrefix: 'app' }), { names: ['app_three'], total: 1 });
+      assert.deepEqual(await list({ namePrefix: 'APP_ONE_' }), { names: [], total: 0 });
+      assert.deepEqual(await list({ scopes: ['workers'] }), { names: ['APP_ONE', 'APP_TWO'], total: 2 });
+      assert.deepEqual(await list({ scopes: ['ai-gateway', 'nope'] }), {
+        names: ['APP_TWO', 'app_three'],
+        total: 2,
+      });
+      assert.deepEqual(await list({ scopes: ['WORKERS'] }), { names: [], total: 0 }, 'scopes are exact');
+      assert.deepEqual(await list({ scopes: [] }), {
+        names: ['APP_ONE', 'APP_TWO', 'DB', 'app_three'],
+        total: 4,
+      });
+      assert.deepEqual(await list({ search: 'app', scopes: ['workers'], namePrefix: 'APP_T' }), {
+        names: ['APP_TWO'],
+        total: 1,
+      });
+      assert.deepEqual(await list({ search: 'app', limit: 2 }), { names: ['APP_ONE', 'APP_TWO'], total: 4 });
+    });
+
+    contract(
+      'listSecrets: every order in both directions, ties broken by id in that direction',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const rows: SecretRecord[] = [];
+        const specs: Partial<SecretRecord>[] = [
+          { id: 'id-3', name: 'b', description: 'x', createdAt: T0 + 2, updatedAt: T0 + 1 },
+          { id: 'id-1', name: 'B', description: null, createdAt: T0 + 1, updatedAt: T0 + 1 },
+          { id: 'id-4', name: 'a', description: 'X', createdAt: T0 + 1, updatedAt: T0 + 3 },
+          { id: 'id-2', name: '_', description: '', createdAt: T0 + 2, updatedAt: T0 + 1 },
+          { id: 'id-6', name: 'aa', description: 'x', createdAt: T0 + 1, updatedAt: T0 + 2 },
+          { id: 'id-5', name: 'Z', description: null, createdAt: T0 + 3, updatedAt: T0 + 3 },
+        ];
+        for (const spec of specs) rows.push(await seedSecret(repo, st.id, spec));
+        for (const id of ['id-3', 'id-5']) await putVersion(repo, id);
+        const stored = await Promise.all(rows.map(async (r) => (await repo.getSecretById(st.id, r.id)) ?? r));
+
+        const keyOf: Record<SecretListQuery['order'], (s: SecretRecord) => string | number> = {
+          name: (s) => s.name,
+          comment: (s) => s.description ?? '',
+          created: (s) => s.createdAt,
+          modified: (s) => s.updatedAt,
+          status: (s) => (s.currentVersion === null ? 1 : 0),
+        };
+        for (const order of Object.keys(keyOf) as SecretListQuery['order'][]) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const sign = direction === 'asc' ? 1 : -1;
+            const expected = [...stored]
+              .sort((x, y) => {
+                const a = keyOf[order](x);
+                const b = keyOf[order](y);
+                const byKey =
+                  typeof a === 'number' && typeof b === 'number' ? a - b : ordinal(String(a), String(b));
+                return sign * (byKey !== 0 ? byKey : ordinal(x.id, y.id));
+              })
+              .map((s) => s.id);
+            const page = await repo.listSecrets(st.id, query({ order, direction }));
+            assert.deepEqual(
+              page.items.map((s) => s.id),
+              expected,
+              `${order} ${direction}`,
+            );
+            assert.equal(page.total, stored.length);
+          }
+        }
+      },
+    );
+
+    contract(
+      'listSecrets: paging over ties never repeats or skips; a page past the end keeps the total',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const ids: string[] = [];
+        for (let i = 0; i < 11; i++) {
+          // Same time and description for all: only the id decides.
+          ids.push((await seedSecret(repo, st.id, { description: 'same', createdAt: T0, updatedAt: T0 })).id);
+        }
+        for (const order of ['created', 'modified', 'comment', 'status'] as const) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const seen: string[] = [];
+            for (let offset = 0; offset < 11; offset += 3) {
+              const page = await repo.listSecrets(st.id, query({ order, direction, limit: 3, offset }));
+              assert.equal(page.total, 11);
+              seen.push(...page.items.map((s) => s.id));
+            }
+            const sorted = [...ids].sort(ordinal);
+            assert.deepEqual(seen, direction === 'asc' ? sorted : sorted.reverse(), `${order} ${direction}`);
+          }
+        }
+        const past = await repo.listSecrets(st.id, query({ limit: 5, offset: 50 }));
+        assert.deepEqual(past, { items: [], total: 11 });
+        const filteredPast = await repo.listSecrets(st.id, query({ search: 'nothing', offset: 5 }));
+        assert.deepEqual(filteredPast, { items: [], total: 0 });
+        assert.deepEqual(await repo.listSecrets('no-store', query()), { items: [], total: 0 });
+      },
+    );
+
+    contract('meta: absent, set, overwritten', async (repo) => {
+      assert.equal(await repo.getMeta('bootstrapped_at'), null);
+      await repo.transaction((tx) => tx.setMeta('bootstrapped_at', 'one'));
+      assert.equal(await repo.getMeta('bootstrapped_at'), 'one');
+      await repo.transaction((tx) => tx.setMeta('bootstrapped_at', 'two'));
+      assert.equal(await repo.getMeta('bootstrapped_at'), 'two');
+      assert.equal(await repo.getMeta('other'), null);
+    });
+
+    contract("transaction: returns the callback's value; a throw rolls everything back", async (repo) => {
+      assert.equal(await repo.transaction(async () => 42), 42);
+      const boom = new Error('boom');
+      const key = apiKey();
+      await assert.rejects(
+        repo.transaction(async (tx) => {
+          await tx.ensureTenant({ id: 't1', createdAt: T0 });
+          assert.equal(await tx.insertApiKey(key), true);
+          await tx.insertService(service());
+          const st = store();
+          await tx.insertStore(st);
+          const s = secret(st.id);
+          await tx.insertSecret(s);
+          const n = await tx.allocateVersion(s.id);
+          await tx.insertVersion(version(s.id, n));
+          await tx.setMeta('m', 'v');
+          // The transaction sees its own writes.
+          assert.deepEqual(await tx.getApiKey('t1', key.name), key);
+          assert.equal(await tx.hasSealedValues(), true);
+          throw boom;
+        }),
+        (error) => error === boom,
+      );
+      assert.equal(await repo.getTenant('t1'), null);
+      assert.equal(await repo.countApiKeys(), 0);
+      assert.deepEqual(await repo.listServices(), []);
+      assert.deepEqual(await repo.listStores('t1'), []);
+      assert.equal(await repo.hasSealedValues(), false);
+      assert.equal(await repo.getMeta('m'), null);
+      // The repository is still usable afterwards.
+      assert.equal(await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 })), true);
+    });
+
+    contract('reads outside a transaction do not see its uncommitted writes', async (repo) => {
+      let wrote!: () => void;
+      let release!: () => void;
+      const written = new Promise<void>((resolve) => {
+        wrote = resolve;
+      });
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const pending = repo.transaction(async (tx) => {
+        await tx.ensureTenant({ id: 't1', createdAt: T0 });
+        await tx.insertApiKey(apiKey({ name: 'pending' }));
+        await tx.setMeta('m', 'uncommitted');
+        wrote();
+        await gate;
+      });
+      await written;
+      // These run while the transaction is open, on another connection (or reader).
+      assert.equal(await repo.getTenant('t1'), null);
+      assert.equal(await repo.getApiKey('t1', 'pending'), null);
+      assert.equal(await repo.countApiKeys(), 0);
+      assert.equal(await repo.getMeta('m'), null);
+      release();
+      await pending;
+      assert.notEqual(await repo.getTenant('t1'), null);
+      assert.equal(await repo.getMeta('m'), 'uncommitted');
+    });
+  });
+}
