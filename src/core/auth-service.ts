@@ -34,8 +34,7 @@ export class AuthService {
   }
 
   #epoch(): number {
-    const repository = this.#deps.repository;
-    return repository.credentialsEpoch === undefined ? Number.NaN : repository.credentialsEpoch();
+    return this.#deps.repository.credentialsEpoch();
   }
 
   async authenticate(token: string | undefined): Promise<Actor> {

@@ -109,9 +109,9 @@ export interface Repository extends RepositoryReads {
   /**
    * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
    * changed anywhere, including in another process or node: caches of key lookups are valid only
-   * while it stays the same. An engine that cannot tell omits it, and nothing is cached.
+   * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
    */
-  credentialsEpoch?(): number;
+  credentialsEpoch(): number;
   /** Throws when the database cannot be reached (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { after, afterEach, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { OPERATOR } from '../../src/core/actor.js';
@@ -17,6 +16,7 @@ import {
   withAdminClient,
   withParams,
 } from '../support/postgres-test-schema.js';
+import { closedPort, startProxy } from '../support/tcp-relay.js';
 
 const schemas: TestSchema[] = [];
 const repositories: PostgresRepository[] = [];
@@ -400,60 +400,4 @@ async function pgDump(schema: string): Promise<string> {
     { maxBuffer: 64 * 1024 * 1024 },
   );
   return stdout;
-}
-
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** A TCP relay to PostgreSQL that can be cut (every connection dropped) and restored on the same port. */
-async function startProxy(targetPort: number, targetHost: string) {
-  const sockets = new Set<Socket>();
-  let server: Server | null = null;
-  let port = 0;
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const s = createServer((inbound) => {
-        const outbound = netConnect(targetPort, targetHost);
-        for (const sock of [inbound, outbound]) {
-          sockets.add(sock);
-          sock.on('close', () => sockets.delete(sock));
-          sock.on('error', () => sock.destroy());
-        }
-        inbound.pipe(outbound).pipe(inbound);
-        inbound.on('close', () => outbound.destroy());
-        outbound.on('close', () => inbound.destroy());
-      });
-      s.once('error', reject);
-      s.listen(port, '127.0.0.1', () => {
-        const address = s.address();
-        if (typeof address === 'object' && address !== null) port = address.port;
-        server = s;
-        resolve();
-      });
-    });
-  const stop = () =>
-    new Promise<void>((resolve) => {
-      for (const sock of sockets) sock.destroy();
-      const s = server;
-      server = null;
-      if (s === null) resolve();
-      else s.close(() => resolve());
-    });
-  await start();
-  return {
-    get port() {
-      return port;
-    },
-    start,
-    stop,
-  };
 }

@@ -12,6 +12,13 @@ describeRepositoryContract({
     schemas.push(schema);
     return PostgresRepository.connect(schema.url);
   },
+  // Two nodes: separate pools and listeners over one schema.
+  openPair: async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const a = await PostgresRepository.connect(schema.url);
+    return [a, await PostgresRepository.connect(schema.url)];
+  },
   cleanup: async () => {
     await Promise.all(schemas.map((s) => s.drop()));
   },

@@ -15,6 +15,8 @@ import type { Repository } from '../../src/storage/repository.js';
 export interface RepositoryEngine {
   readonly name: 'sqlite' | 'postgres';
   open(): Promise<Repository>;
+  /** Two repositories over the same fresh storage, as two processes or nodes would hold. */
+  openPair(): Promise<[Repository, Repository]>;
   /** Removes whatever `open` created; called once, after the last test. */
   cleanup(): Promise<void>;
 }
@@ -689,6 +691,73 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       await pending;
       assert.notEqual(await repo.getTenant('t1'), null);
       assert.equal(await repo.getMeta('m'), 'uncommitted');
+    });
+
+    test('the credentials epoch moves, on every instance, when a key or service changes and only then', async () => {
+      const [a, b] = await engine.openPair();
+      try {
+        const waitForChange = async (repo: Repository, from: number) => {
+          for (let i = 0; i < 100 && repo.credentialsEpoch() === from; i++) {
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          return repo.credentialsEpoch();
+        };
+        const steady = async (repo: Repository) => {
+          let e = repo.credentialsEpoch();
+          for (let i = 0; i < 100 && Number.isNaN(e); i++) {
+            await new Promise((r) => setTimeout(r, 10));
+            e = repo.credentialsEpoch();
+          }
+          return e;
+        };
+        const changes: [string, () => Promise<unknown>][] = [
+          [
+            'insert key',
+            () =>
+              a.transaction(async (tx) => {
+                await tx.ensureTenant({ id: 't1', createdAt: T0 });
+                return tx.insertApiKey(apiKey({ name: 'k1' }));
+              }),
+          ],
+          [
+            'update key',
+            () =>
+              a.transaction((tx) =>
+                tx.updateApiKey('t1', 'k1', { enabled: false, permissions: ['*'], updatedAt: T0 }),
+              ),
+          ],
+          ['delete key', () => a.transaction((tx) => tx.deleteApiKey('t1', 'k1'))],
+          ['insert service', () => a.transaction((tx) => tx.insertService(service({ name: 's1' })))],
+          ['disable service', () => a.transaction((tx) => tx.setServiceEnabled('s1', false))],
+          ['delete service', () => a.transaction((tx) => tx.deleteService('s1'))],
+        ];
+        for (const [label, change] of changes) {
+          const beforeA = await steady(a);
+          const beforeB = await steady(b);
+          assert.ok(!Number.isNaN(beforeB), `${label}: the epoch is known`);
+          await change();
+          assert.notEqual(await waitForChange(b, beforeB), beforeB, `${label}: seen by the other instance`);
+          assert.notEqual(await waitForChange(a, beforeA), beforeA, `${label}: seen by the writer`);
+        }
+
+        // Secret writes and rolled-back key changes leave it alone (the cache stays warm).
+        const before = await steady(b);
+        await a.transaction(async (tx) => {
+          await tx.insertStore(store({ id: 'st-epoch', name: 'epoch' }));
+          await tx.setMeta('x', 'y');
+        });
+        await assert.rejects(
+          a.transaction(async (tx) => {
+            await tx.insertApiKey(apiKey({ name: 'rolled-back' }));
+            throw new Error('abort');
+          }),
+        );
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(b.credentialsEpoch(), before);
+      } finally {
+        await a.close();
+        await b.close();
+      }
     });
   });
 }

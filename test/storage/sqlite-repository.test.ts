@@ -10,5 +10,10 @@ describeRepositoryContract({
   name: 'sqlite',
   // A fresh database file per test.
   open: async () => SqliteRepository.open(join(dir.path, `${++files}.db`)),
+  // Two connections sets over one file, as the server and the CLI hold.
+  openPair: async () => {
+    const file = join(dir.path, `${++files}.db`);
+    return [SqliteRepository.open(file), SqliteRepository.open(file)];
+  },
   cleanup: async () => dir.remove(),
 });

@@ -161,6 +161,18 @@ class PostgresStatements implements RepositoryTx {
   async #all(name: string | null, text: string, values: readonly unknown[] = []): Promise<Row[]> {
     return (await this.#x.run(name, text, values)).rows;
   }
+  /**
+   * Tells every node's credentials listener that a key or service credential changed. NOTIFY is
+   * transactional: it is delivered on COMMIT, never for a rolled-back change.
+   */
+  async #credentialsChanged(): Promise<void> {
+    await this.#one(
+      'coffer_notify_credentials',
+      `SELECT pg_notify('${CREDENTIALS_CHANNEL}', current_schema()) AS sent`,
+      [],
+    );
+  }
+
   async #changes(name: string | null, text: string, values: readonly unknown[]): Promise<number> {
     return (await this.#x.run(name, text, values)).rowCount;
   }
@@ -243,6 +255,7 @@ class PostgresStatements implements RepositoryTx {
         k.updatedAt,
       ],
     );
+    if (n === 1) await this.#credentialsChanged();
     return n === 1;
   }
   async updateApiKey(
@@ -256,6 +269,7 @@ class PostgresStatements implements RepositoryTx {
         WHERE tenant_id = $4 AND name = $5 RETURNING ${API_KEY_COLUMNS}`,
       [patch.enabled, [...patch.permissions], patch.updatedAt, tenantId, name],
     );
+    if (row) await this.#credentialsChanged();
     return row ? toApiKey(row) : null;
   }
   async deleteApiKey(tenantId: string, name: string): Promise<boolean> {
@@ -264,6 +278,7 @@ class PostgresStatements implements RepositoryTx {
       'DELETE FROM api_keys WHERE tenant_id = $1 AND name = $2',
       [tenantId, name],
     );
+    if (n === 1) await this.#credentialsChanged();
     return n === 1;
   }
 
@@ -290,6 +305,7 @@ class PostgresStatements implements RepositoryTx {
        VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
       [c.name, c.tokenHash, c.tokenPrefix, c.enabled, c.createdAt],
     );
+    if (n === 1) await this.#credentialsChanged();
     return n === 1;
   }
   async setServiceEnabled(name: string, enabled: boolean): Promise<boolean> {
@@ -298,6 +314,7 @@ class PostgresStatements implements RepositoryTx {
       'UPDATE service_credentials SET enabled = $1 WHERE name = $2',
       [enabled, name],
     );
+    if (n === 1) await this.#credentialsChanged();
     return n === 1;
   }
   async deleteService(name: string): Promise<ServiceCredentialRecord | null> {
@@ -306,6 +323,7 @@ class PostgresStatements implements RepositoryTx {
       `DELETE FROM service_credentials WHERE name = $1 RETURNING ${SERVICE_COLUMNS}`,
       [name],
     );
+    if (row) await this.#credentialsChanged();
     return row ? toService(row) : null;
   }
 
@@ -706,6 +724,90 @@ async function migrate(pool: pg.Pool): Promise<void> {
   }
 }
 
+const CREDENTIALS_CHANNEL = 'coffer_credentials';
+/** How often the listening connection proves it is alive; a silent, half-open socket is caught too. */
+const LISTENER_HEARTBEAT_MS = 2_000;
+const LISTENER_RETRY_MS = 500;
+
+/**
+ * One dedicated connection per node that LISTENs for credential changes made by any node. Its
+ * epoch moves on every notification, and on every (re)connection, since changes made while it was
+ * not listening were not heard. While it is not listening the epoch is NaN, which never equals
+ * itself: the auth cache then neither serves nor keeps anything.
+ */
+class CredentialsListener {
+  readonly #url: string;
+  #schema = '';
+  #epoch = 0;
+  #client: pg.Client | null = null;
+  #listening = false;
+  #closed = false;
+  #heartbeat: NodeJS.Timeout | null = null;
+  #retry: NodeJS.Timeout | null = null;
+
+  constructor(url: string) {
+    this.#url = url;
+  }
+
+  get epoch(): number {
+    return this.#listening ? this.#epoch : Number.NaN;
+  }
+
+  /** Connects once; on failure keeps retrying in the background (the node serves uncached meanwhile). */
+  async start(): Promise<void> {
+    try {
+      await this.#connect();
+    } catch {
+      this.#drop();
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, connectionTimeoutMillis: 5_000 });
+    this.#client = client;
+    client.on('error', () => this.#drop(client));
+    client.on('end', () => this.#drop(client));
+    client.on('notification', (message) => {
+      if (message.channel === CREDENTIALS_CHANNEL && message.payload === this.#schema) this.#epoch++;
+    });
+    await client.connect();
+    const result = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
+    this.#schema = result.rows[0]?.schema ?? '';
+    await client.query(`LISTEN ${CREDENTIALS_CHANNEL}`);
+    if (this.#closed || this.#client !== client) return;
+    this.#epoch++;
+    this.#listening = true;
+    this.#heartbeat = setInterval(() => {
+      client.query('SELECT 1').catch(() => this.#drop(client));
+    }, LISTENER_HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  #drop(client: pg.Client | null = this.#client): void {
+    if (client !== this.#client) return;
+    this.#listening = false;
+    this.#epoch++;
+    this.#client = null;
+    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
+    this.#heartbeat = null;
+    client?.end().catch(() => undefined);
+    if (this.#closed || this.#retry !== null) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      if (!this.#closed) void this.start();
+    }, LISTENER_RETRY_MS);
+    this.#retry.unref();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    const client = this.#client;
+    this.#drop(client);
+    await client?.end().catch(() => undefined);
+  }
+}
+
 /**
  * PostgreSQL engine, for several stateless Coffer nodes over one database. Transactions run at
  * READ COMMITTED on one pooled client; see docs/adr/0002-postgres-engine.md for the reasoning.
@@ -714,11 +816,13 @@ export class PostgresRepository implements Repository {
   readonly engine = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #read: PostgresStatements;
+  readonly #listener: CredentialsListener;
   #closed: Promise<void> | null = null;
 
-  private constructor(pool: pg.Pool) {
+  private constructor(pool: pg.Pool, url: string) {
     this.#pool = pool;
     this.#read = new PostgresStatements(new PoolExecutor(pool), false);
+    this.#listener = new CredentialsListener(url);
   }
 
   /** Opens a pool on `url` (postgres://…) and brings the schema up to date before returning. */
@@ -734,13 +838,14 @@ export class PostgresRepository implements Repository {
     // An idle connection the server closed: the pool has already dropped it, and the next query
     // opens a fresh one. Without a listener the event would crash the process.
     pool.on('error', () => undefined);
-    const repository = new PostgresRepository(pool);
+    const repository = new PostgresRepository(pool, url);
     try {
       await migrate(pool);
     } catch (error) {
       await repository.close();
       throw error;
     }
+    await repository.#listener.start();
     return repository;
   }
 
@@ -808,8 +913,13 @@ export class PostgresRepository implements Repository {
     await this.#read.ping();
   }
 
+  /** Moves whenever any node changes a credential, or this node may have missed such a change. */
+  credentialsEpoch(): number {
+    return this.#listener.epoch;
+  }
+
   close(): Promise<void> {
-    this.#closed ??= this.#pool.end();
+    this.#closed ??= this.#listener.close().then(() => this.#pool.end());
     return this.#closed;
   }
 
