@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -249,6 +250,57 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
   await stopProcess(big.child);
 }
 
+/** Reads and durable writes against 1, 2 and 3 nodes on one PostgreSQL, 50 connections split evenly. */
+async function benchNodes(env: Record<string, string>): Promise<void> {
+  const nodes: Coffer[] = [];
+  try {
+    nodes.push(await startCoffer(env));
+    const token = nodes[0]?.token ?? '';
+    await put(nodes[0]?.url ?? '', token, 'bench-read', 'a-typical-secret-value-of-some-forty-bytes');
+    for (const count of [1, 2, 3]) {
+      while (nodes.length < count) nodes.push(await startCoffer(env, token));
+      const share = Math.floor(50 / count);
+      for (const kind of ['GET', 'PUT'] as const) {
+        let n = 0;
+        const results = await Promise.all(
+          nodes.map((node) =>
+            autocannon({
+              url: node.url,
+              connections: share,
+              duration: DURATION,
+              requests: [
+                kind === 'GET'
+                  ? {
+                      method: 'GET',
+                      path: '/api/default/secrets/bench-read',
+                      headers: { 'x-api-key': token },
+                    }
+                  : {
+                      method: 'PUT',
+                      headers: { 'x-api-key': token, 'content-type': 'application/json' },
+                      body: '{"value":"a-typical-secret-value-of-some-forty-bytes"}',
+                      setupRequest: (req) => ({ ...req, path: `/api/default/secrets/nodes-${n++ % 1000}` }),
+                    },
+              ],
+            }),
+          ),
+        );
+        const rps = Math.round(results.reduce((sum, r) => sum + r.requests.average, 0));
+        const p99 = Math.max(...results.map((r) => r.latency.p99));
+        const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0);
+        nodeRows.push({ nodes: count, kind, rps, p99, errors });
+        process.stdout.write(
+          `${count} node(s) ${kind.padEnd(4)} ${String(rps).padStart(7)} req/s  p99 ${p99} ms\n`,
+        );
+      }
+    }
+  } finally {
+    for (const node of nodes) await stopProcess(node.child);
+  }
+}
+
+const nodeRows: { nodes: number; kind: string; rps: number; p99: number; errors: number }[] = [];
+
 async function postgresReachable(url: string): Promise<boolean> {
   try {
     const { default: pg } = await import('pg');
@@ -301,6 +353,13 @@ async function main(): Promise<void> {
     try {
       const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
       await benchEngine('postgres', { COFFER_DATA_DIR: pgDir, COFFER_DATABASE_URL: url });
+      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await benchNodes({
+        COFFER_DATA_DIR: pgDir,
+        COFFER_DATABASE_URL: url,
+        COFFER_MASTER_KEY: randomBytes(32).toString('base64'),
+      });
     } catch (error) {
       notes.push(`postgres: not measured (${(error as Error).message.split('\n')[0]})`);
     } finally {
@@ -324,7 +383,20 @@ async function main(): Promise<void> {
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.type()} ${os.release()}.`,
     `autocannon in the same process tree as the servers, over loopback, ${DURATION} s per scenario; the load generator shares the two cores.`,
   ];
-  const report = [...header, '', table(), '', ...notes.map((n) => `- ${n}`), ''].join('\n');
+  const nodesTable =
+    nodeRows.length === 0
+      ? []
+      : [
+          '',
+          'Several nodes on one PostgreSQL (50 connections split evenly across the nodes, all on this 2-core machine):',
+          '',
+          '| nodes | request | req/s (sum) | worst p99 ms | non-2xx |',
+          '|---:|---|---:|---:|---:|',
+          ...nodeRows.map(
+            (r) => `| ${r.nodes} | ${r.kind} | ${r.rps.toLocaleString('en')} | ${r.p99} | ${r.errors} |`,
+          ),
+        ];
+  const report = [...header, '', table(), ...nodesTable, '', ...notes.map((n) => `- ${n}`), ''].join('\n');
   process.stdout.write(`\n${report}`);
   const target = join(ROOT, 'BENCHMARKS.md');
   const existing = (() => {

@@ -65,7 +65,7 @@ describe('coffer serve', () => {
     });
     assert.equal(await stop(server), 0);
     const logs = server.output().replace(/={78}[\s\S]*?={78}/, '');
-    assert.ok(logs.includes('incoming request'), 'trace logs were written');
+    assert.ok(logs.includes('request completed'), 'per-request logs were written');
     assert.ok(!logs.includes(value), 'value in logs');
     assert.ok(!logs.includes(token), 'token in logs');
   });
