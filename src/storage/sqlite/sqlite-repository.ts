@@ -294,16 +294,28 @@ class SqliteStatements implements RepositoryTx {
     }
     const filter = where.join(' AND ');
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-    const total = this.#db
-      .prepare(`SELECT count(*) FROM secrets WHERE ${filter}`)
+    const total = this.#prepared(`SELECT count(*) FROM secrets WHERE ${filter}`)
       .pluck()
       .get(...args) as number;
-    const rows = this.#db
-      .prepare(
-        `SELECT * FROM secrets WHERE ${filter} ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
-      )
-      .all(...args, q.limit, q.offset) as Row[];
+    const rows = this.#prepared(
+      `SELECT * FROM secrets WHERE ${filter} ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
+    ).all(...args, q.limit, q.offset) as Row[];
     return { items: rows.map(toSecret), total };
+  }
+
+  /**
+   * Statements for list queries, whose text depends on the filters used: prepared once per shape.
+   * Shapes are few (filters × orders × directions), and the map is bounded anyway.
+   */
+  readonly #shapes = new Map<string, Database.Statement>();
+  #prepared(sql: string): Database.Statement {
+    let statement = this.#shapes.get(sql);
+    if (statement === undefined) {
+      if (this.#shapes.size >= 256) this.#shapes.clear();
+      statement = this.#db.prepare(sql);
+      this.#shapes.set(sql, statement);
+    }
+    return statement;
   }
   async countSecretsInStore(storeId: string): Promise<number> {
     return this.#s.countSecretsInStore.get(storeId) as number;
