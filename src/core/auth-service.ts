@@ -1,4 +1,4 @@
-import { hashesEqual, hashToken, isWellFormedToken } from '../crypto/tokens.js';
+import { hashesEqual, hashToken, hasTokenShape, isWellFormedToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
 import type { Actor } from './actor.js';
 import { UnauthenticatedError } from './errors.js';
@@ -41,8 +41,7 @@ export class AuthService {
     if (token === undefined || token === '') {
       throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
     }
-    // Shape and checksum are public knowledge: refusing noise here costs no database lookup.
-    if (!isWellFormedToken(token)) throw invalid();
+    if (!hasTokenShape(token)) throw invalid();
     const hash = hashToken(token);
     const cacheKey = hash.toString('base64');
     const epoch = this.#epoch();
@@ -51,7 +50,10 @@ export class AuthService {
       this.#cacheEpoch = epoch;
     }
     const cached = this.#cache.get(cacheKey);
+    // A cached token passed the checksum when it was first looked up.
     if (cached !== undefined) return cached;
+    // Shape and checksum are public knowledge: refusing noise here costs no database lookup.
+    if (!isWellFormedToken(token)) throw invalid();
 
     const actor = await this.#lookup(hash);
     // Cache only if nothing changed while we looked (NaN never equals itself: no epoch, no cache).

@@ -42,9 +42,14 @@ export function generateToken(): string {
   return `${TOKEN_PREFIX}${body}${checksum(body)}`;
 }
 
+/** Prefix, length and alphabet only (no hashing): the cheapest test a presented token must pass. */
+export function hasTokenShape(token: string): boolean {
+  return token.length === TOKEN_LENGTH && TOKEN_SHAPE.test(token);
+}
+
 /** Shape and checksum only: no secret is involved, so this may be checked before any lookup. */
 export function isWellFormedToken(token: string): boolean {
-  if (token.length !== TOKEN_LENGTH || !TOKEN_SHAPE.test(token)) return false;
+  if (!hasTokenShape(token)) return false;
   const body = token.slice(TOKEN_PREFIX.length, TOKEN_PREFIX.length + BODY_CHARS);
   return checksum(body) === token.slice(TOKEN_PREFIX.length + BODY_CHARS);
 }
