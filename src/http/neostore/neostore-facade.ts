@@ -4,7 +4,7 @@ import { UnauthenticatedError } from '../../core/errors.js';
 import { bearerToken, singleHeader } from '../auth.js';
 import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
 import { neostoreSecretRoutes } from './neostore-secret-routes.js';
-import { neostoreErrorHandler, ProblemDetailsSchema, sendProblem } from './problem-details.js';
+import { neostoreErrorHandler, ProblemDetailsSchema, sendProblem } from '../problem-details.js';
 
 /** Neostore's two credentials: `X-API-KEY: <token>` or `Authorization: Bearer <token>`. */
 function neostoreToken(headers: Record<string, string | string[] | undefined>): string | undefined {
