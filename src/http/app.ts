@@ -5,6 +5,7 @@ import type { CofferCore } from '../core/coffer-core.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
+import { v1Facade } from './v1/v1-facade.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
@@ -39,7 +40,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Coffer',
         version: deps.version,
         description:
-          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
+          'Self-hosted, multi-tenant secrets store. Native API: `/v1/tenants/{tenant}/stores…` (docs/native-api.md). Facades: Neostore (`/api`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
       },
       components: {
         securitySchemes: {
@@ -53,6 +54,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes(deps.ping));
   await app.register(neostoreFacade(deps.core), { prefix: '/api' });
+  await app.register(v1Facade(deps.core), { prefix: '/v1' });
   await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -60,7 +60,11 @@ export interface Problem {
   readonly body: Record<string, unknown>;
 }
 
-export function problem(status: number, detail: string | undefined, extra: Record<string, unknown> = {}): Problem {
+export function problem(
+  status: number,
+  detail: string | undefined,
+  extra: Record<string, unknown> = {},
+): Problem {
   const s = STATUS[status] ?? { title: 'Error', type: 'about:blank' };
   const body: Record<string, unknown> = { type: s.type, title: s.title, status };
   if (detail !== undefined) body.detail = detail;
