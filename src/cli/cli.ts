@@ -183,8 +183,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (
       error instanceof UsageError ||
       (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
-      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ||
-      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
     ) {
       io.err.write(`coffer: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
