@@ -72,7 +72,7 @@ export type SecretPrecondition =
   | { readonly kind: 'absent' }
   | { readonly kind: 'version'; readonly version: number };
 
-export interface RevealedSecret {
+export interface OpenedValue {
   readonly name: string;
   readonly version: number;
   readonly value: Buffer;
@@ -683,7 +683,7 @@ export class SecretService {
     tenantId: string,
     storeId: string,
     names: readonly string[] | null,
-  ): Promise<{ secrets: RevealedSecret[]; missing: string[] }> {
+  ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
     requirePermission(actor, tenantId, 'secrets:reveal');
     if (names === null) requirePermission(actor, tenantId, 'secrets:read');
     else {
@@ -701,7 +701,7 @@ export class SecretService {
         `The store holds more than ${MAX_REVEAL_BATCH} secrets with a value: name the ones wanted.`,
       );
     }
-    const secrets: RevealedSecret[] = [];
+    const secrets: OpenedValue[] = [];
     const missing: string[] = [];
     for (const name of wanted) {
       const opened = await this.#openCurrent(tenantId, store.id, name);
