@@ -3,3 +3,6 @@
 export { openRuntime, type Runtime } from './cli/runtime.js';
 export { type Config, parseConfig } from './config.js';
 export { type AppDeps, buildApp } from './http/app.js';
+export { CLIENT_OPERATIONS, CofferClient, type CofferClientOptions } from './client/coffer-client.js';
+export { CofferApiError } from './client/coffer-api-error.js';
+export type * from './client/native-api-types.js';

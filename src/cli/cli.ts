@@ -1,11 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { CofferApiError } from '../client/coffer-api-error.js';
 import { ConfigError, parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
 import { isCofferError } from '../core/errors.js';
 import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
 import { KeyringError } from '../crypto/keyring.js';
+import { DotenvFormatError } from './dotenv-format.js';
+import { runCommand } from './run-command.js';
 import { openRuntime } from './runtime.js';
+import { SourceError } from './secret-source.js';
+import { exportCommand, importCommand, secretsCommand } from './secrets-commands.js';
 import { packageVersion, serve } from './serve-command.js';
+import { UsageError } from './store-address.js';
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream;
@@ -25,13 +32,21 @@ Commands:
   keys create --service NAME             Create a platform service credential (Cloudflare system/ routes)
   keys list --services                   List service credentials
   keys enable|disable|delete --service NAME
+  run (--tenant T --store S | --env ORG/PROJECT/ENV) [--only NAME ...] -- COMMAND [ARGS ...]
+                                         Run COMMAND with the store's secrets as environment variables
+  secrets get NAME (--tenant T --store S | --env O/P/E) [--reveal] [--json]
+                                         Print a secret's metadata; its value only with --reveal
+  import (--tenant T --store S | --env O/P/E) [--format dotenv|json] FILE|-
+                                         Set values from a .env or JSON file (creates the store if needed)
+  export (--tenant T --store S | --env O/P/E) [--format dotenv|json]
+                                         Print every value as .env (default) or JSON, to stdout
   version                                Print the version
 
 Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_DATABASE_URL,
-COFFER_MASTER_KEY, LOG_LEVEL), the same for the server and the CLI. Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
+COFFER_MASTER_KEY, LOG_LEVEL), the same for the server and the CLI. run, secrets, import and export work
+on the data directory, or on a server's native API when COFFER_URL and COFFER_TOKEN are set.
+Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
 `;
-
-class UsageError extends Error {}
 
 function requireOption(values: Record<string, unknown>, name: string): string {
   const v = values[name];
@@ -144,6 +159,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return -1; // keeps running until a signal
       case 'keys':
         return await keysCommand(rest, io);
+      case 'run':
+        return await runCommand(rest, io);
+      case 'secrets':
+        return await secretsCommand(rest, io);
+      case 'import':
+        return await importCommand(rest, io, () => readFileSync(0, 'utf8'));
+      case 'export':
+        return await exportCommand(rest, io);
       case 'version':
       case '--version':
         io.out.write(`${packageVersion()}\n`);
@@ -160,12 +183,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     if (
       error instanceof UsageError ||
-      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ||
+      (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
     ) {
       io.err.write(`coffer: ${(error as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof KeyringError || isCofferError(error)) {
+    if (error instanceof CofferApiError) {
+      io.err.write(`coffer: ${error.message} (HTTP ${error.status}${error.code ? `, ${error.code}` : ''})\n`);
+      return 1;
+    }
+    if (
+      error instanceof ConfigError ||
+      error instanceof KeyringError ||
+      error instanceof SourceError ||
+      error instanceof DotenvFormatError ||
+      isCofferError(error)
+    ) {
       io.err.write(`coffer: ${(error as Error).message}\n`);
       return 1;
     }

@@ -50,6 +50,37 @@ export interface SecretPatch {
   readonly value?: string;
 }
 
+/**
+ * A create-or-update by name (native API `PUT`): absent fields keep their current state;
+ * `notBefore`/`expiresOn` null clear a bound, a number sets it (epoch ms).
+ */
+export interface SecretWrite {
+  readonly value?: string;
+  readonly description?: string | null;
+  readonly scopes?: readonly string[];
+  readonly notBefore?: number | null;
+  readonly expiresOn?: number | null;
+}
+
+/**
+ * What the caller believed about the secret (HTTP `If-Match`/`If-None-Match`), checked inside the
+ * write's own transaction so that no other write can slip in between the check and the change.
+ * `version` 0 means "exists without a value yet".
+ */
+export type SecretPrecondition =
+  | { readonly kind: 'exists' }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'version'; readonly version: number };
+
+export interface OpenedValue {
+  readonly name: string;
+  readonly version: number;
+  readonly value: Buffer;
+}
+
+/** Most secrets one batch reveal may open (names asked for, or all of a store). */
+export const MAX_REVEAL_BATCH = 1000;
+
 export interface PutValueInput {
   readonly tenantId: string;
   readonly storeName?: string;
@@ -62,6 +93,23 @@ const NO_WINDOW: ValidityWindow = { notBefore: null, expiresOn: null };
 
 function secretNotFound(): NotFoundError {
   return new NotFoundError('secret_not_found', 'The secret does not exist.');
+}
+
+function assertPrecondition(secret: SecretRecord | null, precondition: SecretPrecondition | undefined): void {
+  if (precondition === undefined) return;
+  const holds =
+    precondition.kind === 'absent'
+      ? secret === null
+      : secret !== null &&
+        (precondition.kind === 'exists' || (secret.currentVersion ?? 0) === precondition.version);
+  if (!holds) {
+    throw new ConflictError(
+      'precondition_failed',
+      precondition.kind === 'absent'
+        ? 'The secret already exists.'
+        : 'The secret does not exist or its version is not the one expected.',
+    );
+  }
 }
 
 export function assertWindow(window: ValidityWindow): void {
@@ -468,6 +516,222 @@ export class SecretService {
         plaintext.fill(0);
       }
     });
+  }
+
+  /**
+   * Creates or updates the secret named so in a store, under an optional precondition. Answers with
+   * the metadata, so `secrets:read` is needed as well as what the change itself needs: `secrets:write`
+   * to create or to change description, scopes or (without a value) the window, `secrets:set-value`
+   * for a value.
+   */
+  async writeByName(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    name: string,
+    input: SecretWrite,
+    precondition?: SecretPrecondition,
+  ): Promise<{ secret: SecretRecord; created: boolean }> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    const windowGiven = input.notBefore !== undefined || input.expiresOn !== undefined;
+    if (input.value !== undefined) {
+      requirePermission(actor, tenantId, 'secrets:set-value');
+      assertValueSize(input.value);
+    }
+    if (
+      input.description !== undefined ||
+      input.scopes !== undefined ||
+      (windowGiven && input.value === undefined)
+    ) {
+      requirePermission(actor, tenantId, 'secrets:write');
+    }
+    assertSecretName(name, 'name');
+    return this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      const existing = await tx.getSecret(store.id, name);
+      assertPrecondition(existing, precondition);
+      const now = this.#deps.clock.now();
+      const window = {
+        notBefore: input.notBefore === undefined ? (existing?.notBefore ?? null) : input.notBefore,
+        expiresOn: input.expiresOn === undefined ? (existing?.expiresOn ?? null) : input.expiresOn,
+      };
+      assertWindow(window);
+      if (existing === null) {
+        requirePermission(actor, tenantId, 'secrets:write');
+        await this.#assertQuota(tx, tenantId, 1);
+        const record: SecretRecord = {
+          id: newId(),
+          storeId: store.id,
+          name,
+          description: input.description ?? null,
+          scopes: [...(input.scopes ?? [])],
+          ...window,
+          currentVersion: null,
+          latestVersion: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
+        if (!(await tx.insertSecret(record)))
+          throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+        if (input.value === undefined) return { secret: record, created: true };
+        const version = await this.#sealString(tx, tenantId, record, input.value, window, now);
+        return { secret: { ...record, currentVersion: version, latestVersion: version }, created: true };
+      }
+      if (windowGiven && input.value === undefined && existing.currentVersion === null) {
+        throw InvalidError.field(
+          'value_required',
+          'value',
+          'A secret without a value has no validity window to change: send the value with it.',
+        );
+      }
+      if (
+        input.description === undefined &&
+        input.scopes === undefined &&
+        input.value === undefined &&
+        !windowGiven
+      ) {
+        return { secret: existing, created: false };
+      }
+      const description = input.description === undefined ? existing.description : input.description;
+      const scopes = input.scopes === undefined ? existing.scopes : [...input.scopes];
+      await tx.updateSecretMetadata(existing.id, { description, scopes, updatedAt: now });
+      let { currentVersion, latestVersion } = existing;
+      if (input.value !== undefined) {
+        currentVersion = await this.#sealString(tx, tenantId, existing, input.value, window, now);
+        latestVersion = currentVersion;
+      } else if (windowGiven && currentVersion !== null) {
+        await tx.setCurrentVersion(existing.id, currentVersion, window, now);
+      }
+      return {
+        secret: {
+          ...existing,
+          description,
+          scopes,
+          ...window,
+          currentVersion,
+          latestVersion,
+          updatedAt: now,
+        },
+        created: false,
+      };
+    });
+  }
+
+  async #sealString(
+    tx: RepositoryTx,
+    tenantId: string,
+    secret: SecretRecord,
+    value: string,
+    window: ValidityWindow,
+    now: number,
+  ): Promise<number> {
+    const plaintext = Buffer.from(value, 'utf8');
+    try {
+      return await this.#sealNewVersion(tx, tenantId, secret, plaintext, window, now);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** Destroys the secret named so, under an optional precondition; NotFound when absent. */
+  async deleteByName(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    name: string,
+    precondition?: SecretPrecondition,
+  ): Promise<void> {
+    requirePermission(actor, tenantId, 'secrets:write');
+    assertSecretName(name, 'name');
+    await this.#deps.repository.transaction(async (tx) => {
+      const store = await resolveStore(tx, actor, tenantId, storeId);
+      const secret = await tx.getSecret(store.id, name);
+      assertPrecondition(secret, precondition);
+      if (secret === null) throw secretNotFound();
+      await tx.deleteSecret(store.id, secret.id);
+    });
+  }
+
+  /**
+   * The metadata and current value of one secret, the value being exactly the version the metadata
+   * names. NotFound when it is missing, has no value, or `now` is outside its window.
+   */
+  async revealByName(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    name: string,
+  ): Promise<{ secret: SecretRecord; value: Buffer }> {
+    requirePermission(actor, tenantId, 'secrets:read');
+    requirePermission(actor, tenantId, 'secrets:reveal');
+    assertSecretName(name, 'name');
+    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+    const opened = await this.#openCurrent(tenantId, store.id, name);
+    if (opened === null) {
+      throw new NotFoundError('secret_value_not_found', 'The secret does not exist or has no usable value.');
+    }
+    return opened;
+  }
+
+  /**
+   * Values of several secrets of a store in one call: `names`, or every secret holding a value when
+   * null (which also needs `secrets:read`, as it discloses names). Missing, valueless, expired and
+   * not-yet-valid secrets are listed in `missing`, in the order asked.
+   */
+  async revealMany(
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    names: readonly string[] | null,
+  ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
+    requirePermission(actor, tenantId, 'secrets:reveal');
+    if (names === null) requirePermission(actor, tenantId, 'secrets:read');
+    else {
+      if (names.length > MAX_REVEAL_BATCH) {
+        throw InvalidError.field('too_many_names', 'names', `At most ${MAX_REVEAL_BATCH} names per call.`);
+      }
+      names.forEach((n, i) => assertSecretName(n, `names[${i}]`));
+    }
+    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+    const wanted =
+      names === null ? await this.#deps.repository.listSecretNamesWithValue(store.id) : [...new Set(names)];
+    if (wanted.length > MAX_REVEAL_BATCH) {
+      throw new InvalidError(
+        'too_many_secrets',
+        `The store holds more than ${MAX_REVEAL_BATCH} secrets with a value: name the ones wanted.`,
+      );
+    }
+    const secrets: OpenedValue[] = [];
+    const missing: string[] = [];
+    for (const name of wanted) {
+      const opened = await this.#openCurrent(tenantId, store.id, name);
+      if (opened === null || opened.secret.currentVersion === null) missing.push(name);
+      else secrets.push({ name, version: opened.secret.currentVersion, value: opened.value });
+    }
+    return { secrets, missing };
+  }
+
+  async #openCurrent(
+    tenantId: string,
+    storeId: string,
+    name: string,
+  ): Promise<{ secret: SecretRecord; value: Buffer } | null> {
+    // Two reads outside a transaction: a version named by the metadata can only vanish if ten newer
+    // ones were written in between, so one re-read settles any race.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const secret = await this.#deps.repository.getSecret(storeId, name);
+      if (secret === null || secret.currentVersion === null) return null;
+      if (!isWithinWindow(secret, this.#deps.clock.now())) return null;
+      const version = await this.#deps.repository.getVersion(secret.id, secret.currentVersion);
+      if (version === null) continue;
+      const value = openValue(
+        this.#deps.keyring,
+        { tenantId, storeId, secretId: secret.id, version: version.version },
+        version,
+      );
+      return { secret, value };
+    }
+    throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
   }
 
   /** The tenant's secret count against its quota. */

@@ -14,6 +14,9 @@ export interface StoreServiceDeps {
   readonly storeLimit: number;
 }
 
+/** Store ids, as `newId` makes them. */
+export const STORE_ID_PATTERN = /^[0-9a-f]{32}$/;
+
 export function storeNotFound(): NotFoundError {
   return new NotFoundError('store_not_found', 'The store does not exist.');
 }
@@ -93,6 +96,27 @@ export class StoreService {
   ): Promise<StoreRecord | null> {
     requirePermission(actor, tenantId, permission);
     return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(actor));
+  }
+
+  /**
+   * The store a caller names by reference: its 32-hex id, else its name. An id wins over a store
+   * whose name looks like an id. NotFound when neither matches.
+   */
+  async resolveRef(
+    actor: Actor,
+    tenantId: string,
+    ref: string,
+    permission: Permission = 'secrets:read',
+  ): Promise<StoreRecord> {
+    requirePermission(actor, tenantId, permission);
+    if (STORE_ID_PATTERN.test(ref)) {
+      const byId = await this.#deps.repository.getStoreById(tenantId, ref);
+      if (byId !== null && (actor.kind === 'operator' || byId.managedBy === managedScopeOf(actor)))
+        return byId;
+    }
+    const byName = await this.#deps.repository.getStoreByName(tenantId, ref, managedScopeOf(actor));
+    if (byName === null) throw storeNotFound();
+    return byName;
   }
 
   /** A new store; a service's store is managed by it. 409 when the name is taken. */

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
+import { ProblemDetailsSchema } from './problem-details.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
+import { v1Facade } from './v1/v1-facade.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
@@ -31,7 +33,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // One line per request, at debug level, from the hook below; Fastify's two info lines per
     // request would cost throughput at the default level.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest('actor', null);
   if (deps.logger.level === 'debug' || deps.logger.level === 'trace') {
@@ -52,13 +54,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
 
   await app.register(swagger, {
+    // Components are named after their schema's $id (ProblemDetails, …), not def-0, def-1.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Coffer',
         version: deps.version,
         description:
-          'Self-hosted, multi-tenant secrets store. Facades: Neostore (`/api`), Cloudflare Secrets Store (`/client/v4`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
+          'Self-hosted, multi-tenant secrets store. Native API: `/v1/tenants/{tenant}/stores…` (docs/native-api.md). Facades: Neostore (`/api`), Cloudflare Secrets Store (`/client/v4`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
       },
       components: {
         securitySchemes: {
@@ -70,8 +77,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  // Shared by Neostore and /v1: registered once, so /openapi.json names it once.
+  app.addSchema(ProblemDetailsSchema);
   await app.register(healthRoutes(deps.ping));
   await app.register(neostoreFacade(deps.core), { prefix: '/api' });
+  await app.register(v1Facade(deps.core), { prefix: '/v1' });
   await app.register(cloudflareFacade(deps.core), { prefix: '/client/v4' });
   await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

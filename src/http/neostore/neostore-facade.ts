@@ -4,7 +4,7 @@ import { UnauthenticatedError } from '../../core/errors.js';
 import { bearerToken, singleHeader } from '../auth.js';
 import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
 import { neostoreSecretRoutes } from './neostore-secret-routes.js';
-import { neostoreErrorHandler, ProblemDetailsSchema, sendProblem } from './problem-details.js';
+import { neostoreErrorHandler, sendProblem } from '../problem-details.js';
 
 /** Neostore's two credentials: `X-API-KEY: <token>` or `Authorization: Bearer <token>`. */
 function neostoreToken(headers: Record<string, string | string[] | undefined>): string | undefined {
@@ -17,7 +17,6 @@ function neostoreToken(headers: Record<string, string | string[] | undefined>): 
  */
 export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    app.addSchema(ProblemDetailsSchema);
     // The contract accepts application/json, text/json and application/*+json bodies.
     // Only JSON bodies are accepted: anything else is a 400, not a string to validate.
     app.removeContentTypeParser('text/plain');

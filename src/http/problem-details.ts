@@ -1,9 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { type CofferError, InvalidError } from '../../core/errors.js';
-import { classifyRequestError, type RequestFailure } from '../request-errors.js';
+import { type CofferError, InvalidError } from '../core/errors.js';
+import { classifyRequestError, type RequestFailure } from './request-errors.js';
 
-/** RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them. */
+/**
+ * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them; the native API (`/v1`)
+ * uses the same shape, with its own status mapping on top of `toProblem`.
+ */
 export const ProblemDetailsSchema = Type.Object(
   {
     type: Type.Union([Type.String(), Type.Null()]),
@@ -31,7 +34,9 @@ const STATUS: Record<number, { title: string; type: string }> = {
   404: { title: 'Not Found', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.5' },
   405: { title: 'Method Not Allowed', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.6' },
   409: { title: 'Conflict', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.10' },
+  412: { title: 'Precondition Failed', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.13' },
   413: { title: 'Content Too Large', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.14' },
+  415: { title: 'Unsupported Media Type', type: 'https://tools.ietf.org/html/rfc9110#section-15.5.16' },
   429: { title: 'Too Many Requests', type: 'https://tools.ietf.org/html/rfc6585#section-4' },
   500: {
     title: 'An error occurred while processing your request.',
@@ -55,7 +60,11 @@ export interface Problem {
   readonly body: Record<string, unknown>;
 }
 
-function problem(status: number, detail: string | undefined, extra: Record<string, unknown> = {}): Problem {
+export function problem(
+  status: number,
+  detail: string | undefined,
+  extra: Record<string, unknown> = {},
+): Problem {
   const s = STATUS[status] ?? { title: 'Error', type: 'about:blank' };
   const body: Record<string, unknown> = { type: s.type, title: s.title, status };
   if (detail !== undefined) body.detail = detail;
@@ -74,7 +83,7 @@ export function validationProblem(fields: Record<string, string[]>): Problem {
   };
 }
 
-/** The one mapping from any request failure to a Neostore ProblemDetails. */
+/** The one mapping from any request failure to a Neostore ProblemDetails (the native API's base). */
 export function toProblem(failure: RequestFailure): Problem {
   switch (failure.type) {
     case 'domain': {

@@ -1,0 +1,119 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { CofferCore } from '../../core/coffer-core.js';
+import { actorOf } from '../auth.js';
+import { decodeCursor, pageByName } from './page-cursor.js';
+import {
+  CreateStoreBody,
+  DEFAULT_PAGE_SIZE,
+  DeleteStoreQuery,
+  ListQuery,
+  StoreParams,
+  StorePage,
+  TenantParams,
+  problems,
+} from './v1-schemas.js';
+import { storeView } from './v1-views.js';
+
+/** `/v1/tenants/{tenant}/stores…`: the tenant's own stores (Neostore `default`, envs, Cloudflare). */
+export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    app.get(
+      '/tenants/:tenant/stores',
+      {
+        schema: {
+          operationId: 'v1ListStores',
+          tags: ['Native'],
+          summary: 'List stores',
+          description:
+            "The tenant's stores, by name, one page at a time (`prefix`, `limit`, `cursor`). Requires `secrets:read`.",
+          params: TenantParams,
+          querystring: ListQuery,
+          response: { 200: StorePage, ...problems(400, 401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const { tenant } = request.params as TenantParams;
+        const query = request.query as ListQuery;
+        const prefix = query.prefix ?? '';
+        const cursor = decodeCursor(query.cursor, prefix);
+        const stores = (await core.stores.list(actorOf(request), tenant))
+          .filter((s) => s.name.startsWith(prefix))
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        const page = await pageByName(
+          async (offset, limit) => stores.slice(offset, offset + limit),
+          cursor,
+          prefix,
+          query.limit ?? DEFAULT_PAGE_SIZE,
+        );
+        return { items: page.items.map(storeView), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.post(
+      '/tenants/:tenant/stores',
+      {
+        schema: {
+          operationId: 'v1CreateStore',
+          tags: ['Native'],
+          summary: 'Create a store',
+          description:
+            'A new, empty store; a name already taken is 409 `store_name_taken`. Requires `secrets:write`.',
+          params: TenantParams,
+          body: CreateStoreBody,
+          response: {
+            201: { description: 'The store', $ref: 'V1Store#' },
+            ...problems(400, 401, 403, 404, 409, 415),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { tenant } = request.params as TenantParams;
+        const { name } = request.body as CreateStoreBody;
+        const store = await core.stores.create(actorOf(request), tenant, name);
+        return reply.code(201).send(storeView(store));
+      },
+    );
+
+    app.get(
+      '/tenants/:tenant/stores/:store',
+      {
+        schema: {
+          operationId: 'v1GetStore',
+          tags: ['Native'],
+          summary: 'Get a store',
+          description: 'A store by id or by URL-encoded name. Requires `secrets:read`.',
+          params: StoreParams,
+          response: { 200: { description: 'The store', $ref: 'V1Store#' }, ...problems(400, 401, 403, 404) },
+        },
+      },
+      async (request) => {
+        const { tenant, store } = request.params as StoreParams;
+        return storeView(await core.stores.resolveRef(actorOf(request), tenant, store));
+      },
+    );
+
+    app.delete(
+      '/tenants/:tenant/stores/:store',
+      {
+        schema: {
+          operationId: 'v1DeleteStore',
+          tags: ['Native'],
+          summary: 'Delete a store',
+          description:
+            'Deletes an empty store; one holding secrets is 409 `store_not_empty` unless `force=true`, which destroys them. Requires `secrets:write`.',
+          params: StoreParams,
+          querystring: DeleteStoreQuery,
+          response: { 204: { description: 'Deleted', type: 'null' }, ...problems(400, 401, 403, 404, 409) },
+        },
+      },
+      async (request, reply) => {
+        const { tenant, store } = request.params as StoreParams;
+        const { force } = request.query as DeleteStoreQuery;
+        const actor = actorOf(request);
+        const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
+        await core.stores.delete(actor, tenant, found.id, { force: force === true });
+        return reply.code(204).send();
+      },
+    );
+  };
+}
