@@ -1,0 +1,4 @@
+/** `coffer/client`: the typed client alone, without loading the server or a database driver. */
+export { CLIENT_OPERATIONS, CofferClient, type CofferClientOptions } from './coffer-client.js';
+export { CofferApiError } from './coffer-api-error.js';
+export type * from './native-api-types.js';
