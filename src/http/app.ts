@@ -75,7 +75,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', name: 'X-API-KEY', in: 'header' },
-          bearer: { type: 'http', scheme: 'bearer' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A Coffer token, or an OIDC access token (JWT) when COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE are set.',
+          },
         },
       },
       security: [{ apiKey: [] }, { bearer: [] }],
