@@ -4,6 +4,7 @@ import { OPERATOR } from '../core/actor.js';
 import { isCofferError } from '../core/errors.js';
 import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
 import { KeyringError } from '../crypto/keyring.js';
+import { MASTER_KEY_USAGE, masterKeyCommand } from './master-key-command.js';
 import { openRuntime } from './runtime.js';
 import { packageVersion, serve } from './serve-command.js';
 
@@ -25,10 +26,13 @@ Commands:
   keys create --service NAME             Create a platform service credential (Cloudflare system/ routes)
   keys list --services                   List service credentials
   keys enable|disable|delete --service NAME
+${MASTER_KEY_USAGE}
   version                                Print the version
 
 Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_DATABASE_URL,
-COFFER_MASTER_KEY, LOG_LEVEL), the same for the server and the CLI. Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
+COFFER_MASTER_KEY, COFFER_KEYRING_FILE, COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_AUTH_FAILURE_LIMIT,
+COFFER_KEY_RATE_LIMIT, COFFER_TRUST_PROXY, LOG_LEVEL), the same for the server and the CLI.
+Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
 `;
 
 class UsageError extends Error {}
@@ -144,6 +148,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return -1; // keeps running until a signal
       case 'keys':
         return await keysCommand(rest, io);
+      case 'master-key':
+        return await masterKeyCommand(rest, parseConfig(io.env), io);
       case 'version':
       case '--version':
         io.out.write(`${packageVersion()}\n`);

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { loadKeyring } from '../crypto/keyring-source.js';
+import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { PostgresRepository } from '../storage/postgres/postgres-repository.js';
 import type { Repository } from '../storage/repository.js';
 import { SqliteRepository } from '../storage/sqlite/sqlite-repository.js';
@@ -15,6 +15,8 @@ export interface Runtime {
   readonly config: Config;
   readonly repository: Repository;
   readonly keyring: Keyring;
+  /** Follows the keyring file (master-key rotation); null when the key comes from COFFER_MASTER_KEY. */
+  readonly keyringWatcher: KeyringWatcher | null;
   readonly core: CofferCore;
   close(): Promise<void>;
 }
@@ -26,14 +28,18 @@ export async function openRepository(config: Config): Promise<Repository> {
 }
 
 export async function openRuntime(config: Config): Promise<Runtime> {
-  // The data directory holds the SQLite file and the key file; PostgreSQL with COFFER_MASTER_KEY needs neither.
-  if (config.databaseUrl === null || config.masterKey === null) {
+  // The data directory holds the SQLite file and the default key file; PostgreSQL with
+  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither.
+  if (
+    config.databaseUrl === null ||
+    (config.masterKey === null && dirname(config.keyringFile) === config.dataDir)
+  ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
   const repository = await openRepository(config);
   try {
-    const { keyring } = await loadKeyring({
-      dataDir: config.dataDir,
+    const { keyring, watcher } = await loadKeyring({
+      keyringFile: config.keyringFile,
       masterKey: config.masterKey,
       hasSealedValues: () => repository.hasSealedValues(),
       kekIdsInUse: () => repository.listKekIdsInUse(),
@@ -42,10 +48,15 @@ export async function openRuntime(config: Config): Promise<Runtime> {
       config,
       repository,
       keyring,
+      keyringWatcher: watcher,
       core: createCore({
         repository,
         keyring,
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+        rateLimits: {
+          authFailuresPerMinute: config.authFailureLimit,
+          keyRequestsPerSecond: config.keyRateLimit,
+        },
       }),
       close: () => repository.close(),
     };
