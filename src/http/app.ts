@@ -16,6 +16,10 @@ export interface AppDeps {
   readonly version: string;
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' or absent: the server root. */
   readonly envsPrefix?: string;
+  /** PEM certificate and key (COFFER_TLS_CERT, COFFER_TLS_KEY): serve HTTPS instead of HTTP. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /** COFFER_TRUST_PROXY: whose X-Forwarded-For to believe for the client address (rate limits). */
+  readonly trustProxy?: boolean | string;
 }
 
 /**
@@ -23,7 +27,7 @@ export interface AppDeps {
  * Tests call this with their own parts; `coffer serve` with the real ones.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+  const options = {
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
     // Long names must reach validation (400), not fall through the router as a 404.
@@ -32,8 +36,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // One line per request, at debug level, from the hook below; Fastify's two info lines per
     // request would cost throughput at the default level.
     disableRequestLogging: true,
-  });
+    // Off unless configured: behind no proxy, X-Forwarded-For is whatever a client claims, and
+    // the failed-authentication limit is per client address.
+    trustProxy: deps.trustProxy ?? false,
+  };
+  // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
+  const app: FastifyInstance =
+    deps.tls === undefined || deps.tls === null
+      ? Fastify(options)
+      : (Fastify({
+          ...options,
+          https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' },
+        }) as unknown as FastifyInstance);
   app.decorateRequest('actor', null);
+  // Nothing Coffer answers is meant for a shared cache: values, tokens, key lists and metadata all
+  // go out with no-store, whichever facade (or none) answers. Facades' error senders set it too.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
   if (deps.logger.level === 'debug' || deps.logger.level === 'trace') {
     // Registered only when it would log: at info and above, a request pays nothing for it.
     app.addHook('onResponse', async (request, reply) => {
