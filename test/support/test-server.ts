@@ -36,7 +36,15 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? temp?.path ?? '';
-  const config = parseConfig({ ...options.env, COFFER_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
+  // Suites that sweep bad credentials over every route would trip the failed-authentication limit
+  // (all their requests come from 127.0.0.1); test/hardening turns it on where it is the subject.
+  const config = parseConfig({
+    COFFER_AUTH_FAILURE_LIMIT: '0',
+    ...options.env,
+    COFFER_DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+  });
   const opened = await openRuntime(config);
   const runtime: Runtime =
     options.clock === undefined
@@ -48,6 +56,10 @@ export async function startTestServer(
             keyring: opened.keyring,
             clock: options.clock,
             limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+            rateLimits: {
+              authFailuresPerMinute: config.authFailureLimit,
+              keyRequestsPerSecond: config.keyRateLimit,
+            },
           }),
         };
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
@@ -57,6 +69,7 @@ export async function startTestServer(
     logger: pino({ level: 'silent' }),
     version: packageVersion(),
     envsPrefix: config.envsPrefix,
+    trustProxy: config.trustProxy,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
