@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { envsFacade } from './envs/envs-facade.js';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { validatorCompiler } from './validation.js';
@@ -39,6 +40,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Off unless configured: behind no proxy, X-Forwarded-For is whatever a client claims, and
     // the failed-authentication limit is per client address.
     trustProxy: deps.trustProxy ?? false,
+    // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(deps.logger),
   };
   // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
   const app: FastifyInstance =

@@ -182,7 +182,12 @@ export function sendCloudflareFailure(reply: FastifyReply, failure: CloudflareFa
     .code(failure.status)
     .header('content-type', JSON_CONTENT_TYPE)
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ success: false, errors: failure.errors, messages: [], result: null }));
+    .send(cloudflareFailureBody(failure));
+}
+
+/** The v4 failure envelope (also written raw, for requests Node's parser refused). */
+export function cloudflareFailureBody(failure: CloudflareFailure): string {
+  return JSON.stringify({ success: false, errors: failure.errors, messages: [], result: null });
 }
 
 export function cloudflareErrorHandler(

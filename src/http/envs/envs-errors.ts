@@ -164,7 +164,12 @@ export function sendEnvsError(reply: FastifyReply, f: EnvsFailure): FastifyReply
     .code(f.status)
     .header('content-type', 'application/json; charset=utf-8')
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ error: f.error, code: f.code }));
+    .send(envsFailureBody(f));
+}
+
+/** `{error, code}` (also written raw, for requests Node's parser refused). */
+export function envsFailureBody(f: EnvsFailure): string {
+  return JSON.stringify({ error: f.error, code: f.code });
 }
 
 export function envsErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

@@ -111,7 +111,12 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Pro
     .code(p.status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ ...p.body, traceId: request.id }));
+    .send(problemBody(p, request.id));
+}
+
+/** The wire body of a problem (also written raw, for requests Node's parser refused). */
+export function problemBody(p: Problem, traceId: string | undefined): string {
+  return JSON.stringify(traceId === undefined ? p.body : { ...p.body, traceId });
 }
 
 export function neostoreErrorHandler(
