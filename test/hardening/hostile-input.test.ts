@@ -234,7 +234,7 @@ const CONTENT_TYPES = [
 ];
 
 // Mostly JSON, so that bodies get past the content-type check and into parsing and validation.
-const contentType = fc.oneof(
+const contentTypes = fc.oneof(
   { weight: 6, arbitrary: fc.constant('application/json') },
   { weight: 4, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
 );
@@ -414,12 +414,12 @@ describe('hostile input on every route of every facade', () => {
       const token = route.auth === 'service' ? serviceToken : server.adminToken;
       const authHeader: Record<string, string> =
         route.facade === 'neostore' ? { 'x-api-key': token } : { authorization: `Bearer ${token}` };
-      await fc.assert(
+      await holds(
         fc.asyncProperty(
           path,
           query,
           fc.option(body, { nil: undefined }),
-          fc.constantFrom(...CONTENT_TYPES),
+          contentTypes,
           async (segments, q, payload, contentType) => {
             const url = `/${segments.join('/')}${q}`;
             const headers: Record<string, string> = { ...authHeader };
@@ -441,7 +441,7 @@ describe('hostile input on every route of every facade', () => {
       fc.string({ unit: 'grapheme-ascii', maxLength: 200 }).filter((s) => /^[\x21-\x7e]*$/.test(s)),
       fc.constantFrom('coffer_', `coffer_${'0'.repeat(49)}`, 'Bearer', 'a'.repeat(8000), '\u00ff\u00fe'),
     );
-    await fc.assert(
+    await holds(
       fc.asyncProperty(
         credential,
         fc.constantFrom(...(['neostore', 'cloudflare', 'envs'] as const)),
