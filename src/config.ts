@@ -22,6 +22,8 @@ export interface Config {
   readonly storeLimit: number;
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' serves it at the server root. */
   readonly envsPrefix: string;
+  /** COFFER_AUDIT_STDOUT=1: `coffer serve` also writes each committed audit event to stdout as a JSON line. */
+  readonly auditStdout: boolean;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +82,13 @@ function parsePathPrefix(env: Env, name: string): string {
   return raw;
 }
 
+function parseFlag(env: Env, name: string): boolean {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined || raw === '0' || raw.toLowerCase() === 'false') return false;
+  if (raw === '1' || raw.toLowerCase() === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}.`);
+}
+
 function parseDatabaseUrl(raw: string | undefined): string | null {
   if (raw === undefined) return null;
   let url: URL | null = null;
@@ -114,5 +123,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),
     storeLimit: parseCount(env, 'COFFER_STORE_LIMIT', DEFAULT_LIMITS.storeLimit),
     envsPrefix: parsePathPrefix(env, 'COFFER_ENVS_PREFIX'),
+    auditStdout: parseFlag(env, 'COFFER_AUDIT_STDOUT'),
   });
 }

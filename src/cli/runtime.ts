@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import type { AuditSink } from '../core/audit-trail.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { loadKeyring } from '../crypto/keyring-source.js';
@@ -25,7 +26,7 @@ export async function openRepository(config: Config): Promise<Repository> {
   return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
 }
 
-export async function openRuntime(config: Config): Promise<Runtime> {
+export async function openRuntime(config: Config, options: { auditSink?: AuditSink } = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the key file; PostgreSQL with COFFER_MASTER_KEY needs neither.
   if (config.databaseUrl === null || config.masterKey === null) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -46,6 +47,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
         repository,
         keyring,
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+        ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
       }),
       close: () => repository.close(),
     };

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import type { Config } from '../config.js';
+import { auditEventView } from '../core/audit-service.js';
+import type { AuditSink } from '../core/audit-trail.js';
 import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { openRuntime } from './runtime.js';
@@ -42,7 +44,11 @@ function bootstrapBanner(tenant: string, keyName: string, token: string): string
 /** `coffer serve`: open the data, bootstrap the first key if needed, listen, and stop cleanly. */
 export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
   const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
-  const runtime = await openRuntime(config);
+  // COFFER_AUDIT_STDOUT: only the server streams events; the CLI's stdout stays for its own output.
+  const auditSink: AuditSink = (events) => {
+    for (const e of events) out.write(`${JSON.stringify({ type: 'audit', ...auditEventView(e) })}\n`);
+  };
+  const runtime = await openRuntime(config, config.auditStdout ? { auditSink } : {});
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
   const app = await buildApp({
     core: runtime.core,

@@ -1,6 +1,8 @@
 import type { Keyring } from '../crypto/keyring.js';
 import type { Repository } from '../storage/repository.js';
 import { ApiKeyService } from './api-key-service.js';
+import { AuditService } from './audit-service.js';
+import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
 import { type Clock, systemClock } from './clock.js';
 import { SecretService } from './secret-service.js';
@@ -22,6 +24,10 @@ export interface CofferCore {
   readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
   readonly services: ServiceCredentialService;
+  /** Reading the trail; writing it is each service's own business, through the shared AuditTrail. */
+  readonly audit: AuditService;
+  /** For facades: refusals that never reached a service (no credential, a malformed request). */
+  readonly auditTrail: AuditTrail;
 }
 
 export function createCore(deps: {
@@ -29,15 +35,20 @@ export function createCore(deps: {
   keyring: Keyring;
   clock?: Clock;
   limits?: TenantLimits;
+  /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
+  auditSink?: AuditSink;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const { repository } = deps;
+  const audit = new AuditTrail({ repository, clock, ...(deps.auditSink ? { sink: deps.auditSink } : {}) });
   return {
     auth: new AuthService({ repository }),
-    secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits }),
-    stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit }),
-    apiKeys: new ApiKeyService({ repository, clock }),
-    services: new ServiceCredentialService({ repository, clock }),
+    secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
+    stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit, audit }),
+    apiKeys: new ApiKeyService({ repository, clock, audit }),
+    services: new ServiceCredentialService({ repository, clock, audit }),
+    audit: new AuditService({ repository, audit }),
+    auditTrail: audit,
   };
 }

@@ -1,0 +1,266 @@
+import { isWellFormedToken } from '../crypto/tokens.js';
+import type { Repository, RepositoryTx } from '../storage/repository.js';
+import { type Actor, actorLabel } from './actor.js';
+import { chainEvent } from './audit-chain.js';
+import type { CallContext } from './call-context.js';
+import type { Clock } from './clock.js';
+import { isCofferError, UnavailableError } from './errors.js';
+import type { AuditEventRecord, AuditOutcome } from './model.js';
+import { isTenantId } from './names.js';
+
+/** The chain of platform-wide events: unauthenticated callers, service credentials. Never a tenant id. */
+export const PLATFORM_CHAIN = '';
+
+/** What one event says happened: the tenant addressed, the action and the resource (names or ids). */
+export interface AuditEntry {
+  readonly tenantId: string;
+  readonly action: string;
+  readonly resource: string;
+}
+
+/** Receives each committed batch of events (COFFER_AUDIT_STDOUT); never called for a rolled-back change. */
+export type AuditSink = (events: readonly AuditEventRecord[]) => void;
+
+/** Who an event names, and from where. `anonymous` when no credential was accepted. */
+export interface AuditSubject {
+  /** Null: the request did not authenticate. */
+  readonly actor: Actor | null;
+  readonly requestId: string;
+  readonly clientAddress: string;
+}
+
+const audited = new WeakSet<object>();
+const unrecorded = new WeakSet<object>();
+
+/** True when the core already wrote this error's event: the facade must not write a second one. */
+export function wasAudited(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && audited.has(error);
+}
+
+/**
+ * True when a refused or failed call's event could not be written. The call keeps its own answer (it
+ * changed and returned nothing, so there is nothing to hold back); the facade logs the lost event.
+ */
+export function wasUnrecorded(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && unrecorded.has(error);
+}
+
+function markAudited<E>(error: E): E {
+  if (typeof error === 'object' && error !== null) audited.add(error);
+  return error;
+}
+
+/** A refusal (4xx of every facade) is `denied`; anything else that went wrong is an `error`. */
+export function outcomeOfError(error: unknown): { outcome: AuditOutcome; reason: string } {
+  if (isCofferError(error)) {
+    return { outcome: error.kind === 'unavailable' ? 'error' : 'denied', reason: error.code };
+  }
+  return { outcome: 'error', reason: 'internal' };
+}
+
+/** The one error a call ends in when its event cannot be written: fail closed (503 everywhere). */
+function auditUnavailable(): UnavailableError {
+  return markAudited(
+    new UnavailableError(
+      'audit_unavailable',
+      'The audit trail cannot be written, so the request was not carried out.',
+    ),
+  );
+}
+
+const SAFE_NAME = /^[A-Za-z0-9._/-]{1,255}$/;
+
+/**
+ * A name as it may appear in a resource. Refused calls carry whatever the caller sent, so anything
+ * that is not name-shaped, or has the shape of a Coffer token, is not written.
+ */
+export function safeName(value: string): string {
+  if (!SAFE_NAME.test(value)) return '(invalid)';
+  if (isWellFormedToken(value)) return '(token-like)';
+  return value;
+}
+
+/**
+ * Appends audit events: the change and its event in one transaction, reads and refusals each in a
+ * transaction of their own. If an event cannot be written the call fails (fail closed).
+ */
+export class AuditTrail {
+  readonly #repository: Repository;
+  readonly #clock: Clock;
+  readonly #sink: AuditSink | null;
+
+  constructor(deps: { repository: Repository; clock: Clock; sink?: AuditSink }) {
+    this.#repository = deps.repository;
+    this.#clock = deps.clock;
+    this.#sink = deps.sink ?? null;
+  }
+
+  /**
+   * Runs a change in one transaction and appends its events (by default `entry`, allowed) in the same
+   * transaction, last; so the change is committed if and only if its events are. A failure is
+   * recorded on its own (nothing of the change is left to join), then rethrown.
+   */
+  async change<T>(
+    ctx: CallContext,
+    entry: AuditEntry,
+    fn: (tx: RepositoryTx) => Promise<T>,
+    entriesOf: (result: T) => readonly AuditEntry[] = () => [entry],
+  ): Promise<T> {
+    let appending = false;
+    let appended: AuditEventRecord[] = [];
+    let result: T;
+    try {
+      result = await this.#repository.transaction(async (tx) => {
+        appending = false;
+        const value = await fn(tx);
+        appending = true;
+        appended = await this.#append(tx, ctx, entriesOf(value), 'allowed', null);
+        appending = false;
+        return value;
+      });
+    } catch (error) {
+      // The change rolled back with its events; if the events were what failed, say so.
+      if (appending) throw auditUnavailable();
+      return this.#refuse(ctx, entry, error);
+    }
+    this.#publish(appended);
+    return result;
+  }
+
+  /** Checks made before any transaction (permission, names, sizes): a refusal is recorded, then rethrown. */
+  async check(ctx: CallContext, entry: AuditEntry, fn: () => void): Promise<void> {
+    try {
+      fn();
+    } catch (error) {
+      await this.#refuse(ctx, entry, error);
+    }
+  }
+
+  /**
+   * A read: runs `fn`, then appends one allowed event in a transaction of its own before the result
+   * may leave the core (a value is never returned unrecorded). A failure is recorded likewise.
+   */
+  async read<T>(
+    ctx: CallContext,
+    entry: AuditEntry,
+    fn: () => Promise<T>,
+    discard?: (unrecorded: T) => void,
+  ): Promise<T> {
+    let result: T;
+    try {
+      result = await fn();
+    } catch (error) {
+      return this.#refuse(ctx, entry, error);
+    }
+    try {
+      await this.#appendAlone(ctx, [entry], 'allowed', null);
+    } catch (error) {
+      discard?.(result);
+      throw error;
+    }
+    return result;
+  }
+
+  /**
+   * Records a call refused or failed before it reached a service (facades: no credential, a schema
+   * error). Throws the audit-unavailable error when the event cannot be written.
+   */
+  async refusal(
+    subject: AuditSubject,
+    entry: AuditEntry,
+    outcome: AuditOutcome,
+    reason: string,
+  ): Promise<void> {
+    const ctx = {
+      actor: subject.actor,
+      requestId: subject.requestId,
+      clientAddress: subject.clientAddress,
+    };
+    await this.#appendAlone(ctx, [entry], outcome, reason);
+  }
+
+  async #refuse(ctx: CallContext, entry: AuditEntry, error: unknown): Promise<never> {
+    if (wasAudited(error)) throw error;
+    const { outcome, reason } = outcomeOfError(error);
+    try {
+      await this.#appendAlone(ctx, [entry], outcome, reason);
+    } catch {
+      if (typeof error === 'object' && error !== null) unrecorded.add(error);
+    }
+    throw markAudited(error);
+  }
+
+  async #appendAlone(
+    ctx: { actor: Actor | null; requestId: string; clientAddress: string },
+    entries: readonly AuditEntry[],
+    outcome: AuditOutcome,
+    reason: string | null,
+  ): Promise<void> {
+    let appended: AuditEventRecord[];
+    try {
+      appended = await this.#repository.transaction((tx) => this.#append(tx, ctx, entries, outcome, reason));
+    } catch {
+      throw auditUnavailable();
+    }
+    this.#publish(appended);
+  }
+
+  async #append(
+    tx: RepositoryTx,
+    ctx: { actor: Actor | null; requestId: string; clientAddress: string },
+    entries: readonly AuditEntry[],
+    outcome: AuditOutcome,
+    reason: string | null,
+  ): Promise<AuditEventRecord[]> {
+    const time = this.#clock.now();
+    const actor = ctx.actor === null ? 'anonymous' : actorLabel(ctx.actor);
+    const out: AuditEventRecord[] = [];
+    for (const entry of entries) {
+      const { chain, resource } = placeEntry(ctx.actor, entry);
+      const head = await tx.lockAuditHead(chain);
+      const event = chainEvent(head, {
+        tenantId: chain,
+        time,
+        actor,
+        action: entry.action,
+        resource,
+        outcome,
+        reason,
+        requestId: ctx.requestId,
+        clientAddress: ctx.clientAddress,
+      });
+      await tx.appendAuditEvent(event);
+      out.push(event);
+    }
+    return out;
+  }
+
+  #publish(events: readonly AuditEventRecord[]): void {
+    if (this.#sink === null || events.length === 0) return;
+    try {
+      this.#sink(events);
+    } catch {
+      // Committed already: the stream is a copy, and the database the record.
+    }
+  }
+}
+
+/**
+ * Which chain an event joins. A tenant key's events always go to its own tenant's chain, even when it
+ * addressed another tenant (then named in the resource): a key can never write into a chain that is
+ * not its tenant's, and key names (unique per tenant only) stay unambiguous.
+ */
+function placeEntry(actor: Actor | null, entry: AuditEntry): { chain: string; resource: string } {
+  const addressed = entry.tenantId;
+  const elsewhere = () =>
+    `tenant:${addressed === PLATFORM_CHAIN ? 'platform' : safeName(addressed)}/${entry.resource}`;
+  if (actor?.kind === 'api_key' && actor.tenantId !== addressed) {
+    return { chain: actor.tenantId, resource: elsewhere() };
+  }
+  // Unauthenticated callers, and tenant ids that are not ids (a service's malformed path), can
+  // never open a chain of their own: they go to the platform chain.
+  if (actor === null || (addressed !== PLATFORM_CHAIN && !isTenantId(addressed))) {
+    return { chain: PLATFORM_CHAIN, resource: addressed === PLATFORM_CHAIN ? entry.resource : elsewhere() };
+  }
+  return { chain: addressed, resource: entry.resource };
+}
