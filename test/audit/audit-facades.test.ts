@@ -158,8 +158,11 @@ describe('audit events of every facade', () => {
       await cf('PATCH', `/stores/${storeId}/secrets/${secretId}`, admin, { value: VALUES[1], comment: 'c' });
       await cf('GET', '/quota', admin);
       assert.equal(
-        (await cf('POST', `/stores/${storeId}/secrets`, reader, [{ name: 'X', value: 'v', scopes: ['workers'] }]))
-          .status,
+        (
+          await cf('POST', `/stores/${storeId}/secrets`, reader, [
+            { name: 'X', value: 'v', scopes: ['workers'] },
+          ])
+        ).status,
         403,
       );
       await cf('DELETE', `/stores/${storeId}/secrets/${secretId}`, admin);
@@ -184,12 +187,19 @@ describe('audit events of every facade', () => {
     const envs = new EnvsClient(server);
     const events = await eventsDuring(server, 'default', async () => {
       assert.equal(
-        (await envs.call('POST', '/default/app/envs/prod/secrets', { body: { kind: 'Secret', name: 'API_KEY' } })).status,
+        (
+          await envs.call('POST', '/default/app/envs/prod/secrets', {
+            body: { kind: 'Secret', name: 'API_KEY' },
+          })
+        ).status,
         201,
       );
       assert.equal(
-        (await envs.call('PUT', '/default/app/envs/prod/secrets/API_KEY/value', { body: { value: VALUES[2] } }))
-          .status,
+        (
+          await envs.call('PUT', '/default/app/envs/prod/secrets/API_KEY/value', {
+            body: { value: VALUES[2] },
+          })
+        ).status,
         200,
       );
       await envs.call('GET', '/default/app/envs/prod/secrets/API_KEY');
