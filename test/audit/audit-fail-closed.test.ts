@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { OPERATOR } from '../../src/core/actor.js';
 import { EnvsClient } from '../envs/envs-client.js';
 import { request } from '../support/http-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -105,7 +106,7 @@ describe('audit: fail closed', () => {
     });
     assert.ok(!stores.text.includes('unrecorded'));
     assert.deepEqual(await server.runtime.repository.getStoreByName('default', 'app/prod', null), null);
-    const checks = await server.runtime.core.audit.verify({ kind: 'operator' });
+    const checks = await server.runtime.core.audit.verify(OPERATOR);
     assert.ok(checks.every((c) => c.ok));
   });
 });

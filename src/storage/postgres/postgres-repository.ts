@@ -863,7 +863,11 @@ class CredentialsListener {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.#url, keepAlive: true, connectionTimeoutMillis: 5_000 });
+    const client = new pg.Client({
+      connectionString: this.#url,
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
     this.#client = client;
     client.on('error', () => this.#drop(client));
     client.on('end', () => this.#drop(client));

@@ -567,7 +567,9 @@ class SqliteStatements implements RepositoryTx {
     if (q.until !== undefined) add('time < ?', q.until);
     const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
     const rows = this.#db
-      .prepare(`SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`)
+      .prepare(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`,
+      )
       .all(...args, q.limit) as Row[];
     return rows.map(toAuditEvent);
   }
