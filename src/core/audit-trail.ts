@@ -73,14 +73,8 @@ const SAFE_NAME = /^[A-Za-z0-9._/-]{1,255}$/;
 /** Most events appended alone that share one transaction (group commit, see `#appendAlone`). */
 const MAX_BATCH = 256;
 
-interface Subject {
-  readonly actor: Actor | null;
-  readonly requestId: string;
-  readonly clientAddress: string;
-}
-
 interface PendingAppend {
-  readonly ctx: Subject;
+  readonly ctx: AuditSubject;
   readonly entry: AuditEntry;
   readonly outcome: AuditOutcome;
   readonly reason: string | null;
@@ -183,7 +177,7 @@ export class AuditTrail {
 
   /**
    * Records a call refused or failed before it reached a service (facades: no credential, a schema
-   * error). Throws the audit-unavailable error when the event cannot be written.
+   * error). Throws the audit-unavailable error when the event cannot be written; the facade logs it.
    */
   async refusal(
     subject: AuditSubject,
@@ -191,12 +185,7 @@ export class AuditTrail {
     outcome: AuditOutcome,
     reason: string,
   ): Promise<void> {
-    const ctx = {
-      actor: subject.actor,
-      requestId: subject.requestId,
-      clientAddress: subject.clientAddress,
-    };
-    await this.#appendAlone(ctx, [entry], outcome, reason);
+    await this.#appendAlone(subject, [entry], outcome, reason);
   }
 
   async #refuse(ctx: CallContext, entry: AuditEntry, error: unknown): Promise<never> {
@@ -217,7 +206,7 @@ export class AuditTrail {
    * `synchronous=FULL` that is one fsync per batch instead of one per read.
    */
   async #appendAlone(
-    ctx: Subject,
+    ctx: AuditSubject,
     entries: readonly AuditEntry[],
     outcome: AuditOutcome,
     reason: string | null,
@@ -274,7 +263,7 @@ export class AuditTrail {
 
   async #append(
     tx: RepositoryTx,
-    ctx: { actor: Actor | null; requestId: string; clientAddress: string },
+    ctx: AuditSubject,
     entries: readonly AuditEntry[],
     outcome: AuditOutcome,
     reason: string | null,
