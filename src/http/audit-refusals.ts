@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PLATFORM_CHAIN, type AuditTrail, wasAudited, wasUnrecorded } from '../core/audit-trail.js';
-import { isCofferError } from '../core/errors.js';
+import { isCofferError, RateLimitedError } from '../core/errors.js';
 import type { AuditOutcome } from '../core/model.js';
 import { validationIssuesOf } from './validation.js';
 
@@ -23,6 +23,10 @@ function outcomeOf(error: unknown): { outcome: AuditOutcome; reason: string } {
   return { outcome: 'error', reason: 'internal' };
 }
 
+function isBlockedAddressRefusal(error: unknown): boolean {
+  return error instanceof RateLimitedError && error.code === 'too_many_failed_authentications';
+}
+
 /**
  * Wraps a facade's error handler so that a request refused before it reached a core service (no or
  * a bad credential, a schema error, a facade's own credential rule) is recorded too. The core has
@@ -35,6 +39,10 @@ export function recordingRefusals(audit: AuditTrail, render: ErrorHandler): Erro
   return async (error, request, reply) => {
     if (wasUnrecorded(error)) {
       request.log.error({ auditEvent: 'lost' }, 'the audit event of a refused request could not be written');
+    } else if (isBlockedAddressRefusal(error)) {
+      // The failures that got the address blocked were each recorded; recording every refusal of a
+      // blocked address one by one would turn a guessing flood into a flood of database writes.
+      // They are counted in coffer_auth_failures_total instead.
     } else if (!wasAudited(error)) {
       const actor = request.actor;
       const { outcome, reason } = outcomeOf(error);

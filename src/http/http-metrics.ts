@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { UnauthenticatedError } from '../core/errors.js';
+import { RateLimitedError, UnauthenticatedError } from '../core/errors.js';
 import { bearerToken, singleHeader } from './auth.js';
 
 /** Which part of the server answered; `none` is a path no facade owns (the server's own 404). */
@@ -33,6 +33,10 @@ export function instrumentRequests(app: FastifyInstance, metrics: HttpMetrics): 
   app.decorateRequest('authFailureReason', null);
   app.addHook('onError', (request, _reply, error, done) => {
     if (error instanceof UnauthenticatedError) request.authFailureReason = error.reason;
+    // A blocked address's refusals are not audited one by one (src/http/audit-refusals.ts): counted here.
+    if (error instanceof RateLimitedError && error.code === 'too_many_failed_authentications') {
+      request.authFailureReason = 'address_blocked';
+    }
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
@@ -45,7 +49,9 @@ export function instrumentRequests(app: FastifyInstance, metrics: HttpMetrics): 
       status,
       reply.elapsedTime / 1000,
     );
-    if (status === 401) metrics.authFailure(facade, request.authFailureReason ?? 'other');
+    if (status === 401 || request.authFailureReason === 'address_blocked') {
+      metrics.authFailure(facade, request.authFailureReason ?? 'other');
+    }
     done();
   });
 }
