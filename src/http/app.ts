@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
 import { ProblemDetailsSchema } from './problem-details.js';
@@ -84,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(v1Facade(deps.core), { prefix: '/v1' });
   await app.register(cloudflareFacade(deps.core), { prefix: '/client/v4' });
   await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
+  await app.register(consoleRoutes(), { prefix: '/ui' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
