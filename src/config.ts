@@ -5,6 +5,20 @@ import { KEK_BYTES } from './crypto/keyring.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** OIDC bearer tokens (docs/oidc.md): on only when both COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE are set. */
+export interface OidcConfig {
+  /** COFFER_OIDC_ISSUER: must equal the tokens' `iss`; https (http only on loopback, for tests). */
+  readonly issuer: string;
+  /** COFFER_OIDC_AUDIENCE: must be one of the tokens' `aud`. */
+  readonly audience: string;
+  /** COFFER_OIDC_JWKS_URL; null: discovered from `{issuer}/.well-known/openid-configuration`. */
+  readonly jwksUrl: string | null;
+  /** COFFER_OIDC_TENANT_CLAIM (default `coffer_tenant`): a top-level claim holding the tenant id. */
+  readonly tenantClaim: string;
+  /** COFFER_OIDC_PERMISSIONS_CLAIM (default `coffer_permissions`): an array or a space-separated string. */
+  readonly permissionsClaim: string;
+}
+
 /** Everything Coffer reads from its environment, parsed once at start-up. */
 export interface Config {
   readonly host: string;
@@ -22,6 +36,9 @@ export interface Config {
   readonly storeLimit: number;
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' serves it at the server root. */
   readonly envsPrefix: string;
+  /** COFFER_METRICS_TOKEN: when set, `/metrics` wants `Authorization: Bearer <it>`; null: open. */
+  readonly metricsToken: string | null;
+  readonly oidc: OidcConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -95,6 +112,82 @@ function parseDatabaseUrl(raw: string | undefined): string | null {
   return raw;
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * An identity provider's URL (issuer, JWKS): https, or http on a loopback host only (a local
+ * identity provider in tests and development), without credentials or fragment.
+ */
+export function isAcceptableIdpUrl(url: URL): boolean {
+  const secure = url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+  return secure && url.username === '' && url.password === '' && url.hash === '';
+}
+
+function parseIdpUrl(name: string, raw: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = null;
+  }
+  if (url === null || !isAcceptableIdpUrl(url)) {
+    throw new ConfigError(
+      `${name} must be an https:// URL (http:// only on 127.0.0.1, localhost or [::1]) without credentials or fragment, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return raw;
+}
+
+/** A top-level claim name, as issuers spell them (Auth0's namespaced claims are URLs). */
+const CLAIM_NAME_PATTERN = /^[\x21-\x7e]{1,256}$/;
+
+function parseClaimName(env: Env, name: string, fallback: string): string {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!CLAIM_NAME_PATTERN.test(raw)) {
+    throw new ConfigError(`${name} must be 1-256 printable ASCII characters without spaces.`);
+  }
+  return raw;
+}
+
+function parseOidc(env: Env): OidcConfig | null {
+  const issuer = nonEmpty(env, 'COFFER_OIDC_ISSUER');
+  const audience = nonEmpty(env, 'COFFER_OIDC_AUDIENCE');
+  if (issuer === undefined && audience === undefined) {
+    for (const other of [
+      'COFFER_OIDC_JWKS_URL',
+      'COFFER_OIDC_TENANT_CLAIM',
+      'COFFER_OIDC_PERMISSIONS_CLAIM',
+    ]) {
+      // A half-configured OIDC set-up would silently refuse every JWT: say so at start-up instead.
+      if (nonEmpty(env, other) !== undefined) {
+        throw new ConfigError(`${other} needs COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE.`);
+      }
+    }
+    return null;
+  }
+  if (issuer === undefined || audience === undefined) {
+    throw new ConfigError('COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE must be set together.');
+  }
+  const jwksUrl = nonEmpty(env, 'COFFER_OIDC_JWKS_URL');
+  return Object.freeze({
+    issuer: parseIdpUrl('COFFER_OIDC_ISSUER', issuer),
+    audience,
+    jwksUrl: jwksUrl === undefined ? null : parseIdpUrl('COFFER_OIDC_JWKS_URL', jwksUrl),
+    tenantClaim: parseClaimName(env, 'COFFER_OIDC_TENANT_CLAIM', 'coffer_tenant'),
+    permissionsClaim: parseClaimName(env, 'COFFER_OIDC_PERMISSIONS_CLAIM', 'coffer_permissions'),
+  });
+}
+
+function parseMetricsToken(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  if (raw.length < 16 || /\s/.test(raw)) {
+    // Never echo the value: it is a credential.
+    throw new ConfigError('COFFER_METRICS_TOKEN must be at least 16 characters without whitespace.');
+  }
+  return raw;
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const logLevel = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -114,5 +207,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),
     storeLimit: parseCount(env, 'COFFER_STORE_LIMIT', DEFAULT_LIMITS.storeLimit),
     envsPrefix: parsePathPrefix(env, 'COFFER_ENVS_PREFIX'),
+    metricsToken: parseMetricsToken(nonEmpty(env, 'COFFER_METRICS_TOKEN')),
+    oidc: parseOidc(env),
   });
 }

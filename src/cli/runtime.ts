@@ -2,8 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
+import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { loadKeyring } from '../crypto/keyring-source.js';
+import { OidcVerifier } from '../oidc/oidc-verifier.js';
+import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import { PostgresRepository } from '../storage/postgres/postgres-repository.js';
 import type { Repository } from '../storage/repository.js';
 import { SqliteRepository } from '../storage/sqlite/sqlite-repository.js';
@@ -25,12 +28,21 @@ export async function openRepository(config: Config): Promise<Repository> {
   return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
 }
 
-export async function openRuntime(config: Config): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** The server's metrics: the core reports to it and every repository call is timed into it. */
+  readonly metrics?: MetricsSink & DbTimer;
+  /** Told when the OIDC identity provider cannot be reached (for the log). */
+  readonly onIdentityProviderUnavailable?: (error: unknown) => void;
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the key file; PostgreSQL with COFFER_MASTER_KEY needs neither.
   if (config.databaseUrl === null || config.masterKey === null) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
-  const repository = await openRepository(config);
+  const opened = await openRepository(config);
+  const repository =
+    options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
   try {
     const { keyring } = await loadKeyring({
       dataDir: config.dataDir,
@@ -46,6 +58,12 @@ export async function openRuntime(config: Config): Promise<Runtime> {
         repository,
         keyring,
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+        metrics: options.metrics,
+        // Lazy: nothing is fetched until the first JWT, so the CLI pays nothing for it.
+        bearerVerifier:
+          config.oidc === null
+            ? undefined
+            : new OidcVerifier(config.oidc, { onUnavailable: options.onIdentityProviderUnavailable }),
       }),
       close: () => repository.close(),
     };

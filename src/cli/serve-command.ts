@@ -3,6 +3,7 @@ import pino from 'pino';
 import type { Config } from '../config.js';
 import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
+import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { openRuntime } from './runtime.js';
 
 export function packageVersion(): string {
@@ -42,7 +43,13 @@ function bootstrapBanner(tenant: string, keyName: string, token: string): string
 /** `coffer serve`: open the data, bootstrap the first key if needed, listen, and stop cleanly. */
 export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
   const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
-  const runtime = await openRuntime(config);
+  const metrics = new PrometheusMetrics();
+  const runtime = await openRuntime(config, {
+    metrics,
+    onIdentityProviderUnavailable: (error) =>
+      // The message names the failing URL or status; never the token being verified.
+      logger.warn({ err: { message: (error as Error).message } }, 'OIDC identity provider unavailable'),
+  });
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
   const app = await buildApp({
     core: runtime.core,
@@ -50,6 +57,8 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     logger,
     version: packageVersion(),
     envsPrefix: config.envsPrefix,
+    metrics,
+    metricsToken: config.metricsToken,
   });
 
   let stopping = false;

@@ -1,36 +1,55 @@
 import { hashesEqual, hashToken, hasTokenShape, isWellFormedToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
 import type { Actor } from './actor.js';
-import { UnauthenticatedError } from './errors.js';
+import { type BearerVerifier, looksLikeJwt } from './bearer-verifier.js';
+import { UnauthenticatedError, UnavailableError } from './errors.js';
+import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { grantsOf } from './permissions.js';
 
 export interface AuthServiceDeps {
-  readonly repository: Pick<Repository, 'findApiKeyByHash' | 'findServiceByHash' | 'credentialsEpoch'>;
+  readonly repository: Pick<
+    Repository,
+    'findApiKeyByHash' | 'findServiceByHash' | 'credentialsEpoch' | 'getTenant'
+  >;
   /** Most token lookups kept (docs/security.md, "Caches"). */
   readonly cacheLimit?: number;
+  /** Verifies third-party JWTs (OIDC, docs/oidc.md); absent: only Coffer tokens are accepted. */
+  readonly bearerVerifier?: BearerVerifier;
+  readonly metrics?: Pick<MetricsSink, 'tokenCache'>;
 }
 
-function invalid(): UnauthenticatedError {
-  return new UnauthenticatedError('invalid_credentials', 'The API key is not valid.');
+/** Prefix of an OIDC actor's `keyName`: API key names cannot hold ':', so the two never collide. */
+export const OIDC_KEY_PREFIX = 'oidc:';
+
+function invalid(reason: string): UnauthenticatedError {
+  return new UnauthenticatedError('invalid_credentials', 'The API key is not valid.', reason);
 }
 
 /**
  * Turns a presented token into an actor. Every failure is the same Unauthenticated error, so a
- * caller cannot tell an unknown token from a disabled or deleted one.
+ * caller cannot tell an unknown token from a disabled or deleted one (the `reason` it carries is for
+ * metrics only).
  *
  * Successful lookups are cached by token hash while the repository's credentials epoch stays the
  * same; any change to any key or service credential, in any process, empties the cache. Failures
  * are never cached, so the cache cannot be filled with noise.
+ *
+ * A JWT is handed to the bearer verifier when one is configured; its claims become an `api_key`
+ * actor of the claimed tenant, so `requirePermission` treats it exactly like a key.
  */
 export class AuthService {
   readonly #deps: AuthServiceDeps;
   readonly #cache = new Map<string, Actor>();
   readonly #limit: number;
+  readonly #metrics: Pick<MetricsSink, 'tokenCache'>;
+  /** Tenants seen to exist. Tenants are never deleted, so a positive answer stays true. */
+  readonly #knownTenants = new Set<string>();
   #cacheEpoch = Number.NaN;
 
   constructor(deps: AuthServiceDeps) {
     this.#deps = deps;
     this.#limit = deps.cacheLimit ?? 10_000;
+    this.#metrics = deps.metrics ?? NO_METRICS;
   }
 
   #epoch(): number {
@@ -41,7 +60,10 @@ export class AuthService {
     if (token === undefined || token === '') {
       throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
     }
-    if (!hasTokenShape(token)) throw invalid();
+    if (!hasTokenShape(token)) {
+      if (looksLikeJwt(token)) return this.#authenticateJwt(token);
+      throw invalid('malformed_token');
+    }
     const hash = hashToken(token);
     const cacheKey = hash.toString('base64');
     const epoch = this.#epoch();
@@ -51,9 +73,13 @@ export class AuthService {
     }
     const cached = this.#cache.get(cacheKey);
     // A cached token passed the checksum when it was first looked up.
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.#metrics.tokenCache('hit');
+      return cached;
+    }
+    this.#metrics.tokenCache('miss');
     // Shape and checksum are public knowledge: refusing noise here costs no database lookup.
-    if (!isWellFormedToken(token)) throw invalid();
+    if (!isWellFormedToken(token)) throw invalid('malformed_token');
 
     const actor = await this.#lookup(hash);
     // Cache only if nothing changed while we looked (NaN never equals itself: no epoch, no cache).
@@ -70,7 +96,8 @@ export class AuthService {
   async #lookup(hash: Buffer): Promise<Actor> {
     const key = await this.#deps.repository.findApiKeyByHash(hash);
     if (key !== null) {
-      if (!hashesEqual(key.tokenHash, hash) || !key.enabled) throw invalid();
+      if (!hashesEqual(key.tokenHash, hash)) throw invalid('unknown_token');
+      if (!key.enabled) throw invalid('disabled_token');
       return Object.freeze({
         kind: 'api_key',
         tenantId: key.tenantId,
@@ -79,7 +106,41 @@ export class AuthService {
       });
     }
     const service = await this.#deps.repository.findServiceByHash(hash);
-    if (service === null || !hashesEqual(service.tokenHash, hash) || !service.enabled) throw invalid();
+    if (service === null || !hashesEqual(service.tokenHash, hash)) throw invalid('unknown_token');
+    if (!service.enabled) throw invalid('disabled_token');
     return Object.freeze({ kind: 'service', serviceName: service.name });
+  }
+
+  /** Not cached: a JWT's lifetime is its own, and verification is a signature check, not a lookup. */
+  async #authenticateJwt(token: string): Promise<Actor> {
+    const verifier = this.#deps.bearerVerifier;
+    if (verifier === undefined) throw invalid('oidc_disabled');
+    const result = await verifier.verify(token);
+    if (!result.ok) {
+      if (result.failure === 'unavailable') {
+        throw new UnavailableError(
+          'identity_provider_unavailable',
+          'The token cannot be verified right now.',
+        );
+      }
+      throw invalid(`oidc_${result.failure}`);
+    }
+    // Tenants are created by the operator, never by a claim: a misconfigured claim mapping (an email
+    // as tenant, say) must not conjure tenants into existence on the first write.
+    if (!(await this.#tenantExists(result.tenantId))) throw invalid('oidc_unknown_tenant');
+    return Object.freeze({
+      kind: 'api_key',
+      tenantId: result.tenantId,
+      keyName: `${OIDC_KEY_PREFIX}${result.subject}`,
+      grants: grantsOf(result.permissions),
+    });
+  }
+
+  async #tenantExists(tenantId: string): Promise<boolean> {
+    if (this.#knownTenants.has(tenantId)) return true;
+    if ((await this.#deps.repository.getTenant(tenantId)) === null) return false;
+    if (this.#knownTenants.size >= this.#limit) this.#knownTenants.clear();
+    this.#knownTenants.add(tenantId);
+    return true;
   }
 }

@@ -2,7 +2,9 @@ import type { Keyring } from '../crypto/keyring.js';
 import type { Repository } from '../storage/repository.js';
 import { ApiKeyService } from './api-key-service.js';
 import { AuthService } from './auth-service.js';
+import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
+import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { SecretService } from './secret-service.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
@@ -29,12 +31,17 @@ export function createCore(deps: {
   keyring: Keyring;
   clock?: Clock;
   limits?: TenantLimits;
+  /** Verifies OIDC bearer tokens (docs/oidc.md); absent: Coffer tokens only. */
+  bearerVerifier?: BearerVerifier;
+  /** Where the core reports cache hits and audit-write failures (docs/observability.md). */
+  metrics?: MetricsSink;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const { repository } = deps;
+  const metrics = deps.metrics ?? NO_METRICS;
   return {
-    auth: new AuthService({ repository }),
+    auth: new AuthService({ repository, metrics, bearerVerifier: deps.bearerVerifier }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits }),
     stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit }),
     apiKeys: new ApiKeyService({ repository, clock }),

@@ -49,8 +49,14 @@ export class InvalidError extends CofferError {
 }
 
 export class UnauthenticatedError extends CofferError {
-  constructor(code = 'unauthenticated', message = 'A valid API key is required.') {
+  /**
+   * Why, finer than `code`, for metrics and logs only (coffer_auth_failures_total, docs/observability.md).
+   * Never sent: a caller cannot tell an unknown token from a disabled one, or an expired JWT from a forged one.
+   */
+  readonly reason: string;
+  constructor(code = 'unauthenticated', message = 'A valid API key is required.', reason: string = code) {
     super('unauthenticated', code, message);
+    this.reason = reason;
   }
 }
 

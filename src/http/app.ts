@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { CofferCore } from '../core/coffer-core.js';
+import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { healthRoutes } from './health-routes.js';
+import { type HttpMetrics, instrumentRequests, metricsRoute, withFacadeLabel } from './http-metrics.js';
 import { ProblemDetailsSchema } from './problem-details.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { v1Facade } from './v1/v1-facade.js';
@@ -19,6 +21,13 @@ export interface AppDeps {
   readonly version: string;
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' or absent: the server root. */
   readonly envsPrefix?: string;
+  /**
+   * The server's metrics, shared with the core and the repository (openRuntime's `metrics`). Absent:
+   * a registry of this app's own, with HTTP metrics only.
+   */
+  readonly metrics?: HttpMetrics;
+  /** COFFER_METRICS_TOKEN: when set, `/metrics` needs it as a bearer token. */
+  readonly metricsToken?: string | null;
 }
 
 /**
@@ -37,6 +46,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   app.decorateRequest('actor', null);
+  // First, so that its hooks apply to every facade registered below.
+  const metrics = deps.metrics ?? new PrometheusMetrics();
+  instrumentRequests(app, metrics);
   if (deps.logger.level === 'debug' || deps.logger.level === 'trace') {
     // Registered only when it would log: at info and above, a request pays nothing for it.
     app.addHook('onResponse', async (request, reply) => {
@@ -71,7 +83,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', name: 'X-API-KEY', in: 'header' },
-          bearer: { type: 'http', scheme: 'bearer' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'A Coffer token, or an OIDC access token (JWT) when COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE are set.',
+          },
         },
       },
       security: [{ apiKey: [] }, { bearer: [] }],
@@ -80,12 +97,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Shared by Neostore and /v1: registered once, so /openapi.json names it once.
   app.addSchema(ProblemDetailsSchema);
-  await app.register(healthRoutes(deps.ping));
-  await app.register(neostoreFacade(deps.core), { prefix: '/api' });
-  await app.register(v1Facade(deps.core), { prefix: '/v1' });
-  await app.register(cloudflareFacade(deps.core), { prefix: '/client/v4' });
-  await app.register(envsFacade(deps.core), { prefix: deps.envsPrefix ?? '' });
-  await app.register(consoleRoutes(), { prefix: '/ui' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(
+    withFacadeLabel('ops', async (ops) => {
+      await ops.register(healthRoutes(deps.ping));
+      await ops.register(metricsRoute(metrics, deps.metricsToken ?? null));
+      ops.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    }),
+  );
+  await app.register(withFacadeLabel('neostore', neostoreFacade(deps.core)), { prefix: '/api' });
+  await app.register(withFacadeLabel('v1', v1Facade(deps.core)), { prefix: '/v1' });
+  await app.register(withFacadeLabel('cloudflare', cloudflareFacade(deps.core)), { prefix: '/client/v4' });
+  await app.register(withFacadeLabel('envs', envsFacade(deps.core)), { prefix: deps.envsPrefix ?? '' });
+  await app.register(withFacadeLabel('console', consoleRoutes()), { prefix: '/ui' });
   return app;
 }

@@ -9,6 +9,7 @@ import { bootstrapFirstAdminKey } from '../../src/core/bootstrap.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createCore } from '../../src/core/coffer-core.js';
 import { buildApp } from '../../src/http/app.js';
+import { PrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
 import { tempDir } from './temp-dir.js';
 
 export interface TestServer {
@@ -19,6 +20,8 @@ export interface TestServer {
   readonly adminToken: string;
   readonly runtime: Runtime;
   readonly app: FastifyInstance;
+  /** The server's own metrics registry (shared by the app, the core and the repository). */
+  readonly metrics: PrometheusMetrics;
   /** Creates a key through the core as the operator (the tenant is created if new); returns its token. */
   createKey(tenant: string, name: string, permissions: string[]): Promise<string>;
   /** Creates a platform service credential; returns its token. */
@@ -32,12 +35,15 @@ export interface TestServer {
  * `env` is parsed exactly as the server parses its environment.
  */
 export async function startTestServer(
-  options: { dataDir?: string; env?: Record<string, string>; clock?: Clock } = {},
+  options: { dataDir?: string; env?: Record<string, string>; clock?: Clock; defaultMetrics?: boolean } = {},
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? temp?.path ?? '';
   const config = parseConfig({ ...options.env, COFFER_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
-  const opened = await openRuntime(config);
+  // Default process metrics off: each registry would start its own collectors (event-loop monitor,
+  // GC observer) and a test process starts many servers. test/observability turns them on.
+  const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
+  const opened = await openRuntime(config, { metrics });
   const runtime: Runtime =
     options.clock === undefined
       ? opened
@@ -48,6 +54,7 @@ export async function startTestServer(
             keyring: opened.keyring,
             clock: options.clock,
             limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+            metrics,
           }),
         };
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
@@ -57,6 +64,8 @@ export async function startTestServer(
     logger: pino({ level: 'silent' }),
     version: packageVersion(),
     envsPrefix: config.envsPrefix,
+    metrics,
+    metricsToken: config.metricsToken,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
@@ -66,6 +75,7 @@ export async function startTestServer(
     adminToken: created?.token ?? '',
     runtime,
     app,
+    metrics,
     async createKey(tenant, name, permissions) {
       return (await runtime.core.apiKeys.create(OPERATOR, tenant, { name, permissions })).token;
     },
