@@ -86,7 +86,9 @@ export function AuditScreen() {
         <p>
           Events form a hash chain, so a removed or altered event breaks it.{' '}
           {links?.kind === 'consistent' && (
-            <span class="badge badge-valid">This page links correctly ({links.links} links checked)</span>
+            <span class="badge badge-valid">
+              This page links correctly ({links.links} {links.links === 1 ? 'link' : 'links'} checked)
+            </span>
           )}
           {links?.kind === 'broken' && (
             <span class="badge badge-expired">
