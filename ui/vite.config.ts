@@ -22,5 +22,11 @@ export default defineConfig({
     sourcemap: false,
     reportCompressedSize: false,
   },
+  // `npx vite --config ui/vite.config.ts` for hot reload: the API calls go to a running Coffer.
+  server: {
+    proxy: Object.fromEntries(
+      ['/v1', '/api'].map((path) => [path, process.env.COFFER_URL ?? 'http://127.0.0.1:8080']),
+    ),
+  },
   logLevel: 'warn',
 });

@@ -96,8 +96,12 @@ const DOCS_SCREENSHOTS = fileURLToPath(new URL('../../../docs/screenshots/', imp
  * they are written to docs/screenshots/ only with COFFER_UPDATE_SCREENSHOTS=1, so an ordinary test
  * run does not rewrite committed images with new timestamps.
  */
-export async function screenshot(page: Page, name: string): Promise<void> {
-  const png = await page.screenshot({ fullPage: true });
+export async function screenshot(
+  page: Page,
+  name: string,
+  options: { fullPage?: boolean } = {},
+): Promise<void> {
+  const png = await page.screenshot({ fullPage: options.fullPage ?? true });
   if (process.env.COFFER_UPDATE_SCREENSHOTS === '1') {
     mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
     writeFileSync(join(DOCS_SCREENSHOTS, `${name}.png`), png);

@@ -217,6 +217,7 @@ describe('web console in Chromium', () => {
     await assertAccessible('confirm dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await inPage(page, 'document.activeElement?.textContent'), 'Delete secret live-token');
     assert.equal((await api('GET', '/v1/tenants/default/stores/windows/secrets/live-token')).status, 200);
 
     await details.getByRole('button', { name: 'Delete secret live-token' }).click();
@@ -290,7 +291,7 @@ describe('web console in Chromium', () => {
     const overflow = await inPage<number>(page, OVERFLOW);
     assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
     await assertAccessible('stores at phone width');
-    await screenshot(page, 'stores-phone');
+    await screenshot(page, 'stores-phone', { fullPage: false });
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('row').filter({ hasText: 'ci-reader' }).waitFor();
     assert.ok((await inPage<number>(page, OVERFLOW)) <= 0);
