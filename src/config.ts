@@ -1,4 +1,5 @@
-import { isAbsolute, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_LIMITS } from './core/coffer-core.js';
 import { KEK_BYTES } from './crypto/keyring.js';
 
@@ -39,6 +40,16 @@ export interface Config {
   /** COFFER_METRICS_TOKEN: when set, `/metrics` wants `Authorization: Bearer <it>`; null: open. */
   readonly metricsToken: string | null;
   readonly oidc: OidcConfig | null;
+  /** The keyring file (COFFER_KEYRING_FILE, default `keyring.json` in the data directory); unused with COFFER_MASTER_KEY. */
+  readonly keyringFile: string;
+  /** COFFER_TLS_CERT + COFFER_TLS_KEY (PEM files, read at start-up); null serves plain HTTP. */
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /** Failed authentications one client address may make per minute (COFFER_AUTH_FAILURE_LIMIT, default 20). */
+  readonly authFailureLimit: number;
+  /** Requests per second one API key or service credential may make (COFFER_KEY_RATE_LIMIT); 0: no limit (default). */
+  readonly keyRateLimit: number;
+  /** COFFER_TRUST_PROXY: false (default), true, or a comma-separated list of proxy addresses/CIDRs. */
+  readonly trustProxy: boolean | string;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +81,50 @@ function parseCount(env: Env, name: string, fallback: number): number {
     throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}.`);
   }
   return Number(raw);
+}
+
+function parseRate(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw)) {
+    throw new ConfigError(
+      `${name} must be a whole number (0 turns the limit off), got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return Number(raw);
+}
+
+function readPem(env: Env, name: string, cwd: string): Buffer {
+  const path = nonEmpty(env, name) ?? '';
+  try {
+    return readFileSync(isAbsolute(path) ? path : resolve(cwd, path));
+  } catch {
+    throw new ConfigError(`${name} must name a readable PEM file, got ${JSON.stringify(path)}.`);
+  }
+}
+
+function parseTls(env: Env, cwd: string): Config['tls'] {
+  const cert = nonEmpty(env, 'COFFER_TLS_CERT');
+  const key = nonEmpty(env, 'COFFER_TLS_KEY');
+  if (cert === undefined && key === undefined) return null;
+  if (cert === undefined || key === undefined) {
+    throw new ConfigError('COFFER_TLS_CERT and COFFER_TLS_KEY must be set together.');
+  }
+  return Object.freeze({
+    cert: readPem(env, 'COFFER_TLS_CERT', cwd),
+    key: readPem(env, 'COFFER_TLS_KEY', cwd),
+  });
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (!/^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$/.test(raw.replace(/\s+/g, ''))) {
+    throw new ConfigError(
+      `COFFER_TRUST_PROXY must be true, false or a comma-separated list of addresses/CIDRs, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return raw.replace(/\s+/g, '');
 }
 
 function parseMasterKey(raw: string | undefined): Buffer | null {
@@ -197,10 +252,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
   }
   const databaseUrl = parseDatabaseUrl(nonEmpty(env, 'COFFER_DATABASE_URL'));
   const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
+  const dataDirPath = isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
+  const keyringFile = nonEmpty(env, 'COFFER_KEYRING_FILE');
   return Object.freeze({
     host: nonEmpty(env, 'HOST') ?? '127.0.0.1',
     port: parsePort(nonEmpty(env, 'PORT')),
-    dataDir: isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir),
+    dataDir: dataDirPath,
     databaseUrl,
     logLevel: logLevel as LogLevel,
     masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
@@ -209,5 +266,10 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     envsPrefix: parsePathPrefix(env, 'COFFER_ENVS_PREFIX'),
     metricsToken: parseMetricsToken(nonEmpty(env, 'COFFER_METRICS_TOKEN')),
     oidc: parseOidc(env),
+    keyringFile: keyringFile === undefined ? join(dataDirPath, 'keyring.json') : resolve(cwd, keyringFile),
+    tls: parseTls(env, cwd),
+    authFailureLimit: parseRate(env, 'COFFER_AUTH_FAILURE_LIMIT', 20),
+    keyRateLimit: parseRate(env, 'COFFER_KEY_RATE_LIMIT', 0),
+    trustProxy: parseTrustProxy(nonEmpty(env, 'COFFER_TRUST_PROXY')),
   });
 }

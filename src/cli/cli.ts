@@ -7,6 +7,7 @@ import { isCofferError } from '../core/errors.js';
 import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
 import { KeyringError } from '../crypto/keyring.js';
 import { DotenvFormatError } from './dotenv-format.js';
+import { MASTER_KEY_USAGE, masterKeyCommand } from './master-key-command.js';
 import { runCommand } from './run-command.js';
 import { openRuntime } from './runtime.js';
 import { SourceError } from './secret-source.js';
@@ -40,11 +41,14 @@ Commands:
                                          Set values from a .env or JSON file (creates the store if needed)
   export (--tenant T --store S | --env O/P/E) [--format dotenv|json]
                                          Print every value as .env (default) or JSON, to stdout
+${MASTER_KEY_USAGE}
   version                                Print the version
 
 Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_DATABASE_URL,
-COFFER_MASTER_KEY, LOG_LEVEL), the same for the server and the CLI. run, secrets, import and export work
-on the data directory, or on a server's native API when COFFER_URL and COFFER_TOKEN are set.
+COFFER_MASTER_KEY, COFFER_KEYRING_FILE, COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_AUTH_FAILURE_LIMIT,
+COFFER_KEY_RATE_LIMIT, COFFER_TRUST_PROXY, COFFER_METRICS_TOKEN, COFFER_OIDC_*, LOG_LEVEL), the same
+for the server and the CLI. run, secrets, import and export work on the data directory, or on a
+server's native API when COFFER_URL and COFFER_TOKEN are set.
 Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
 `;
 
@@ -167,6 +171,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await importCommand(rest, io, () => readFileSync(0, 'utf8'));
       case 'export':
         return await exportCommand(rest, io);
+      case 'master-key':
+        return await masterKeyCommand(rest, parseConfig(io.env), io);
       case 'version':
       case '--version':
         io.out.write(`${packageVersion()}\n`);

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { loadKeyring } from '../crypto/keyring-source.js';
+import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { OidcVerifier } from '../oidc/oidc-verifier.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import { PostgresRepository } from '../storage/postgres/postgres-repository.js';
@@ -18,6 +18,8 @@ export interface Runtime {
   readonly config: Config;
   readonly repository: Repository;
   readonly keyring: Keyring;
+  /** Follows the keyring file (master-key rotation); null when the key comes from COFFER_MASTER_KEY. */
+  readonly keyringWatcher: KeyringWatcher | null;
   readonly core: CofferCore;
   close(): Promise<void>;
 }
@@ -36,16 +38,20 @@ export interface RuntimeOptions {
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
-  // The data directory holds the SQLite file and the key file; PostgreSQL with COFFER_MASTER_KEY needs neither.
-  if (config.databaseUrl === null || config.masterKey === null) {
+  // The data directory holds the SQLite file and the default key file; PostgreSQL with
+  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither.
+  if (
+    config.databaseUrl === null ||
+    (config.masterKey === null && dirname(config.keyringFile) === config.dataDir)
+  ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
   const opened = await openRepository(config);
   const repository =
     options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
   try {
-    const { keyring } = await loadKeyring({
-      dataDir: config.dataDir,
+    const { keyring, watcher } = await loadKeyring({
+      keyringFile: config.keyringFile,
       masterKey: config.masterKey,
       hasSealedValues: () => repository.hasSealedValues(),
       kekIdsInUse: () => repository.listKekIdsInUse(),
@@ -54,6 +60,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       config,
       repository,
       keyring,
+      keyringWatcher: watcher,
       core: createCore({
         repository,
         keyring,
@@ -64,6 +71,10 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
           config.oidc === null
             ? undefined
             : new OidcVerifier(config.oidc, { onUnavailable: options.onIdentityProviderUnavailable }),
+        rateLimits: {
+          authFailuresPerMinute: config.authFailureLimit,
+          keyRequestsPerSecond: config.keyRateLimit,
+        },
       }),
       close: () => repository.close(),
     };

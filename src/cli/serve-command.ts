@@ -40,6 +40,15 @@ function bootstrapBanner(tenant: string, keyName: string, token: string): string
   ].join('\n');
 }
 
+/** How often a server looks at its keyring file for a rotated master key (one stat when unchanged). */
+export const KEYRING_CHECK_MS = 1_000;
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
 /** `coffer serve`: open the data, bootstrap the first key if needed, listen, and stop cleanly. */
 export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
   const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
@@ -59,13 +68,35 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     envsPrefix: config.envsPrefix,
     metrics,
     metricsToken: config.metricsToken,
+    tls: config.tls,
+    trustProxy: config.trustProxy,
   });
+
+  // Master-key rotation (docs/operations.md): follow the keyring file, so a key added or activated
+  // by `coffer master-key` (or copied in by configuration management) is used without a restart.
+  const watcher = runtime.keyringWatcher;
+  let keyringTimer: NodeJS.Timeout | null = null;
+  if (watcher !== null) {
+    watcher.listener = (event) => {
+      if ('error' in event) logger.warn({ reason: event.error }, 'keyring file changed but cannot be read');
+      else logger.info({ keyIds: event.ids, activeKeyId: event.active }, 'keyring reloaded');
+    };
+    keyringTimer = setInterval(() => watcher.check(), KEYRING_CHECK_MS);
+    keyringTimer.unref();
+  }
+  if (config.tls === null && !isLoopbackHost(config.host)) {
+    logger.warn(
+      { host: config.host },
+      'listening beyond loopback without TLS: tokens and values cross the network in clear text; set COFFER_TLS_CERT and COFFER_TLS_KEY or terminate TLS in front of Coffer',
+    );
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    if (keyringTimer !== null) clearInterval(keyringTimer);
     try {
       await app.close();
       await runtime.close();

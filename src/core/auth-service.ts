@@ -2,9 +2,10 @@ import { hashesEqual, hashToken, hasTokenShape, isWellFormedToken } from '../cry
 import type { Repository } from '../storage/repository.js';
 import type { Actor } from './actor.js';
 import { type BearerVerifier, looksLikeJwt } from './bearer-verifier.js';
-import { UnauthenticatedError, UnavailableError } from './errors.js';
+import { RateLimitedError, UnauthenticatedError, UnavailableError } from './errors.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { grantsOf } from './permissions.js';
+import type { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 
 export interface AuthServiceDeps {
   readonly repository: Pick<
@@ -16,6 +17,16 @@ export interface AuthServiceDeps {
   /** Verifies third-party JWTs (OIDC, docs/oidc.md); absent: only Coffer tokens are accepted. */
   readonly bearerVerifier?: BearerVerifier;
   readonly metrics?: Pick<MetricsSink, 'tokenCache'>;
+  /** Failed authentications per client address (COFFER_AUTH_FAILURE_LIMIT); absent: unlimited. */
+  readonly failures?: FailureLimiter | null;
+  /** Requests per credential (COFFER_KEY_RATE_LIMIT); absent: unlimited. */
+  readonly perKey?: RequestRateLimiter | null;
+}
+
+/** Who is presenting the token, as far as the transport can tell. */
+export interface AuthContext {
+  /** The client's address (behind a trusted proxy, the forwarded one); absent: not rate-limited. */
+  readonly client?: string;
 }
 
 /** Prefix of an OIDC actor's `keyName`: API key names cannot hold ':', so the two never collide. */
@@ -25,14 +36,30 @@ function invalid(reason: string): UnauthenticatedError {
   return new UnauthenticatedError('invalid_credentials', 'The API key is not valid.', reason);
 }
 
+function limiterKey(actor: Actor): string {
+  switch (actor.kind) {
+    case 'api_key':
+      return `key:${actor.tenantId}/${actor.keyName}`;
+    case 'service':
+      return `service:${actor.serviceName}`;
+    case 'operator':
+      return 'operator';
+  }
+}
+
 /**
- * Turns a presented token into an actor. Every failure is the same Unauthenticated error, so a
- * caller cannot tell an unknown token from a disabled or deleted one (the `reason` it carries is for
- * metrics only).
+ * Turns a presented token into an actor. Every failure is the same Unauthenticated error (the
+ * `reason` it carries is for metrics only), so a caller cannot tell an unknown token from a disabled
+ * or deleted one, by the answer or by the work done: a token that is not cached costs exactly two
+ * indexed lookups (API keys, then services) whatever it turns out to be.
  *
  * Successful lookups are cached by token hash while the repository's credentials epoch stays the
  * same; any change to any key or service credential, in any process, empties the cache. Failures
- * are never cached, so the cache cannot be filled with noise.
+ * (unknown, disabled, deleted) are never cached, so the cache cannot be filled with noise.
+ *
+ * Brute force: a client address with too many failures is refused (RateLimited) before any
+ * lookup, except for a token this process has already verified (a cache hit), so a valid key
+ * behind a shared address keeps working while someone guesses from it.
  *
  * A JWT is handed to the bearer verifier when one is configured; its claims become an `api_key`
  * actor of the claimed tenant, so `requirePermission` treats it exactly like a key.
@@ -56,32 +83,47 @@ export class AuthService {
     return this.#deps.repository.credentialsEpoch();
   }
 
-  async authenticate(token: string | undefined): Promise<Actor> {
+  async authenticate(token: string | undefined, context: AuthContext = {}): Promise<Actor> {
     if (token === undefined || token === '') {
       throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
     }
-    if (!hasTokenShape(token)) {
-      if (looksLikeJwt(token)) return this.#authenticateJwt(token);
-      throw invalid('malformed_token');
-    }
-    const hash = hashToken(token);
-    const cacheKey = hash.toString('base64');
+    const shaped = hasTokenShape(token);
+    const hash = shaped ? hashToken(token) : null;
+    const cacheKey = hash?.toString('base64');
     const epoch = this.#epoch();
     if (epoch !== this.#cacheEpoch) {
       this.#cache.clear();
       this.#cacheEpoch = epoch;
     }
-    const cached = this.#cache.get(cacheKey);
     // A cached token passed the checksum when it was first looked up.
+    const cached = cacheKey === undefined ? undefined : this.#cache.get(cacheKey);
     if (cached !== undefined) {
       this.#metrics.tokenCache('hit');
-      return cached;
+      return this.#admit(cached);
     }
-    this.#metrics.tokenCache('miss');
-    // Shape and checksum are public knowledge: refusing noise here costs no database lookup.
-    if (!isWellFormedToken(token)) throw invalid('malformed_token');
 
-    const actor = await this.#lookup(hash);
+    const { client } = context;
+    const failures = this.#deps.failures ?? null;
+    if (failures !== null && client !== undefined) {
+      const wait = failures.blockedFor(client);
+      if (wait > 0) throw new RateLimitedError('too_many_failed_authentications', wait);
+    }
+    let actor: Actor;
+    try {
+      if (hash === null || cacheKey === undefined) {
+        if (looksLikeJwt(token)) return this.#admit(await this.#authenticateJwt(token));
+        throw invalid('malformed_token');
+      }
+      this.#metrics.tokenCache('miss');
+      // Shape and checksum are public knowledge: refusing noise here costs no database lookup.
+      if (!isWellFormedToken(token)) throw invalid('malformed_token');
+      actor = await this.#lookup(hash);
+    } catch (error) {
+      if (error instanceof UnauthenticatedError && failures !== null && client !== undefined) {
+        failures.recordFailure(client);
+      }
+      throw error;
+    }
     // Cache only if nothing changed while we looked (NaN never equals itself: no epoch, no cache).
     if (this.#epoch() === epoch && this.#cacheEpoch === epoch) {
       if (this.#cache.size >= this.#limit) {
@@ -90,13 +132,25 @@ export class AuthService {
       }
       this.#cache.set(cacheKey, actor);
     }
+    return this.#admit(actor);
+  }
+
+  /** The per-credential request rate, applied to every authenticated request, cached or not. */
+  #admit(actor: Actor): Actor {
+    const perKey = this.#deps.perKey ?? null;
+    if (perKey !== null) {
+      const wait = perKey.take(limiterKey(actor));
+      if (wait > 0) throw new RateLimitedError('key_rate_limited', wait);
+    }
     return actor;
   }
 
   async #lookup(hash: Buffer): Promise<Actor> {
+    // Both lookups always run, and in the same order, so an unknown token, a disabled key and a
+    // disabled service cost the same (no timing oracle telling which kind of credential exists).
     const key = await this.#deps.repository.findApiKeyByHash(hash);
-    if (key !== null) {
-      if (!hashesEqual(key.tokenHash, hash)) throw invalid('unknown_token');
+    const service = await this.#deps.repository.findServiceByHash(hash);
+    if (key !== null && hashesEqual(key.tokenHash, hash)) {
       if (!key.enabled) throw invalid('disabled_token');
       return Object.freeze({
         kind: 'api_key',
@@ -105,10 +159,11 @@ export class AuthService {
         grants: grantsOf(key.permissions),
       });
     }
-    const service = await this.#deps.repository.findServiceByHash(hash);
-    if (service === null || !hashesEqual(service.tokenHash, hash)) throw invalid('unknown_token');
-    if (!service.enabled) throw invalid('disabled_token');
-    return Object.freeze({ kind: 'service', serviceName: service.name });
+    if (service !== null && hashesEqual(service.tokenHash, hash)) {
+      if (!service.enabled) throw invalid('disabled_token');
+      return Object.freeze({ kind: 'service', serviceName: service.name });
+    }
+    throw invalid('unknown_token');
   }
 
   /** Not cached: a JWT's lifetime is its own, and verification is a signature check, not a lookup. */

@@ -5,6 +5,7 @@ import { AuthService } from './auth-service.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
+import { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 import { SecretService } from './secret-service.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
@@ -16,6 +17,19 @@ export interface TenantLimits {
 }
 
 export const DEFAULT_LIMITS: TenantLimits = Object.freeze({ secretQuota: 100_000, storeLimit: 1_000 });
+
+/** Abuse limits (COFFER_AUTH_FAILURE_LIMIT, COFFER_KEY_RATE_LIMIT); 0 turns one off. */
+export interface RateLimits {
+  /** Failed authentications per client address per minute. */
+  readonly authFailuresPerMinute: number;
+  /** Requests per second per API key or service credential. */
+  readonly keyRequestsPerSecond: number;
+}
+
+export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
+  authFailuresPerMinute: 20,
+  keyRequestsPerSecond: 0,
+});
 
 /** The core's services, wired once over one repository and keyring; every facade and the CLI use these. */
 export interface CofferCore {
@@ -35,13 +49,27 @@ export function createCore(deps: {
   bearerVerifier?: BearerVerifier;
   /** Where the core reports cache hits and audit-write failures (docs/observability.md). */
   metrics?: MetricsSink;
+  rateLimits?: RateLimits;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
+  const rate = deps.rateLimits ?? DEFAULT_RATE_LIMITS;
   const { repository } = deps;
   const metrics = deps.metrics ?? NO_METRICS;
   return {
-    auth: new AuthService({ repository, metrics, bearerVerifier: deps.bearerVerifier }),
+    auth: new AuthService({
+      repository,
+      metrics,
+      bearerVerifier: deps.bearerVerifier,
+      failures:
+        rate.authFailuresPerMinute > 0
+          ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
+          : null,
+      perKey:
+        rate.keyRequestsPerSecond > 0
+          ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
+          : null,
+    }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits }),
     stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit }),
     apiKeys: new ApiKeyService({ repository, clock }),

@@ -3,7 +3,14 @@
  * to its own wire shape (ProblemDetails, Cloudflare envelope, envs `{error, code}`).
  */
 export type ErrorKind =
-  'not_found' | 'conflict' | 'invalid' | 'unauthenticated' | 'forbidden' | 'quota_exceeded' | 'unavailable';
+  | 'not_found'
+  | 'conflict'
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'quota_exceeded'
+  | 'rate_limited'
+  | 'unavailable';
 
 /** Why access was refused: facades answer a foreign tenant differently from a missing permission. */
 export type ForbiddenReason = 'other_tenant' | 'missing_permission' | 'escalation' | 'not_service';
@@ -71,6 +78,21 @@ export class ForbiddenError extends CofferError {
 export class QuotaExceededError extends CofferError {
   constructor(code: string, message: string) {
     super('quota_exceeded', code, message);
+  }
+}
+
+/** Too many requests (or failed authentications) from one caller; retry after `retryAfterSeconds`. */
+export class RateLimitedError extends CofferError {
+  readonly retryAfterSeconds: number;
+  constructor(code: 'too_many_failed_authentications' | 'key_rate_limited', retryAfterSeconds: number) {
+    super(
+      'rate_limited',
+      code,
+      code === 'key_rate_limited'
+        ? 'This API key is over its request rate; retry later.'
+        : 'Too many failed authentications from this address; retry later.',
+    );
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
   }
 }
 

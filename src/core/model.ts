@@ -61,6 +61,22 @@ export interface VersionRecord extends SealedValue {
   readonly createdAt: number;
 }
 
+/** One version's wrapped data key with its owner, as master-key rotation reads it (never the ciphertext). */
+export interface WrappedKeyRow {
+  readonly tenantId: string;
+  readonly storeId: string;
+  readonly secretId: string;
+  readonly version: number;
+  readonly kekId: string;
+  readonly wrappedKey: Buffer;
+}
+
+/** Where a batched walk over versions stopped: the last (secretId, version) seen. */
+export interface VersionCursor {
+  readonly secretId: string;
+  readonly version: number;
+}
+
 /** What the hot read path needs in one lookup: the secret's identity, window and current sealed value. */
 export interface SecretValueRow extends ValidityWindow {
   readonly storeId: string;

@@ -107,12 +107,38 @@ export function sealValue(keyring: Keyring, owner: ValueOwner, plaintext: Buffer
 export function openValue(keyring: Keyring, owner: ValueOwner, sealed: SealedValue): Buffer {
   const { kekId, sealed: wrapped } = decodeWrappedKey(sealed.wrappedKey);
   if (kekId !== sealed.kekId) throw new CryptoError('bad_format', 'Wrapped key names another KEK.');
-  const kek = keyring.get(kekId);
+  const kek = keyring.resolve(kekId);
   if (kek === undefined) throw new CryptoError('unknown_kek', `No master key with id ${kekId} is loaded.`);
   if (sealed.ciphertext[0] !== FORMAT_V1) throw new CryptoError('bad_format', 'Unknown ciphertext format.');
   const dataKey = gcmOpen(kek.key, ownerAad('dek', owner, kekId), wrapped);
   try {
     return gcmOpen(dataKey, ownerAad('value', owner), sealed.ciphertext.subarray(1));
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/**
+ * Master-key rotation: unwraps a version's data key with the KEK that wrapped it and wraps it again
+ * under the keyring's active KEK, with the same owner binding. The value's ciphertext is untouched
+ * (the data key does not change), so a reader holding either form opens the same plaintext.
+ */
+export function rewrapDataKey(
+  keyring: Keyring,
+  owner: ValueOwner,
+  current: { kekId: string; wrappedKey: Buffer },
+): { kekId: string; wrappedKey: Buffer } {
+  const { kekId, sealed } = decodeWrappedKey(current.wrappedKey);
+  if (kekId !== current.kekId) throw new CryptoError('bad_format', 'Wrapped key names another KEK.');
+  const from = keyring.get(kekId);
+  if (from === undefined) throw new CryptoError('unknown_kek', `No master key with id ${kekId} is loaded.`);
+  const to = keyring.active;
+  const dataKey = gcmOpen(from.key, ownerAad('dek', owner, kekId), sealed);
+  try {
+    return {
+      kekId: to.id,
+      wrappedKey: encodeWrappedKey(to.id, gcmSeal(to.key, ownerAad('dek', owner, to.id), dataKey)),
+    };
   } finally {
     dataKey.fill(0);
   }

@@ -1,85 +1,101 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KEK_BYTES, Keyring, KeyringError, kekIdFor } from './keyring.js';
+import { statSync } from 'node:fs';
+import { Keyring, KeyringError } from './keyring.js';
+import { createKeyringFile, keyringOf, readKeyringFile, singleKeyFile } from './keyring-file.js';
 
 export const KEYRING_FILE = 'keyring.json';
 
-interface KeyringFile {
-  format: 'coffer-keyring/v1';
-  active: string;
-  keys: { id: string; key: string; createdAt: string }[];
-}
-
-function parseKeyringFile(path: string): Keyring {
-  let parsed: KeyringFile;
+/** Identity of the file as it is now: a rename (every update) gives a new inode. */
+function fileIdentity(path: string): string | null {
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as KeyringFile;
+    const s = statSync(path);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
   } catch {
-    throw new KeyringError(`The key file ${path} cannot be read as a Coffer keyring.`);
+    return null;
   }
-  if (parsed?.format !== 'coffer-keyring/v1' || !Array.isArray(parsed.keys) || parsed.keys.length === 0) {
-    throw new KeyringError(`The key file ${path} is not a Coffer keyring (format coffer-keyring/v1).`);
-  }
-  const keys = parsed.keys.map((k) => Buffer.from(String(k.key), 'base64'));
-  if (keys.some((k) => k.length !== KEK_BYTES)) {
-    throw new KeyringError(`The key file ${path} holds a key that is not ${KEK_BYTES} bytes.`);
-  }
-  const activeIndex = keys.findIndex((k) => kekIdFor(k) === parsed.active);
-  if (activeIndex < 0) throw new KeyringError(`The key file ${path} names an active key it does not hold.`);
-  return new Keyring(keys, activeIndex);
 }
 
-function createKeyringFile(path: string): void {
-  const key = randomBytes(KEK_BYTES);
-  const file: KeyringFile = {
-    format: 'coffer-keyring/v1',
-    active: kekIdFor(key),
-    keys: [{ id: kekIdFor(key), key: key.toString('base64'), createdAt: new Date().toISOString() }],
-  };
-  // 'wx': never overwrite a key file another process created a moment ago.
-  writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { flag: 'wx', mode: 0o600 });
+export type KeyringFileEvent =
+  { readonly ids: readonly string[]; readonly active: string } | { readonly error: string };
+
+/**
+ * Keeps a Keyring in step with its file. `check()` costs one stat when nothing changed; after a
+ * change it re-reads the file and adopts it. A file that cannot be read (mid-copy by configuration
+ * management, say) leaves the keys in hand as they are and is tried again on the next check.
+ */
+export class KeyringWatcher {
+  readonly #keyring: Keyring;
+  readonly #path: string;
+  #seen: string | null;
+  /** Told of every adopted change or unreadable file (the server logs it). */
+  listener: (event: KeyringFileEvent) => void = () => undefined;
+
+  constructor(keyring: Keyring, path: string) {
+    this.#keyring = keyring;
+    this.#path = path;
+    this.#seen = fileIdentity(path);
+  }
+
+  /** True when the file changed and was adopted. */
+  check(): boolean {
+    const now = fileIdentity(this.#path);
+    if (now === null || now === this.#seen) return false;
+    try {
+      const next = keyringOf(readKeyringFile(this.#path));
+      this.#seen = now;
+      this.#keyring.adopt(next);
+      this.listener({ ids: next.ids, active: next.active.id });
+      return true;
+    } catch (error) {
+      this.listener({ error: error instanceof Error ? error.message : String(error) });
+      return false;
+    }
+  }
 }
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+export interface LoadedKeyring {
+  readonly keyring: Keyring;
+  /** True when this call created the key file. */
+  readonly created: boolean;
+  /** Watches the keyring file; null when the key came from COFFER_MASTER_KEY (fixed, not rotatable). */
+  readonly watcher: KeyringWatcher | null;
 }
 
 /**
- * The keyring: COFFER_MASTER_KEY when given, else the data directory's key file, created (0600) only
- * while no sealed value exists. A key that does not match the stored data is a start-up error.
+ * The keyring: COFFER_MASTER_KEY when given, else the keyring file (COFFER_KEYRING_FILE, default
+ * `keyring.json` in the data directory), created (0600) only while no sealed value exists. A key
+ * that does not match the stored data is a start-up error. A file-backed keyring refreshes itself
+ * from its file when a value names a KEK it lacks (see Keyring.resolve).
  */
 export async function loadKeyring(options: {
-  dataDir: string;
+  keyringFile: string;
   masterKey: Buffer | null;
   hasSealedValues: () => Promise<boolean>;
   kekIdsInUse: () => Promise<string[]>;
-}): Promise<{ keyring: Keyring; created: boolean }> {
-  const path = join(options.dataDir, KEYRING_FILE);
+}): Promise<LoadedKeyring> {
+  const path = options.keyringFile;
   let keyring: Keyring;
   let created = false;
+  let watcher: KeyringWatcher | null = null;
   if (options.masterKey !== null) {
     keyring = new Keyring([options.masterKey]);
-  } else if (exists(path)) {
-    keyring = parseKeyringFile(path);
   } else {
-    if (await options.hasSealedValues()) {
-      throw new KeyringError(
-        `Encrypted secrets exist in ${options.dataDir} but no master key was found: set COFFER_MASTER_KEY or restore ${KEYRING_FILE}. Refusing to create a new key over existing data.`,
-      );
+    if (fileIdentity(path) === null) {
+      if (await options.hasSealedValues()) {
+        throw new KeyringError(
+          `Encrypted secrets exist but no master key was found: set COFFER_MASTER_KEY or restore ${path}. Refusing to create a new key over existing data.`,
+        );
+      }
+      try {
+        createKeyringFile(path, singleKeyFile());
+        created = true;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+      }
     }
-    try {
-      createKeyringFile(path);
-      created = true;
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
-    }
-    keyring = parseKeyringFile(path);
+    keyring = keyringOf(readKeyringFile(path));
+    const fileWatcher = new KeyringWatcher(keyring, path);
+    keyring.setRefresher(() => void fileWatcher.check());
+    watcher = fileWatcher;
   }
   const missing = (await options.kekIdsInUse()).filter((id) => keyring.get(id) === undefined);
   if (missing.length > 0) {
@@ -87,5 +103,5 @@ export async function loadKeyring(options: {
       `The master key does not match the stored secrets: they are sealed under key id(s) ${missing.join(', ')}, which the loaded keyring (${keyring.ids.join(', ')}) does not hold.`,
     );
   }
-  return { keyring, created };
+  return { keyring, created, watcher };
 }

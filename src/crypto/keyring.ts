@@ -24,10 +24,18 @@ export class KeyringError extends Error {
   }
 }
 
-/** The KEKs in hand, one of them active (used for new data keys). Never stored in the database. */
+/**
+ * The KEKs in hand, one of them active (used for new data keys). Never stored in the database.
+ *
+ * One Keyring object lives as long as the process and every service holds it; master-key rotation
+ * changes its contents in place (`adopt`), so a running server picks up a new KEK without being
+ * rewired. A value naming a KEK id the keyring lacks triggers one refresh (`resolve`) before it
+ * fails: another node or the CLI may have re-wrapped it under a key added a moment ago.
+ */
 export class Keyring {
-  readonly #keys: ReadonlyMap<string, Kek>;
-  readonly active: Kek;
+  #keys: ReadonlyMap<string, Kek>;
+  #active: Kek;
+  #refresh: (() => void) | null = null;
 
   constructor(keys: readonly Buffer[], activeIndex = keys.length - 1) {
     const map = new Map<string, Kek>();
@@ -39,11 +47,34 @@ export class Keyring {
     const active = keys[activeIndex];
     if (active === undefined) throw new KeyringError('The keyring holds no key.');
     this.#keys = map;
-    this.active = { id: kekIdFor(active), key: active };
+    this.#active = { id: kekIdFor(active), key: active };
+  }
+
+  get active(): Kek {
+    return this.#active;
   }
 
   get(id: string): Kek | undefined {
     return this.#keys.get(id);
+  }
+
+  /** `get`, and when the id is unknown, one refresh from the keyring's source and a second try. */
+  resolve(id: string): Kek | undefined {
+    const kek = this.#keys.get(id);
+    if (kek !== undefined || this.#refresh === null) return kek;
+    this.#refresh();
+    return this.#keys.get(id);
+  }
+
+  /** Where `resolve` reloads from (the keyring file); absent for a key given in the environment. */
+  setRefresher(refresh: (() => void) | null): void {
+    this.#refresh = refresh;
+  }
+
+  /** Takes over another keyring's keys and active key, in one synchronous step. */
+  adopt(next: Keyring): void {
+    this.#keys = next.#keys;
+    this.#active = next.#active;
   }
 
   get ids(): string[] {

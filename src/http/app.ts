@@ -6,6 +6,7 @@ import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
+import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
 import { type HttpMetrics, instrumentRequests, metricsRoute, withFacadeLabel } from './http-metrics.js';
 import { ProblemDetailsSchema } from './problem-details.js';
@@ -28,6 +29,10 @@ export interface AppDeps {
   readonly metrics?: HttpMetrics;
   /** COFFER_METRICS_TOKEN: when set, `/metrics` needs it as a bearer token. */
   readonly metricsToken?: string | null;
+  /** PEM certificate and key (COFFER_TLS_CERT, COFFER_TLS_KEY): serve HTTPS instead of HTTP. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null;
+  /** COFFER_TRUST_PROXY: whose X-Forwarded-For to believe for the client address (rate limits). */
+  readonly trustProxy?: boolean | string;
 }
 
 /**
@@ -35,7 +40,7 @@ export interface AppDeps {
  * Tests call this with their own parts; `coffer serve` with the real ones.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app = Fastify({
+  const options = {
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
     // Long names must reach validation (400), not fall through the router as a 404.
@@ -44,9 +49,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // One line per request, at debug level, from the hook below; Fastify's two info lines per
     // request would cost throughput at the default level.
     logController: new LogController({ disableRequestLogging: true }),
-  });
+    // Off unless configured: behind no proxy, X-Forwarded-For is whatever a client claims, and
+    // the failed-authentication limit is per client address.
+    trustProxy: deps.trustProxy ?? false,
+    // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: clientErrorHandler(deps.logger),
+  };
+  // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
+  const app: FastifyInstance =
+    deps.tls === undefined || deps.tls === null
+      ? Fastify(options)
+      : (Fastify({
+          ...options,
+          https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' },
+        }) as unknown as FastifyInstance);
   app.decorateRequest('actor', null);
-  // First, so that its hooks apply to every facade registered below.
+  // Nothing Coffer answers is meant for a shared cache: values, tokens, key lists and metadata all
+  // go out with no-store, whichever facade (or none) answers. Facades' error senders set it too.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+  // Before the facades, so that its hooks apply to every one registered below.
   const metrics = deps.metrics ?? new PrometheusMetrics();
   instrumentRequests(app, metrics);
   if (deps.logger.level === 'debug' || deps.logger.level === 'trace') {

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type CofferError, InvalidError } from '../core/errors.js';
-import { classifyRequestError, type RequestFailure } from './request-errors.js';
+import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
 /**
  * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them; the native API (`/v1`)
@@ -52,12 +52,15 @@ const DOMAIN_STATUS: Record<CofferError['kind'], number> = {
   not_found: 404,
   conflict: 409,
   quota_exceeded: 403,
+  rate_limited: 429,
   unavailable: 503,
 };
 
 export interface Problem {
   readonly status: number;
   readonly body: Record<string, unknown>;
+  /** Seconds for the `Retry-After` header (429 only). */
+  readonly retryAfter?: number;
 }
 
 export function problem(
@@ -89,7 +92,9 @@ export function toProblem(failure: RequestFailure): Problem {
     case 'domain': {
       const e = failure.error;
       if (e instanceof InvalidError && Object.keys(e.fields).length > 0) return validationProblem(e.fields);
-      return problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code });
+      const retryAfter = retryAfterOf(failure);
+      const p = problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code });
+      return retryAfter === undefined ? p : { ...p, retryAfter };
     }
     case 'validation':
       return validationProblem(failure.fields);
@@ -110,11 +115,17 @@ export function toProblem(failure: RequestFailure): Problem {
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 401) reply.header('www-authenticate', 'Bearer, ApiKey header="X-API-KEY"');
+  if (p.retryAfter !== undefined) reply.header('retry-after', String(p.retryAfter));
   return reply
     .code(p.status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ ...p.body, traceId: request.id }));
+    .send(problemBody(p, request.id));
+}
+
+/** The wire body of a problem (also written raw, for requests Node's parser refused). */
+export function problemBody(p: Problem, traceId: string | undefined): string {
+  return JSON.stringify(traceId === undefined ? p.body : { ...p.body, traceId });
 }
 
 export function neostoreErrorHandler(

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type CofferError, type FieldErrors, isCofferError } from '../core/errors.js';
+import { type CofferError, type FieldErrors, isCofferError, RateLimitedError } from '../core/errors.js';
 import { CryptoError } from '../crypto/envelope.js';
 import { fieldErrorsOf, validationIssuesOf } from './validation.js';
 
@@ -63,4 +63,11 @@ export function classifyRequestError(error: unknown, log: FastifyBaseLogger): Re
     log.error({ err: { type: err.name, message: err.message, stack: err.stack } }, 'request failed');
   }
   return { type: 'internal' };
+}
+
+/** Seconds a client should wait (the `Retry-After` header) when the failure is a rate limit. */
+export function retryAfterOf(failure: RequestFailure): number | undefined {
+  return failure.type === 'domain' && failure.error instanceof RateLimitedError
+    ? failure.error.retryAfterSeconds
+    : undefined;
 }

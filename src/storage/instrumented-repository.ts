@@ -8,7 +8,9 @@ import type {
   ServiceCredentialRecord,
   StoreRecord,
   Tenant,
+  VersionCursor,
   VersionRecord,
+  WrappedKeyRow,
 } from '../core/model.js';
 import type { Repository, RepositoryTx } from './repository.js';
 
@@ -148,6 +150,9 @@ export class InstrumentedRepository implements Repository {
     return this.#time('hasSealedValues', () => this.#inner.hasSealedValues());
   }
 
+  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number): Promise<WrappedKeyRow[]> {
+    return this.#time('listWrappedKeys', () => this.#inner.listWrappedKeys(kekId, after, limit));
+  }
   listKekIdsInUse(): Promise<string[]> {
     return this.#time('listKekIdsInUse', () => this.#inner.listKekIdsInUse());
   }

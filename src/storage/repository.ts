@@ -7,7 +7,9 @@ import type {
   ServiceCredentialRecord,
   StoreRecord,
   Tenant,
+  VersionCursor,
   VersionRecord,
+  WrappedKeyRow,
 } from '../core/model.js';
 
 /**
@@ -53,6 +55,11 @@ export interface RepositoryReads {
   hasSealedValues(): Promise<boolean>;
   /** Every KEK id that still wraps a stored data key. */
   listKekIdsInUse(): Promise<string[]>;
+  /**
+   * Up to `limit` versions whose data key is wrapped by `kekId`, ordered by (secretId, version),
+   * strictly after `after` when given: master-key rotation walks them in batches with this cursor.
+   */
+  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number): Promise<WrappedKeyRow[]>;
   getMeta(key: string): Promise<string | null>;
 }
 
@@ -99,6 +106,18 @@ export interface RepositoryTx extends RepositoryReads {
   pruneVersions(secretId: string, keep: number): Promise<void>;
   /** Destroys the secret and every version of it; false when it did not exist. */
   deleteSecret(storeId: string, secretId: string): Promise<boolean>;
+
+  /**
+   * Replaces a version's wrapped data key and KEK id in one step, only while it is still wrapped by
+   * `expectedKekId` (compare-and-set): false when the version is gone or was re-wrapped meanwhile.
+   * The ciphertext is never touched.
+   */
+  rewrapVersion(
+    secretId: string,
+    version: number,
+    expectedKekId: string,
+    next: { kekId: string; wrappedKey: Buffer },
+  ): Promise<boolean>;
 
   setMeta(key: string, value: string): Promise<void>;
 }

@@ -447,6 +447,91 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       assert.equal(await repo.hasSealedValues(), false);
     });
 
+    contract(
+      "listWrappedKeys walks one KEK's versions in (secret, version) batches, with owners",
+      async (repo) => {
+        const st1 = await seedTenantStore(repo);
+        const st2 = await seedTenantStore(repo, { tenantId: 't2' });
+        const a = await seedSecret(repo, st1.id);
+        const b = await seedSecret(repo, st2.id);
+        for (let i = 0; i < 3; i++) await putVersion(repo, a.id, 'k1old');
+        await putVersion(repo, a.id, 'k1new');
+        for (let i = 0; i < 2; i++) await putVersion(repo, b.id, 'k1old');
+        await seedSecret(repo, st1.id, { name: 'no-value' });
+
+        const expected = [
+          ...[1, 2, 3].map((version) => ({ tenantId: 't1', storeId: st1.id, secretId: a.id, version })),
+          ...[1, 2].map((version) => ({ tenantId: 't2', storeId: st2.id, secretId: b.id, version })),
+        ].sort((x, y) => ordinal(x.secretId, y.secretId) || x.version - y.version);
+        const seen: { tenantId: string; storeId: string; secretId: string; version: number }[] = [];
+        let cursor: { secretId: string; version: number } | null = null;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await repo.listWrappedKeys('k1old', cursor, 2);
+          assert.ok(page.length <= 2);
+          for (const row of page) {
+            assert.equal(row.kekId, 'k1old');
+            const stored = await repo.getVersion(row.secretId, row.version);
+            assert.deepEqual(row.wrappedKey, stored?.wrappedKey);
+            seen.push({
+              tenantId: row.tenantId,
+              storeId: row.storeId,
+              secretId: row.secretId,
+              version: row.version,
+            });
+          }
+          const last = page.at(-1);
+          if (last === undefined) break;
+          cursor = { secretId: last.secretId, version: last.version };
+        }
+        assert.deepEqual(seen, expected);
+        assert.equal((await repo.listWrappedKeys('k1new', null, 10)).length, 1);
+        assert.deepEqual(await repo.listWrappedKeys('k1none', null, 10), []);
+      },
+    );
+
+    contract(
+      'rewrapVersion swaps key and KEK id only while the expected KEK still wraps it',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        await putVersion(repo, s.id, 'k1old');
+        await putVersion(repo, s.id, 'k1old');
+        const before = await repo.getVersion(s.id, 1);
+        assert.ok(before !== null);
+        const wrappedKey = randomBytes(61);
+        assert.equal(
+          await repo.transaction((tx) => tx.rewrapVersion(s.id, 1, 'k1old', { kekId: 'k1new', wrappedKey })),
+          true,
+        );
+        const after = await repo.getVersion(s.id, 1);
+        assert.deepEqual(after, { ...before, kekId: 'k1new', wrappedKey }, 'ciphertext and times untouched');
+        // Compare-and-set: a second rotator holding the old id loses, and nothing changes.
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.rewrapVersion(s.id, 1, 'k1old', { kekId: 'k1other', wrappedKey: randomBytes(61) }),
+          ),
+          false,
+        );
+        assert.deepEqual(await repo.getVersion(s.id, 1), after);
+        assert.equal(
+          await repo.transaction((tx) => tx.rewrapVersion(s.id, 9, 'k1old', { kekId: 'k1new', wrappedKey })),
+          false,
+          'a missing version',
+        );
+        assert.deepEqual(await repo.listKekIdsInUse(), ['k1new', 'k1old']);
+        await repo.transaction((tx) => tx.rewrapVersion(s.id, 2, 'k1old', { kekId: 'k1new', wrappedKey }));
+        assert.deepEqual(await repo.listKekIdsInUse(), ['k1new']);
+        // A rolled-back batch leaves every row as it was.
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            await tx.rewrapVersion(s.id, 1, 'k1new', { kekId: 'k1third', wrappedKey });
+            throw new Error('abort');
+          }),
+        );
+        assert.deepEqual(await repo.listKekIdsInUse(), ['k1new']);
+      },
+    );
+
     contract("deleteSecret: false for another store's secret; destroys every version", async (repo) => {
       const st = await seedTenantStore(repo);
       const elsewhere = await seedTenantStore(repo);

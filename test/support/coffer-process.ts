@@ -53,7 +53,7 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 15_000): Pr
     }, timeoutMs);
     const onData = (d: Buffer) => {
       out += d.toString('utf8');
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      const m = /Server listening at (https?:\/\/127\.0\.0\.1:\d+)/.exec(out);
       if (m?.[1]) {
         clearTimeout(timer);
         resolve({ child, url: m[1], output: () => out, exited });

@@ -39,7 +39,15 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? temp?.path ?? '';
-  const config = parseConfig({ ...options.env, COFFER_DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' });
+  // Suites that sweep bad credentials over every route would trip the failed-authentication limit
+  // (all their requests come from 127.0.0.1); test/hardening turns it on where it is the subject.
+  const config = parseConfig({
+    COFFER_AUTH_FAILURE_LIMIT: '0',
+    ...options.env,
+    COFFER_DATA_DIR: dataDir,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+  });
   // Default process metrics off: each registry would start its own collectors (event-loop monitor,
   // GC observer) and a test process starts many servers. test/observability turns them on.
   const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
@@ -55,6 +63,10 @@ export async function startTestServer(
             clock: options.clock,
             limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
             metrics,
+            rateLimits: {
+              authFailuresPerMinute: config.authFailureLimit,
+              keyRequestsPerSecond: config.keyRateLimit,
+            },
           }),
         };
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
@@ -66,6 +78,7 @@ export async function startTestServer(
     envsPrefix: config.envsPrefix,
     metrics,
     metricsToken: config.metricsToken,
+    trustProxy: config.trustProxy,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;

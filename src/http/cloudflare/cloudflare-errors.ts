@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CofferError, ForbiddenError, InvalidError } from '../../core/errors.js';
-import { classifyRequestError, type RequestFailure } from '../request-errors.js';
+import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 
 /**
  * The Cloudflare facade's error catalogue: the one place its numeric codes live. docs/cloudflare-errors.md
@@ -35,6 +35,11 @@ export const CLOUDFLARE_ERRORS = {
     status: 403,
     when: 'A service credential on an account route, or a tenant token on a system route.',
   },
+  rate_limited: {
+    code: 1104,
+    status: 429,
+    when: 'Too many failed authentications from the address, or the token is over its request rate; see Retry-After.',
+  },
   not_found: { code: 1200, status: 404, when: 'The resource does not exist.' },
   account_not_found: { code: 1201, status: 404, when: 'The account is not the token’s own.' },
   store_not_found: { code: 1202, status: 404, when: 'No such store in this account (for this caller).' },
@@ -63,6 +68,8 @@ export interface CloudflareErrorItem {
 export interface CloudflareFailure {
   readonly status: number;
   readonly errors: readonly CloudflareErrorItem[];
+  /** Seconds for the `Retry-After` header (429 only); the SDK waits that long before retrying. */
+  readonly retryAfter?: number;
 }
 
 /** Core error codes that have a Cloudflare name of their own; other errors fall back on their kind. */
@@ -74,6 +81,8 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   invalid_store_name: 'invalid_store_name',
   missing_credentials: 'authentication_required',
   invalid_credentials: 'invalid_credentials',
+  too_many_failed_authentications: 'rate_limited',
+  key_rate_limited: 'rate_limited',
   store_not_found: 'store_not_found',
   secret_not_found: 'secret_not_found',
   store_not_empty: 'store_not_empty',
@@ -88,6 +97,7 @@ const KIND_FALLBACK: Readonly<Record<CofferError['kind'], CloudflareErrorName>> 
   not_found: 'not_found',
   conflict: 'conflict',
   quota_exceeded: 'maximum_secrets_exceeded',
+  rate_limited: 'rate_limited',
   unavailable: 'service_unavailable',
 };
 
@@ -134,8 +144,11 @@ function domainFailure(error: CofferError): CloudflareFailure {
  */
 export function toCloudflareFailure(failure: RequestFailure, part = 'body'): CloudflareFailure {
   switch (failure.type) {
-    case 'domain':
-      return domainFailure(failure.error);
+    case 'domain': {
+      const retryAfter = retryAfterOf(failure);
+      const mapped = domainFailure(failure.error);
+      return retryAfter === undefined ? mapped : { ...mapped, retryAfter };
+    }
     case 'validation': {
       const fields = Object.keys(failure.fields);
       if (part !== 'body' || fields.length === 0) return single('validation_error');
@@ -164,11 +177,17 @@ export function sendCloudflareFailure(reply: FastifyReply, failure: CloudflareFa
   // The SDK retries a 409 unless told not to, and every 409 here is deterministic.
   if (failure.status === 409) reply.header('x-should-retry', 'false');
   if (failure.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (failure.retryAfter !== undefined) reply.header('retry-after', String(failure.retryAfter));
   return reply
     .code(failure.status)
     .header('content-type', JSON_CONTENT_TYPE)
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ success: false, errors: failure.errors, messages: [], result: null }));
+    .send(cloudflareFailureBody(failure));
+}
+
+/** The v4 failure envelope (also written raw, for requests Node's parser refused). */
+export function cloudflareFailureBody(failure: CloudflareFailure): string {
+  return JSON.stringify({ success: false, errors: failure.errors, messages: [], result: null });
 }
 
 export function cloudflareErrorHandler(

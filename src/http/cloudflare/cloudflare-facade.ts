@@ -42,7 +42,7 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     app.addHook('onRequest', async (request) => {
       const token = cloudflareToken(request.headers);
       if (token === undefined) throw new UnauthenticatedError('missing_credentials', 'A token is required.');
-      request.actor = await core.auth.authenticate(token);
+      request.actor = await core.auth.authenticate(token, { client: request.ip });
     });
     await app.register(secretsStoreRoutes(core, ACCOUNT_FAMILY));
     await app.register(secretsStoreRoutes(core, SYSTEM_FAMILY));

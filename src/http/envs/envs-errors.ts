@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type CofferError, ForbiddenError } from '../../core/errors.js';
-import { classifyRequestError, type RequestFailure } from '../request-errors.js';
+import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 import { SECRET_NAME_MESSAGE } from './envs-schemas.js';
 
 /**
@@ -37,6 +37,11 @@ export const ENVS_ERRORS = {
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   body_too_large: { status: 413, meaning: 'The body is over the size limit.' },
   unsupported_media_type: { status: 415, meaning: 'The body is not `application/json`.' },
+  rate_limited: {
+    status: 429,
+    meaning:
+      'Too many failed authentications from this address, or the token is over its request rate; see `Retry-After`.',
+  },
   request_refused: {
     status: '4xx',
     meaning: 'Another client error raised by the HTTP server; its status is kept.',
@@ -60,6 +65,8 @@ export interface EnvsFailure {
   readonly status: number;
   readonly code: EnvsErrorCode;
   readonly error: string;
+  /** Seconds for the `Retry-After` header (429 only). */
+  readonly retryAfter?: number;
 }
 
 /** Codes whose status is fixed. */
@@ -97,6 +104,8 @@ function fromDomain(e: CofferError): EnvsFailure {
         : failure('conflict', e.message);
     case 'quota_exceeded':
       return failure('quota_exceeded', e.message);
+    case 'rate_limited':
+      return failure('rate_limited', e.message);
     case 'unavailable':
       return failure('unavailable', e.message);
   }
@@ -123,8 +132,11 @@ function fromValidation(fields: Record<string, string[]>): EnvsFailure {
 /** The one mapping from any request failure to an envs `{error, code}`. */
 export function toEnvsFailure(f: RequestFailure): EnvsFailure {
   switch (f.type) {
-    case 'domain':
-      return fromDomain(f.error);
+    case 'domain': {
+      const retryAfter = retryAfterOf(f);
+      const mapped = fromDomain(f.error);
+      return retryAfter === undefined ? mapped : { ...mapped, retryAfter };
+    }
     case 'validation':
       return fromValidation(f.fields);
     case 'malformed_body':
@@ -147,11 +159,17 @@ export function toEnvsFailure(f: RequestFailure): EnvsFailure {
 
 export function sendEnvsError(reply: FastifyReply, f: EnvsFailure): FastifyReply {
   if (f.status === 401) reply.header('www-authenticate', 'Bearer');
+  if (f.retryAfter !== undefined) reply.header('retry-after', String(f.retryAfter));
   return reply
     .code(f.status)
     .header('content-type', 'application/json; charset=utf-8')
     .header('cache-control', 'no-store')
-    .send(JSON.stringify({ error: f.error, code: f.code }));
+    .send(envsFailureBody(f));
+}
+
+/** `{error, code}` (also written raw, for requests Node's parser refused). */
+export function envsFailureBody(f: EnvsFailure): string {
+  return JSON.stringify({ error: f.error, code: f.code });
 }
 
 export function envsErrorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {

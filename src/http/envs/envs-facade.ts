@@ -45,7 +45,7 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
             'missing_credentials',
             'An `Authorization: Bearer <token>` header is required.',
           );
-        const actor = await core.auth.authenticate(token);
+        const actor = await core.auth.authenticate(token, { client: request.ip });
         // envs is a tenant's API: platform service credentials work only on their managed stores.
         if (actor.kind === 'service') {
           throw new ForbiddenError(

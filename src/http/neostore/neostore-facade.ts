@@ -41,7 +41,7 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
       const token = neostoreToken(request.headers);
       if (token === undefined)
         throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
-      request.actor = await core.auth.authenticate(token);
+      request.actor = await core.auth.authenticate(token, { client: request.ip });
     });
     await app.register(neostoreSecretRoutes(core));
     await app.register(neostoreApiKeyRoutes(core));

@@ -10,7 +10,9 @@ import type {
   ServiceCredentialRecord,
   StoreRecord,
   Tenant,
+  VersionCursor,
   VersionRecord,
+  WrappedKeyRow,
 } from '../../core/model.js';
 import type { Repository, RepositoryTx } from '../repository.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
@@ -596,6 +598,42 @@ class PostgresStatements implements RepositoryTx {
     );
     return rows.map((r) => str(r, 'kek_id'));
   }
+  async listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number): Promise<WrappedKeyRow[]> {
+    // Row-value comparison walks the (secret_id, version) primary key; '' sorts first under "C".
+    const rows = await this.#all(
+      'coffer_list_wrapped_keys',
+      `SELECT st.tenant_id, s.store_id, v.secret_id, v.version, v.kek_id, v.wrapped_key
+         FROM secret_versions v
+         JOIN secrets s ON s.id = v.secret_id
+         JOIN stores st ON st.id = s.store_id
+        WHERE v.kek_id = $1 AND (v.secret_id, v.version) > ($2, $3)
+        ORDER BY v.secret_id, v.version
+        LIMIT $4`,
+      [kekId, after?.secretId ?? '', after?.version ?? 0, limit],
+    );
+    return rows.map((row) => ({
+      tenantId: str(row, 'tenant_id'),
+      storeId: str(row, 'store_id'),
+      secretId: str(row, 'secret_id'),
+      version: num(row, 'version'),
+      kekId: str(row, 'kek_id'),
+      wrappedKey: blob(row, 'wrapped_key'),
+    }));
+  }
+  async rewrapVersion(
+    secretId: string,
+    version: number,
+    expectedKekId: string,
+    next: { kekId: string; wrappedKey: Buffer },
+  ): Promise<boolean> {
+    const n = await this.#changes(
+      'coffer_rewrap_version',
+      `UPDATE secret_versions SET kek_id = $1, wrapped_key = $2
+        WHERE secret_id = $3 AND version = $4 AND kek_id = $5`,
+      [next.kekId, next.wrappedKey, secretId, version, expectedKekId],
+    );
+    return n === 1;
+  }
   async getMeta(key: string): Promise<string | null> {
     const row = await this.#one('coffer_get_meta', 'SELECT value FROM coffer_meta WHERE key = $1', [key]);
     return row ? str(row, 'value') : null;
@@ -992,6 +1030,9 @@ export class PostgresRepository implements Repository {
   }
   listKekIdsInUse() {
     return this.#read.listKekIdsInUse();
+  }
+  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number) {
+    return this.#read.listWrappedKeys(kekId, after, limit);
   }
   getMeta(key: string) {
     return this.#read.getMeta(key);

@@ -10,7 +10,9 @@ import type {
   ServiceCredentialRecord,
   StoreRecord,
   Tenant,
+  VersionCursor,
   VersionRecord,
+  WrappedKeyRow,
 } from '../../core/model.js';
 import type { Repository, RepositoryTx } from '../repository.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -206,6 +208,20 @@ class SqliteStatements implements RepositoryTx {
       deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
       hasSealedValues: p('SELECT EXISTS (SELECT 1 FROM secret_versions) AS x').pluck(),
       listKekIdsInUse: p('SELECT DISTINCT kek_id FROM secret_versions ORDER BY kek_id').pluck(),
+      // Row-value comparison walks the (secret_id, version) primary key from the cursor on.
+      listWrappedKeys: p(
+        `SELECT st.tenant_id, s.store_id, v.secret_id, v.version, v.kek_id, v.wrapped_key
+           FROM secret_versions v
+           JOIN secrets s ON s.id = v.secret_id
+           JOIN stores st ON st.id = s.store_id
+          WHERE v.kek_id = ? AND (v.secret_id, v.version) > (?, ?)
+          ORDER BY v.secret_id, v.version
+          LIMIT ?`,
+      ),
+      rewrapVersion: p(
+        `UPDATE secret_versions SET kek_id = ?, wrapped_key = ?
+          WHERE secret_id = ? AND version = ? AND kek_id = ?`,
+      ),
       getMeta: p('SELECT value FROM coffer_meta WHERE key = ?').pluck(),
       setMeta: p(
         'INSERT INTO coffer_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
@@ -493,6 +509,33 @@ class SqliteStatements implements RepositoryTx {
   async listKekIdsInUse(): Promise<string[]> {
     return this.#s.listKekIdsInUse.all() as string[];
   }
+  async listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number): Promise<WrappedKeyRow[]> {
+    // '' sorts before every id, so no cursor means "from the start".
+    const rows = this.#s.listWrappedKeys.all(
+      kekId,
+      after?.secretId ?? '',
+      after?.version ?? 0,
+      limit,
+    ) as Row[];
+    return rows.map((row) => ({
+      tenantId: str(row, 'tenant_id'),
+      storeId: str(row, 'store_id'),
+      secretId: str(row, 'secret_id'),
+      version: num(row, 'version'),
+      kekId: str(row, 'kek_id'),
+      wrappedKey: blob(row, 'wrapped_key'),
+    }));
+  }
+  async rewrapVersion(
+    secretId: string,
+    version: number,
+    expectedKekId: string,
+    next: { kekId: string; wrappedKey: Buffer },
+  ): Promise<boolean> {
+    return (
+      this.#s.rewrapVersion.run(next.kekId, next.wrappedKey, secretId, version, expectedKekId).changes === 1
+    );
+  }
   async getMeta(key: string): Promise<string | null> {
     const v = this.#s.getMeta.get(key);
     return typeof v === 'string' ? v : null;
@@ -682,6 +725,9 @@ export class SqliteRepository implements Repository {
   }
   listKekIdsInUse() {
     return this.#read.listKekIdsInUse();
+  }
+  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number) {
+    return this.#read.listWrappedKeys(kekId, after, limit);
   }
   getMeta(key: string) {
     return this.#read.getMeta(key);
