@@ -350,7 +350,11 @@ describe('web console in Chromium', () => {
     await screenshot(page, 'audit-trail');
 
     await page.getByLabel('Action').fill('secret.reveal');
+    const filtered = page.waitForResponse(
+      (r) => new URL(r.url()).searchParams.get('action') === 'secret.reveal',
+    );
     await page.getByRole('button', { name: 'Apply filter' }).click();
+    await filtered;
     await table.getByText('apikey.update').waitFor({ state: 'detached' });
     const actions = await table.locator('td[data-label="Action"]').allInnerTexts();
     assert.ok(actions.length >= 1);
@@ -399,10 +403,12 @@ describe('web console in Chromium', () => {
       await page.getByLabel('Actor').fill('key:ci');
       await page.getByLabel('From (local time)').fill('2030-01-01T00:00');
       await page.getByLabel('Until (local time)').fill('2030-01-02T00:00');
+      // req-4 is on the unfiltered page too: wait for the filtered request itself.
+      const filtered = page.waitForRequest((r) => new URL(r.url()).searchParams.has('action'));
       await page.getByRole('button', { name: 'Apply filter' }).click();
+      const last = new URL((await filtered).url()).searchParams;
       const table = page.getByRole('table');
       await table.getByText('req-4').waitFor();
-      const last = asked[asked.length - 1];
       assert.equal(last?.get('action'), 'secret.reveal');
       assert.equal(last?.get('actor'), 'key:ci');
       assert.equal(last?.get('since'), '2030-01-01T00:00:00.000Z');

@@ -1,7 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
 import { ApiError, type CofferApi } from './coffer-api.js';
-import { describeError } from './error-words.js';
 
 export interface Session {
   readonly api: CofferApi;
@@ -20,5 +19,3 @@ export function useSession(): Session {
 export function isUnauthorized(error: unknown): boolean {
   return error instanceof ApiError && error.status === 401;
 }
-
-export { describeError };
