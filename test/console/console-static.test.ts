@@ -95,11 +95,29 @@ describe('the web console at /ui (plain HTTP)', () => {
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
     assertConsoleHeaders(res.headers);
-    const traversal = await request(server.url, 'GET', '/ui/..%2f..%2fpackage.json');
+    const traversal = await request(server.url, 'GET', '/ui/assets/..%2f..%2f..%2fpackage.json');
     assert.equal(traversal.status, 404);
+    assert.doesNotMatch(traversal.text, /coffer/);
     const head = await fetch(`${server.url}/ui/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assertConsoleHeaders(head.headers);
+  });
+
+  it("leaves tenant 'ui' to the envs facade: no catch-all under /ui, even for projects named like its routes", async () => {
+    const token = await server.createKey('ui', 'admin', ['*']);
+    for (const project of ['web', 'assets', 'stores', 'keys', 'audit']) {
+      const res = await request(server.url, 'POST', `/ui/${project}/envs/dev/secrets`, {
+        token,
+        auth: 'bearer',
+        body: { kind: 'Secret', name: 'TOKEN' },
+      });
+      assert.equal(res.status, 201, `${project}: ${res.text}`);
+      assert.equal(res.headers.get('content-security-policy'), null);
+    }
+    // A path that is neither a console route nor an envs one is the server's 404, not index.html.
+    const other = await request(server.url, 'GET', '/ui/no-such-screen');
+    assert.equal(other.status, 404);
+    assert.doesNotMatch(other.text, /<html/);
   });
 
   it('does not change the APIs: /v1 and /api still answer as before, without the console headers', async () => {
@@ -141,7 +159,7 @@ describe('consoleRoutes without a build', () => {
     await app.register(consoleRoutes(dir.path), { prefix: '/ui' });
     try {
       writeFileSync(join(dir.path, 'index.html'), 'changed on disk');
-      const page = await app.inject({ method: 'GET', url: '/ui/anything' });
+      const page = await app.inject({ method: 'GET', url: '/ui/keys' });
       assert.equal(page.body, '<!doctype html><title>t</title>');
       const js = await app.inject({ method: 'GET', url: '/ui/assets/app-abc.js' });
       assert.equal(js.statusCode, 200);

@@ -110,25 +110,27 @@ export function consoleRoutes(root: string = DEFAULT_CONSOLE_DIR): FastifyPlugin
       }
       const file = files.get(path);
       if (file !== undefined) return send(reply, file);
-      // A path with an extension names a file that is not there: a real 404, so that a stale or
-      // mistyped asset URL is not answered with HTML. Anything else is a client-side route.
-      const last = path.slice(path.lastIndexOf('/') + 1);
-      const index = files.get('index.html');
-      if (last.includes('.') || index === undefined) {
-        return reply
-          .code(404)
-          .header('content-type', 'text/plain; charset=utf-8')
-          .header('cache-control', 'no-store')
-          .send('Not found\n');
-      }
-      return send(reply, index);
+      // An asset that is not there (a stale or mistyped URL): a real 404, never index.html.
+      return reply
+        .code(404)
+        .header('content-type', 'text/plain; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send('Not found\n');
     };
 
+    // Explicit routes, no `/ui/*` catch-all: `ui` is also a valid tenant id, and the envs facade at
+    // the server root must keep answering `/ui/{project}/envs/{env}/secrets…` (test/envs).
+    // The client-side routes are those of ui/src/router.ts.
     const schema = { hide: true };
-    app.get('/', { schema }, async (_request, reply) => serve('index.html', reply));
-    app.get('/*', { schema }, async (request, reply) => {
-      const path = (request.params as { '*': string })['*'];
-      return serve(path === '' ? 'index.html' : path, reply);
-    });
+    const page = async (_request: unknown, reply: FastifyReply) => serve('index.html', reply);
+    for (const path of ['/', '/stores', '/stores/:store', '/keys', '/audit']) app.get(path, { schema }, page);
+    app.get('/assets/:file', { schema }, async (request, reply) =>
+      serve(`assets/${(request.params as { file: string }).file}`, reply),
+    );
+    for (const path of files?.keys() ?? []) {
+      if (path !== 'index.html' && !path.startsWith('assets/')) {
+        app.get(`/${path}`, { schema }, async (_request, reply) => serve(path, reply));
+      }
+    }
   };
 }
