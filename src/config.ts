@@ -50,6 +50,8 @@ export interface Config {
   readonly keyRateLimit: number;
   /** COFFER_TRUST_PROXY: false (default), true, or a comma-separated list of proxy addresses/CIDRs. */
   readonly trustProxy: boolean | string;
+  /** COFFER_AUDIT_STDOUT=1: `coffer serve` also writes each committed audit event to stdout as a JSON line. */
+  readonly auditStdout: boolean;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +152,13 @@ function parsePathPrefix(env: Env, name: string): string {
     );
   }
   return raw;
+}
+
+function parseFlag(env: Env, name: string): boolean {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined || raw === '0' || raw.toLowerCase() === 'false') return false;
+  if (raw === '1' || raw.toLowerCase() === 'true') return true;
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}.`);
 }
 
 function parseDatabaseUrl(raw: string | undefined): string | null {
@@ -271,5 +280,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     authFailureLimit: parseRate(env, 'COFFER_AUTH_FAILURE_LIMIT', 20),
     keyRateLimit: parseRate(env, 'COFFER_KEY_RATE_LIMIT', 0),
     trustProxy: parseTrustProxy(nonEmpty(env, 'COFFER_TRUST_PROXY')),
+    auditStdout: parseFlag(env, 'COFFER_AUDIT_STDOUT'),
   });
 }

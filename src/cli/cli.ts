@@ -1,15 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CofferApiError } from '../client/coffer-api-error.js';
 import { ConfigError, parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
+import { AuditService } from '../core/audit-service.js';
+import { AuditTrail } from '../core/audit-trail.js';
+import { systemClock } from '../core/clock.js';
 import { isCofferError } from '../core/errors.js';
+import { parseIsoInstant } from '../core/instant.js';
 import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
 import { KeyringError } from '../crypto/keyring.js';
 import { DotenvFormatError } from './dotenv-format.js';
 import { MASTER_KEY_USAGE, masterKeyCommand } from './master-key-command.js';
 import { runCommand } from './run-command.js';
-import { openRuntime } from './runtime.js';
+import { DATABASE_FILE, openRepository, openRuntime } from './runtime.js';
 import { SourceError } from './secret-source.js';
 import { exportCommand, importCommand, secretsCommand } from './secrets-commands.js';
 import { packageVersion, serve } from './serve-command.js';
@@ -42,11 +47,15 @@ Commands:
   export (--tenant T --store S | --env O/P/E) [--format dotenv|json]
                                          Print every value as .env (default) or JSON, to stdout
 ${MASTER_KEY_USAGE}
+  audit verify [--tenant T]              Check the audit hash chains (every tenant's, and the platform's);
+                                         exits 1 naming the first event that does not verify
+  audit export --since ISO [--tenant T]  Print audit events since an instant as JSON lines (for a SIEM)
   version                                Print the version
 
 Configuration comes from the environment (HOST, PORT, COFFER_DATA_DIR, COFFER_DATABASE_URL,
 COFFER_MASTER_KEY, COFFER_KEYRING_FILE, COFFER_TLS_CERT, COFFER_TLS_KEY, COFFER_AUTH_FAILURE_LIMIT,
-COFFER_KEY_RATE_LIMIT, COFFER_TRUST_PROXY, COFFER_METRICS_TOKEN, COFFER_OIDC_*, LOG_LEVEL), the same
+COFFER_KEY_RATE_LIMIT, COFFER_TRUST_PROXY, COFFER_METRICS_TOKEN, COFFER_OIDC_*, COFFER_AUDIT_STDOUT,
+LOG_LEVEL), the same
 for the server and the CLI. run, secrets, import and export work on the data directory, or on a
 server's native API when COFFER_URL and COFFER_TOKEN are set.
 Permissions: ${KNOWN_PERMISSION_NAMES.join(', ')}.
@@ -153,6 +162,70 @@ async function serviceCommand(sub: string | undefined, name: string | undefined,
   }
 }
 
+/** The platform chain has no tenant id; this is how the CLI names it. */
+function chainName(tenantId: string): string {
+  return tenantId === '' ? 'the platform chain' : `tenant '${tenantId}'`;
+}
+
+async function auditCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { tenant: { type: 'string' }, since: { type: 'string' } },
+    strict: true,
+  });
+  if (sub !== 'verify' && sub !== 'export') {
+    throw new UsageError(`unknown audit command ${JSON.stringify(sub ?? '')}.`);
+  }
+  const since = sub === 'export' ? parseIsoInstant(requireOption(values, 'since')) : null;
+  if (sub === 'export' && since === null) {
+    throw new UsageError('--since must be an ISO 8601 date or date-time, e.g. 2030-01-31T00:00:00Z.');
+  }
+  // The repository alone: checking the trail needs no master key, and must create nothing (no key file).
+  const config = parseConfig(io.env);
+  if (config.databaseUrl === null && !existsSync(join(config.dataDir, DATABASE_FILE))) {
+    throw new UsageError(`no Coffer database in ${config.dataDir}.`);
+  }
+  const repository = await openRepository(config);
+  try {
+    const audit = new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) });
+    if (since !== null) {
+      const count = await audit.export(
+        OPERATOR,
+        { since, ...(values.tenant === undefined ? {} : { tenantId: values.tenant }) },
+        (event) => io.out.write(`${JSON.stringify(event)}\n`),
+      );
+      io.err.write(`Exported ${count} audit event(s).\n`);
+      return 0;
+    }
+    const checks = await audit.verify(OPERATOR, values.tenant);
+    let events = 0;
+    let broken = 0;
+    for (const check of checks) {
+      if (check.ok) {
+        events += check.events;
+        continue;
+      }
+      broken++;
+      io.err.write(
+        `coffer: audit chain of ${chainName(check.tenantId)} does not verify at seq ${check.seq}: ${check.problem}.\n`,
+      );
+    }
+    if (broken > 0) return 1;
+    io.out.write(`Audit trail verified: ${checks.length} chain(s), ${events} event(s).\n`);
+    for (const check of checks) {
+      if (check.ok) {
+        io.out.write(
+          `  ${chainName(check.tenantId)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}\n`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await repository.close();
+  }
+}
+
 /** Runs one command; returns the exit code. Errors become one readable line on stderr. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -173,6 +246,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return await exportCommand(rest, io);
       case 'master-key':
         return await masterKeyCommand(rest, parseConfig(io.env), io);
+      case 'audit':
+        return await auditCommand(rest, io);
       case 'version':
       case '--version':
         io.out.write(`${packageVersion()}\n`);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
+import type { AuditSink } from '../core/audit-trail.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -35,6 +36,8 @@ export interface RuntimeOptions {
   readonly metrics?: MetricsSink & DbTimer;
   /** Told when the OIDC identity provider cannot be reached (for the log). */
   readonly onIdentityProviderUnavailable?: (error: unknown) => void;
+  /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
+  readonly auditSink?: AuditSink;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -75,6 +78,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
           authFailuresPerMinute: config.authFailureLimit,
           keyRequestsPerSecond: config.keyRateLimit,
         },
+        ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
       }),
       close: () => repository.close(),
     };

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import type { Config } from '../config.js';
+import { auditEventView } from '../core/audit-service.js';
+import type { AuditSink } from '../core/audit-trail.js';
 import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
@@ -53,11 +55,16 @@ export function isLoopbackHost(host: string): boolean {
 export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
   const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
   const metrics = new PrometheusMetrics();
+  // COFFER_AUDIT_STDOUT: only the server streams events; the CLI's stdout stays for its own output.
+  const auditSink: AuditSink = (events) => {
+    for (const e of events) out.write(`${JSON.stringify({ type: 'audit', ...auditEventView(e) })}\n`);
+  };
   const runtime = await openRuntime(config, {
     metrics,
     onIdentityProviderUnavailable: (error) =>
       // The message names the failing URL or status; never the token being verified.
       logger.warn({ err: { message: (error as Error).message } }, 'OIDC identity provider unavailable'),
+    ...(config.auditStdout ? { auditSink } : {}),
   });
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
   const app = await buildApp({

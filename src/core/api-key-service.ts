@@ -1,6 +1,8 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
 import { type Actor, requirePermission } from './actor.js';
+import { type AuditTrail, safeName } from './audit-trail.js';
+import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from './errors.js';
 import type { ApiKeyRecord } from './model.js';
@@ -10,7 +12,10 @@ import { coversGrants, grantsOf, normalisePermissionNames } from './permissions.
 export interface ApiKeyServiceDeps {
   readonly repository: Repository;
   readonly clock: Clock;
+  readonly audit: AuditTrail;
 }
+
+const keyNamed = (name: string) => `apikey:${safeName(name)}`;
 
 /** What may leave the service: never the hash. */
 export interface ApiKeyView {
@@ -76,30 +81,46 @@ export class ApiKeyService {
     this.#deps = deps;
   }
 
-  async list(actor: Actor, tenantId: string): Promise<ApiKeyView[]> {
-    requirePermission(actor, tenantId, 'apikeys:read');
-    return (await this.#deps.repository.listApiKeys(tenantId)).map(view);
+  async list(caller: Caller, tenantId: string): Promise<ApiKeyView[]> {
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(ctx, { tenantId, action: 'apikey.list', resource: 'apikeys' }, async () => {
+      requirePermission(ctx.actor, tenantId, 'apikeys:read');
+      return (await this.#deps.repository.listApiKeys(tenantId)).map(view);
+    });
   }
 
-  async get(actor: Actor, tenantId: string, name: string): Promise<ApiKeyView> {
-    requirePermission(actor, tenantId, 'apikeys:read');
-    const key = await this.#deps.repository.getApiKey(tenantId, name);
-    if (key === null) throw keyNotFound();
-    return view(key);
+  async get(caller: Caller, tenantId: string, name: string): Promise<ApiKeyView> {
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(
+      ctx,
+      { tenantId, action: 'apikey.get', resource: keyNamed(name) },
+      async () => {
+        requirePermission(ctx.actor, tenantId, 'apikeys:read');
+        const key = await this.#deps.repository.getApiKey(tenantId, name);
+        if (key === null) throw keyNotFound();
+        return view(key);
+      },
+    );
   }
 
   /** Creates a key (and, for the operator, the tenant if it is new). The token is returned once. */
   async create(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     input: { name: string; enabled?: boolean; permissions: readonly string[] },
   ): Promise<CreatedApiKey> {
-    requirePermission(actor, tenantId, 'apikeys:write');
-    assertTenantId(tenantId);
-    assertApiKeyName(input.name);
-    const permissions = normalisePermissionNames(input.permissions);
-    requireNonEmpty(permissions);
-    assertCovers(actor, permissions);
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'apikey.create', resource: keyNamed(input.name) };
+    let permissions: string[] = [];
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'apikeys:write');
+      assertTenantId(tenantId);
+      assertApiKeyName(input.name);
+      permissions = normalisePermissionNames(input.permissions);
+      requireNonEmpty(permissions);
+      assertCovers(actor, permissions);
+    });
     const token = generateToken();
     const now = this.#deps.clock.now();
     const record: ApiKeyRecord = {
@@ -112,46 +133,54 @@ export class ApiKeyService {
       createdAt: now,
       updatedAt: now,
     };
-    const inserted = await this.#deps.repository.transaction(async (tx) => {
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
       await tx.ensureTenant({ id: tenantId, createdAt: now });
-      return tx.insertApiKey(record);
+      if (!(await tx.insertApiKey(record)))
+        throw new ConflictError('api_key_exists', `An API key named '${input.name}' already exists.`);
     });
-    if (!inserted)
-      throw new ConflictError('api_key_exists', `An API key named '${input.name}' already exists.`);
     return { ...view(record), token };
   }
 
   /** Replaces `enabled` and, when given, `permissions` (omitted: unchanged). */
   async update(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     name: string,
     input: { enabled: boolean; permissions?: readonly string[] },
   ): Promise<ApiKeyView> {
-    requirePermission(actor, tenantId, 'apikeys:write');
-    const permissions =
-      input.permissions === undefined ? undefined : normalisePermissionNames(input.permissions);
-    if (permissions !== undefined) {
-      requireNonEmpty(permissions);
-      assertCovers(actor, permissions);
-    }
-    const updated = await this.#deps.repository.transaction(async (tx) => {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'apikey.update', resource: keyNamed(name) };
+    let permissions: string[] | undefined;
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'apikeys:write');
+      permissions = input.permissions === undefined ? undefined : normalisePermissionNames(input.permissions);
+      if (permissions !== undefined) {
+        requireNonEmpty(permissions);
+        assertCovers(actor, permissions);
+      }
+    });
+    const updated = await this.#deps.audit.change(ctx, entry, async (tx) => {
       const current = await tx.getApiKey(tenantId, name);
       if (current === null) throw keyNotFound();
       assertCovers(actor, current.permissions);
-      return tx.updateApiKey(tenantId, name, {
+      const changed = await tx.updateApiKey(tenantId, name, {
         enabled: input.enabled,
         permissions: permissions ?? current.permissions,
         updatedAt: this.#deps.clock.now(),
       });
+      if (changed === null) throw keyNotFound();
+      return changed;
     });
-    if (updated === null) throw keyNotFound();
     return view(updated);
   }
 
-  async delete(actor: Actor, tenantId: string, name: string): Promise<void> {
-    requirePermission(actor, tenantId, 'apikeys:write');
-    await this.#deps.repository.transaction(async (tx) => {
+  async delete(caller: Caller, tenantId: string, name: string): Promise<void> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'apikey.delete', resource: keyNamed(name) };
+    await this.#deps.audit.check(ctx, entry, () => requirePermission(actor, tenantId, 'apikeys:write'));
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
       const current = await tx.getApiKey(tenantId, name);
       if (current === null) throw keyNotFound();
       assertCovers(actor, current.permissions);

@@ -1,6 +1,8 @@
 import type { Keyring } from '../crypto/keyring.js';
 import type { Repository } from '../storage/repository.js';
 import { ApiKeyService } from './api-key-service.js';
+import { AuditService } from './audit-service.js';
+import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
@@ -38,6 +40,10 @@ export interface CofferCore {
   readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
   readonly services: ServiceCredentialService;
+  /** Reading the trail; writing it is each service's own business, through the shared AuditTrail. */
+  readonly audit: AuditService;
+  /** For facades: refusals that never reached a service (no credential, a malformed request). */
+  readonly auditTrail: AuditTrail;
 }
 
 export function createCore(deps: {
@@ -50,12 +56,20 @@ export function createCore(deps: {
   /** Where the core reports cache hits and audit-write failures (docs/observability.md). */
   metrics?: MetricsSink;
   rateLimits?: RateLimits;
+  /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
+  auditSink?: AuditSink;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const rate = deps.rateLimits ?? DEFAULT_RATE_LIMITS;
   const { repository } = deps;
   const metrics = deps.metrics ?? NO_METRICS;
+  const audit = new AuditTrail({
+    repository,
+    clock,
+    metrics,
+    ...(deps.auditSink ? { sink: deps.auditSink } : {}),
+  });
   return {
     auth: new AuthService({
       repository,
@@ -70,9 +84,11 @@ export function createCore(deps: {
           ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
           : null,
     }),
-    secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits }),
-    stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit }),
-    apiKeys: new ApiKeyService({ repository, clock }),
-    services: new ServiceCredentialService({ repository, clock }),
+    secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
+    stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit, audit }),
+    apiKeys: new ApiKeyService({ repository, clock, audit }),
+    services: new ServiceCredentialService({ repository, clock, audit }),
+    audit: new AuditService({ repository, audit }),
+    auditTrail: audit,
   };
 }

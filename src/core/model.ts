@@ -120,3 +120,55 @@ export interface SecretPage {
   /** How many secrets match the filters, over all pages. */
   readonly total: number;
 }
+
+/** How an audited call ended: done, refused (a 4xx of any facade), or failed (a 5xx). */
+export type AuditOutcome = 'allowed' | 'denied' | 'error';
+
+/**
+ * One audit event as stored: a link of its tenant's hash chain (docs/audit.md). Names and ids only:
+ * never a value, a token or a header.
+ */
+export interface AuditEventRecord {
+  /** The chain: a tenant id, or '' for the platform chain (unauthenticated callers, services, the CLI's platform work). */
+  readonly tenantId: string;
+  /** 1, 2, 3… per chain, with no gap. */
+  readonly seq: number;
+  readonly time: number;
+  /** `key:<name>`, `service:<name>`, `operator` or `anonymous`. */
+  readonly actor: string;
+  /** e.g. `secret.reveal`, `apikey.create`, `request.refused`. */
+  readonly action: string;
+  /** What was addressed, by name or id, e.g. `store:default/secret:db-password`. */
+  readonly resource: string;
+  readonly outcome: AuditOutcome;
+  /** Why it was refused or failed: a stable error code (`missing_permission`), else null. */
+  readonly reason: string | null;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  /** The previous event's hash (32 zero bytes for the first). */
+  readonly prevHash: Buffer;
+  /** SHA-256(prevHash || canonical form of the fields above). */
+  readonly hash: Buffer;
+}
+
+/** The newest link of a chain; seq 0 and 32 zero bytes before the first event. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: Buffer;
+}
+
+/** A filtered slice of one chain, in seq order. */
+export interface AuditQuery {
+  readonly tenantId: string;
+  readonly direction: 'asc' | 'desc';
+  /** Only events with seq below (desc paging) or above (asc scanning) this. */
+  readonly beforeSeq?: number;
+  readonly afterSeq?: number;
+  readonly action?: string;
+  readonly actor?: string;
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+  readonly limit: number;
+}

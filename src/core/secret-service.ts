@@ -3,6 +3,8 @@ import type { Keyring } from '../crypto/keyring.js';
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, requirePermission } from './actor.js';
+import { type AuditEntry, type AuditTrail, safeName } from './audit-trail.js';
+import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import {
   ConflictError,
@@ -33,6 +35,7 @@ export interface SecretServiceDeps {
   readonly secretQuota: number;
   /** Most stores one tenant may hold (COFFER_STORE_LIMIT). */
   readonly storeLimit: number;
+  readonly audit: AuditTrail;
 }
 
 export interface NewSecretInput {
@@ -91,6 +94,12 @@ export interface PutValueInput {
 
 const NO_WINDOW: ValidityWindow = { notBefore: null, expiresOn: null };
 
+/** Resources as audit events name them: stores by name or id, secrets by name or id. */
+const byName = (storeName: string) => `store:${safeName(storeName)}`;
+const byId = (storeId: string) => `store-id:${safeName(storeId)}`;
+const secretNamed = (store: string, name: string) => `${store}/secret:${safeName(name)}`;
+const secretWithId = (store: string, id: string) => `${store}/secret-id:${safeName(id)}`;
+
 function secretNotFound(): NotFoundError {
   return new NotFoundError('secret_not_found', 'The secret does not exist.');
 }
@@ -123,8 +132,9 @@ export function assertWindow(window: ValidityWindow): void {
 }
 
 /**
- * Secrets and their values. Every facade reads and writes through here, so permission checks
- * (and, later, the audit trail) are the same whichever wire format the caller speaks.
+ * Secrets and their values. Every facade reads and writes through here, so permission checks and
+ * the audit trail are the same whichever wire format the caller speaks: each public method records
+ * its events through `AuditTrail` (changes in their own transaction, reads and refusals alone).
  */
 export class SecretService {
   readonly #deps: SecretServiceDeps;
@@ -134,27 +144,42 @@ export class SecretService {
   }
 
   /** Names of the secrets in a store that hold a value, sorted ordinally. A store not yet created is empty. */
-  async listNames(actor: Actor, tenantId: string, storeName = DEFAULT_STORE_NAME): Promise<string[]> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    const store = await this.#deps.repository.getStoreByName(tenantId, storeName, null);
-    return store ? this.#deps.repository.listSecretNamesWithValue(store.id) : [];
+  async listNames(caller: Caller, tenantId: string, storeName = DEFAULT_STORE_NAME): Promise<string[]> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byName(storeName) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const store = await this.#deps.repository.getStoreByName(tenantId, storeName, null);
+      return store ? this.#deps.repository.listSecretNamesWithValue(store.id) : [];
+    });
   }
 
   /** The current value, if it exists and `now` is inside its validity window; otherwise NotFound. */
   async reveal(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     name: string,
     storeName = DEFAULT_STORE_NAME,
   ): Promise<Buffer> {
-    requirePermission(actor, tenantId, 'secrets:reveal');
-    assertSecretName(name);
-    const row = await this.#deps.repository.getCurrentValue(tenantId, storeName, name);
-    if (row === null || !isWithinWindow(row, this.#deps.clock.now())) throw secretNotFound();
-    return openValue(
-      this.#deps.keyring,
-      { tenantId, storeId: row.storeId, secretId: row.secretId, version: row.version },
-      row.sealed,
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.reveal', resource: secretNamed(byName(storeName), name) };
+    // An unrecorded read must not return the value: it is wiped if its event cannot be written.
+    const wipe = (plaintext: Buffer) => plaintext.fill(0);
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      async () => {
+        requirePermission(ctx.actor, tenantId, 'secrets:reveal');
+        assertSecretName(name);
+        const row = await this.#deps.repository.getCurrentValue(tenantId, storeName, name);
+        if (row === null || !isWithinWindow(row, this.#deps.clock.now())) throw secretNotFound();
+        return openValue(
+          this.#deps.keyring,
+          { tenantId, storeId: row.storeId, secretId: row.secretId, version: row.version },
+          row.sealed,
+        );
+      },
+      wipe,
     );
   }
 
@@ -162,50 +187,67 @@ export class SecretService {
    * Creates the secret (and its store) if needed, then seals `value` as a new version that replaces
    * the current one together with the validity window. Creating needs `secrets:write` as well.
    */
-  async putValue(actor: Actor, input: PutValueInput): Promise<{ version: number; created: boolean }> {
+  async putValue(caller: Caller, input: PutValueInput): Promise<{ version: number; created: boolean }> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
     const storeName = input.storeName ?? DEFAULT_STORE_NAME;
-    requirePermission(actor, input.tenantId, 'secrets:set-value');
-    assertSecretName(input.name);
-    assertStoreName(storeName);
-    assertValueSize(input.value);
+    const entry = {
+      tenantId: input.tenantId,
+      action: 'secret.set-value',
+      resource: secretNamed(byName(storeName), input.name),
+    };
     const window = input.window ?? NO_WINDOW;
-    assertWindow(window);
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, input.tenantId, 'secrets:set-value');
+      assertSecretName(input.name);
+      assertStoreName(storeName);
+      assertValueSize(input.value);
+      assertWindow(window);
+    });
     const plaintext = Buffer.from(input.value, 'utf8');
+    // Creating the secret is recorded as well as setting its value.
+    const entriesOf = (r: { created: boolean }): AuditEntry[] =>
+      r.created ? [{ ...entry, action: 'secret.create' }, entry] : [entry];
     try {
-      return await this.#deps.repository.transaction(async (tx) => {
-        const now = this.#deps.clock.now();
-        const store = await this.#storeForWrite(actor, tx, input.tenantId, storeName, now);
-        let secret = await tx.getSecret(store.id, input.name);
-        let created = false;
-        if (secret === null) {
-          requirePermission(actor, input.tenantId, 'secrets:write');
-          await this.#assertQuota(tx, input.tenantId, 1);
-          const record = {
-            id: newId(),
-            storeId: store.id,
-            name: input.name,
-            description: null,
-            scopes: [],
-            notBefore: window.notBefore,
-            expiresOn: window.expiresOn,
-            currentVersion: null,
-            latestVersion: 0,
-            createdAt: now,
-            updatedAt: now,
-          };
-          if (await tx.insertSecret(record)) {
-            secret = record;
-            created = true;
-          } else {
-            // A concurrent writer created it first (engines that do not serialise writers).
-            secret = await tx.getSecret(store.id, input.name);
-            if (secret === null)
-              throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+      return await this.#deps.audit.change(
+        ctx,
+        entry,
+        async (tx) => {
+          const now = this.#deps.clock.now();
+          const store = await this.#storeForWrite(actor, tx, input.tenantId, storeName, now);
+          let secret = await tx.getSecret(store.id, input.name);
+          let created = false;
+          if (secret === null) {
+            requirePermission(actor, input.tenantId, 'secrets:write');
+            await this.#assertQuota(tx, input.tenantId, 1);
+            const record = {
+              id: newId(),
+              storeId: store.id,
+              name: input.name,
+              description: null,
+              scopes: [],
+              notBefore: window.notBefore,
+              expiresOn: window.expiresOn,
+              currentVersion: null,
+              latestVersion: 0,
+              createdAt: now,
+              updatedAt: now,
+            };
+            if (await tx.insertSecret(record)) {
+              secret = record;
+              created = true;
+            } else {
+              // A concurrent writer created it first (engines that do not serialise writers).
+              secret = await tx.getSecret(store.id, input.name);
+              if (secret === null)
+                throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+            }
           }
-        }
-        const version = await this.#sealNewVersion(tx, input.tenantId, secret, plaintext, window, now);
-        return { version, created };
-      });
+          const version = await this.#sealNewVersion(tx, input.tenantId, secret, plaintext, window, now);
+          return { version, created };
+        },
+        entriesOf,
+      );
     } finally {
       plaintext.fill(0);
     }
@@ -213,14 +255,18 @@ export class SecretService {
 
   /** Destroys the secret and all its versions. Idempotent: false when there was nothing to delete. */
   async delete(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     name: string,
     storeName = DEFAULT_STORE_NAME,
   ): Promise<boolean> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    assertSecretName(name);
-    return this.#deps.repository.transaction(async (tx) => {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.delete', resource: secretNamed(byName(storeName), name) };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:write');
+      assertSecretName(name);
+    });
+    return this.#deps.audit.change(ctx, entry, async (tx) => {
       const store = await tx.getStoreByName(tenantId, storeName, null);
       if (store === null) return false;
       const secret = await tx.getSecret(store.id, name);
@@ -276,31 +322,43 @@ export class SecretService {
 
   /** One page of a store's secrets (metadata only, never values). */
   async listInStore(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     query: SecretListQuery,
   ): Promise<SecretPage> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
-    return this.#deps.repository.listSecrets(store.id, query);
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      return this.#deps.repository.listSecrets(store.id, query);
+    });
   }
 
-  async getById(actor: Actor, tenantId: string, storeId: string, secretId: string): Promise<SecretRecord> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
-    const secret = await this.#deps.repository.getSecretById(store.id, secretId);
-    if (secret === null) throw secretNotFound();
-    return secret;
+  async getById(caller: Caller, tenantId: string, storeId: string, secretId: string): Promise<SecretRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.get', resource: secretWithId(byId(storeId), secretId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      const secret = await this.#deps.repository.getSecretById(store.id, secretId);
+      if (secret === null) throw secretNotFound();
+      return secret;
+    });
   }
 
-  async getByName(actor: Actor, tenantId: string, storeId: string, name: string): Promise<SecretRecord> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    assertSecretName(name, 'name');
-    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
-    const secret = await this.#deps.repository.getSecret(store.id, name);
-    if (secret === null) throw secretNotFound();
-    return secret;
+  async getByName(caller: Caller, tenantId: string, storeId: string, name: string): Promise<SecretRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.get', resource: secretNamed(byId(storeId), name) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      assertSecretName(name, 'name');
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      const secret = await this.#deps.repository.getSecret(store.id, name);
+      if (secret === null) throw secretNotFound();
+      return secret;
+    });
   }
 
   /**
@@ -308,11 +366,32 @@ export class SecretService {
    * batch) is a Conflict; going over the tenant's quota is QuotaExceeded.
    */
   async createMany(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     inputs: readonly NewSecretInput[],
   ): Promise<SecretRecord[]> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const [only] = inputs;
+    const entry = {
+      tenantId,
+      action: 'secret.create',
+      resource: inputs.length === 1 && only ? secretNamed(byId(storeId), only.name) : byId(storeId),
+    };
+    // One event per secret created (each with its own resource), all in the change's transaction.
+    const entriesOf = (created: readonly SecretRecord[]): AuditEntry[] =>
+      created.map((c) => ({ ...entry, resource: secretNamed(byId(storeId), c.name) }));
+    await this.#deps.audit.check(ctx, entry, () => this.#checkNew(actor, tenantId, inputs));
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      (tx) => this.#createMany(tx, actor, tenantId, storeId, inputs),
+      entriesOf,
+    );
+  }
+
+  #checkNew(actor: Actor, tenantId: string, inputs: readonly NewSecretInput[]): void {
     requirePermission(actor, tenantId, 'secrets:write');
     if (inputs.some((i) => i.value !== undefined)) requirePermission(actor, tenantId, 'secrets:set-value');
     const seen = new Set<string>();
@@ -328,84 +407,108 @@ export class SecretService {
       }
       seen.add(input.name);
     });
-    return this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
-      await this.#assertQuota(tx, tenantId, inputs.length);
-      const now = this.#deps.clock.now();
-      const created: SecretRecord[] = [];
-      for (const input of inputs) {
-        const record: SecretRecord = {
-          id: newId(),
-          storeId: store.id,
-          name: input.name,
-          description: input.description ?? null,
-          scopes: [...(input.scopes ?? [])],
-          notBefore: null,
-          expiresOn: null,
-          currentVersion: null,
-          latestVersion: 0,
-          createdAt: now,
-          updatedAt: now,
-        };
-        if (!(await tx.insertSecret(record))) {
-          throw new ConflictError(
-            'secret_name_taken',
-            `A secret named '${input.name}' already exists in this store.`,
-          );
-        }
-        if (input.value === undefined) {
-          created.push(record);
-          continue;
-        }
-        const plaintext = Buffer.from(input.value, 'utf8');
-        try {
-          const version = await this.#sealNewVersion(tx, tenantId, record, plaintext, NO_WINDOW, now);
-          created.push({ ...record, currentVersion: version, latestVersion: version });
-        } finally {
-          plaintext.fill(0);
-        }
+  }
+
+  async #createMany(
+    tx: RepositoryTx,
+    actor: Actor,
+    tenantId: string,
+    storeId: string,
+    inputs: readonly NewSecretInput[],
+  ): Promise<SecretRecord[]> {
+    const store = await resolveStore(tx, actor, tenantId, storeId);
+    await this.#assertQuota(tx, tenantId, inputs.length);
+    const now = this.#deps.clock.now();
+    const created: SecretRecord[] = [];
+    for (const input of inputs) {
+      const record: SecretRecord = {
+        id: newId(),
+        storeId: store.id,
+        name: input.name,
+        description: input.description ?? null,
+        scopes: [...(input.scopes ?? [])],
+        notBefore: null,
+        expiresOn: null,
+        currentVersion: null,
+        latestVersion: 0,
+        createdAt: now,
+        updatedAt: now,
+      };
+      if (!(await tx.insertSecret(record))) {
+        throw new ConflictError(
+          'secret_name_taken',
+          `A secret named '${input.name}' already exists in this store.`,
+        );
       }
-      return created;
-    });
+      if (input.value === undefined) {
+        created.push(record);
+        continue;
+      }
+      const plaintext = Buffer.from(input.value, 'utf8');
+      try {
+        const version = await this.#sealNewVersion(tx, tenantId, record, plaintext, NO_WINDOW, now);
+        created.push({ ...record, currentVersion: version, latestVersion: version });
+      } finally {
+        plaintext.fill(0);
+      }
+    }
+    return created;
   }
 
   /** Partial update: description and scopes need `secrets:write`, a value `secrets:set-value`. */
   async update(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     secretId: string,
     patch: SecretPatch,
   ): Promise<SecretRecord> {
-    if (patch.description !== undefined || patch.scopes !== undefined) {
-      requirePermission(actor, tenantId, 'secrets:write');
-    }
-    if (patch.value !== undefined) {
-      requirePermission(actor, tenantId, 'secrets:set-value');
-      assertValueSize(patch.value);
-    }
-    requirePermission(actor, tenantId, 'secrets:read');
-    return this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
-      const secret = await tx.getSecretById(store.id, secretId);
-      if (secret === null) throw secretNotFound();
-      return this.#applyPatch(tx, tenantId, secret, patch);
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const metadata = patch.description !== undefined || patch.scopes !== undefined;
+    const resource = secretWithId(byId(storeId), secretId);
+    const entry = { tenantId, action: metadata ? 'secret.update' : 'secret.set-value', resource };
+    const entries: AuditEntry[] = [];
+    if (metadata) entries.push({ tenantId, action: 'secret.update', resource });
+    if (patch.value !== undefined) entries.push({ tenantId, action: 'secret.set-value', resource });
+    await this.#deps.audit.check(ctx, entry, () => {
+      if (metadata) requirePermission(actor, tenantId, 'secrets:write');
+      if (patch.value !== undefined) {
+        requirePermission(actor, tenantId, 'secrets:set-value');
+        assertValueSize(patch.value);
+      }
+      requirePermission(actor, tenantId, 'secrets:read');
     });
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const store = await resolveStore(tx, actor, tenantId, storeId);
+        const secret = await tx.getSecretById(store.id, secretId);
+        if (secret === null) throw secretNotFound();
+        return this.#applyPatch(tx, tenantId, secret, patch);
+      },
+      () => (entries.length > 0 ? entries : [entry]),
+    );
   }
 
   /** Sets the value of the secret named so (envs `PUT …/value`); `secrets:set-value` only. */
   async setValueByName(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     name: string,
     value: string,
   ): Promise<SecretRecord> {
-    requirePermission(actor, tenantId, 'secrets:set-value');
-    assertSecretName(name, 'name');
-    assertValueSize(value);
-    return this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.set-value', resource: secretNamed(byId(storeId), name) };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:set-value');
+      assertSecretName(name, 'name');
+      assertValueSize(value);
+    });
+    return this.#deps.audit.change(ctx, entry, async (tx) => {
+      const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
       const secret = await tx.getSecret(store.id, name);
       if (secret === null) throw secretNotFound();
       return this.#applyPatch(tx, tenantId, secret, { value });
@@ -437,29 +540,43 @@ export class SecretService {
   }
 
   /** Destroys one secret and its versions; NotFound when it does not exist. */
-  async deleteById(actor: Actor, tenantId: string, storeId: string, secretId: string): Promise<void> {
-    await this.deleteManyById(actor, tenantId, storeId, [secretId]);
+  async deleteById(caller: Caller, tenantId: string, storeId: string, secretId: string): Promise<void> {
+    await this.deleteManyById(caller, tenantId, storeId, [secretId]);
   }
 
   /** Destroys several secrets at once: all exist and go, or NotFound and none goes. */
   async deleteManyById(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     ids: readonly string[],
   ): Promise<void> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    await this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
-      for (const id of new Set(ids)) {
-        if (!(await tx.deleteSecret(store.id, id))) {
-          throw new NotFoundError(
-            'secret_not_found',
-            `No secret with id '${id.slice(0, 64)}' in this store.`,
-          );
+    const ctx = callContextOf(caller);
+    const unique = [...new Set(ids)];
+    const [only] = unique;
+    const entry = {
+      tenantId,
+      action: 'secret.delete',
+      resource: unique.length === 1 && only ? secretWithId(byId(storeId), only) : byId(storeId),
+    };
+    const entries = unique.map((id) => ({ ...entry, resource: secretWithId(byId(storeId), id) }));
+    await this.#deps.audit.check(ctx, entry, () => requirePermission(ctx.actor, tenantId, 'secrets:write'));
+    await this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
+        for (const id of unique) {
+          if (!(await tx.deleteSecret(store.id, id))) {
+            throw new NotFoundError(
+              'secret_not_found',
+              `No secret with id '${id.slice(0, 64)}' in this store.`,
+            );
+          }
         }
-      }
-    });
+      },
+      () => entries,
+    );
   }
 
   /**
@@ -467,55 +584,66 @@ export class SecretService {
    * copy's own fresh data key (never a shared one), inside the core; it never leaves the process.
    */
   async duplicate(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     secretId: string,
     input: { name: string; scopes: readonly string[]; description?: string | null },
   ): Promise<SecretRecord> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    requirePermission(actor, tenantId, 'secrets:set-value');
-    assertSecretName(input.name, 'name');
-    return this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
-      const source = await tx.getSecretById(store.id, secretId);
-      if (source === null) throw secretNotFound();
-      await this.#assertQuota(tx, tenantId, 1);
-      const now = this.#deps.clock.now();
-      const copy: SecretRecord = {
-        ...source,
-        id: newId(),
-        name: input.name,
-        description: input.description === undefined ? source.description : input.description,
-        scopes: [...input.scopes],
-        currentVersion: null,
-        latestVersion: 0,
-        createdAt: now,
-        updatedAt: now,
-      };
-      if (!(await tx.insertSecret(copy))) {
-        throw new ConflictError(
-          'secret_name_taken',
-          `A secret named '${input.name}' already exists in this store.`,
-        );
-      }
-      if (source.currentVersion === null) return copy;
-      const version = await tx.getVersion(source.id, source.currentVersion);
-      if (version === null)
-        throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
-      const plaintext = openValue(
-        this.#deps.keyring,
-        { tenantId, storeId: store.id, secretId: source.id, version: version.version },
-        version,
-      );
-      try {
-        const window = { notBefore: source.notBefore, expiresOn: source.expiresOn };
-        const n = await this.#sealNewVersion(tx, tenantId, copy, plaintext, window, now);
-        return { ...copy, currentVersion: n, latestVersion: n };
-      } finally {
-        plaintext.fill(0);
-      }
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'secret.duplicate', resource: secretWithId(byId(storeId), secretId) };
+    const copyEntry = { tenantId, action: 'secret.create', resource: secretNamed(byId(storeId), input.name) };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'secrets:write');
+      requirePermission(actor, tenantId, 'secrets:set-value');
+      assertSecretName(input.name, 'name');
     });
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const store = await resolveStore(tx, actor, tenantId, storeId);
+        const source = await tx.getSecretById(store.id, secretId);
+        if (source === null) throw secretNotFound();
+        await this.#assertQuota(tx, tenantId, 1);
+        const now = this.#deps.clock.now();
+        const copy: SecretRecord = {
+          ...source,
+          id: newId(),
+          name: input.name,
+          description: input.description === undefined ? source.description : input.description,
+          scopes: [...input.scopes],
+          currentVersion: null,
+          latestVersion: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
+        if (!(await tx.insertSecret(copy))) {
+          throw new ConflictError(
+            'secret_name_taken',
+            `A secret named '${input.name}' already exists in this store.`,
+          );
+        }
+        if (source.currentVersion === null) return copy;
+        const version = await tx.getVersion(source.id, source.currentVersion);
+        if (version === null)
+          throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+        const plaintext = openValue(
+          this.#deps.keyring,
+          { tenantId, storeId: store.id, secretId: source.id, version: version.version },
+          version,
+        );
+        try {
+          const window = { notBefore: source.notBefore, expiresOn: source.expiresOn };
+          const n = await this.#sealNewVersion(tx, tenantId, copy, plaintext, window, now);
+          return { ...copy, currentVersion: n, latestVersion: n };
+        } finally {
+          plaintext.fill(0);
+        }
+      },
+      () => [entry, copyEntry],
+    );
   }
 
   /**
@@ -525,96 +653,115 @@ export class SecretService {
    * for a value.
    */
   async writeByName(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     name: string,
     input: SecretWrite,
     precondition?: SecretPrecondition,
   ): Promise<{ secret: SecretRecord; created: boolean }> {
-    requirePermission(actor, tenantId, 'secrets:read');
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
     const windowGiven = input.notBefore !== undefined || input.expiresOn !== undefined;
-    if (input.value !== undefined) {
-      requirePermission(actor, tenantId, 'secrets:set-value');
-      assertValueSize(input.value);
-    }
-    if (
-      input.description !== undefined ||
-      input.scopes !== undefined ||
-      (windowGiven && input.value === undefined)
-    ) {
-      requirePermission(actor, tenantId, 'secrets:write');
-    }
-    assertSecretName(name, 'name');
-    return this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
-      const existing = await tx.getSecret(store.id, name);
-      assertPrecondition(existing, precondition);
-      const now = this.#deps.clock.now();
-      const window = {
-        notBefore: input.notBefore === undefined ? (existing?.notBefore ?? null) : input.notBefore,
-        expiresOn: input.expiresOn === undefined ? (existing?.expiresOn ?? null) : input.expiresOn,
-      };
-      assertWindow(window);
-      if (existing === null) {
-        requirePermission(actor, tenantId, 'secrets:write');
-        await this.#assertQuota(tx, tenantId, 1);
-        const record: SecretRecord = {
-          id: newId(),
-          storeId: store.id,
-          name,
-          description: input.description ?? null,
-          scopes: [...(input.scopes ?? [])],
-          ...window,
-          currentVersion: null,
-          latestVersion: 0,
-          createdAt: now,
-          updatedAt: now,
-        };
-        if (!(await tx.insertSecret(record)))
-          throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
-        if (input.value === undefined) return { secret: record, created: true };
-        const version = await this.#sealString(tx, tenantId, record, input.value, window, now);
-        return { secret: { ...record, currentVersion: version, latestVersion: version }, created: true };
-      }
-      if (windowGiven && input.value === undefined && existing.currentVersion === null) {
-        throw InvalidError.field(
-          'value_required',
-          'value',
-          'A secret without a value has no validity window to change: send the value with it.',
-        );
+    const entry: AuditEntry = {
+      tenantId,
+      action: input.value === undefined ? 'secret.update' : 'secret.set-value',
+      resource: secretNamed(byId(storeId), name),
+    };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'secrets:read');
+      if (input.value !== undefined) {
+        requirePermission(actor, tenantId, 'secrets:set-value');
+        assertValueSize(input.value);
       }
       if (
-        input.description === undefined &&
-        input.scopes === undefined &&
-        input.value === undefined &&
-        !windowGiven
+        input.description !== undefined ||
+        input.scopes !== undefined ||
+        (windowGiven && input.value === undefined)
       ) {
-        return { secret: existing, created: false };
+        requirePermission(actor, tenantId, 'secrets:write');
       }
-      const description = input.description === undefined ? existing.description : input.description;
-      const scopes = input.scopes === undefined ? existing.scopes : [...input.scopes];
-      await tx.updateSecretMetadata(existing.id, { description, scopes, updatedAt: now });
-      let { currentVersion, latestVersion } = existing;
-      if (input.value !== undefined) {
-        currentVersion = await this.#sealString(tx, tenantId, existing, input.value, window, now);
-        latestVersion = currentVersion;
-      } else if (windowGiven && currentVersion !== null) {
-        await tx.setCurrentVersion(existing.id, currentVersion, window, now);
-      }
-      return {
-        secret: {
-          ...existing,
-          description,
-          scopes,
-          ...window,
-          currentVersion,
-          latestVersion,
-          updatedAt: now,
-        },
-        created: false,
-      };
+      assertSecretName(name, 'name');
     });
+    // Creating the secret is recorded as well as what was written into it.
+    const entriesOf = (r: { created: boolean }): AuditEntry[] =>
+      r.created
+        ? [{ ...entry, action: 'secret.create' }, ...(input.value === undefined ? [] : [entry])]
+        : [entry];
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const store = await resolveStore(tx, actor, tenantId, storeId);
+        const existing = await tx.getSecret(store.id, name);
+        assertPrecondition(existing, precondition);
+        const now = this.#deps.clock.now();
+        const window = {
+          notBefore: input.notBefore === undefined ? (existing?.notBefore ?? null) : input.notBefore,
+          expiresOn: input.expiresOn === undefined ? (existing?.expiresOn ?? null) : input.expiresOn,
+        };
+        assertWindow(window);
+        if (existing === null) {
+          requirePermission(actor, tenantId, 'secrets:write');
+          await this.#assertQuota(tx, tenantId, 1);
+          const record: SecretRecord = {
+            id: newId(),
+            storeId: store.id,
+            name,
+            description: input.description ?? null,
+            scopes: [...(input.scopes ?? [])],
+            ...window,
+            currentVersion: null,
+            latestVersion: 0,
+            createdAt: now,
+            updatedAt: now,
+          };
+          if (!(await tx.insertSecret(record)))
+            throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
+          if (input.value === undefined) return { secret: record, created: true };
+          const version = await this.#sealString(tx, tenantId, record, input.value, window, now);
+          return { secret: { ...record, currentVersion: version, latestVersion: version }, created: true };
+        }
+        if (windowGiven && input.value === undefined && existing.currentVersion === null) {
+          throw InvalidError.field(
+            'value_required',
+            'value',
+            'A secret without a value has no validity window to change: send the value with it.',
+          );
+        }
+        if (
+          input.description === undefined &&
+          input.scopes === undefined &&
+          input.value === undefined &&
+          !windowGiven
+        ) {
+          return { secret: existing, created: false };
+        }
+        const description = input.description === undefined ? existing.description : input.description;
+        const scopes = input.scopes === undefined ? existing.scopes : [...input.scopes];
+        await tx.updateSecretMetadata(existing.id, { description, scopes, updatedAt: now });
+        let { currentVersion, latestVersion } = existing;
+        if (input.value !== undefined) {
+          currentVersion = await this.#sealString(tx, tenantId, existing, input.value, window, now);
+          latestVersion = currentVersion;
+        } else if (windowGiven && currentVersion !== null) {
+          await tx.setCurrentVersion(existing.id, currentVersion, window, now);
+        }
+        return {
+          secret: {
+            ...existing,
+            description,
+            scopes,
+            ...window,
+            currentVersion,
+            latestVersion,
+            updatedAt: now,
+          },
+          created: false,
+        };
+      },
+      entriesOf,
+    );
   }
 
   async #sealString(
@@ -635,15 +782,20 @@ export class SecretService {
 
   /** Destroys the secret named so, under an optional precondition; NotFound when absent. */
   async deleteByName(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     name: string,
     precondition?: SecretPrecondition,
   ): Promise<void> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    assertSecretName(name, 'name');
-    await this.#deps.repository.transaction(async (tx) => {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'secret.delete', resource: secretNamed(byId(storeId), name) };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'secrets:write');
+      assertSecretName(name, 'name');
+    });
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
       const store = await resolveStore(tx, actor, tenantId, storeId);
       const secret = await tx.getSecret(store.id, name);
       assertPrecondition(secret, precondition);
@@ -657,20 +809,34 @@ export class SecretService {
    * names. NotFound when it is missing, has no value, or `now` is outside its window.
    */
   async revealByName(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     storeId: string,
     name: string,
   ): Promise<{ secret: SecretRecord; value: Buffer }> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    requirePermission(actor, tenantId, 'secrets:reveal');
-    assertSecretName(name, 'name');
-    const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
-    const opened = await this.#openCurrent(tenantId, store.id, name);
-    if (opened === null) {
-      throw new NotFoundError('secret_value_not_found', 'The secret does not exist or has no usable value.');
-    }
-    return opened;
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const entry = { tenantId, action: 'secret.reveal', resource: secretNamed(byId(storeId), name) };
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      async () => {
+        requirePermission(actor, tenantId, 'secrets:read');
+        requirePermission(actor, tenantId, 'secrets:reveal');
+        assertSecretName(name, 'name');
+        const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
+        const opened = await this.#openCurrent(tenantId, store.id, name);
+        if (opened === null) {
+          throw new NotFoundError(
+            'secret_value_not_found',
+            'The secret does not exist or has no usable value.',
+          );
+        }
+        return opened;
+      },
+      // An unrecorded read must not return the value.
+      (opened) => opened.value.fill(0),
+    );
   }
 
   /**
@@ -679,6 +845,25 @@ export class SecretService {
    * not-yet-valid secrets are listed in `missing`, in the order asked.
    */
   async revealMany(
+    caller: Caller,
+    tenantId: string,
+    storeId: string,
+    names: readonly string[] | null,
+  ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
+    const ctx = callContextOf(caller);
+    // One event for the batch, naming the store; the names asked are in the request, not the event.
+    const entry = { tenantId, action: 'secret.reveal-batch', resource: byId(storeId) };
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      () => this.#revealMany(ctx.actor, tenantId, storeId, names),
+      (result) => {
+        for (const s of result.secrets) s.value.fill(0);
+      },
+    );
+  }
+
+  async #revealMany(
     actor: Actor,
     tenantId: string,
     storeId: string,
@@ -735,11 +920,14 @@ export class SecretService {
   }
 
   /** The tenant's secret count against its quota. */
-  async quota(actor: Actor, tenantId: string): Promise<{ quota: number; usage: number }> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    return {
-      quota: this.#deps.secretQuota,
-      usage: await this.#deps.repository.countSecretsInTenant(tenantId),
-    };
+  async quota(caller: Caller, tenantId: string): Promise<{ quota: number; usage: number }> {
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(ctx, { tenantId, action: 'secret.quota', resource: 'quota' }, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      return {
+        quota: this.#deps.secretQuota,
+        usage: await this.#deps.repository.countSecretsInTenant(tenantId),
+      };
+    });
   }
 }

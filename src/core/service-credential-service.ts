@@ -1,6 +1,8 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
 import type { Actor } from './actor.js';
+import { type AuditTrail, PLATFORM_CHAIN, safeName } from './audit-trail.js';
+import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from './errors.js';
 import type { ServiceCredentialRecord } from './model.js';
@@ -34,21 +36,25 @@ function requireOperator(actor: Actor): void {
  * no tenant key can mint one. A service manages the stores it creates, in any tenant.
  */
 export class ServiceCredentialService {
-  readonly #deps: { repository: Repository; clock: Clock };
+  readonly #deps: { repository: Repository; clock: Clock; audit: AuditTrail };
 
-  constructor(deps: { repository: Repository; clock: Clock }) {
+  constructor(deps: { repository: Repository; clock: Clock; audit: AuditTrail }) {
     this.#deps = deps;
   }
 
-  async create(actor: Actor, name: string): Promise<ServiceView & { token: string }> {
-    requireOperator(actor);
-    if (!SERVICE_NAME_PATTERN.test(name)) {
-      throw InvalidError.field(
-        'invalid_service_name',
-        'service',
-        "A service name is 1-64 of A-Z, a-z, 0-9, '.', '-', '_'.",
-      );
-    }
+  async create(caller: Caller, name: string): Promise<ServiceView & { token: string }> {
+    const ctx = callContextOf(caller);
+    const entry = serviceEntry('service.create', name);
+    await this.#deps.audit.check(ctx, entry, () => {
+      requireOperator(ctx.actor);
+      if (!SERVICE_NAME_PATTERN.test(name)) {
+        throw InvalidError.field(
+          'invalid_service_name',
+          'service',
+          "A service name is 1-64 of A-Z, a-z, 0-9, '.', '-', '_'.",
+        );
+      }
+    });
     const token = generateToken();
     const record: ServiceCredentialRecord = {
       name,
@@ -57,26 +63,47 @@ export class ServiceCredentialService {
       tokenPrefix: displayPrefix(token),
       createdAt: this.#deps.clock.now(),
     };
-    if (!(await this.#deps.repository.transaction((tx) => tx.insertService(record)))) {
-      throw new ConflictError('service_exists', `A service named '${name}' already exists.`);
-    }
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
+      if (!(await tx.insertService(record))) {
+        throw new ConflictError('service_exists', `A service named '${name}' already exists.`);
+      }
+    });
     return { ...view(record), token };
   }
 
-  async list(actor: Actor): Promise<ServiceView[]> {
-    requireOperator(actor);
-    return (await this.#deps.repository.listServices()).map(view);
+  async list(caller: Caller): Promise<ServiceView[]> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId: PLATFORM_CHAIN, action: 'service.list', resource: 'services' };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requireOperator(ctx.actor);
+      return (await this.#deps.repository.listServices()).map(view);
+    });
   }
 
-  async setEnabled(actor: Actor, name: string, enabled: boolean): Promise<void> {
-    requireOperator(actor);
-    const changed = await this.#deps.repository.transaction((tx) => tx.setServiceEnabled(name, enabled));
-    if (!changed) throw new NotFoundError('service_not_found', `No service named '${name}'.`);
+  async setEnabled(caller: Caller, name: string, enabled: boolean): Promise<void> {
+    const ctx = callContextOf(caller);
+    const entry = serviceEntry(enabled ? 'service.enable' : 'service.disable', name);
+    await this.#deps.audit.check(ctx, entry, () => requireOperator(ctx.actor));
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
+      if (!(await tx.setServiceEnabled(name, enabled))) throw serviceNotFound(name);
+    });
   }
 
-  async delete(actor: Actor, name: string): Promise<void> {
-    requireOperator(actor);
-    const deleted = await this.#deps.repository.transaction((tx) => tx.deleteService(name));
-    if (deleted === null) throw new NotFoundError('service_not_found', `No service named '${name}'.`);
+  async delete(caller: Caller, name: string): Promise<void> {
+    const ctx = callContextOf(caller);
+    const entry = serviceEntry('service.delete', name);
+    await this.#deps.audit.check(ctx, entry, () => requireOperator(ctx.actor));
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
+      if ((await tx.deleteService(name)) === null) throw serviceNotFound(name);
+    });
   }
+}
+
+/** Service credentials are platform-wide: their events join the platform chain. */
+function serviceEntry(action: string, name: string) {
+  return { tenantId: PLATFORM_CHAIN, action, resource: `service:${safeName(name)}` };
+}
+
+function serviceNotFound(name: string): NotFoundError {
+  return new NotFoundError('service_not_found', `No service named '${name}'.`);
 }

@@ -1,6 +1,8 @@
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, managedScopeOf, requirePermission } from './actor.js';
+import { type AuditTrail, safeName } from './audit-trail.js';
+import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
 import type { StoreRecord } from './model.js';
@@ -12,10 +14,14 @@ export interface StoreServiceDeps {
   readonly clock: Clock;
   /** Most stores one tenant may hold (COFFER_STORE_LIMIT). */
   readonly storeLimit: number;
+  readonly audit: AuditTrail;
 }
 
 /** Store ids, as `newId` makes them. */
 export const STORE_ID_PATTERN = /^[0-9a-f]{32}$/;
+
+const byName = (name: string) => `store:${safeName(name)}`;
+const byId = (id: string) => `store-id:${safeName(id)}`;
 
 export function storeNotFound(): NotFoundError {
   return new NotFoundError('store_not_found', 'The store does not exist.');
@@ -72,16 +78,27 @@ export class StoreService {
   }
 
   /** The stores the actor may see, oldest first. */
-  async list(actor: Actor, tenantId: string): Promise<StoreRecord[]> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    const scope = managedScopeOf(actor);
-    const all = await this.#deps.repository.listStores(tenantId);
-    return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
+  async list(caller: Caller, tenantId: string): Promise<StoreRecord[]> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requirePermission(actor, tenantId, 'secrets:read');
+      const scope = managedScopeOf(actor);
+      const all = await this.#deps.repository.listStores(tenantId);
+      return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
+    });
   }
 
-  async get(actor: Actor, tenantId: string, storeId: string): Promise<StoreRecord> {
-    requirePermission(actor, tenantId, 'secrets:read');
-    return resolveStore(this.#deps.repository, actor, tenantId, storeId);
+  async get(caller: Caller, tenantId: string, storeId: string): Promise<StoreRecord> {
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(
+      ctx,
+      { tenantId, action: 'store.get', resource: byId(storeId) },
+      async () => {
+        requirePermission(ctx.actor, tenantId, 'secrets:read');
+        return resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      },
+    );
   }
 
   /**
@@ -89,13 +106,16 @@ export class StoreService {
    * may only set values (envs `PUT …/value`) must still find the store it writes to.
    */
   async getByName(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     name: string,
     permission: Permission = 'secrets:read',
   ): Promise<StoreRecord | null> {
-    requirePermission(actor, tenantId, permission);
-    return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(actor));
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.get', resource: byName(name) }, async () => {
+      requirePermission(ctx.actor, tenantId, permission);
+      return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(ctx.actor));
+    });
   }
 
   /**
@@ -103,11 +123,14 @@ export class StoreService {
    * whose name looks like an id. NotFound when neither matches.
    */
   async resolveRef(
-    actor: Actor,
+    caller: Caller,
     tenantId: string,
     ref: string,
     permission: Permission = 'secrets:read',
   ): Promise<StoreRecord> {
+    // A lookup ahead of an operation, which records itself; a refusal here is recorded by the
+    // facade's refusal recorder (src/http/audit-refusals.ts).
+    const { actor } = callContextOf(caller);
     requirePermission(actor, tenantId, permission);
     if (STORE_ID_PATTERN.test(ref)) {
       const byId = await this.#deps.repository.getStoreById(tenantId, ref);
@@ -120,55 +143,84 @@ export class StoreService {
   }
 
   /** A new store; a service's store is managed by it. 409 when the name is taken. */
-  async create(actor: Actor, tenantId: string, name: string): Promise<StoreRecord> {
-    const [store] = await this.createMany(actor, tenantId, [name]);
+  async create(caller: Caller, tenantId: string, name: string): Promise<StoreRecord> {
+    const [store] = await this.createMany(caller, tenantId, [name]);
     if (store === undefined) throw new UnavailableError('write_conflict', 'The store was not created.');
     return store;
   }
 
   /** Several new stores in one transaction, all or none (Cloudflare's older array body). */
-  async createMany(actor: Actor, tenantId: string, names: readonly string[]): Promise<StoreRecord[]> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    assertTenantId(tenantId, 'account_id');
-    names.forEach((name, index) => {
-      assertStoreName(name, names.length > 1 ? `[${index}].name` : 'name');
+  async createMany(caller: Caller, tenantId: string, names: readonly string[]): Promise<StoreRecord[]> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    const [only] = names;
+    const entry = {
+      tenantId,
+      action: 'store.create',
+      resource: names.length === 1 && only !== undefined ? byName(only) : 'stores',
+    };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(actor, tenantId, 'secrets:write');
+      assertTenantId(tenantId, 'account_id');
+      names.forEach((name, index) => {
+        assertStoreName(name, names.length > 1 ? `[${index}].name` : 'name');
+      });
     });
     const managedBy = managedScopeOf(actor);
-    return this.#deps.repository.transaction(async (tx) => {
-      const now = this.#deps.clock.now();
-      const stores: StoreRecord[] = [];
-      for (const name of names) {
-        const { store, created } = await ensureStoreInTx(
-          tx,
-          tenantId,
-          name,
-          managedBy,
-          now,
-          this.#deps.storeLimit,
-        );
-        if (!created) throw new ConflictError('store_name_taken', `A store named '${name}' already exists.`);
-        stores.push(store);
-      }
-      return stores;
-    });
+    const entriesOf = (stores: readonly StoreRecord[]) =>
+      stores.map((s) => ({ ...entry, resource: `${byName(s.name)}/${byId(s.id)}` }));
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const now = this.#deps.clock.now();
+        const stores: StoreRecord[] = [];
+        for (const name of names) {
+          const { store, created } = await ensureStoreInTx(
+            tx,
+            tenantId,
+            name,
+            managedBy,
+            now,
+            this.#deps.storeLimit,
+          );
+          if (!created)
+            throw new ConflictError('store_name_taken', `A store named '${name}' already exists.`);
+          stores.push(store);
+        }
+        return stores;
+      },
+      entriesOf,
+    );
   }
 
   /** The store of that name, created if missing (envs `{project}/{env}` on first declare). */
-  async ensure(actor: Actor, tenantId: string, name: string): Promise<StoreRecord> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    assertStoreName(name);
-    return this.#deps.repository.transaction(async (tx) => {
+  async ensure(caller: Caller, tenantId: string, name: string): Promise<StoreRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'store.ensure', resource: byName(name) };
+    await this.#deps.audit.check(ctx, entry, () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:write');
+      assertStoreName(name);
+    });
+    return this.#deps.audit.change(ctx, entry, async (tx) => {
       const now = this.#deps.clock.now();
-      return (await ensureStoreInTx(tx, tenantId, name, managedScopeOf(actor), now, this.#deps.storeLimit))
-        .store;
+      const scope = managedScopeOf(ctx.actor);
+      return (await ensureStoreInTx(tx, tenantId, name, scope, now, this.#deps.storeLimit)).store;
     });
   }
 
   /** Deletes a store; one still holding secrets only with `force` (which destroys them), else 409. */
-  async delete(actor: Actor, tenantId: string, storeId: string, options: { force: boolean }): Promise<void> {
-    requirePermission(actor, tenantId, 'secrets:write');
-    await this.#deps.repository.transaction(async (tx) => {
-      const store = await resolveStore(tx, actor, tenantId, storeId);
+  async delete(
+    caller: Caller,
+    tenantId: string,
+    storeId: string,
+    options: { force: boolean },
+  ): Promise<void> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'store.delete', resource: byId(storeId) };
+    await this.#deps.audit.check(ctx, entry, () => requirePermission(ctx.actor, tenantId, 'secrets:write'));
+    await this.#deps.audit.change(ctx, entry, async (tx) => {
+      const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
       if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {
         throw new ConflictError(
           'store_not_empty',

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../core/actor.js';
+import type { CallContext } from '../core/call-context.js';
 import { UnauthenticatedError } from '../core/errors.js';
 
 declare module 'fastify' {
@@ -24,4 +25,12 @@ export function singleHeader(value: string | string[] | undefined): string | und
 export function actorOf(request: FastifyRequest): Actor {
   if (request.actor === null) throw new UnauthenticatedError();
   return request.actor;
+}
+
+/**
+ * What the core records about the caller: the actor, Fastify's own request id (generated, never
+ * taken from a header) and the peer address. Services take this instead of the bare actor.
+ */
+export function callerOf(request: FastifyRequest): CallContext {
+  return { actor: actorOf(request), requestId: request.id, clientAddress: request.ip };
 }

@@ -1,6 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type {
   ApiKeyRecord,
+  AuditEventRecord,
+  AuditHead,
+  AuditQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
@@ -150,6 +153,15 @@ export class InstrumentedRepository implements Repository {
     return this.#time('hasSealedValues', () => this.#inner.hasSealedValues());
   }
 
+  listAuditEvents(query: AuditQuery): Promise<AuditEventRecord[]> {
+    return this.#time('listAuditEvents', () => this.#inner.listAuditEvents(query));
+  }
+  getAuditHead(tenantId: string): Promise<AuditHead | null> {
+    return this.#time('getAuditHead', () => this.#inner.getAuditHead(tenantId));
+  }
+  listAuditChains(): Promise<string[]> {
+    return this.#time('listAuditChains', () => this.#inner.listAuditChains());
+  }
   listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number): Promise<WrappedKeyRow[]> {
     return this.#time('listWrappedKeys', () => this.#inner.listWrappedKeys(kekId, after, limit));
   }

@@ -8,6 +8,7 @@ import { OPERATOR } from '../../src/core/actor.js';
 import { type CofferCore, createCore } from '../../src/core/coffer-core.js';
 import { ConflictError, QuotaExceededError, UnavailableError } from '../../src/core/errors.js';
 import { Keyring } from '../../src/crypto/keyring.js';
+import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/postgres-migrations.js';
 import { PostgresRepository } from '../../src/storage/postgres/postgres-repository.js';
 import {
   createTestSchema,
@@ -69,9 +70,13 @@ describe('PostgreSQL engine: several nodes, one database', () => {
     const schema = await freshSchema();
     await Promise.all([connect(schema.url), connect(schema.url), connect(schema.url)]);
     const rows = await withAdminClient(
-      async (c) => (await c.query(`SELECT version FROM ${schema.schema}.schema_migrations`)).rows,
+      async (c) =>
+        (await c.query(`SELECT version FROM ${schema.schema}.schema_migrations ORDER BY version`)).rows,
     );
-    assert.deepEqual(rows, [{ version: 1 }]);
+    assert.deepEqual(
+      rows,
+      POSTGRES_MIGRATIONS.map((m) => ({ version: m.version })),
+    );
   });
 
   test('a schema newer than this Coffer is refused at start-up', async () => {

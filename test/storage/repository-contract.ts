@@ -9,7 +9,8 @@ import type {
   StoreRecord,
   VersionRecord,
 } from '../../src/core/model.js';
-import type { Repository } from '../../src/storage/repository.js';
+import { chainEvent, verifyChain } from '../../src/core/audit-chain.js';
+import type { Repository, RepositoryTx } from '../../src/storage/repository.js';
 
 /** One engine under test: every test opens its own repository over fresh, empty storage. */
 export interface RepositoryEngine {
@@ -118,6 +119,28 @@ async function putVersion(repo: Repository, secretId: string, kekId = 'k1aaaa'):
     await tx.setCurrentVersion(secretId, n, { notBefore: null, expiresOn: null }, T0 + n);
     return n;
   });
+}
+
+/** Appends one event to the chain the way the core does: lock the head, link, append. */
+async function appendEvent(
+  tx: RepositoryTx,
+  tenantId: string,
+  over: { action?: string; actor?: string; time?: number } = {},
+) {
+  const head = await tx.lockAuditHead(tenantId);
+  const event = chainEvent(head, {
+    tenantId,
+    time: over.time ?? T0,
+    actor: over.actor ?? 'key:admin',
+    action: over.action ?? 'secret.reveal',
+    resource: 'store:default/secret:a',
+    outcome: 'allowed',
+    reason: null,
+    requestId: `req-${head.seq + 1}`,
+    clientAddress: '127.0.0.1',
+  });
+  await tx.appendAuditEvent(event);
+  return event;
 }
 
 function query(over: Partial<SecretListQuery> = {}): SecretListQuery {
@@ -839,6 +862,120 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         );
         await new Promise((r) => setTimeout(r, 150));
         assert.equal(b.credentialsEpoch(), before);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+    contract(
+      'audit: a new chain starts at seq 0 with a zero hash; events link, and the head follows',
+      async (repo) => {
+        assert.equal(await repo.getAuditHead('t1'), null);
+        const first = await repo.transaction(async (tx) => {
+          const head = await tx.lockAuditHead('t1');
+          assert.equal(head.seq, 0);
+          assert.deepEqual(head.hash, Buffer.alloc(32));
+          return appendEvent(tx, 't1');
+        });
+        const second = await repo.transaction((tx) => appendEvent(tx, 't1', { action: 'secret.list' }));
+        assert.equal(first.seq, 1);
+        assert.equal(second.seq, 2);
+        assert.deepEqual(second.prevHash, first.hash);
+        assert.deepEqual(await repo.getAuditHead('t1'), { seq: 2, hash: second.hash });
+        assert.deepEqual(await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 }), [
+          first,
+          second,
+        ]);
+        const check = await verifyChain(repo, 't1');
+        assert.equal(check.ok, true);
+      },
+    );
+
+    contract(
+      'audit: an event rolled back with its transaction leaves neither the event nor the head',
+      async (repo) => {
+        await repo.transaction((tx) => appendEvent(tx, 't1'));
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            await appendEvent(tx, 't1');
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal((await repo.getAuditHead('t1'))?.seq, 1);
+        assert.equal((await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 })).length, 1);
+        // The next append reuses seq 2: no gap.
+        assert.equal((await repo.transaction((tx) => appendEvent(tx, 't1'))).seq, 2);
+      },
+    );
+
+    contract(
+      'audit: chains are per tenant; the platform chain is the empty id; chains list ordinally',
+      async (repo) => {
+        await repo.transaction(async (tx) => {
+          await appendEvent(tx, 'b');
+          await appendEvent(tx, 'a');
+          await appendEvent(tx, '');
+          await appendEvent(tx, 'b');
+        });
+        assert.deepEqual(await repo.listAuditChains(), ['', 'a', 'b']);
+        assert.equal((await repo.getAuditHead('b'))?.seq, 2);
+        assert.equal((await repo.getAuditHead(''))?.seq, 1);
+        assert.equal((await repo.listAuditEvents({ tenantId: 'a', direction: 'desc', limit: 10 })).length, 1);
+      },
+    );
+
+    contract('audit: events page newest first by seq and filter by action, actor and time', async (repo) => {
+      await repo.transaction(async (tx) => {
+        for (let i = 1; i <= 6; i++) {
+          await appendEvent(tx, 't1', {
+            action: i % 2 === 0 ? 'secret.reveal' : 'secret.list',
+            actor: i <= 3 ? 'key:a' : 'service:s',
+            time: T0 + i * 1000,
+          });
+        }
+      });
+      const seqs = (events: readonly { seq: number }[]) => events.map((e) => e.seq);
+      const q = { tenantId: 't1', direction: 'desc' as const, limit: 100 };
+      assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, limit: 2 })), [6, 5]);
+      assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, beforeSeq: 5, limit: 2 })), [4, 3]);
+      assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, direction: 'asc', afterSeq: 4 })), [5, 6]);
+      assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, action: 'secret.reveal' })), [6, 4, 2]);
+      assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, actor: 'key:a' })), [3, 2, 1]);
+      assert.deepEqual(
+        seqs(await repo.listAuditEvents({ ...q, since: T0 + 2000, until: T0 + 4000 })),
+        [3, 2],
+      );
+      assert.deepEqual(
+        seqs(await repo.listAuditEvents({ ...q, action: 'secret.list', actor: 'service:s' })),
+        [5],
+      );
+      assert.deepEqual(await repo.listAuditEvents({ ...q, tenantId: 'other' }), []);
+    });
+
+    // Two instances in one process take turns here: SQLite's busy wait would block the one thread that
+    // both share. test/audit/audit-postgres.test.ts runs two PostgreSQL instances truly at once.
+    test('audit: concurrent appenders keep one linear chain, continued by a second instance', async () => {
+      const [a, b] = await engine.openPair();
+      try {
+        const per = 15;
+        for (const repo of [a, b, a]) {
+          await Promise.all(
+            Array.from({ length: per / 3 }, () => repo.transaction((tx) => appendEvent(tx, 't1'))),
+          );
+        }
+        await Promise.all(Array.from({ length: per }, () => b.transaction((tx) => appendEvent(tx, 't1'))));
+        const events = await a.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 1000 });
+        assert.deepEqual(
+          events.map((e) => e.seq),
+          Array.from({ length: 2 * per }, (_, i) => i + 1),
+        );
+        assert.deepEqual(await verifyChain(b, 't1'), {
+          ok: true,
+          tenantId: 't1',
+          events: 2 * per,
+          head: { seq: 2 * per, hash: events.at(-1)?.hash },
+        });
       } finally {
         await a.close();
         await b.close();

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
+import { recordingRefusals } from '../audit-refusals.js';
 import { bearerToken, singleHeader } from '../auth.js';
 import { CLOUDFLARE_ERRORS, cloudflareErrorHandler, sendCloudflareFailure } from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
@@ -32,7 +33,7 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     app.addSchema(FailureEnvelope);
     // JSON bodies only: anything else is refused rather than handed to validation as a string.
     app.removeContentTypeParser('text/plain');
-    app.setErrorHandler(cloudflareErrorHandler);
+    app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
     app.setNotFoundHandler((_request, reply) =>
       sendCloudflareFailure(reply, {
         status: 404,

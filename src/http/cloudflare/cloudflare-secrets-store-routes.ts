@@ -4,7 +4,7 @@ import type { Actor } from '../../core/actor.js';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { ForbiddenError } from '../../core/errors.js';
 import type { SecretOrder } from '../../core/model.js';
-import { actorOf } from '../auth.js';
+import { actorOf, callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
   AccountIdParam,
@@ -125,7 +125,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const quota = await core.secrets.quota(actorOf(request), tenantOf(request));
+          const quota = await core.secrets.quota(callerOf(request), tenantOf(request));
           return ok(reply, 200, { result: { secrets: quota } });
         },
       );
@@ -146,7 +146,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const query = request.query as StoreListQuery;
-        const all = await core.stores.list(actorOf(request), tenantOf(request));
+        const all = await core.stores.list(callerOf(request), tenantOf(request));
         const page = pageRequestOf(query);
         const items = pageOfStores(all, query, page);
         return ok(reply, 200, {
@@ -173,7 +173,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
         async (request, reply) => {
           const { name } = request.body as SystemStoreCreateBody;
-          const store = await core.stores.create(actorOf(request), tenantOf(request), name);
+          const store = await core.stores.create(callerOf(request), tenantOf(request), name);
           return ok(reply, 200, { result: storeView(store) });
         },
       );
@@ -197,7 +197,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         async (request, reply) => {
           const body = request.body as StoreCreateBody;
           const names = Array.isArray(body) ? body.map((b) => b.name) : [body.name];
-          const created = await core.stores.createMany(actorOf(request), tenantOf(request), names);
+          const created = await core.stores.createMany(callerOf(request), tenantOf(request), names);
           const views = created.map(storeView);
           return ok(reply, 200, { result: Array.isArray(body) ? views : views[0] });
         },
@@ -217,7 +217,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const store = await core.stores.get(actorOf(request), tenantOf(request), storeIdOf(request));
+        const store = await core.stores.get(callerOf(request), tenantOf(request), storeIdOf(request));
         return ok(reply, 200, { result: storeView(store) });
       },
     );
@@ -239,7 +239,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const { force } = request.query as StoreDeleteQuery;
         // The system contract answers the deleted store; read it first (404 stays 404).
         const store = system ? await core.stores.get(actor, tenantOf(request), storeIdOf(request)) : null;
@@ -266,7 +266,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const page = pageRequestOf(query);
         const scopes = scopeFilterOf(query.scopes);
         const found = await core.secrets.listInStore(
-          actorOf(request),
+          callerOf(request),
           tenantOf(request),
           storeIdOf(request),
           {
@@ -302,7 +302,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const body = request.body as SecretCreateBody;
         const created = await core.secrets.createMany(
-          actorOf(request),
+          callerOf(request),
           tenantOf(request),
           storeIdOf(request),
           body.map((s) => ({
@@ -336,7 +336,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const body = request.body as BulkDeleteBody;
         const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
         const tenant = tenantOf(request);
@@ -364,7 +364,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const secret = await core.secrets.getById(
-          actorOf(request),
+          callerOf(request),
           tenantOf(request),
           storeIdOf(request),
           secretIdOf(request),
@@ -390,7 +390,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const body = request.body as SecretPatchBody;
         const secret = await core.secrets.update(
-          actorOf(request),
+          callerOf(request),
           tenantOf(request),
           storeIdOf(request),
           secretIdOf(request),
@@ -420,7 +420,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const args = [tenantOf(request), storeIdOf(request), secretIdOf(request)] as const;
         const deleted = system ? await core.secrets.getById(actor, ...args) : null;
         await core.secrets.deleteById(actor, ...args);
@@ -445,7 +445,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const body = request.body as SecretDuplicateBody;
         const copy = await core.secrets.duplicate(
-          actorOf(request),
+          callerOf(request),
           tenantOf(request),
           storeIdOf(request),
           secretIdOf(request),

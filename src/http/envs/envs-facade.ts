@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
+import { recordingRefusals } from '../audit-refusals.js';
 import { bearerToken, singleHeader } from '../auth.js';
 import { ENVS_ERRORS, EnvsErrorSchema, envsErrorHandler, sendEnvsError } from './envs-errors.js';
 import { DeletedSchema, SecretSchema } from './envs-schemas.js';
@@ -24,7 +25,7 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
       if (body === '') return done(null, undefined);
       return jsonParser(request, body.toString(), done);
     });
-    app.setErrorHandler(envsErrorHandler);
+    app.setErrorHandler(recordingRefusals(core.auditTrail, envsErrorHandler));
 
     // Mounted at the root, a not-found handler would answer for every facade; this route answers
     // only for paths of the envs shape (and methods the contract does not have) in envs' own shape.

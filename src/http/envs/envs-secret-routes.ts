@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { InvalidError, NotFoundError, UnavailableError } from '../../core/errors.js';
 import type { SecretRecord } from '../../core/model.js';
-import { actorOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { EnvParams, SecretBody, SecretParams, type SecretView, SetValueBody } from './envs-schemas.js';
 
 /** The tenant's store behind `/{o}/{p}/envs/{envName}`. */
@@ -49,7 +49,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const params = request.params as EnvParams;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         // Reading never creates the store: an environment nobody declared into is simply empty.
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
         if (store === null) return [];
@@ -87,7 +87,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const params = request.params as EnvParams;
         const body = request.body as SecretBody;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const store = await core.stores.ensure(actor, params.o, envStoreName(params));
         const [created] = await core.secrets.createMany(actor, params.o, store.id, [
           { name: body.name, description: body.description ?? null },
@@ -114,7 +114,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const params = request.params as SecretParams;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
         if (store === null) throw secretNotFound();
         return secretView(await core.secrets.getByName(actor, params.o, store.id, params.name));
@@ -144,7 +144,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
         if (body.name !== params.name) {
           throw InvalidError.field('name_mismatch', 'name', 'The body name must equal the name in the path.');
         }
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
         if (store === null) throw secretNotFound();
         const secret = await core.secrets.getByName(actor, params.o, store.id, params.name);
@@ -174,7 +174,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request) => {
         const params = request.params as SecretParams;
         const deleted = await core.secrets.delete(
-          actorOf(request),
+          callerOf(request),
           params.o,
           params.name,
           envStoreName(params),
@@ -206,7 +206,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request) => {
         const params = request.params as SecretParams;
         const { value } = request.body as SetValueBody;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const store = await core.stores.getByName(actor, params.o, envStoreName(params), 'secrets:set-value');
         if (store === null) throw secretNotFound();
         return secretView(await core.secrets.setValueByName(actor, params.o, store.id, params.name, value));

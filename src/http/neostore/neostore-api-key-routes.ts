@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox';
 import type { ApiKeyView } from '../../core/api-key-service.js';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { KNOWN_PERMISSION_NAMES } from '../../core/permissions.js';
-import { actorOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const KeyNameParam = Type.String({ maxLength: 256, description: 'Key name.' });
@@ -79,7 +79,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenantId } = request.params as { tenantId: string };
-        return (await core.apiKeys.list(actorOf(request), tenantId)).map(definition);
+        return (await core.apiKeys.list(callerOf(request), tenantId)).map(definition);
       },
     );
 
@@ -101,7 +101,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenantId } = request.params as { tenantId: string };
         const body = request.body as Static<typeof CreateApiKeyRequest>;
-        const created = await core.apiKeys.create(actorOf(request), tenantId, {
+        const created = await core.apiKeys.create(callerOf(request), tenantId, {
           name: body.name,
           enabled: body.enabled ?? true,
           permissions: body.permissions ?? [],
@@ -125,7 +125,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
-        return definition(await core.apiKeys.get(actorOf(request), tenantId, keyName));
+        return definition(await core.apiKeys.get(callerOf(request), tenantId, keyName));
       },
     );
 
@@ -147,7 +147,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
       async (request) => {
         const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
         const body = request.body as Static<typeof UpdateApiKeyRequest>;
-        const updated = await core.apiKeys.update(actorOf(request), tenantId, keyName, {
+        const updated = await core.apiKeys.update(callerOf(request), tenantId, keyName, {
           enabled: body.enabled,
           ...(body.permissions === undefined ? {} : { permissions: body.permissions }),
         });
@@ -169,7 +169,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
-        await core.apiKeys.delete(actorOf(request), tenantId, keyName);
+        await core.apiKeys.delete(callerOf(request), tenantId, keyName);
         return reply.code(204).send();
       },
     );

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
+import { recordingRefusals } from '../audit-refusals.js';
 import { bearerToken, singleHeader } from '../auth.js';
 import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
+import { neostoreAuditRoutes } from './neostore-audit-routes.js';
 import { neostoreSecretRoutes } from './neostore-secret-routes.js';
 import { neostoreErrorHandler, sendProblem } from '../problem-details.js';
 
@@ -12,8 +14,8 @@ function neostoreToken(headers: Record<string, string | string[] | undefined>): 
 }
 
 /**
- * The Neostore facade, mounted at `/api`: secrets of the tenant's `default` store and the tenant's
- * API keys, with ProblemDetails errors. Every route is authenticated before its body is read.
+ * The Neostore facade, mounted at `/api`: secrets of the tenant's `default` store, the tenant's
+ * API keys and its audit trail, with ProblemDetails errors. Every route is authenticated before its body is read.
  */
 export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
@@ -23,7 +25,7 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
     const jsonParser = app.getDefaultJsonParser('error', 'error');
     app.addContentTypeParser('text/json', { parseAs: 'string' }, jsonParser);
     app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string' }, jsonParser);
-    app.setErrorHandler(neostoreErrorHandler);
+    app.setErrorHandler(recordingRefusals(core.auditTrail, neostoreErrorHandler));
     app.setNotFoundHandler((request, reply) =>
       sendProblem(request, reply, {
         status: 404,
@@ -45,5 +47,6 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
     });
     await app.register(neostoreSecretRoutes(core));
     await app.register(neostoreApiKeyRoutes(core));
+    await app.register(neostoreAuditRoutes(core));
   };
 }

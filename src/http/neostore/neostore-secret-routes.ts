@@ -3,7 +3,7 @@ import Type, { type Static } from 'typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { MAX_EPOCH_SECONDS, parseInstant } from '../../core/instant.js';
 import { SECRET_NAME_PATTERN } from '../../core/names.js';
-import { actorOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const KeyParam = Type.String({
@@ -102,7 +102,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenantId } = request.params as { tenantId: string };
-        return core.secrets.listNames(actorOf(request), tenantId);
+        return core.secrets.listNames(callerOf(request), tenantId);
       },
     );
 
@@ -131,7 +131,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { tenantId, key } = request.params as { tenantId: string; key: string };
-        const value = await core.secrets.reveal(actorOf(request), tenantId, key);
+        const value = await core.secrets.reveal(callerOf(request), tenantId, key);
         const type = negotiateValueType(request.headers.accept);
         reply.header('cache-control', 'no-store');
         if (type === 'text/plain') return reply.type('text/plain; charset=utf-8').send(value);
@@ -162,7 +162,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
         const { tenantId, key } = request.params as { tenantId: string; key: string };
         const body = request.body as SetRequest;
         const { notBefore, expiresOn } = body.options ?? {};
-        await core.secrets.putValue(actorOf(request), {
+        await core.secrets.putValue(callerOf(request), {
           tenantId,
           name: key,
           value: body.value,
@@ -193,7 +193,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request, reply) => {
         const { tenantId, key } = request.params as { tenantId: string; key: string };
-        await core.secrets.delete(actorOf(request), tenantId, key);
+        await core.secrets.delete(callerOf(request), tenantId, key);
         return reply.code(204).send();
       },
     );

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
 import { bearerToken, singleHeader } from '../auth.js';
+import { recordingRefusals } from '../audit-refusals.js';
 import { sendProblem } from '../problem-details.js';
 import { v1ErrorHandler } from './v1-errors.js';
 import { SecretSchema, StoreSchema } from './v1-schemas.js';
@@ -18,7 +19,7 @@ export function v1Facade(core: CofferCore): FastifyPluginAsync {
     app.addSchema(SecretSchema);
     // JSON bodies only: anything else is a 415, never a string to validate.
     app.removeContentTypeParser('text/plain');
-    app.setErrorHandler(v1ErrorHandler);
+    app.setErrorHandler(recordingRefusals(core.auditTrail, v1ErrorHandler));
     app.setNotFoundHandler((request, reply) =>
       sendProblem(request, reply, {
         status: 404,

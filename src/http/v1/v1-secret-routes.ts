@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { parseInstant } from '../../core/instant.js';
-import { actorOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { preconditionOf, secretEtag } from './conditional-headers.js';
 import { decodeCursor, pageByName } from './page-cursor.js';
 import {
@@ -50,7 +50,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request) => {
         const { tenant, store } = request.params as StoreParams;
         const query = request.query as ListQuery;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const prefix = query.prefix ?? '';
         const cursor = decodeCursor(query.cursor, prefix);
         const found = await core.stores.resolveRef(actor, tenant, store);
@@ -90,7 +90,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenant, store, name } = request.params as SecretParams;
         const { reveal } = request.query as GetSecretQuery;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store);
         if (reveal === true) {
           const { secret, value } = await core.secrets.revealByName(actor, tenant, found.id, name);
@@ -131,7 +131,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         const { tenant, store, name } = request.params as SecretParams;
         const body = request.body as PutSecretBody;
         const precondition = preconditionOf(request.headers, true);
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store);
         const notBefore = instantOf(body.notBefore, 'notBefore');
         const expiresOn = instantOf(body.expiresOn, 'expiresOn');
@@ -172,7 +172,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenant, store, name } = request.params as SecretParams;
         const precondition = preconditionOf(request.headers, false);
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
         await core.secrets.deleteByName(actor, tenant, found.id, name, precondition);
         return reply.code(204).send();
@@ -200,7 +200,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
       async (request) => {
         const { tenant, store } = request.params as StoreParams;
         const { names } = request.body as RevealBody;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:reveal');
         const result = await core.secrets.revealMany(actor, tenant, found.id, names ?? null);
         try {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { actorOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { decodeCursor, pageByName } from './page-cursor.js';
 import {
   CreateStoreBody,
@@ -36,7 +36,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
         const query = request.query as ListQuery;
         const prefix = query.prefix ?? '';
         const cursor = decodeCursor(query.cursor, prefix);
-        const stores = (await core.stores.list(actorOf(request), tenant))
+        const stores = (await core.stores.list(callerOf(request), tenant))
           .filter((s) => s.name.startsWith(prefix))
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         const page = await pageByName(
@@ -69,7 +69,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenant } = request.params as TenantParams;
         const { name } = request.body as CreateStoreBody;
-        const store = await core.stores.create(actorOf(request), tenant, name);
+        const store = await core.stores.create(callerOf(request), tenant, name);
         return reply.code(201).send(storeView(store));
       },
     );
@@ -88,7 +88,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenant, store } = request.params as StoreParams;
-        return storeView(await core.stores.resolveRef(actorOf(request), tenant, store));
+        return storeView(await core.stores.resolveRef(callerOf(request), tenant, store));
       },
     );
 
@@ -109,7 +109,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenant, store } = request.params as StoreParams;
         const { force } = request.query as DeleteStoreQuery;
-        const actor = actorOf(request);
+        const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
         await core.stores.delete(actor, tenant, found.id, { force: force === true });
         return reply.code(204).send();

@@ -74,4 +74,33 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    version: 2,
+    name: 'audit trail',
+    // No foreign keys: events outlive the keys, stores and tenants they name. The platform chain is
+    // tenant_id ''. audit_heads holds each chain's newest link: its row lock orders the writers of a
+    // chain across nodes, and a deleted tail is noticed against it.
+    sql: `
+      CREATE TABLE audit_events (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        time BIGINT NOT NULL,
+        actor TEXT COLLATE "C" NOT NULL,
+        action TEXT COLLATE "C" NOT NULL,
+        resource TEXT COLLATE "C" NOT NULL,
+        outcome TEXT COLLATE "C" NOT NULL,
+        reason TEXT COLLATE "C",
+        request_id TEXT COLLATE "C" NOT NULL,
+        client_address TEXT COLLATE "C" NOT NULL,
+        prev_hash BYTEA NOT NULL,
+        hash BYTEA NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+      );
+      CREATE TABLE audit_heads (
+        tenant_id TEXT COLLATE "C" PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL
+      );
+    `,
+  },
 ];

@@ -3,6 +3,10 @@ import pg from 'pg';
 import { UnavailableError } from '../../core/errors.js';
 import type {
   ApiKeyRecord,
+  AuditEventRecord,
+  AuditHead,
+  AuditOutcome,
+  AuditQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
@@ -115,6 +119,22 @@ function toVersion(row: Row): VersionRecord {
     createdAt: num(row, 'created_at'),
   };
 }
+function toAuditEvent(row: Row): AuditEventRecord {
+  return {
+    tenantId: str(row, 'tenant_id'),
+    seq: num(row, 'seq'),
+    time: num(row, 'time'),
+    actor: str(row, 'actor'),
+    action: str(row, 'action'),
+    resource: str(row, 'resource'),
+    outcome: str(row, 'outcome') as AuditOutcome,
+    reason: strOrNull(row, 'reason'),
+    requestId: str(row, 'request_id'),
+    clientAddress: str(row, 'client_address'),
+    prevHash: blob(row, 'prev_hash'),
+    hash: blob(row, 'hash'),
+  };
+}
 function toService(row: Row): ServiceCredentialRecord {
   return {
     name: str(row, 'name'),
@@ -132,6 +152,8 @@ const API_KEY_COLUMNS =
 const SERVICE_COLUMNS = 'name, token_hash, token_prefix, enabled, created_at';
 const STORE_COLUMNS = 'id, tenant_id, name, managed_by, created_at, updated_at';
 const VERSION_COLUMNS = 'secret_id, version, kek_id, wrapped_key, ciphertext, created_at';
+const AUDIT_COLUMNS =
+  'tenant_id, seq, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
 const SECRET_COLUMNS =
   'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
 
@@ -645,6 +667,84 @@ class PostgresStatements implements RepositoryTx {
       [key, value],
     );
   }
+
+  async getAuditHead(tenantId: string): Promise<AuditHead | null> {
+    const row = await this.#one(
+      'coffer_get_audit_head',
+      'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1',
+      [tenantId],
+    );
+    return row ? { seq: num(row, 'seq'), hash: blob(row, 'hash') } : null;
+  }
+  /**
+   * One round trip: creates the head at seq 0 if the chain is new, and in any case row-locks it (the
+   * no-op DO UPDATE) until COMMIT. A concurrent appender of the chain waits here, then reads the head
+   * that the first one committed (READ COMMITTED re-checks the updated row), so seqs never fork.
+   */
+  async lockAuditHead(tenantId: string): Promise<AuditHead> {
+    const row = await this.#one(
+      'coffer_lock_audit_head',
+      `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)
+       ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq
+       RETURNING seq, hash`,
+      [tenantId, Buffer.alloc(32)],
+    );
+    if (row === null) throw new Error('postgres: the audit head was not returned');
+    return { seq: num(row, 'seq'), hash: blob(row, 'hash') };
+  }
+  async appendAuditEvent(e: AuditEventRecord): Promise<void> {
+    await this.#x.run(
+      'coffer_append_audit_event',
+      `WITH inserted AS (
+         INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       )
+       UPDATE audit_heads SET seq = $2, hash = $12 WHERE tenant_id = $1`,
+      [
+        e.tenantId,
+        e.seq,
+        e.time,
+        e.actor,
+        e.action,
+        e.resource,
+        e.outcome,
+        e.reason,
+        e.requestId,
+        e.clientAddress,
+        e.prevHash,
+        e.hash,
+      ],
+    );
+  }
+  async listAuditChains(): Promise<string[]> {
+    const rows = await this.#all(
+      'coffer_list_audit_chains',
+      'SELECT tenant_id FROM audit_heads UNION SELECT tenant_id FROM audit_events ORDER BY 1',
+    );
+    return rows.map((r) => str(r, 'tenant_id'));
+  }
+  async listAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
+    const values: unknown[] = [q.tenantId];
+    const where = ['tenant_id = $1'];
+    const add = (clause: string, value: unknown) => {
+      values.push(value);
+      where.push(`${clause} $${values.length}`);
+    };
+    if (q.beforeSeq !== undefined) add('seq <', q.beforeSeq);
+    if (q.afterSeq !== undefined) add('seq >', q.afterSeq);
+    if (q.action !== undefined) add('action =', q.action);
+    if (q.actor !== undefined) add('actor =', q.actor);
+    if (q.since !== undefined) add('time >=', q.since);
+    if (q.until !== undefined) add('time <', q.until);
+    values.push(q.limit);
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const rows = await this.#all(
+      null,
+      `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')}
+        ORDER BY seq ${dir} LIMIT $${values.length}`,
+      values,
+    );
+    return rows.map(toAuditEvent);
+  }
 }
 
 function statement(
@@ -1036,5 +1136,14 @@ export class PostgresRepository implements Repository {
   }
   getMeta(key: string) {
     return this.#read.getMeta(key);
+  }
+  listAuditEvents(query: AuditQuery) {
+    return this.#read.listAuditEvents(query);
+  }
+  getAuditHead(tenantId: string) {
+    return this.#read.getAuditHead(tenantId);
+  }
+  listAuditChains() {
+    return this.#read.listAuditChains();
   }
 }

@@ -69,4 +69,32 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 2,
+    name: 'audit trail',
+    // No foreign keys: events outlive the keys, stores and tenants they name. The platform chain is
+    // tenant_id ''. audit_heads holds each chain's newest link, so a deleted tail is noticed too.
+    sql: `
+      CREATE TABLE audit_events (
+        tenant_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        time INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        request_id TEXT NOT NULL,
+        client_address TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (tenant_id, seq)
+      ) WITHOUT ROWID;
+      CREATE TABLE audit_heads (
+        tenant_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+      );
+    `,
+  },
 ];

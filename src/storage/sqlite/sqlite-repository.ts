@@ -3,6 +3,10 @@ import Database from 'better-sqlite3';
 import { UnavailableError } from '../../core/errors.js';
 import type {
   ApiKeyRecord,
+  AuditEventRecord,
+  AuditHead,
+  AuditOutcome,
+  AuditQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
@@ -96,6 +100,26 @@ function toVersion(row: Row): VersionRecord {
     createdAt: num(row, 'created_at'),
   };
 }
+
+function toAuditEvent(row: Row): AuditEventRecord {
+  return {
+    tenantId: str(row, 'tenant_id'),
+    seq: num(row, 'seq'),
+    time: num(row, 'time'),
+    actor: str(row, 'actor'),
+    action: str(row, 'action'),
+    resource: str(row, 'resource'),
+    outcome: str(row, 'outcome') as AuditOutcome,
+    reason: strOrNull(row, 'reason'),
+    requestId: str(row, 'request_id'),
+    clientAddress: str(row, 'client_address'),
+    prevHash: blob(row, 'prev_hash'),
+    hash: blob(row, 'hash'),
+  };
+}
+
+const AUDIT_COLUMNS =
+  'tenant_id, seq, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
 
 function toService(row: Row): ServiceCredentialRecord {
   return {
@@ -226,6 +250,17 @@ class SqliteStatements implements RepositoryTx {
       setMeta: p(
         'INSERT INTO coffer_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
+      getAuditHead: p('SELECT seq, hash FROM audit_heads WHERE tenant_id = ?'),
+      insertAuditEvent: p(
+        `INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      setAuditHead: p(
+        `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, ?, ?)
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+      ),
+      listAuditChains: p(
+        'SELECT tenant_id FROM audit_heads UNION SELECT tenant_id FROM audit_events ORDER BY 1',
+      ).pluck(),
       ping: p('SELECT 1').pluck(),
       bumpCredentialsEpoch: p(
         `INSERT INTO coffer_meta (key, value) VALUES ('credentials_epoch', '1')
@@ -543,6 +578,56 @@ class SqliteStatements implements RepositoryTx {
   async setMeta(key: string, value: string): Promise<void> {
     this.#s.setMeta.run(key, value);
   }
+
+  async getAuditHead(tenantId: string): Promise<AuditHead | null> {
+    const row = this.#s.getAuditHead.get(tenantId) as Row | undefined;
+    return row ? { seq: num(row, 'seq'), hash: blob(row, 'hash') } : null;
+  }
+  /** The single writer connection already serialises every transaction: reading the head is enough. */
+  async lockAuditHead(tenantId: string): Promise<AuditHead> {
+    return (await this.getAuditHead(tenantId)) ?? { seq: 0, hash: Buffer.alloc(32) };
+  }
+  async appendAuditEvent(e: AuditEventRecord): Promise<void> {
+    this.#s.insertAuditEvent.run(
+      e.tenantId,
+      e.seq,
+      e.time,
+      e.actor,
+      e.action,
+      e.resource,
+      e.outcome,
+      e.reason,
+      e.requestId,
+      e.clientAddress,
+      e.prevHash,
+      e.hash,
+    );
+    this.#s.setAuditHead.run(e.tenantId, e.seq, e.hash);
+  }
+  async listAuditChains(): Promise<string[]> {
+    return this.#s.listAuditChains.all() as string[];
+  }
+  async listAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
+    const where = ['tenant_id = ?'];
+    const args: unknown[] = [q.tenantId];
+    const add = (clause: string, value: unknown) => {
+      where.push(clause);
+      args.push(value);
+    };
+    if (q.beforeSeq !== undefined) add('seq < ?', q.beforeSeq);
+    if (q.afterSeq !== undefined) add('seq > ?', q.afterSeq);
+    if (q.action !== undefined) add('action = ?', q.action);
+    if (q.actor !== undefined) add('actor = ?', q.actor);
+    if (q.since !== undefined) add('time >= ?', q.since);
+    if (q.until !== undefined) add('time < ?', q.until);
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const rows = this.#db
+      .prepare(
+        `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`,
+      )
+      .all(...args, q.limit) as Row[];
+    return rows.map(toAuditEvent);
+  }
 }
 
 function openConnection(path: string): Db {
@@ -755,5 +840,14 @@ export class SqliteRepository implements Repository {
   }
   getVersion(secretId: string, version: number) {
     return this.#read.getVersion(secretId, version);
+  }
+  listAuditEvents(query: AuditQuery) {
+    return this.#read.listAuditEvents(query);
+  }
+  getAuditHead(tenantId: string) {
+    return this.#read.getAuditHead(tenantId);
+  }
+  listAuditChains() {
+    return this.#read.listAuditChains();
   }
 }

@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import type { RepositoryReads } from '../storage/repository.js';
+import type { AuditEventRecord, AuditHead } from './model.js';
+
+/**
+ * The hash chain of audit events (docs/audit.md). Each tenant's events form one chain: event n stores
+ * the hash of event n-1 (`prevHash`) and its own `hash = SHA-256(prevHash || canonical form)`, so an
+ * edited, deleted or reordered row breaks the chain from that point on, and the chain head (kept in
+ * its own table) catches a deleted tail.
+ */
+
+/** The `prevHash` of a chain's first event. */
+export const GENESIS_HASH: Buffer = Buffer.alloc(32);
+
+/** Bumped if the canonical form ever changes; it is part of what is hashed. */
+const CANONICAL_FORM_VERSION = 1;
+
+export type AuditFields = Omit<AuditEventRecord, 'prevHash' | 'hash'>;
+
+/**
+ * A JSON array in fixed field order: JSON.stringify is deterministic for strings, integers and null,
+ * so this is the same bytes on every node and in every language that re-implements the check.
+ */
+export function canonicalAuditForm(e: AuditFields): string {
+  return JSON.stringify([
+    CANONICAL_FORM_VERSION,
+    e.tenantId,
+    e.seq,
+    e.time,
+    e.actor,
+    e.action,
+    e.resource,
+    e.outcome,
+    e.reason,
+    e.requestId,
+    e.clientAddress,
+  ]);
+}
+
+export function auditHash(prevHash: Buffer, e: AuditFields): Buffer {
+  return createHash('sha256').update(prevHash).update(canonicalAuditForm(e), 'utf8').digest();
+}
+
+/** The next link after `head`. */
+export function chainEvent(head: AuditHead, fields: Omit<AuditFields, 'seq'>): AuditEventRecord {
+  const withSeq: AuditFields = { ...fields, seq: head.seq + 1 };
+  return { ...withSeq, prevHash: head.hash, hash: auditHash(head.hash, withSeq) };
+}
+
+export type ChainCheck =
+  | { readonly ok: true; readonly tenantId: string; readonly events: number; readonly head: AuditHead }
+  | { readonly ok: false; readonly tenantId: string; readonly seq: number; readonly problem: string };
+
+const BATCH = 1_000;
+
+/** Walks one chain from its first event; names the first event that does not verify. */
+export async function verifyChain(
+  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
+  tenantId: string,
+): Promise<ChainCheck> {
+  let expected = 1;
+  let prev = GENESIS_HASH;
+  const broken = (seq: number, problem: string): ChainCheck => ({ ok: false, tenantId, seq, problem });
+  for (;;) {
+    const page = await reads.listAuditEvents({
+      tenantId,
+      direction: 'asc',
+      afterSeq: expected - 1,
+      limit: BATCH,
+    });
+    for (const e of page) {
+      if (e.seq !== expected) {
+        return broken(e.seq, `expected seq ${expected} here: an event was deleted or moved`);
+      }
+      if (!e.prevHash.equals(prev)) {
+        return broken(e.seq, 'its prev_hash is not the hash of the event before it (deleted or reordered)');
+      }
+      if (!auditHash(prev, e).equals(e.hash)) {
+        return broken(e.seq, 'its hash does not match its contents (the event was edited)');
+      }
+      prev = e.hash;
+      expected++;
+    }
+    if (page.length < BATCH) break;
+  }
+  const events = expected - 1;
+  const head = await reads.getAuditHead(tenantId);
+  if (head === null) {
+    return events === 0
+      ? { ok: true, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
+      : broken(events, 'the chain head is missing');
+  }
+  if (head.seq !== events || !head.hash.equals(prev)) {
+    return broken(
+      Math.min(head.seq, events + 1),
+      `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
+    );
+  }
+  return { ok: true, tenantId, events, head };
+}

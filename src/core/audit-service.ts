@@ -1,0 +1,178 @@
+import type { Repository } from '../storage/repository.js';
+import { requirePermission } from './actor.js';
+import { type ChainCheck, verifyChain } from './audit-chain.js';
+import type { AuditTrail } from './audit-trail.js';
+import { type Caller, callContextOf } from './call-context.js';
+import { ForbiddenError, InvalidError } from './errors.js';
+import type { AuditEventRecord, AuditOutcome } from './model.js';
+
+/** Most events one page of `GET /api/{tenantId}/audit` returns. */
+export const AUDIT_PAGE_MAX = 500;
+
+/** An event as it leaves the process (API, export, COFFER_AUDIT_STDOUT): hashes in hex, time in ISO 8601. */
+export interface AuditEventView {
+  /** '' for the platform chain. */
+  readonly tenantId: string;
+  readonly seq: number;
+  readonly time: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly outcome: AuditOutcome;
+  readonly reason: string | null;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+export function auditEventView(e: AuditEventRecord): AuditEventView {
+  return {
+    tenantId: e.tenantId,
+    seq: e.seq,
+    time: new Date(e.time).toISOString(),
+    actor: e.actor,
+    action: e.action,
+    resource: e.resource,
+    outcome: e.outcome,
+    reason: e.reason,
+    requestId: e.requestId,
+    clientAddress: e.clientAddress,
+    prevHash: e.prevHash.toString('hex'),
+    hash: e.hash.toString('hex'),
+  };
+}
+
+export interface AuditPageQuery {
+  readonly limit: number;
+  /** Opaque: the `nextCursor` of the previous page. */
+  readonly cursor?: string;
+  readonly action?: string;
+  readonly actor?: string;
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+}
+
+export interface AuditPage {
+  /** Newest first. */
+  readonly events: AuditEventView[];
+  /** Null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/** The cursor is opaque to clients; today it is the seq to continue below, versioned for later. */
+function encodeCursor(beforeSeq: number): string {
+  return Buffer.from(JSON.stringify({ v: 1, before: beforeSeq }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  const invalid = () =>
+    InvalidError.field('invalid_cursor', 'cursor', 'The cursor is not one this API returned.');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const before = (parsed as { v?: unknown; before?: unknown } | null)?.before;
+  if (
+    (parsed as { v?: unknown } | null)?.v !== 1 ||
+    typeof before !== 'number' ||
+    !Number.isSafeInteger(before) ||
+    before < 1
+  ) {
+    throw invalid();
+  }
+  return before;
+}
+
+function requireOperator(caller: Caller): void {
+  if (callContextOf(caller).actor.kind !== 'operator') {
+    throw new ForbiddenError(
+      'not_service',
+      'operator_only',
+      'Only the operator (CLI) checks or exports every chain.',
+    );
+  }
+}
+
+/** Reading the audit trail: a tenant's page over HTTP (itself audited), and the operator's verify and export. */
+export class AuditService {
+  readonly #deps: { repository: Repository; audit: AuditTrail };
+
+  constructor(deps: { repository: Repository; audit: AuditTrail }) {
+    this.#deps = deps;
+  }
+
+  /** One page of the tenant's events, newest first, filtered; needs `audit:read`. */
+  async list(caller: Caller, tenantId: string, query: AuditPageQuery): Promise<AuditPage> {
+    const ctx = callContextOf(caller);
+    return this.#deps.audit.read(ctx, { tenantId, action: 'audit.read', resource: 'audit' }, async () => {
+      requirePermission(ctx.actor, tenantId, 'audit:read');
+      if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > AUDIT_PAGE_MAX) {
+        throw InvalidError.field('invalid_limit', 'limit', `The limit must be from 1 to ${AUDIT_PAGE_MAX}.`);
+      }
+      const beforeSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const rows = await this.#deps.repository.listAuditEvents({
+        tenantId,
+        direction: 'desc',
+        limit: query.limit + 1,
+        ...(beforeSeq === undefined ? {} : { beforeSeq }),
+        ...(query.action === undefined ? {} : { action: query.action }),
+        ...(query.actor === undefined ? {} : { actor: query.actor }),
+        ...(query.since === undefined ? {} : { since: query.since }),
+        ...(query.until === undefined ? {} : { until: query.until }),
+      });
+      const page = rows.slice(0, query.limit);
+      const last = page.at(-1);
+      return {
+        events: page.map(auditEventView),
+        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last.seq) : null,
+      };
+    });
+  }
+
+  /**
+   * Walks every chain (or one) from its first event. Read-only and not itself audited, so it can run
+   * on a copy of the database, or while the server is down.
+   */
+  async verify(caller: Caller, tenantId?: string): Promise<ChainCheck[]> {
+    requireOperator(caller);
+    const chains = tenantId === undefined ? await this.#deps.repository.listAuditChains() : [tenantId];
+    const out: ChainCheck[] = [];
+    for (const chain of chains) out.push(await verifyChain(this.#deps.repository, chain));
+    return out;
+  }
+
+  /** Hands every event since `since` (epoch ms) to `write`, chain by chain in seq order; returns the count. */
+  async export(
+    caller: Caller,
+    options: { since: number; tenantId?: string },
+    write: (event: AuditEventView) => void,
+  ): Promise<number> {
+    requireOperator(caller);
+    const chains =
+      options.tenantId === undefined ? await this.#deps.repository.listAuditChains() : [options.tenantId];
+    let count = 0;
+    for (const tenantId of chains) {
+      let afterSeq = 0;
+      for (;;) {
+        const page = await this.#deps.repository.listAuditEvents({
+          tenantId,
+          direction: 'asc',
+          afterSeq,
+          since: options.since,
+          limit: 1_000,
+        });
+        for (const e of page) write(auditEventView(e));
+        count += page.length;
+        const last = page.at(-1);
+        if (last === undefined || page.length < 1_000) break;
+        afterSeq = last.seq;
+      }
+    }
+    return count;
+  }
+}
