@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { CofferCore } from '../core/coffer-core.js';
 import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
+import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
@@ -131,5 +132,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(withFacadeLabel('v1', v1Facade(deps.core)), { prefix: '/v1' });
   await app.register(withFacadeLabel('cloudflare', cloudflareFacade(deps.core)), { prefix: '/client/v4' });
   await app.register(withFacadeLabel('envs', envsFacade(deps.core)), { prefix: deps.envsPrefix ?? '' });
+  await app.register(withFacadeLabel('console', consoleRoutes()), { prefix: '/ui' });
   return app;
 }

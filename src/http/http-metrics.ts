@@ -4,7 +4,7 @@ import { RateLimitedError, UnauthenticatedError } from '../core/errors.js';
 import { bearerToken, singleHeader } from './auth.js';
 
 /** Which part of the server answered; `none` is a path no facade owns (the server's own 404). */
-export type FacadeLabel = 'neostore' | 'cloudflare' | 'envs' | 'v1' | 'ops' | 'none';
+export type FacadeLabel = 'neostore' | 'cloudflare' | 'envs' | 'v1' | 'ops' | 'console' | 'none';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,0 +1,247 @@
+/**
+ * The console's only way out: Coffer's own APIs on this origin (`/v1` for stores, secrets and
+ * values; `/api/{tenant}/admin/apiKeys` for keys; `/api/{tenant}/audit` for the audit trail).
+ * The token goes in the Authorization header, never in a URL.
+ */
+
+export interface Credentials {
+  readonly tenant: string;
+  readonly token: string;
+}
+
+export interface Store {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface Secret {
+  readonly id: string;
+  readonly name: string;
+  readonly storeId: string;
+  readonly description: string | null;
+  readonly scopes: readonly string[];
+  readonly version: number | null;
+  readonly hasValue: boolean;
+  readonly notBefore: string | null;
+  readonly expiresOn: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly value?: string;
+}
+
+export interface Page<T> {
+  readonly items: readonly T[];
+  readonly nextCursor: string | null;
+}
+
+export interface ApiKey {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly permissions: readonly string[];
+}
+
+export interface CreatedApiKey extends ApiKey {
+  readonly token: string;
+}
+
+export type AuditOutcome = 'allowed' | 'denied' | 'error';
+
+/** One audit event as `/api/{tenant}/audit` answers it; fields beyond the core ones are optional. */
+export interface AuditEvent {
+  readonly seq?: number;
+  readonly time: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly outcome: AuditOutcome;
+  readonly reason?: string | null;
+  readonly requestId?: string;
+  readonly clientAddress?: string;
+  readonly prevHash?: string;
+  readonly hash?: string;
+}
+
+export interface AuditPage {
+  readonly events: readonly AuditEvent[];
+  readonly nextCursor: string | null;
+}
+
+export interface AuditFilter {
+  readonly action?: string;
+  readonly actor?: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
+export interface SecretWrite {
+  value?: string;
+  description?: string | null;
+  scopes?: string[];
+  notBefore?: string | null;
+  expiresOn?: string | null;
+}
+
+/** A refusal from Coffer (a ProblemDetails body), or a failure to reach it (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+    readonly fieldErrors: Readonly<Record<string, readonly string[]>> = {},
+    readonly traceId?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function fieldErrorsOf(value: unknown): Record<string, string[]> {
+  if (!isRecord(value)) return {};
+  const out: Record<string, string[]> = {};
+  for (const [field, messages] of Object.entries(value)) {
+    if (Array.isArray(messages)) out[field] = messages.filter((m): m is string => typeof m === 'string');
+  }
+  return out;
+}
+
+async function errorFrom(response: Response): Promise<ApiError> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  if (!isRecord(body)) return new ApiError(response.status, undefined, response.statusText);
+  const str = (k: string) => (typeof body[k] === 'string' ? body[k] : undefined);
+  return new ApiError(
+    response.status,
+    str('code'),
+    str('detail') ?? str('title') ?? response.statusText,
+    fieldErrorsOf(body.errors),
+    str('traceId'),
+  );
+}
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+const enc = encodeURIComponent;
+
+export class CofferApi {
+  constructor(private readonly credentials: Credentials) {}
+
+  get tenant(): string {
+    return this.credentials.tenant;
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    extra: Record<string, string> = {},
+  ): Promise<T> {
+    const headers: Record<string, string> = {
+      ...extra,
+      authorization: `Bearer ${this.credentials.token}`,
+      accept: 'application/json',
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        // Same origin only, no cookies needed (the token is the credential), nothing cached.
+        credentials: 'omit',
+        cache: 'no-store',
+        redirect: 'error',
+      });
+    } catch (error) {
+      throw new ApiError(0, 'network_error', error instanceof Error ? error.message : String(error));
+    }
+    if (!response.ok) throw await errorFrom(response);
+    if (response.status === 204) return undefined as T;
+    return (await response.json()) as T;
+  }
+
+  private v1(path = ''): string {
+    return `/v1/tenants/${enc(this.credentials.tenant)}${path}`;
+  }
+
+  listStores(options: { prefix?: string; cursor?: string; limit?: number } = {}): Promise<Page<Store>> {
+    return this.call('GET', this.v1(`/stores${query(options)}`));
+  }
+
+  getStore(store: string): Promise<Store> {
+    return this.call('GET', this.v1(`/stores/${enc(store)}`));
+  }
+
+  createStore(name: string): Promise<Store> {
+    return this.call('POST', this.v1('/stores'), { name });
+  }
+
+  deleteStore(store: string, force: boolean): Promise<void> {
+    return this.call('DELETE', this.v1(`/stores/${enc(store)}${query({ force: force || undefined })}`));
+  }
+
+  listSecrets(
+    store: string,
+    options: { prefix?: string; cursor?: string; limit?: number } = {},
+  ): Promise<Page<Secret>> {
+    return this.call('GET', this.v1(`/stores/${enc(store)}/secrets${query(options)}`));
+  }
+
+  /** The one call that returns a value; Coffer records it in the audit trail. */
+  revealSecret(store: string, name: string): Promise<Secret> {
+    return this.call('GET', this.v1(`/stores/${enc(store)}/secrets/${enc(name)}?reveal=true`));
+  }
+
+  /** `createOnly`: refused (412) when the name is taken, so a create never overwrites a secret. */
+  putSecret(store: string, name: string, write: SecretWrite, createOnly = false): Promise<Secret> {
+    return this.call(
+      'PUT',
+      this.v1(`/stores/${enc(store)}/secrets/${enc(name)}`),
+      write,
+      createOnly ? { 'if-none-match': '*' } : {},
+    );
+  }
+
+  deleteSecret(store: string, name: string): Promise<void> {
+    return this.call('DELETE', this.v1(`/stores/${enc(store)}/secrets/${enc(name)}`));
+  }
+
+  listApiKeys(): Promise<ApiKey[]> {
+    return this.call('GET', `/api/${enc(this.credentials.tenant)}/admin/apiKeys`);
+  }
+
+  createApiKey(name: string, permissions: string[], enabled: boolean): Promise<CreatedApiKey> {
+    return this.call('POST', `/api/${enc(this.credentials.tenant)}/admin/apiKeys`, {
+      name,
+      permissions,
+      enabled,
+    });
+  }
+
+  setApiKeyEnabled(name: string, enabled: boolean): Promise<ApiKey> {
+    return this.call('PUT', `/api/${enc(this.credentials.tenant)}/admin/apiKeys/${enc(name)}`, { enabled });
+  }
+
+  deleteApiKey(name: string): Promise<void> {
+    return this.call('DELETE', `/api/${enc(this.credentials.tenant)}/admin/apiKeys/${enc(name)}`);
+  }
+
+  listAudit(filter: AuditFilter & { cursor?: string; limit?: number }): Promise<AuditPage> {
+    return this.call('GET', `/api/${enc(this.credentials.tenant)}/audit${query({ ...filter })}`);
+  }
+}
