@@ -277,9 +277,16 @@ describe('web console in Chromium', () => {
 
   it('explains a refusal in words (a key name already taken)', async () => {
     await page.getByLabel('Key name').fill('ci-reader');
-    await page.getByRole('button', { name: 'Create key' }).click();
+    // Wait for the answer itself, so that a slow machine shows as slow, not as a missing alert.
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/admin/apiKeys') && r.request().method() === 'POST', {
+        timeout: 30_000,
+      }),
+      page.getByRole('button', { name: 'Create key' }).click(),
+    ]);
+    assert.equal(answer.status(), 409);
     const alert = page.getByRole('alert');
-    await alert.waitFor();
+    await alert.waitFor({ timeout: 30_000 });
     assert.match(await alert.innerText(), /conflicts|exists/i);
   });
 

@@ -535,11 +535,18 @@ class PostgresStatements implements RepositoryTx {
     );
   }
   async pruneVersions(secretId: string, keep: number): Promise<void> {
+    if (keep <= 0) {
+      await this.#x.run('coffer_delete_versions', 'DELETE FROM secret_versions WHERE secret_id = $1', [
+        secretId,
+      ]);
+      return;
+    }
     await this.#x.run(
       'coffer_prune_versions',
-      `DELETE FROM secret_versions WHERE secret_id = $1 AND version NOT IN
-         (SELECT version FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC LIMIT $2)`,
-      [secretId, keep],
+      // Everything older than the keep-th newest version (NULL, so nothing, while fewer exist).
+      `DELETE FROM secret_versions WHERE secret_id = $1 AND version <
+         (SELECT version FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC LIMIT 1 OFFSET $2)`,
+      [secretId, keep - 1],
     );
   }
   async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
