@@ -18,7 +18,8 @@ import type {
   VersionRecord,
   WrappedKeyRow,
 } from '../../core/model.js';
-import type { Repository, RepositoryTx } from '../repository.js';
+import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
+import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 
@@ -961,7 +962,7 @@ class CredentialsListener {
  * PostgreSQL engine, for several stateless Coffer nodes over one database. Transactions run at
  * READ COMMITTED on one pooled client; see docs/adr/0002-postgres-engine.md for the reasoning.
  */
-export class PostgresRepository implements Repository {
+export class PostgresRepository extends RepositoryReadsForwarder implements Repository {
   readonly engine = 'postgres' as const;
   readonly #pool: pg.Pool;
   readonly #read: PostgresStatements;
@@ -969,6 +970,7 @@ export class PostgresRepository implements Repository {
   #closed: Promise<void> | null = null;
 
   private constructor(pool: pg.Pool, url: string) {
+    super();
     this.#pool = pool;
     this.#read = new PostgresStatements(new PoolExecutor(pool), false);
     this.#listener = new CredentialsListener(url);
@@ -1072,85 +1074,7 @@ export class PostgresRepository implements Repository {
     return this.#closed;
   }
 
-  getTenant(id: string) {
-    return this.#read.getTenant(id);
-  }
-  countApiKeys() {
-    return this.#read.countApiKeys();
-  }
-  findApiKeyByHash(tokenHash: Buffer) {
-    return this.#read.findApiKeyByHash(tokenHash);
-  }
-  getApiKey(tenantId: string, name: string) {
-    return this.#read.getApiKey(tenantId, name);
-  }
-  listApiKeys(tenantId: string) {
-    return this.#read.listApiKeys(tenantId);
-  }
-  findServiceByHash(tokenHash: Buffer) {
-    return this.#read.findServiceByHash(tokenHash);
-  }
-  listServices() {
-    return this.#read.listServices();
-  }
-  getStoreByName(tenantId: string, name: string, managedBy: string | null) {
-    return this.#read.getStoreByName(tenantId, name, managedBy);
-  }
-  getStoreById(tenantId: string, id: string) {
-    return this.#read.getStoreById(tenantId, id);
-  }
-  listStores(tenantId: string) {
-    return this.#read.listStores(tenantId);
-  }
-  countStores(tenantId: string) {
-    return this.#read.countStores(tenantId);
-  }
-  getSecret(storeId: string, name: string) {
-    return this.#read.getSecret(storeId, name);
-  }
-  getSecretById(storeId: string, id: string) {
-    return this.#read.getSecretById(storeId, id);
-  }
-  listSecrets(storeId: string, query: SecretListQuery) {
-    return this.#read.listSecrets(storeId, query);
-  }
-  countSecretsInStore(storeId: string) {
-    return this.#read.countSecretsInStore(storeId);
-  }
-  countSecretsInTenant(tenantId: string) {
-    return this.#read.countSecretsInTenant(tenantId);
-  }
-  getVersion(secretId: string, version: number) {
-    return this.#read.getVersion(secretId, version);
-  }
-  listSecretNamesWithValue(storeId: string) {
-    return this.#read.listSecretNamesWithValue(storeId);
-  }
-  getCurrentValue(tenantId: string, storeName: string, secretName: string) {
-    return this.#read.getCurrentValue(tenantId, storeName, secretName);
-  }
-  listVersions(secretId: string) {
-    return this.#read.listVersions(secretId);
-  }
-  hasSealedValues() {
-    return this.#read.hasSealedValues();
-  }
-  listKekIdsInUse() {
-    return this.#read.listKekIdsInUse();
-  }
-  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number) {
-    return this.#read.listWrappedKeys(kekId, after, limit);
-  }
-  getMeta(key: string) {
-    return this.#read.getMeta(key);
-  }
-  listAuditEvents(query: AuditQuery) {
-    return this.#read.listAuditEvents(query);
-  }
-  getAuditHead(tenantId: string) {
-    return this.#read.getAuditHead(tenantId);
-  }
-  listAuditChains() {
-    return this.#read.listAuditChains();
+  protected get reads(): RepositoryReads {
+    return this.#read;
   }
 }

@@ -18,7 +18,8 @@ import type {
   VersionRecord,
   WrappedKeyRow,
 } from '../../core/model.js';
-import type { Repository, RepositoryTx } from '../repository.js';
+import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
+import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 type Db = Database.Database;
@@ -706,7 +707,7 @@ function isBusy(error: unknown): boolean {
  * SQLite engine: one writer connection (transactions serialised by a mutex) and one reader
  * connection, which in WAL mode reads the last committed state without waiting for the writer.
  */
-export class SqliteRepository implements Repository {
+export class SqliteRepository extends RepositoryReadsForwarder implements Repository {
   readonly engine = 'sqlite' as const;
   readonly #writer: Db;
   readonly #reader: Db;
@@ -717,6 +718,7 @@ export class SqliteRepository implements Repository {
   #closed = false;
 
   private constructor(writer: Db, reader: Db) {
+    super();
     this.#writer = writer;
     this.#reader = reader;
     this.#write = new SqliteStatements(writer);
@@ -846,85 +848,7 @@ export class SqliteRepository implements Repository {
     this.#writer.close();
   }
 
-  getTenant(id: string) {
-    return this.#read.getTenant(id);
-  }
-  countApiKeys() {
-    return this.#read.countApiKeys();
-  }
-  findApiKeyByHash(tokenHash: Buffer) {
-    return this.#read.findApiKeyByHash(tokenHash);
-  }
-  getApiKey(tenantId: string, name: string) {
-    return this.#read.getApiKey(tenantId, name);
-  }
-  listApiKeys(tenantId: string) {
-    return this.#read.listApiKeys(tenantId);
-  }
-  getStoreByName(tenantId: string, name: string, managedBy: string | null) {
-    return this.#read.getStoreByName(tenantId, name, managedBy);
-  }
-  getStoreById(tenantId: string, id: string) {
-    return this.#read.getStoreById(tenantId, id);
-  }
-  listStores(tenantId: string) {
-    return this.#read.listStores(tenantId);
-  }
-  getSecret(storeId: string, name: string) {
-    return this.#read.getSecret(storeId, name);
-  }
-  listSecretNamesWithValue(storeId: string) {
-    return this.#read.listSecretNamesWithValue(storeId);
-  }
-  getCurrentValue(tenantId: string, storeName: string, secretName: string) {
-    return this.#read.getCurrentValue(tenantId, storeName, secretName);
-  }
-  listVersions(secretId: string) {
-    return this.#read.listVersions(secretId);
-  }
-  hasSealedValues() {
-    return this.#read.hasSealedValues();
-  }
-  listKekIdsInUse() {
-    return this.#read.listKekIdsInUse();
-  }
-  listWrappedKeys(kekId: string, after: VersionCursor | null, limit: number) {
-    return this.#read.listWrappedKeys(kekId, after, limit);
-  }
-  getMeta(key: string) {
-    return this.#read.getMeta(key);
-  }
-  findServiceByHash(tokenHash: Buffer) {
-    return this.#read.findServiceByHash(tokenHash);
-  }
-  listServices() {
-    return this.#read.listServices();
-  }
-  countStores(tenantId: string) {
-    return this.#read.countStores(tenantId);
-  }
-  getSecretById(storeId: string, id: string) {
-    return this.#read.getSecretById(storeId, id);
-  }
-  listSecrets(storeId: string, query: SecretListQuery) {
-    return this.#read.listSecrets(storeId, query);
-  }
-  countSecretsInStore(storeId: string) {
-    return this.#read.countSecretsInStore(storeId);
-  }
-  countSecretsInTenant(tenantId: string) {
-    return this.#read.countSecretsInTenant(tenantId);
-  }
-  getVersion(secretId: string, version: number) {
-    return this.#read.getVersion(secretId, version);
-  }
-  listAuditEvents(query: AuditQuery) {
-    return this.#read.listAuditEvents(query);
-  }
-  getAuditHead(tenantId: string) {
-    return this.#read.getAuditHead(tenantId);
-  }
-  listAuditChains() {
-    return this.#read.listAuditChains();
+  protected get reads(): RepositoryReads {
+    return this.#read;
   }
 }
