@@ -5,7 +5,6 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditHead,
-  AuditOutcome,
   AuditQuery,
   SecretListQuery,
   SecretPage,
@@ -20,10 +19,9 @@ import type {
 } from '../../core/model.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
+import { type Row, rowMappers } from '../row-mappers.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
-
-type Row = Record<string, unknown>;
 
 interface Result {
   readonly rows: Row[];
@@ -35,116 +33,17 @@ interface Executor {
   run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result>;
 }
 
-function str(row: Row, key: string): string {
-  const v = row[key];
-  if (typeof v !== 'string') throw new Error(`postgres: column ${key} is not text`);
-  return v;
-}
 /** BIGINT arrives as a string (node-postgres keeps 64-bit precision); epoch-ms fits a double exactly. */
-function num(row: Row, key: string): number {
-  const v = row[key];
-  const n = typeof v === 'string' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n))
-    throw new Error(`postgres: column ${key} is not an integer`);
-  return n;
-}
-function numOrNull(row: Row, key: string): number | null {
-  const v = row[key];
-  return v === null || v === undefined ? null : num(row, key);
-}
-function strOrNull(row: Row, key: string): string | null {
-  const v = row[key];
-  return v === null || v === undefined ? null : str(row, key);
-}
-function bool(row: Row, key: string): boolean {
-  const v = row[key];
-  if (typeof v !== 'boolean') throw new Error(`postgres: column ${key} is not a boolean`);
-  return v;
-}
-function blob(row: Row, key: string): Buffer {
-  const v = row[key];
-  if (!Buffer.isBuffer(v)) throw new Error(`postgres: column ${key} is not bytea`);
-  return v;
-}
-function strings(row: Row, key: string): string[] {
-  const v = row[key];
-  if (!Array.isArray(v)) throw new Error(`postgres: column ${key} is not an array`);
-  return v.filter((x): x is string => typeof x === 'string');
-}
-
-function toApiKey(row: Row): ApiKeyRecord {
-  return {
-    tenantId: str(row, 'tenant_id'),
-    name: str(row, 'name'),
-    enabled: bool(row, 'enabled'),
-    permissions: strings(row, 'permissions'),
-    tokenHash: blob(row, 'token_hash'),
-    tokenPrefix: str(row, 'token_prefix'),
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toStore(row: Row): StoreRecord {
-  const managedBy = str(row, 'managed_by');
-  return {
-    id: str(row, 'id'),
-    tenantId: str(row, 'tenant_id'),
-    name: str(row, 'name'),
-    managedBy: managedBy === '' ? null : managedBy,
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toSecret(row: Row): SecretRecord {
-  return {
-    id: str(row, 'id'),
-    storeId: str(row, 'store_id'),
-    name: str(row, 'name'),
-    description: strOrNull(row, 'description'),
-    scopes: strings(row, 'scopes'),
-    notBefore: numOrNull(row, 'not_before'),
-    expiresOn: numOrNull(row, 'expires_on'),
-    currentVersion: numOrNull(row, 'current_version'),
-    latestVersion: num(row, 'latest_version'),
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toVersion(row: Row): VersionRecord {
-  return {
-    secretId: str(row, 'secret_id'),
-    version: num(row, 'version'),
-    kekId: str(row, 'kek_id'),
-    wrappedKey: blob(row, 'wrapped_key'),
-    ciphertext: blob(row, 'ciphertext'),
-    createdAt: num(row, 'created_at'),
-  };
-}
-function toAuditEvent(row: Row): AuditEventRecord {
-  return {
-    tenantId: str(row, 'tenant_id'),
-    seq: num(row, 'seq'),
-    time: num(row, 'time'),
-    actor: str(row, 'actor'),
-    action: str(row, 'action'),
-    resource: str(row, 'resource'),
-    outcome: str(row, 'outcome') as AuditOutcome,
-    reason: strOrNull(row, 'reason'),
-    requestId: str(row, 'request_id'),
-    clientAddress: str(row, 'client_address'),
-    prevHash: blob(row, 'prev_hash'),
-    hash: blob(row, 'hash'),
-  };
-}
-function toService(row: Row): ServiceCredentialRecord {
-  return {
-    name: str(row, 'name'),
-    enabled: bool(row, 'enabled'),
-    tokenHash: blob(row, 'token_hash'),
-    tokenPrefix: str(row, 'token_prefix'),
-    createdAt: num(row, 'created_at'),
-  };
-}
+const { str, num, numOrNull, blob, bool, toApiKey, toService, toStore, toSecret, toVersion, toAuditEvent } =
+  rowMappers({
+    engine: 'postgres',
+    integer: (v) => {
+      const n = typeof v === 'string' ? Number(v) : v;
+      return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
+    },
+    boolean: (v) => (typeof v === 'boolean' ? v : undefined),
+    strings: (v) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined),
+  });
 
 // Explicit column lists, never `*`: a prepared `SELECT *` fails on a node still running when a later
 // migration adds a column ("cached plan must not change result type").

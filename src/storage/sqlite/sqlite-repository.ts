@@ -5,7 +5,6 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditHead,
-  AuditOutcome,
   AuditQuery,
   SecretListQuery,
   SecretPage,
@@ -20,117 +19,26 @@ import type {
 } from '../../core/model.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
+import { type Row, rowMappers } from '../row-mappers.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
 
 type Db = Database.Database;
-type Row = Record<string, unknown>;
 
-function str(row: Row, key: string): string {
-  const v = row[key];
-  if (typeof v !== 'string') throw new Error(`sqlite: column ${key} is not text`);
-  return v;
-}
-function num(row: Row, key: string): number {
-  const v = row[key];
-  if (typeof v !== 'number') throw new Error(`sqlite: column ${key} is not a number`);
-  return v;
-}
-function numOrNull(row: Row, key: string): number | null {
-  const v = row[key];
-  return v === null || v === undefined ? null : num(row, key);
-}
-function strOrNull(row: Row, key: string): string | null {
-  const v = row[key];
-  return v === null || v === undefined ? null : str(row, key);
-}
-function blob(row: Row, key: string): Buffer {
-  const v = row[key];
-  if (!Buffer.isBuffer(v)) throw new Error(`sqlite: column ${key} is not a blob`);
-  return v;
-}
-function stringArray(json: string): string[] {
-  const parsed: unknown = JSON.parse(json);
-  return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : [];
-}
-
-function toApiKey(row: Row): ApiKeyRecord {
-  return {
-    tenantId: str(row, 'tenant_id'),
-    name: str(row, 'name'),
-    enabled: num(row, 'enabled') === 1,
-    permissions: stringArray(str(row, 'permissions')),
-    tokenHash: blob(row, 'token_hash'),
-    tokenPrefix: str(row, 'token_prefix'),
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toStore(row: Row): StoreRecord {
-  const managedBy = str(row, 'managed_by');
-  return {
-    id: str(row, 'id'),
-    tenantId: str(row, 'tenant_id'),
-    name: str(row, 'name'),
-    managedBy: managedBy === '' ? null : managedBy,
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toSecret(row: Row): SecretRecord {
-  return {
-    id: str(row, 'id'),
-    storeId: str(row, 'store_id'),
-    name: str(row, 'name'),
-    description: strOrNull(row, 'description'),
-    scopes: stringArray(str(row, 'scopes')),
-    notBefore: numOrNull(row, 'not_before'),
-    expiresOn: numOrNull(row, 'expires_on'),
-    currentVersion: numOrNull(row, 'current_version'),
-    latestVersion: num(row, 'latest_version'),
-    createdAt: num(row, 'created_at'),
-    updatedAt: num(row, 'updated_at'),
-  };
-}
-function toVersion(row: Row): VersionRecord {
-  return {
-    secretId: str(row, 'secret_id'),
-    version: num(row, 'version'),
-    kekId: str(row, 'kek_id'),
-    wrappedKey: blob(row, 'wrapped_key'),
-    ciphertext: blob(row, 'ciphertext'),
-    createdAt: num(row, 'created_at'),
-  };
-}
-
-function toAuditEvent(row: Row): AuditEventRecord {
-  return {
-    tenantId: str(row, 'tenant_id'),
-    seq: num(row, 'seq'),
-    time: num(row, 'time'),
-    actor: str(row, 'actor'),
-    action: str(row, 'action'),
-    resource: str(row, 'resource'),
-    outcome: str(row, 'outcome') as AuditOutcome,
-    reason: strOrNull(row, 'reason'),
-    requestId: str(row, 'request_id'),
-    clientAddress: str(row, 'client_address'),
-    prevHash: blob(row, 'prev_hash'),
-    hash: blob(row, 'hash'),
-  };
-}
+/** SQLite has no booleans (0/1) and no arrays (lists are JSON text). */
+const { str, num, numOrNull, blob, toApiKey, toService, toStore, toSecret, toVersion, toAuditEvent } =
+  rowMappers({
+    engine: 'sqlite',
+    integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),
+    boolean: (v) => (v === 0 || v === 1 ? v === 1 : undefined),
+    strings: (v) => {
+      if (typeof v !== 'string') return undefined;
+      const parsed: unknown = JSON.parse(v);
+      return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : undefined;
+    },
+  });
 
 const AUDIT_COLUMNS =
   'tenant_id, seq, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
-
-function toService(row: Row): ServiceCredentialRecord {
-  return {
-    name: str(row, 'name'),
-    enabled: num(row, 'enabled') === 1,
-    tokenHash: blob(row, 'token_hash'),
-    tokenPrefix: str(row, 'token_prefix'),
-    createdAt: num(row, 'created_at'),
-  };
-}
 
 const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
   name: 'name',
