@@ -3,6 +3,7 @@ import type { Secret, Store } from './coffer-api.js';
 import { ErrorNotice, Loading, StatusNotice } from './notices.js';
 import { NewSecretForm } from './new-secret-form.js';
 import { Pager } from './pager.js';
+import { PrefixSearch } from './prefix-search.js';
 import { hrefOf, onLinkClick } from './router.js';
 import { SecretDetails } from './secret-details.js';
 import { useSession } from './session-context.js';
@@ -17,7 +18,6 @@ export function StoreScreen({ storeId }: { storeId: string }) {
   const { api, fail } = useSession();
   const [store, setStore] = useState<Store | null>(null);
   const [storeError, setStoreError] = useState<string | null>(null);
-  const [search, setSearch] = useState('');
   const [prefix, setPrefix] = useState('');
   const [adding, setAdding] = useState(false);
   const [selected, setSelected] = useState<Secret | null>(null);
@@ -68,26 +68,7 @@ export function StoreScreen({ storeId }: { storeId: string }) {
 
       <section aria-labelledby="secrets-list-title">
         <h2 id="secrets-list-title">Secrets</h2>
-        <form
-          role="search"
-          class="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setPrefix(search.trim());
-          }}
-        >
-          <div class="field">
-            <label for="secrets-search">Name starts with</label>
-            <input
-              id="secrets-search"
-              type="search"
-              value={search}
-              onInput={(e) => setSearch(e.currentTarget.value)}
-              autoComplete="off"
-            />
-          </div>
-          <button type="submit">Search</button>
-        </form>
+        <PrefixSearch id="secrets-search" onSearch={setPrefix} />
         <ErrorNotice message={listError} />
         {list.loading && <Loading what="secrets" />}
         {list.items !== null && list.items.length === 0 && !list.loading && (

@@ -3,6 +3,7 @@ import type { Store } from './coffer-api.js';
 import { ConfirmDialog } from './confirm-dialog.js';
 import { ErrorNotice, Loading, StatusNotice } from './notices.js';
 import { Pager } from './pager.js';
+import { PrefixSearch } from './prefix-search.js';
 import { hrefOf, onLinkClick } from './router.js';
 import { useSession } from './session-context.js';
 import { formatInstant } from './time-format.js';
@@ -12,7 +13,6 @@ const PAGE_SIZE = 20;
 
 export function StoresScreen() {
   const { api, fail } = useSession();
-  const [search, setSearch] = useState('');
   const [prefix, setPrefix] = useState('');
   const [newName, setNewName] = useState('');
   const [creating, setCreating] = useState(false);
@@ -92,26 +92,7 @@ export function StoresScreen() {
 
       <section aria-labelledby="stores-list-title">
         <h2 id="stores-list-title">All stores</h2>
-        <form
-          role="search"
-          class="inline-form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            setPrefix(search.trim());
-          }}
-        >
-          <div class="field">
-            <label for="stores-search">Name starts with</label>
-            <input
-              id="stores-search"
-              type="search"
-              value={search}
-              onInput={(e) => setSearch(e.currentTarget.value)}
-              autoComplete="off"
-            />
-          </div>
-          <button type="submit">Search</button>
-        </form>
+        <PrefixSearch id="stores-search" onSearch={setPrefix} />
         <ErrorNotice message={listError} />
         {list.loading && <Loading what="stores" />}
         {list.items !== null && list.items.length === 0 && !list.loading && (
