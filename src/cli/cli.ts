@@ -38,7 +38,7 @@ Commands:
   keys create --service NAME             Create a platform service credential (Cloudflare system/ routes)
   keys list --services                   List service credentials
   keys enable|disable|delete --service NAME
-  run (--tenant T --store S | --env ORG/PROJECT/ENV) [--only NAME ...] -- COMMAND [ARGS ...]
+  run (--tenant T --store S | --env ORG/PROJECT/ENV) [--only NAME ...] [--allow-env NAME ...] -- COMMAND [ARGS ...]
                                          Run COMMAND with the store's secrets as environment variables
   secrets get NAME (--tenant T --store S | --env O/P/E) [--reveal] [--json]
                                          Print a secret's metadata; its value only with --reveal

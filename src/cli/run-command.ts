@@ -1,15 +1,12 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
+import { childEnvironment } from './child-environment.js';
 import type { CliIo } from './cli.js';
 import { openSecretSource } from './secret-source.js';
 import { ADDRESS_OPTIONS, storeAddressOf, UsageError } from './store-address.js';
 
-/** What a POSIX shell accepts as a variable name; other secret names are skipped, with a warning. */
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-/** Credentials of Coffer itself never reach the child: it gets its secrets, not the keys to all of them. */
-const WITHHELD_VARIABLES = ['COFFER_TOKEN', 'COFFER_MASTER_KEY'];
 
 /**
  * `coffer run [--tenant T --store S | --env O/P/E] [--only NAME…] -- COMMAND…`: reveals the secrets in
@@ -23,7 +20,11 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   if (file === undefined) throw new UsageError('no command after `--`.');
   const { values } = parseArgs({
     args: argv.slice(0, separator),
-    options: { ...ADDRESS_OPTIONS, only: { type: 'string', multiple: true } },
+    options: {
+      ...ADDRESS_OPTIONS,
+      only: { type: 'string', multiple: true },
+      'allow-env': { type: 'string', multiple: true },
+    },
     strict: true,
   });
   const address = storeAddressOf(values);
@@ -41,17 +42,20 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     io.err.write(`coffer: not found or not valid now: ${revealed.missing.join(', ')}\n`);
     return 1;
   }
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(io.env))
-    if (v !== undefined && !WITHHELD_VARIABLES.includes(k)) env[k] = v;
-  const skipped: string[] = [];
-  for (const s of revealed.secrets) {
-    if (ENV_NAME.test(s.name)) env[s.name] = s.value;
-    else skipped.push(s.name);
-  }
-  if (skipped.length > 0) {
+  // Which secrets may become which variables: src/cli/child-environment.ts, docs/cli.md.
+  const { env, notVariableNames, withheld } = childEnvironment({
+    inherited: io.env,
+    secrets: revealed.secrets,
+    allowed: values['allow-env'] ?? [],
+  });
+  if (notVariableNames.length > 0) {
     io.err.write(
-      `coffer: skipped secrets whose names are not environment variable names: ${skipped.join(', ')}\n`,
+      `coffer: skipped secrets whose names are not environment variable names: ${notVariableNames.join(', ')}\n`,
+    );
+  }
+  if (withheld.length > 0) {
+    io.err.write(
+      `coffer: skipped secrets that would set variables controlling what the command runs or loads (allow one with --allow-env NAME): ${withheld.join(', ')}\n`,
     );
   }
   return spawnForwarding(file, args, env, io);
