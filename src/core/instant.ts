@@ -6,8 +6,20 @@ export const MAX_EPOCH_SECONDS = 253_402_300_799;
 const ISO_8601 =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
 
+/**
+ * Date.UTC with the year taken as given. Date.UTC (like `new Date(y, …)`) reads years 0–99 as
+ * 1900–1999, which once stored "0099-06-01" as 1999-06-01; setUTCFullYear has no such rule.
+ */
+function utcMillis(year: number, month: number, day: number, h = 0, m = 0, s = 0, ms = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(h, m, s, ms);
+  return date.getTime();
+}
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Day 0 of the next month is the last day of this one (proleptic Gregorian: 0000 is a leap year).
+  return new Date(utcMillis(year, month + 1, 0)).getUTCDate();
 }
 
 /**
@@ -32,10 +44,14 @@ export function parseIsoInstant(text: string): number | null {
     if (oh > 23 || om > 59) return null;
     offsetMinutes = sign * (oh * 60 + om);
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, millis) - offsetMinutes * 60_000;
+  return utcMillis(year, month, day, hour, minute, second, millis) - offsetMinutes * 60_000;
 }
 
-/** An instant given as an ISO 8601 string or as whole Unix epoch seconds → epoch milliseconds. */
+/**
+ * An instant given as an ISO 8601 string or as whole Unix epoch seconds → epoch milliseconds.
+ * Accepted: 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; anything else (years 0000–1969
+ * included, kept exactly and so out of range) is a 400 naming the field (docs/decisions.md).
+ */
 export function parseInstant(value: string | number, field: string): number {
   if (typeof value === 'number') {
     if (Number.isInteger(value) && value >= 0 && value <= MAX_EPOCH_SECONDS) return value * 1000;
@@ -46,6 +62,6 @@ export function parseInstant(value: string | number, field: string): number {
   throw InvalidError.field(
     'invalid_instant',
     field,
-    'Expected an ISO 8601 date-time (e.g. 2030-01-31T12:00:00Z) or Unix epoch seconds.',
+    'Expected an ISO 8601 date-time (e.g. 2030-01-31T12:00:00Z) or Unix epoch seconds, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.',
   );
 }
