@@ -8,6 +8,7 @@ import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import {
   ConflictError,
+  ForbiddenError,
   InvalidError,
   NotFoundError,
   QuotaExceededError,
@@ -22,6 +23,7 @@ import {
   type ValidityWindow,
 } from './model.js';
 import { assertSecretName, assertStoreName, assertValueSize, DEFAULT_STORE_NAME } from './names.js';
+import type { Permission } from './permissions.js';
 import { ensureStoreInTx, resolveStore } from './store-service.js';
 
 /** How many versions of a secret are kept; older ones are destroyed with their data keys. */
@@ -89,6 +91,11 @@ export interface PutValueInput {
   readonly storeName?: string;
   readonly name: string;
   readonly value: string;
+  /**
+   * The window that comes with the value (Neostore `options`). Absent: none for a caller that may
+   * change windows (the contract's "omit both for permanent secrets"); for a value-only caller,
+   * the secret's current window is kept (see `windowChangeAllowed`).
+   */
   readonly window?: ValidityWindow;
 }
 
@@ -119,6 +126,34 @@ function assertPrecondition(secret: SecretRecord | null, precondition: SecretPre
         : 'The secret does not exist or its version is not the one expected.',
     );
   }
+}
+
+function sameWindow(a: ValidityWindow, b: ValidityWindow): boolean {
+  return a.notBefore === b.notBefore && a.expiresOn === b.expiresOn;
+}
+
+function holdsPermission(actor: Actor, tenantId: string, permission: Permission): boolean {
+  try {
+    requirePermission(actor, tenantId, permission);
+    return true;
+  } catch (error) {
+    if (error instanceof ForbiddenError) return false;
+    throw error;
+  }
+}
+
+/**
+ * The validity window is metadata: an admin's "not before 2099" or "expired" must hold against a
+ * key that may only set values. So changing an existing secret's window needs `secrets:write` on
+ * every path, with or without a value (issue 13); restating the window it has is no change.
+ */
+function requireWindowChangeAllowed(
+  actor: Actor,
+  tenantId: string,
+  current: ValidityWindow,
+  next: ValidityWindow,
+): void {
+  if (!sameWindow(current, next)) requirePermission(actor, tenantId, 'secrets:write');
 }
 
 export function assertWindow(window: ValidityWindow): void {
@@ -196,13 +231,13 @@ export class SecretService {
       action: 'secret.set-value',
       resource: secretNamed(byName(storeName), input.name),
     };
-    const window = input.window ?? NO_WINDOW;
+    const requested = input.window ?? NO_WINDOW;
     await this.#deps.audit.check(ctx, entry, () => {
       requirePermission(actor, input.tenantId, 'secrets:set-value');
       assertSecretName(input.name);
       assertStoreName(storeName);
       assertValueSize(input.value);
-      assertWindow(window);
+      assertWindow(requested);
     });
     const plaintext = Buffer.from(input.value, 'utf8');
     // Creating the secret is recorded as well as setting its value.
@@ -226,8 +261,8 @@ export class SecretService {
               name: input.name,
               description: null,
               scopes: [],
-              notBefore: window.notBefore,
-              expiresOn: window.expiresOn,
+              notBefore: requested.notBefore,
+              expiresOn: requested.expiresOn,
               currentVersion: null,
               latestVersion: 0,
               createdAt: now,
@@ -243,6 +278,13 @@ export class SecretService {
                 throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
             }
           }
+          const current = { notBefore: secret.notBefore, expiresOn: secret.expiresOn };
+          // A value-only caller that sends no window keeps the one the secret has.
+          const window =
+            created || input.window !== undefined || holdsPermission(actor, input.tenantId, 'secrets:write')
+              ? requested
+              : current;
+          if (!created) requireWindowChangeAllowed(actor, input.tenantId, current, window);
           const version = await this.#sealNewVersion(tx, input.tenantId, secret, plaintext, window, now);
           return { version, created };
         },
@@ -649,8 +691,8 @@ export class SecretService {
   /**
    * Creates or updates the secret named so in a store, under an optional precondition. Answers with
    * the metadata, so `secrets:read` is needed as well as what the change itself needs: `secrets:write`
-   * to create or to change description, scopes or (without a value) the window, `secrets:set-value`
-   * for a value.
+   * to create or to change description, scopes or the window (with or without a value),
+   * `secrets:set-value` for a value.
    */
   async writeByName(
     caller: Caller,
@@ -722,6 +764,7 @@ export class SecretService {
           const version = await this.#sealString(tx, tenantId, record, input.value, window, now);
           return { secret: { ...record, currentVersion: version, latestVersion: version }, created: true };
         }
+        requireWindowChangeAllowed(actor, tenantId, existing, window);
         if (windowGiven && input.value === undefined && existing.currentVersion === null) {
           throw InvalidError.field(
             'value_required',

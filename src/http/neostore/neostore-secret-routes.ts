@@ -149,7 +149,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['Secret'],
           summary: 'Create or update secret',
           description:
-            'Stores or replaces a secret value, with an optional validity window, as a new version. Requires `Secret.Write` (`secrets:set-value`, and `secrets:write` to create).',
+            "Stores or replaces a secret value, with an optional validity window, as a new version. Requires `Secret.Write` (`secrets:set-value`, and `secrets:write` to create or to change the window; without `secrets:write`, a PUT without `options` keeps the secret's window).",
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           body: SetRequest,
           response: {
@@ -166,10 +166,14 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tenantId,
           name: key,
           value: body.value,
-          window: {
-            notBefore: notBefore === undefined ? null : parseInstant(notBefore, 'options.notBefore'),
-            expiresOn: expiresOn === undefined ? null : parseInstant(expiresOn, 'options.expiresOn'),
-          },
+          // No `options`: no window, except that a value-only key keeps the secret's (the core decides).
+          window:
+            body.options === undefined
+              ? undefined
+              : {
+                  notBefore: notBefore === undefined ? null : parseInstant(notBefore, 'options.notBefore'),
+                  expiresOn: expiresOn === undefined ? null : parseInstant(expiresOn, 'options.expiresOn'),
+                },
         });
         return reply.code(204).send();
       },
