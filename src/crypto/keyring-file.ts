@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { KEK_BYTES, Keyring, KeyringError, kekIdFor } from './keyring.js';
 
@@ -27,11 +36,44 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * Refuses a keyring that group or others may read or write, as ssh refuses such a private key:
+ * the KEKs open every value, and a mode like 0644 (a `cp` under the usual umask, an archive
+ * restored as is) hands them to every account on the host. Checked on the open descriptor, so the
+ * file checked is the file read. POSIX modes only: Windows has none to check.
+ */
+function assertPrivate(fd: number, path: string): void {
+  if (process.platform === 'win32') return;
+  const mode = fstatSync(fd).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new KeyringError(
+      `The key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: group or others may access it. It holds the keys to every secret; make it private to the user Coffer runs as (chmod 600 ${path}) and start again.`,
+    );
+  }
+}
+
 /** Reads and checks a keyring file; the message names the path, never key material. */
 export function readKeyringFile(path: string): KeyringFile {
+  let text: string;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    throw new KeyringError(`The key file ${path} cannot be read as a Coffer keyring.`);
+  }
+  try {
+    assertPrivate(fd, path);
+    try {
+      text = readFileSync(fd, 'utf8');
+    } catch {
+      throw new KeyringError(`The key file ${path} cannot be read as a Coffer keyring.`);
+    }
+  } finally {
+    closeSync(fd);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw new KeyringError(`The key file ${path} cannot be read as a Coffer keyring.`);
   }
