@@ -67,8 +67,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('actor', null);
   // Nothing Coffer answers is meant for a shared cache: values, tokens, key lists and metadata all
   // go out with no-store, whichever facade (or none) answers. Facades' error senders set it too.
+  // nosniff: a value sent as text/plain must never be sniffed into HTML or script by a browser.
   app.addHook('onRequest', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
   });
   // Before the facades, so that its hooks apply to every one registered below.
   const metrics = deps.metrics ?? new PrometheusMetrics();

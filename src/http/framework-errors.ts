@@ -36,7 +36,9 @@ export function frameworkErrorHandler(
   reply: FastifyReply,
 ): void {
   const failure = classifyRequestError(error, request.log);
+  // Refused before onRequest: the shared headers of buildApp are set here too.
   reply.header('cache-control', 'no-store');
+  reply.header('x-content-type-options', 'nosniff');
   switch (facadeOf(request.url)) {
     case 'neostore':
       sendProblem(request, reply, toProblem(failure));
@@ -91,7 +93,7 @@ export function clientErrorHandler(log: FastifyBaseLogger): (error: ConnectionEr
     log.debug({ code: error.code, status }, 'refused a request the HTTP parser could not read');
     if (socket.writable) {
       socket.write(
-        `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+        `HTTP/1.1 ${status} ${REASONS[status] ?? 'Bad Request'}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy();
