@@ -8,6 +8,7 @@ import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
+import { lingerOnEarlyAnswers } from './lingering-close.js';
 import { type HttpMetrics, instrumentRequests, metricsRoute, withFacadeLabel } from './http-metrics.js';
 import { ProblemDetailsSchema } from './problem-details.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
@@ -72,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
   });
+  // Answers sent before the body was read close the connection without a reset (docs/security.md).
+  lingerOnEarlyAnswers(app);
   // Before the facades, so that its hooks apply to every one registered below.
   const metrics = deps.metrics ?? new PrometheusMetrics();
   instrumentRequests(app, metrics);
