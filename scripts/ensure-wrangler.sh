@@ -11,5 +11,6 @@ if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then
 fi
 echo "Installing wrangler and its Node 22 into tools/wrangler (npm ci; wrangler's EBADENGINE warnings" \
   "are expected: it runs on the packaged Node 22, not on this Node)" >&2
-npm ci --prefix "$dir" --no-audit --no-fund 1>&2
+# Bounded: a registry that stops answering must not hang the test run.
+timeout 1200 npm ci --prefix "$dir" --no-audit --no-fund 1>&2
 cp "$dir/package-lock.json" "$stamp"
