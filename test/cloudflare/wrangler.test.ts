@@ -223,6 +223,18 @@ describe('wrangler secrets-store against Coffer', () => {
     assert.equal((await cf(`/stores/${storeId}`)).status, 404);
   });
 
+  test("`npm run wrangler` (scripts/wrangler.sh, the README's command) runs that wrangler on Node 22", async () => {
+    const result = await cli.run(['secrets-store', 'store', 'create', 'readme_keys', '--remote'], {
+      viaScript: true,
+    });
+    outputs.push(result);
+    assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
+    const storeId = reportedId(result.stdout);
+    const store = await cf(`/stores/${storeId}`);
+    assert.equal(store.status, 200, store.text);
+    assert.equal((store.json as { result: { name: string } }).result.name, 'readme_keys');
+  });
+
   test("a refusal reaches the wrangler user as Coffer's code and message, exit code 1", async () => {
     await ok(['secrets-store', 'store', 'create', 'taken']);
     const again = await cli.run(['secrets-store', 'store', 'create', 'taken', '--remote']);

@@ -11,6 +11,7 @@ import { tempDir } from './temp-dir.js';
  */
 export const WRANGLER_DIR = fileURLToPath(new URL('../../../tools/wrangler/', import.meta.url));
 const WRANGLER_JS = join(WRANGLER_DIR, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
+const WRANGLER_SCRIPT = fileURLToPath(new URL('../../../scripts/wrangler.sh', import.meta.url));
 const GUARD = fileURLToPath(new URL('./loopback-guard.js', import.meta.url));
 const TIMEOUT_MS = 60_000;
 
@@ -38,7 +39,11 @@ export interface WranglerTarget {
 }
 
 export interface Wrangler {
-  run(args: string[], options?: { stdin?: string }): Promise<CliResult>;
+  /**
+   * Runs wrangler; `viaScript` goes through `scripts/wrangler.sh` (what `npm run wrangler` runs, as
+   * the README says) instead of starting the packaged Node directly.
+   */
+  run(args: string[], options?: { stdin?: string; viaScript?: boolean }): Promise<CliResult>;
   remove(): void;
 }
 
@@ -86,7 +91,10 @@ export function wrangler(target: WranglerTarget): Wrangler {
     remove: () => home.remove(),
     run: (args, options = {}) =>
       new Promise((resolve, reject) => {
-        const child = spawn(node, [WRANGLER_JS, ...args], {
+        const [command, commandArgs] = options.viaScript
+          ? ['bash', [WRANGLER_SCRIPT, ...args]]
+          : [node, [WRANGLER_JS, ...args]];
+        const child = spawn(command, commandArgs, {
           cwd: home.path,
           env,
           stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
