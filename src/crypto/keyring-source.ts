@@ -4,6 +4,9 @@ import { createKeyringFile, keyringOf, readKeyringFile, singleKeyFile } from './
 
 export const KEYRING_FILE = 'keyring.json';
 
+/** How often a server looks at its keyring file for a rotated master key (one stat when unchanged). */
+export const KEYRING_CHECK_MS = 1_000;
+
 /** Identity of the file as it is now: a rename (every update) gives a new inode. */
 function fileIdentity(path: string): string | null {
   try {
