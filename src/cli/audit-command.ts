@@ -7,7 +7,7 @@ import { systemClock } from '../core/clock.js';
 import { parseIsoInstant } from '../core/instant.js';
 import type { CliIo } from './cli.js';
 import { assertDataExists, openRepository } from './runtime.js';
-import { UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
 
 /** The platform chain has no tenant id; this is how the CLI names it. */
 function chainName(tenantId: string): string {

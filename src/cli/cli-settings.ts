@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { StoreAddress } from './secret-source.js';
-import { UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Where the secrets commands work (docs/adr/0010-cli-configuration.md): first match wins, field by

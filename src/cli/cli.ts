@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { CofferApiError } from '../client/coffer-api-error.js';
 import { packageVersion } from './package-version.js';
-import { COMMAND_NAMES, commandUsage, fullUsage, UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
+
+/** The usage texts, loaded only to print them: `coffer version` and `coffer run` never need them. */
+const usageTexts = () => import('./usage.js');
 
 export interface CliIo {
   readonly out: NodeJS.WritableStream;
@@ -86,24 +89,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [given, ...rest] = argv;
   const command = given === '--version' ? 'version' : given;
   if (command === undefined) {
-    io.err.write(fullUsage());
+    io.err.write((await usageTexts()).fullUsage());
     return 2;
   }
   if (command === 'help' || isHelpFlag(command)) {
+    const { commandUsage, fullUsage } = await usageTexts();
     const topic = rest[0] === undefined ? null : commandUsage(rest[0], rest[1]);
     io.out.write(topic ?? fullUsage());
     return 0;
   }
-  const load = COMMANDS[command];
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
   if (load === undefined) {
+    const { COMMAND_NAMES } = await usageTexts();
     io.err.write(
       `coffer: unknown command ${JSON.stringify(command)}.\nCommands: ${COMMAND_NAMES.join(', ')}. Run \`coffer --help\` for their usage.\n`,
     );
     return 2;
   }
-  const usage = () => commandUsage(command, subcommandOf(rest)) ?? fullUsage();
+  const usage = async () => {
+    const { commandUsage, fullUsage } = await usageTexts();
+    return commandUsage(command, subcommandOf(rest)) ?? fullUsage();
+  };
   if (asksForHelp(rest)) {
-    io.out.write(usage());
+    io.out.write(await usage());
     return 0;
   }
   try {
@@ -112,7 +120,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     )(rest, io);
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
-      io.err.write(`coffer: ${(error as Error).message}\n${usage()}`);
+      io.err.write(`coffer: ${(error as Error).message}\n${await usage()}`);
       return 2;
     }
     if (error instanceof CofferApiError) {

@@ -4,7 +4,7 @@ import { OPERATOR } from '../core/actor.js';
 import type { CliIo } from './cli.js';
 import { shellWord, SourceError } from './secret-source.js';
 import { openExistingRuntime, openRuntime, type Runtime } from './runtime.js';
-import { UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
 
 function requireOption(values: Record<string, unknown>, name: string): string {
   const v = values[name];

@@ -5,7 +5,7 @@ import type { CliIo } from './cli.js';
 import { loginFilePath, resolveAddress, writeBinding, writeLogin } from './cli-settings.js';
 import { processInput, type SecretInput, withoutFinalNewline } from './secret-input.js';
 import { SourceError } from './secret-source.js';
-import { UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * `coffer login --url URL [--tenant T]`: saves the server and a token for every later command, in

@@ -16,7 +16,7 @@ import {
   withoutKey,
 } from '../crypto/keyring-file.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { UsageError } from './usage.js';
+import { UsageError } from './usage-error.js';
 
 export interface MasterKeyIo {
   readonly out: NodeJS.WritableStream;

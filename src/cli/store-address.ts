@@ -1,6 +1,6 @@
 import { resolveAddress, resolveServer, type Target } from './cli-settings.js';
 
-export { UsageError } from './usage.js';
+export { UsageError } from './usage-error.js';
 
 /**
  * Where a secrets command works: the store (`--tenant T --store S`, or `--env ORG/PROJECT/ENV` for

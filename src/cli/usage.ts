@@ -5,8 +5,7 @@ import { KNOWN_PERMISSION_NAMES } from '../core/permissions.js';
  * usage error load nothing else (the CLI's start-up time is in BENCHMARKS.md).
  */
 
-/** A message for the person at the terminal: exit code 2, one line, then the command's own usage. */
-export class UsageError extends Error {}
+export { UsageError } from './usage-error.js';
 
 interface UsageEntry {
   readonly command: string;
