@@ -87,6 +87,13 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
     }
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === 'api_key_not_found') {
+      throw new SourceError(
+        `tenant '${tenant}' has no key named '${name}' (\`coffer keys list --tenant ${shellWord(tenant)}\` lists them).`,
+      );
+    }
+    throw error;
   } finally {
     await runtime.close();
   }

@@ -169,6 +169,12 @@ describe('coffer help and errors', () => {
     assert.equal(verify.code, 0, verify.stderr);
     assert.ok(!verify.stdout.includes('ghost'), verify.stdout);
     assert.match(verify.stdout, /tenant 'acme'/);
+    const noKey = await runCoffer(['keys', 'disable', '--tenant', 'acme', '--name', 'ghost'], env);
+    assert.equal(noKey.code, 1);
+    assert.equal(
+      noKey.stderr,
+      "coffer: tenant 'acme' has no key named 'ghost' (`coffer keys list --tenant acme` lists them).\n",
+    );
     const acme = await runCoffer(['keys', 'list', '--tenant', 'acme'], env);
     assert.equal(acme.code, 0, acme.stderr);
     assert.match(acme.stdout, /^k\tenabled\t/);
