@@ -52,12 +52,7 @@ export function assertDataExists(config: Config): void {
  */
 export async function openExistingRuntime(config: Config): Promise<Runtime> {
   assertDataExists(config);
-  if (config.masterKey === null && !existsSync(config.keyringFile)) {
-    throw new NoDataError(
-      `no master key: ${config.keyringFile} does not exist; set COFFER_MASTER_KEY or COFFER_KEYRING_FILE as the server has them.`,
-    );
-  }
-  return openRuntime(config);
+  return openRuntime(config, { createKeyring: false });
 }
 
 export interface RuntimeOptions {
@@ -67,14 +62,17 @@ export interface RuntimeOptions {
   readonly onIdentityProviderUnavailable?: (error: unknown) => void;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   readonly auditSink?: AuditSink;
+  /** False for reading commands: a missing key file is an error instead of a new key (default true). */
+  readonly createKeyring?: boolean;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the default key file; PostgreSQL with
-  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither.
+  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither. A reading command creates neither.
   if (
-    config.databaseUrl === null ||
-    (config.masterKey === null && dirname(config.keyringFile) === config.dataDir)
+    options.createKeyring !== false &&
+    (config.databaseUrl === null ||
+      (config.masterKey === null && dirname(config.keyringFile) === config.dataDir))
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
@@ -87,6 +85,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       masterKey: config.masterKey,
       hasSealedValues: () => repository.hasSealedValues(),
       kekIdsInUse: () => repository.listKekIdsInUse(),
+      mayCreate: options.createKeyring ?? true,
     });
     return {
       config,
