@@ -115,6 +115,24 @@ export interface SecretListQuery {
   readonly offset: number;
 }
 
+/**
+ * A keyset page over names in ordinal (UTF-8 byte) order: the names strictly after `after` that
+ * start with `prefix`, at most `limit` of them. Costs O(limit) rows however far into the list it is.
+ */
+export interface NamePageQuery {
+  /** '' for every name. */
+  readonly prefix: string;
+  /** The last name of the previous page, or null for the first page. */
+  readonly after: string | null;
+  readonly limit: number;
+}
+
+export interface NamePage<T> {
+  readonly items: T[];
+  /** True when more names follow the last item (engines read `limit + 1` rows to know). */
+  readonly more: boolean;
+}
+
 export interface SecretPage {
   readonly items: SecretRecord[];
   /** How many secrets match the filters, over all pages. */

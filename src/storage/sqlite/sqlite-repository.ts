@@ -6,6 +6,8 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  NamePage,
+  NamePageQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
@@ -17,6 +19,7 @@ import type {
   VersionRecord,
   WrappedKeyRow,
 } from '../../core/model.js';
+import { nameRange } from '../name-range.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
@@ -267,6 +270,31 @@ class SqliteStatements implements RepositoryTx {
       `SELECT * FROM secrets WHERE ${filter} ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
     ).all(...args, q.limit, q.offset) as Row[];
     return { items: rows.map(toSecret), total };
+  }
+
+  async listSecretsByName(storeId: string, q: NamePageQuery): Promise<NamePage<SecretRecord>> {
+    const rows = this.#namePage('secrets', 'store_id = ?', [storeId], q);
+    return { items: rows.slice(0, q.limit).map(toSecret), more: rows.length > q.limit };
+  }
+  async listStoresByName(
+    tenantId: string,
+    managedBy: string | null,
+    q: NamePageQuery,
+  ): Promise<NamePage<StoreRecord>> {
+    const rows = this.#namePage('stores', 'tenant_id = ? AND managed_by = ?', [tenantId, managedBy ?? ''], q);
+    return { items: rows.slice(0, q.limit).map(toStore), more: rows.length > q.limit };
+  }
+  /**
+   * Up to `limit + 1` rows of a range on a unique (owner…, name) index: (store_id, name) for
+   * secrets, (tenant_id, managed_by, name) for stores. The bounds are index bounds, so the rows read
+   * are the rows returned, wherever the page starts.
+   */
+  #namePage(table: 'secrets' | 'stores', owner: string, args: unknown[], q: NamePageQuery): Row[] {
+    const range = nameRange(q);
+    const upper = range.below === null ? '' : ' AND name < ?';
+    const sql = `SELECT * FROM ${table} WHERE ${owner} AND name ${range.inclusive ? '>=' : '>'} ?${upper} ORDER BY name LIMIT ?`;
+    const bounds = range.below === null ? [range.from] : [range.from, range.below];
+    return this.#prepared(sql).all(...args, ...bounds, q.limit + 1) as Row[];
   }
 
   /**
