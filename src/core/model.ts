@@ -133,6 +133,20 @@ export interface NamePage<T> {
   readonly more: boolean;
 }
 
+/** One page of a manager's stores, ordered by a column, ties by id (Cloudflare `page`/`per_page`). */
+export interface StorePageQuery {
+  readonly order: 'name' | 'created' | 'modified';
+  readonly direction: 'asc' | 'desc';
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface StorePage {
+  readonly items: StoreRecord[];
+  /** How many stores the manager holds, over all pages. */
+  readonly total: number;
+}
+
 export interface SecretPage {
   readonly items: SecretRecord[];
   /** How many secrets match the filters, over all pages. */

@@ -5,7 +5,7 @@ import { type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
-import type { NamePage, NamePageQuery, StoreRecord } from './model.js';
+import type { NamePage, NamePageQuery, StorePage, StorePageQuery, StoreRecord } from './model.js';
 import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertStoreName, assertTenantId } from './names.js';
 import type { Permission } from './permissions.js';
@@ -103,6 +103,19 @@ export class StoreService {
       const { empty } = checkNamePage('store', query);
       if (empty) return emptyPage<StoreRecord>();
       return this.#deps.repository.listStoresByName(tenantId, managedScopeOf(actor), query);
+    });
+  }
+
+  /**
+   * One offset page of the stores the actor may address, in any order (Cloudflare `page`/`per_page`):
+   * one audited read, and LIMIT/OFFSET in storage rather than every store read and sliced.
+   */
+  async listPage(caller: Caller, tenantId: string, query: StorePageQuery): Promise<StorePage> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requirePermission(actor, tenantId, 'secrets:read');
+      return this.#deps.repository.listStoresPage(tenantId, managedScopeOf(actor), query);
     });
   }
 

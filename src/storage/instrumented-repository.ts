@@ -11,6 +11,8 @@ import type {
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -117,6 +119,10 @@ export class InstrumentedRepository implements Repository {
     query: NamePageQuery,
   ): Promise<NamePage<StoreRecord>> {
     return this.#time('listStoresByName', () => this.#inner.listStoresByName(tenantId, managedBy, query));
+  }
+
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery): Promise<StorePage> {
+    return this.#time('listStoresPage', () => this.#inner.listStoresPage(tenantId, managedBy, query));
   }
 
   countStores(tenantId: string): Promise<number> {

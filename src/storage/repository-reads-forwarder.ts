@@ -1,4 +1,10 @@
-import type { AuditQuery, NamePageQuery, SecretListQuery, VersionCursor } from '../core/model.js';
+import type {
+  AuditQuery,
+  NamePageQuery,
+  SecretListQuery,
+  StorePageQuery,
+  VersionCursor,
+} from '../core/model.js';
 import type { RepositoryReads } from './repository.js';
 
 /**
@@ -41,6 +47,9 @@ export abstract class RepositoryReadsForwarder implements RepositoryReads {
   }
   listStoresByName(tenantId: string, managedBy: string | null, query: NamePageQuery) {
     return this.reads.listStoresByName(tenantId, managedBy, query);
+  }
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery) {
+    return this.reads.listStoresPage(tenantId, managedBy, query);
   }
   countStores(tenantId: string) {
     return this.reads.countStores(tenantId);

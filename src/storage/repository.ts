@@ -10,6 +10,8 @@ import type {
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -50,6 +52,8 @@ export interface RepositoryReads {
     managedBy: string | null,
     query: NamePageQuery,
   ): Promise<NamePage<StoreRecord>>;
+  /** Offset paging of one manager's stores in any order (Cloudflare): LIMIT/OFFSET in the engine. */
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery): Promise<StorePage>;
   countStores(tenantId: string): Promise<number>;
 
   getSecret(storeId: string, name: string): Promise<SecretRecord | null>;

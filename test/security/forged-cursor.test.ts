@@ -26,7 +26,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     let server: TestServer;
     let schema: TestSchema | null = null;
     const names = Array.from({ length: SECRETS }, (_, i) => `KEY_${String(i).padStart(3, '0')}`);
-    const get = (path: string) => request(server.url, 'GET', path, { token: server.adminToken });
+    const get = (path: string, auth: 'x-api-key' | 'bearer' = 'x-api-key') =>
+      request(server.url, 'GET', path, { token: server.adminToken, auth });
 
     /** Repository calls so far, per operation (coffer_db_operation_duration_seconds counts). */
     async function dbCalls(): Promise<Map<string, number>> {
@@ -46,9 +47,9 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     }
 
     /** Runs one request and reports what it cost: audit events appended and list reads made. */
-    async function cost(path: string) {
+    async function cost(path: string, auth: 'x-api-key' | 'bearer' = 'x-api-key') {
       const [seq, calls] = [await auditSeq(), await dbCalls()];
-      const res = await get(path);
+      const res = await get(path, auth);
       const [seqAfter, callsAfter] = [await auditSeq(), await dbCalls()];
       const delta = (op: string) => (callsAfter.get(op) ?? 0) - (calls.get(op) ?? 0);
       const listReads = [...callsAfter.keys()]
@@ -164,6 +165,46 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       );
       assert.equal(events, 1);
       assert.deepEqual(listReads, ['listSecretsByName×1']);
+    });
+
+    it('the other facades cost one audit event and bounded reads per list request, whatever the page', async () => {
+      const big = await server.runtime.core.stores.getByName(OPERATOR, TENANT, 'big');
+      assert.ok(big);
+      const cf = `/client/v4/accounts/${TENANT}/secrets_store/stores`;
+      // Cloudflare page/per_page: offset paging, LIMIT/OFFSET in storage, one read per request.
+      const far = await cost(`${cf}?page=100000&per_page=100`, 'bearer');
+      assert.equal(far.res.status, 200, far.res.text);
+      assert.deepEqual((far.res.json as { result: unknown[] }).result, []);
+      assert.equal(far.events, 1);
+      assert.deepEqual(far.listReads, ['listStoresPage×1']);
+      const secrets = await cost(`${cf}/${big.id}/secrets?page=2&per_page=100&order=name`, 'bearer');
+      assert.equal(secrets.res.status, 200, secrets.res.text);
+      const result = (secrets.res.json as { result: { name: string }[] }).result;
+      assert.deepEqual(
+        result.map((r) => r.name),
+        names.slice(100, 200),
+      );
+      assert.equal(secrets.events, 1);
+      assert.deepEqual(secrets.listReads, ['listSecrets×1']);
+      // envs lists a whole environment (its contract has no paging): keyset batches of 500, one list event.
+      const env = await server.runtime.core.stores.create(OPERATOR, TENANT, 'proj/dev');
+      await server.runtime.core.secrets.createMany(
+        OPERATOR,
+        TENANT,
+        env.id,
+        Array.from({ length: 700 }, (_, i) => ({ name: `ENV_${String(i).padStart(3, '0')}` })),
+      );
+      const [seq, calls] = [await auditSeq(), await dbCalls()];
+      const res = await request(server.url, 'GET', `/${TENANT}/proj/envs/dev/secrets`, {
+        token: server.adminToken,
+        auth: 'bearer',
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.equal((res.json as unknown[]).length, 700);
+      // The environment's lookup (store.get) and the list (secret.list): never one per batch.
+      assert.equal((await auditSeq()) - seq, 2);
+      const reads = ((await dbCalls()).get('listSecretsByName') ?? 0) - (calls.get('listSecretsByName') ?? 0);
+      assert.equal(reads, 2, 'two keyset batches of at most 500');
     });
 
     it('store lists page by keyset too: one event, one range read, forged cursors refused', async () => {

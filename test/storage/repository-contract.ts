@@ -808,6 +808,63 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       assert.deepEqual(await page('other', '', null, 10), { names: [], more: false });
     });
 
+    contract(
+      "listStoresPage: one manager's stores, any order, ties by id, LIMIT/OFFSET with a total",
+      async (repo) => {
+        const specs: Partial<StoreRecord>[] = [
+          { id: 'st-3', name: 'b', createdAt: T0 + 2, updatedAt: T0 + 1 },
+          { id: 'st-1', name: 'B', createdAt: T0 + 1, updatedAt: T0 + 1 },
+          { id: 'st-4', name: 'a/x', createdAt: T0 + 1, updatedAt: T0 + 3 },
+          { id: 'st-2', name: 'c', createdAt: T0 + 2, updatedAt: T0 + 1 },
+        ];
+        const own: StoreRecord[] = [];
+        for (const spec of specs) own.push(await seedTenantStore(repo, spec));
+        await seedTenantStore(repo, { id: 'st-9', name: 'b', managedBy: 'svc' });
+        await seedTenantStore(repo, { id: 'st-8', tenantId: 't2', name: 'z' });
+        const keyOf = {
+          name: (s: StoreRecord) => s.name,
+          created: (s: StoreRecord) => s.createdAt,
+          modified: (s: StoreRecord) => s.updatedAt,
+        } as const;
+        for (const order of ['name', 'created', 'modified'] as const) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const sign = direction === 'asc' ? 1 : -1;
+            const expected = [...own]
+              .sort((x, y) => {
+                const a = keyOf[order](x);
+                const b = keyOf[order](y);
+                const byKey =
+                  typeof a === 'number' && typeof b === 'number' ? a - b : ordinal(String(a), String(b));
+                return sign * (byKey !== 0 ? byKey : ordinal(x.id, y.id));
+              })
+              .map((s) => s.id);
+            const seen: string[] = [];
+            for (let offset = 0; offset < 6; offset += 3) {
+              const page = await repo.listStoresPage('t1', null, { order, direction, limit: 3, offset });
+              assert.equal(page.total, 4);
+              seen.push(...page.items.map((s) => s.id));
+            }
+            assert.deepEqual(seen, expected, `${order} ${direction}`);
+          }
+        }
+        const managed = await repo.listStoresPage('t1', 'svc', {
+          order: 'name',
+          direction: 'asc',
+          limit: 10,
+          offset: 0,
+        });
+        assert.deepEqual(
+          managed.items.map((s) => s.id),
+          ['st-9'],
+        );
+        assert.equal(managed.total, 1);
+        assert.deepEqual(
+          await repo.listStoresPage('t1', null, { order: 'created', direction: 'asc', limit: 5, offset: 50 }),
+          { items: [], total: 4 },
+        );
+      },
+    );
+
     contract('meta: absent, set, overwritten', async (repo) => {
       assert.equal(await repo.getMeta('bootstrapped_at'), null);
       await repo.transaction((tx) => tx.setMeta('bootstrapped_at', 'one'));

@@ -13,6 +13,8 @@ import type {
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -67,6 +69,12 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
   modified: 'updated_at',
   // Every listed secret with a value is active and one without is pending: order by that.
   status: '(current_version IS NULL)',
+};
+
+const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
+  name: 'name',
+  created: 'created_at',
+  modified: 'updated_at',
 };
 
 /**
@@ -355,6 +363,25 @@ class PostgresStatements implements RepositoryTx {
       null,
       `SELECT count(*) AS n FROM secrets WHERE ${filter}`,
       values.slice(0, -2),
+    );
+    return { items: [], total };
+  }
+  async listStoresPage(tenantId: string, managedBy: string | null, q: StorePageQuery): Promise<StorePage> {
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    // The total comes from the same statement (one snapshot), computed before LIMIT applies.
+    const rows = await this.#all(
+      null,
+      `SELECT ${STORE_COLUMNS}, count(*) OVER () AS total FROM stores WHERE tenant_id = $1 AND managed_by = $2
+        ORDER BY ${STORE_ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT $3 OFFSET $4`,
+      [tenantId, managedBy ?? '', q.limit, q.offset],
+    );
+    const first = rows[0];
+    if (first !== undefined) return { items: rows.map(toStore), total: num(first, 'total') };
+    // A page past the end holds no row to carry the total.
+    const total = await this.#count(
+      'coffer_count_managed_stores',
+      'SELECT count(*) AS n FROM stores WHERE tenant_id = $1 AND managed_by = $2',
+      [tenantId, managedBy ?? ''],
     );
     return { items: [], total };
   }

@@ -14,6 +14,8 @@ import type {
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -51,6 +53,12 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
   modified: 'updated_at',
   // Every listed secret with a value is active and one without is pending: order by that.
   status: '(current_version IS NULL)',
+};
+
+const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
+  name: 'name',
+  created: 'created_at',
+  modified: 'updated_at',
 };
 
 /** `LIKE` pattern matching `text` literally anywhere (escape char `\`). */
@@ -280,6 +288,18 @@ class SqliteStatements implements RepositoryTx {
     return { items: rows.map(toSecret), total };
   }
 
+  async listStoresPage(tenantId: string, managedBy: string | null, q: StorePageQuery): Promise<StorePage> {
+    const args = [tenantId, managedBy ?? ''];
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const total = this.#prepared('SELECT count(*) FROM stores WHERE tenant_id = ? AND managed_by = ?')
+      .pluck()
+      .get(...args) as number;
+    const rows = this.#prepared(
+      `SELECT * FROM stores WHERE tenant_id = ? AND managed_by = ?
+        ORDER BY ${STORE_ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
+    ).all(...args, q.limit, q.offset) as Row[];
+    return { items: rows.map(toStore), total };
+  }
   async listSecretsByName(storeId: string, q: NamePageQuery): Promise<NamePage<SecretRecord>> {
     const rows = this.#namePage('secrets', 'store_id = ?', [storeId], q);
     return { items: rows.slice(0, q.limit).map(toSecret), more: rows.length > q.limit };
