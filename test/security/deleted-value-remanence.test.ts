@@ -127,6 +127,38 @@ describe('deleted values leave no ciphertext in the SQLite data directory', () =
     assert.equal(sealedRows('ROTATED').length, 10);
   });
 
+  it('deleting a store with force=true leaves nothing of its secrets either', async () => {
+    const v1 = (method: string, path: string, body?: unknown) =>
+      request(server.url, method, `/v1/tenants/default/stores${path}`, {
+        token: server.adminToken,
+        ...(body === undefined ? {} : { body }),
+      });
+    assert.equal((await v1('POST', '', { name: 'doomed-store' })).status, 201);
+    const rows: SealedRow[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await v1('PUT', `/doomed-store/secrets/S${i}`, { value: valueOf(`s${i}`) });
+      assert.equal(res.status, 201, res.text);
+    }
+    const db = new Database(join(server.dataDir, 'coffer.db'), { readonly: true });
+    try {
+      const found = db
+        .prepare(
+          `SELECT v.version, v.ciphertext, v.wrapped_key FROM secret_versions v
+             JOIN secrets s ON s.id = v.secret_id JOIN stores st ON st.id = s.store_id
+            WHERE st.name = 'doomed-store'`,
+        )
+        .all() as { version: number; ciphertext: Buffer; wrapped_key: Buffer }[];
+      rows.push(
+        ...found.map((r) => ({ version: r.version, ciphertext: r.ciphertext, wrappedKey: r.wrapped_key })),
+      );
+    } finally {
+      db.close();
+    }
+    assert.equal(rows.length, 3);
+    assert.equal((await v1('DELETE', '/doomed-store?force=true')).status, 204);
+    assertGone(rows, 'after deleting the store');
+  });
+
   it('holds under concurrent reads, and waits out a reader that holds the WAL open', async () => {
     for (let i = 0; i < 2; i++)
       assert.equal((await api('PUT', 'CONTESTED', { value: valueOf(`c${i}`) })).status, 204);

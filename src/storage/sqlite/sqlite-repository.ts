@@ -808,7 +808,16 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   async #scrubWal(): Promise<void> {
     const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
-      if (this.#checkpointTruncate()) {
+      let emptied: boolean;
+      try {
+        emptied = this.#checkpointTruncate();
+      } catch {
+        // An I/O error: the COMMIT is durable all the same, so its callers are answered; the
+        // checkpoint is owed, and the next commit retries it (and meets the error, if it stays).
+        this.#scrubOwed = true;
+        return;
+      }
+      if (emptied) {
         this.#scrubOwed = false;
         return;
       }
