@@ -15,12 +15,15 @@ import {
 } from './errors.js';
 import {
   isWithinWindow,
+  type NamePage,
+  type NamePageQuery,
   type SecretListQuery,
   type SecretPage,
   type SecretRecord,
   type StoreRecord,
   type ValidityWindow,
 } from './model.js';
+import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertSecretName, assertStoreName, assertValueSize, DEFAULT_STORE_NAME } from './names.js';
 import { ensureStoreInTx, resolveStore } from './store-service.js';
 
@@ -80,6 +83,9 @@ export interface OpenedValue {
   readonly version: number;
   readonly value: Buffer;
 }
+
+/** Rows per range read when a whole store is listed. */
+const LIST_ALL_BATCH = 500;
 
 /** Most secrets one batch reveal may open (names asked for, or all of a store). */
 export const MAX_REVEAL_BATCH = 1000;
@@ -333,6 +339,51 @@ export class SecretService {
       requirePermission(ctx.actor, tenantId, 'secrets:read');
       const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       return this.#deps.repository.listSecrets(store.id, query);
+    });
+  }
+
+  /**
+   * One keyset page of a store's secrets by name (metadata only): one audited read and one range
+   * read of at most `limit + 1` rows, wherever `after` points.
+   */
+  async listByName(
+    caller: Caller,
+    tenantId: string,
+    storeId: string,
+    query: NamePageQuery,
+  ): Promise<NamePage<SecretRecord>> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const { empty } = checkNamePage('secret', query);
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      return empty ? emptyPage<SecretRecord>() : this.#deps.repository.listSecretsByName(store.id, query);
+    });
+  }
+
+  /**
+   * Every secret of a store by name (envs lists a whole environment): one audited read, walked in
+   * keyset batches so that each batch is one range read however large the store is.
+   */
+  async listAllByName(caller: Caller, tenantId: string, storeId: string): Promise<SecretRecord[]> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      const all: SecretRecord[] = [];
+      for (let after: string | null = null; ;) {
+        const page = await this.#deps.repository.listSecretsByName(store.id, {
+          prefix: '',
+          after,
+          limit: LIST_ALL_BATCH,
+        });
+        all.push(...page.items);
+        const last = page.items[page.items.length - 1];
+        if (!page.more || last === undefined) return all;
+        after = last.name;
+      }
     });
   }
 

@@ -5,7 +5,8 @@ import { type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
-import type { StoreRecord } from './model.js';
+import type { NamePage, NamePageQuery, StorePage, StorePageQuery, StoreRecord } from './model.js';
+import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertStoreName, assertTenantId } from './names.js';
 import type { Permission } from './permissions.js';
 
@@ -86,6 +87,35 @@ export class StoreService {
       const scope = managedScopeOf(actor);
       const all = await this.#deps.repository.listStores(tenantId);
       return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
+    });
+  }
+
+  /**
+   * One keyset page of the stores the actor may address, by name: a tenant key's are the tenant's
+   * own stores, a service's the stores it manages (the operator's: the tenant's own). One audited
+   * read and one range read of at most `limit + 1` rows, wherever `after` points.
+   */
+  async listByName(caller: Caller, tenantId: string, query: NamePageQuery): Promise<NamePage<StoreRecord>> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requirePermission(actor, tenantId, 'secrets:read');
+      const { empty } = checkNamePage('store', query);
+      if (empty) return emptyPage<StoreRecord>();
+      return this.#deps.repository.listStoresByName(tenantId, managedScopeOf(actor), query);
+    });
+  }
+
+  /**
+   * One offset page of the stores the actor may address, in any order (Cloudflare `page`/`per_page`):
+   * one audited read, and LIMIT/OFFSET in storage rather than every store read and sliced.
+   */
+  async listPage(caller: Caller, tenantId: string, query: StorePageQuery): Promise<StorePage> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requirePermission(actor, tenantId, 'secrets:read');
+      return this.#deps.repository.listStoresPage(tenantId, managedScopeOf(actor), query);
     });
   }
 

@@ -26,14 +26,7 @@ import {
   StoreView,
   SystemStoreCreateBody,
 } from './cloudflare-schemas.js';
-import {
-  pageOfStores,
-  pageRequestOf,
-  resultInfoOf,
-  scopeFilterOf,
-  secretView,
-  storeView,
-} from './cloudflare-views.js';
+import { pageRequestOf, resultInfoOf, scopeFilterOf, secretView, storeView } from './cloudflare-views.js';
 
 /**
  * The two route families share every operation but the quota. Account routes are for a tenant's own
@@ -146,12 +139,16 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const query = request.query as StoreListQuery;
-        const all = await core.stores.list(callerOf(request), tenantOf(request));
         const page = pageRequestOf(query);
-        const items = pageOfStores(all, query, page);
+        const found = await core.stores.listPage(callerOf(request), tenantOf(request), {
+          order: query.order ?? 'created',
+          direction: query.direction ?? 'asc',
+          limit: page.perPage,
+          offset: page.offset,
+        });
         return ok(reply, 200, {
-          result: items.map(storeView),
-          result_info: resultInfoOf(page, items.length, all.length),
+          result: found.items.map(storeView),
+          result_info: resultInfoOf(page, found.items.length, found.total),
         });
       },
     );
