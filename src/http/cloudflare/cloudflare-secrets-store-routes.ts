@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { Actor } from '../../core/actor.js';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError } from '../../core/errors.js';
 import type { SecretOrder } from '../../core/model.js';
-import { actorOf, callerOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
   AccountIdParam,
@@ -38,14 +36,14 @@ import {
 /**
  * The two route families share every operation but the quota. Account routes are for a tenant's own
  * API keys and its unmanaged stores; system routes for platform services and the stores they manage
- * (the core's `resolveStore` scopes both). They differ in a few wire details, kept explicit below.
+ * (the core's `resolveStore` scopes both, and its authentication admits only the family's credential
+ * kind: `requireAudience`). They differ in a few wire details, kept explicit below.
  */
 export interface RouteFamily {
   readonly kind: 'account' | 'system';
   /** The path up to and excluding `/stores`. */
   readonly base: string;
   readonly tenantParam: 'account_id' | 'account_tag';
-  readonly actorKind: Actor['kind'];
   readonly operationPrefix: string;
   readonly tag: string;
 }
@@ -54,7 +52,6 @@ export const ACCOUNT_FAMILY: RouteFamily = {
   kind: 'account',
   base: '/accounts/:account_id/secrets_store',
   tenantParam: 'account_id',
-  actorKind: 'api_key',
   operationPrefix: 'secrets-store',
   tag: 'Cloudflare Secrets Store',
 };
@@ -63,7 +60,6 @@ export const SYSTEM_FAMILY: RouteFamily = {
   kind: 'system',
   base: '/system/accounts/:account_tag',
   tenantParam: 'account_tag',
-  actorKind: 'service',
   operationPrefix: 'secrets-store-system',
   tag: 'Cloudflare Secrets Store (system)',
 };
@@ -100,16 +96,6 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
     const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
     const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
-
-    app.addHook('onRequest', async (request) => {
-      if (actorOf(request).kind !== family.actorKind) {
-        throw new ForbiddenError(
-          'not_service',
-          'credential_not_allowed',
-          system ? 'System routes need a service credential.' : 'Account routes need a tenant API token.',
-        );
-      }
-    });
 
     if (!system) {
       app.get(

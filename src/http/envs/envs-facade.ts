@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
 import { recordingRefusals } from '../audit-refusals.js';
-import { bearerToken, singleHeader } from '../auth.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
 import { ENVS_ERRORS, EnvsErrorSchema, envsErrorHandler, sendEnvsError } from './envs-errors.js';
 import { DeletedSchema, SecretSchema } from './envs-schemas.js';
 import { envsSecretRoutes } from './envs-secret-routes.js';
@@ -38,24 +37,10 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
     );
 
     await app.register(async (secured) => {
-      secured.addHook('onRequest', async (request, reply) => {
-        reply.header('cache-control', 'no-store');
-        const token = bearerToken(singleHeader(request.headers.authorization));
-        if (token === undefined)
-          throw new UnauthenticatedError(
-            'missing_credentials',
-            'An `Authorization: Bearer <token>` header is required.',
-          );
-        const actor = await core.auth.authenticate(token, { client: request.ip });
-        // envs is a tenant's API: platform service credentials work only on their managed stores.
-        if (actor.kind === 'service') {
-          throw new ForbiddenError(
-            'not_service',
-            'service_not_allowed',
-            'Service credentials cannot use envs.',
-          );
-        }
-        request.actor = actor;
+      authenticateRequests(secured, core.auth, {
+        token: (request) => bearerToken(singleHeader(request.headers.authorization)),
+        missing: 'An `Authorization: Bearer <token>` header is required.',
+        audience: TENANT_AUDIENCE,
       });
       await secured.register(envsSecretRoutes(core));
     });

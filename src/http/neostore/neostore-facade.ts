@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { UnauthenticatedError } from '../../core/errors.js';
 import { recordingRefusals } from '../audit-refusals.js';
-import { bearerToken, singleHeader } from '../auth.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
 import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
 import { neostoreAuditRoutes } from './neostore-audit-routes.js';
 import { neostoreSecretRoutes } from './neostore-secret-routes.js';
@@ -38,12 +37,10 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
         },
       }),
     );
-    app.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      const token = neostoreToken(request.headers);
-      if (token === undefined)
-        throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
-      request.actor = await core.auth.authenticate(token, { client: request.ip });
+    authenticateRequests(app, core.auth, {
+      token: (request) => neostoreToken(request.headers),
+      missing: 'An API key is required.',
+      audience: TENANT_AUDIENCE,
     });
     await app.register(neostoreSecretRoutes(core));
     await app.register(neostoreApiKeyRoutes(core));

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
-import { bearerToken, singleHeader } from '../auth.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
 import { recordingRefusals } from '../audit-refusals.js';
 import { sendProblem } from '../problem-details.js';
 import { v1ErrorHandler } from './v1-errors.js';
@@ -32,19 +31,12 @@ export function v1Facade(core: CofferCore): FastifyPluginAsync {
         },
       }),
     );
-    app.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      const token =
+    authenticateRequests(app, core.auth, {
+      token: (request) =>
         singleHeader(request.headers['x-api-key']) ??
-        bearerToken(singleHeader(request.headers.authorization));
-      if (token === undefined)
-        throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
-      const actor = await core.auth.authenticate(token);
-      // A tenant's API: platform service credentials keep to the Cloudflare system/ routes.
-      if (actor.kind === 'service') {
-        throw new ForbiddenError('not_service', 'service_not_allowed', 'Service credentials cannot use /v1.');
-      }
-      request.actor = actor;
+        bearerToken(singleHeader(request.headers.authorization)),
+      missing: 'An API key is required.',
+      audience: TENANT_AUDIENCE,
     });
     await app.register(v1StoreRoutes(core));
     await app.register(v1SecretRoutes(core));
