@@ -854,7 +854,8 @@ export class SecretService {
     names: readonly string[] | null,
   ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
     const ctx = callContextOf(caller);
-    // One event for the batch, naming the store; the names asked are in the request, not the event.
+    // One event for the batch, naming the store, then one `secret.reveal` per value disclosed, as a
+    // single reveal writes: "who read X" finds batch reads too. Names asked but not disclosed are not.
     const entry = { tenantId, action: 'secret.reveal-batch', resource: byId(storeId) };
     return this.#deps.audit.read(
       ctx,
@@ -863,6 +864,14 @@ export class SecretService {
       (result) => {
         for (const s of result.secrets) s.value.fill(0);
       },
+      (result) => [
+        entry,
+        ...result.secrets.map((s) => ({
+          tenantId,
+          action: 'secret.reveal',
+          resource: secretNamed(byId(storeId), s.name),
+        })),
+      ],
     );
   }
 

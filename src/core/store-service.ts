@@ -150,6 +150,19 @@ export class StoreService {
     return byName;
   }
 
+  /** `resolveRef` as a read of its own (native `GET …/stores/{ref}`), recorded as `store.get`. */
+  async getByRef(caller: Caller, tenantId: string, ref: string): Promise<StoreRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'store.get', resource: byName(ref) };
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      () => this.resolveRef(ctx, tenantId, ref),
+      undefined,
+      (store) => [{ ...entry, resource: `${byName(store.name)}/${byId(store.id)}` }],
+    );
+  }
+
   /** A new store; a service's store is managed by it. 409 when the name is taken. */
   async create(caller: Caller, tenantId: string, name: string): Promise<StoreRecord> {
     const [store] = await this.createMany(caller, tenantId, [name]);

@@ -89,6 +89,7 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   key_rate_limited: 'rate_limited',
   store_not_found: 'store_not_found',
   tenant_not_found: 'account_not_found',
+  route_not_found: 'route_not_found',
   secret_not_found: 'secret_not_found',
   store_not_empty: 'store_not_empty',
   store_name_taken: 'store_name_taken',

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
-import { recordingRefusals } from '../audit-refusals.js';
+import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
 import { authenticateRequests, bearerToken, singleHeader } from '../auth.js';
-import { CLOUDFLARE_ERRORS, cloudflareErrorHandler, sendCloudflareFailure } from './cloudflare-errors.js';
+import { cloudflareErrorHandler } from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
 import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
 
@@ -34,12 +34,9 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     // JSON bodies only: anything else is refused rather than handed to validation as a string.
     app.removeContentTypeParser('text/plain');
     app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
-    app.setNotFoundHandler((_request, reply) =>
-      sendCloudflareFailure(reply, {
-        status: 404,
-        errors: [{ code: CLOUDFLARE_ERRORS.route_not_found.code, message: 'route_not_found' }],
-      }),
-    );
+    app.setNotFoundHandler(async () => {
+      throw routeNotFound();
+    });
     // System routes serve platform services; every other route (unknown ones too) tenant tokens.
     const systemRoutes = `${app.prefix}${SYSTEM_FAMILY.base}/`;
     authenticateRequests(app, core.auth, {

@@ -151,7 +151,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
             tags: [family.tag],
             summary: 'Create a store (system)',
             description:
-              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant.',
+              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant, which must exist (a service never creates one: 404 `account_not_found`).',
             params: Tenant,
             body: SystemStoreCreateBody,
             response: { 200: envelopeOf(StoreView, 'Store details'), ...failureResponses },
