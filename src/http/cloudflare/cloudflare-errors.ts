@@ -20,7 +20,11 @@ export const CLOUDFLARE_ERRORS = {
   maximum_secrets_exceeded: { code: 1004, status: 403, when: 'The account already holds its secret quota.' },
   invalid_store_name: { code: 1005, status: 400, when: 'A store name is not accepted by Coffer.' },
   malformed_body: { code: 1006, status: 400, when: 'The body is empty or not valid JSON.' },
-  unsupported_media_type: { code: 1007, status: 415, when: 'The body is not application/json.' },
+  unsupported_media_type: {
+    code: 1007,
+    status: 415,
+    when: 'The body is neither application/json nor text/plain (both read as JSON).',
+  },
   request_too_large: { code: 1008, status: 413, when: 'The body exceeds the route’s size limit.' },
   invalid_request: {
     code: 1009,

@@ -31,8 +31,12 @@ function cloudflareToken(headers: Record<string, string | string[] | undefined>)
 export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     app.addSchema(FailureEnvelope);
-    // JSON bodies only: anything else is refused rather than handed to validation as a string.
+    // Bodies are JSON. Cloudflare's API reads a JSON body whatever its media type says, and wrangler
+    // relies on that: it passes `fetch()` a JSON string without a header, so undici labels it
+    // `text/plain;charset=UTF-8`. Such a body is parsed as strict JSON here (never handed to
+    // validation as a string); any other media type (forms, multipart, octet-stream) is still a 415.
     app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
     app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
     app.setNotFoundHandler(async () => {
       throw routeNotFound();
