@@ -1,6 +1,6 @@
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
-import { type Actor, managedScopeOf, requirePermission } from './actor.js';
+import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
 import { type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
@@ -44,7 +44,11 @@ export async function resolveStore(
   return store;
 }
 
-/** Creates the store, or returns the existing one of that name; for facades that create on first use. */
+/**
+ * Creates the store, or returns the existing one of that name; for facades that create on first use.
+ * This is where a tenant comes into existence (its first store), so the tenant id is checked here.
+ * A managed store is a service's: a service never brings a tenant into existence (docs/adr/0007).
+ */
 export async function ensureStoreInTx(
   tx: RepositoryTx,
   tenantId: string,
@@ -55,6 +59,10 @@ export async function ensureStoreInTx(
 ): Promise<{ store: StoreRecord; created: boolean }> {
   const existing = await tx.getStoreByName(tenantId, name, managedBy);
   if (existing !== null) return { store: existing, created: false };
+  assertTenantId(tenantId);
+  if (managedBy !== null && (await tx.getTenant(tenantId)) === null) {
+    throw new NotFoundError('tenant_not_found', 'The tenant does not exist.');
+  }
   if ((await tx.countStores(tenantId)) >= storeLimit) {
     throw new QuotaExceededError('maximum_stores_exceeded', `The tenant already has ${storeLimit} stores.`);
   }
@@ -83,7 +91,7 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const { actor } = ctx;
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
       const scope = managedScopeOf(actor);
       const all = await this.#deps.repository.listStores(tenantId);
       return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
@@ -125,7 +133,7 @@ export class StoreService {
       ctx,
       { tenantId, action: 'store.get', resource: byId(storeId) },
       async () => {
-        requirePermission(ctx.actor, tenantId, 'secrets:read');
+        requireStorePermission(ctx.actor, tenantId, 'secrets:read');
         return resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       },
     );
@@ -143,7 +151,7 @@ export class StoreService {
   ): Promise<StoreRecord | null> {
     const ctx = callContextOf(caller);
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.get', resource: byName(name) }, async () => {
-      requirePermission(ctx.actor, tenantId, permission);
+      requireStorePermission(ctx.actor, tenantId, permission);
       return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(ctx.actor));
     });
   }
@@ -161,7 +169,7 @@ export class StoreService {
     // A lookup ahead of an operation, which records itself; a refusal here is recorded by the
     // facade's refusal recorder (src/http/audit-refusals.ts).
     const { actor } = callContextOf(caller);
-    requirePermission(actor, tenantId, permission);
+    requireStorePermission(actor, tenantId, permission);
     if (STORE_ID_PATTERN.test(ref)) {
       const byId = await this.#deps.repository.getStoreById(tenantId, ref);
       if (byId !== null && (actor.kind === 'operator' || byId.managedBy === managedScopeOf(actor)))
@@ -170,6 +178,19 @@ export class StoreService {
     const byName = await this.#deps.repository.getStoreByName(tenantId, ref, managedScopeOf(actor));
     if (byName === null) throw storeNotFound();
     return byName;
+  }
+
+  /** `resolveRef` as a read of its own (native `GET …/stores/{ref}`), recorded as `store.get`. */
+  async getByRef(caller: Caller, tenantId: string, ref: string): Promise<StoreRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'store.get', resource: byName(ref) };
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      () => this.resolveRef(ctx, tenantId, ref),
+      undefined,
+      (store) => [{ ...entry, resource: `${byName(store.name)}/${byId(store.id)}` }],
+    );
   }
 
   /** A new store; a service's store is managed by it. 409 when the name is taken. */
@@ -190,7 +211,7 @@ export class StoreService {
       resource: names.length === 1 && only !== undefined ? byName(only) : 'stores',
     };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(actor, tenantId, 'secrets:write');
+      requireStorePermission(actor, tenantId, 'secrets:write');
       assertTenantId(tenantId, 'account_id');
       names.forEach((name, index) => {
         assertStoreName(name, names.length > 1 ? `[${index}].name` : 'name');
@@ -229,7 +250,7 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'store.ensure', resource: byName(name) };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:write');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:write');
       assertStoreName(name);
     });
     return this.#deps.audit.change(ctx, entry, async (tx) => {
@@ -248,7 +269,9 @@ export class StoreService {
   ): Promise<void> {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'store.delete', resource: byId(storeId) };
-    await this.#deps.audit.check(ctx, entry, () => requirePermission(ctx.actor, tenantId, 'secrets:write'));
+    await this.#deps.audit.check(ctx, entry, () =>
+      requireStorePermission(ctx.actor, tenantId, 'secrets:write'),
+    );
     await this.#deps.audit.change(ctx, entry, async (tx) => {
       const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
       if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {

@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { Actor } from '../../core/actor.js';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError } from '../../core/errors.js';
 import type { SecretOrder } from '../../core/model.js';
-import { actorOf, callerOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
   AccountIdParam,
@@ -31,14 +29,14 @@ import { pageRequestOf, resultInfoOf, scopeFilterOf, secretView, storeView } fro
 /**
  * The two route families share every operation but the quota. Account routes are for a tenant's own
  * API keys and its unmanaged stores; system routes for platform services and the stores they manage
- * (the core's `resolveStore` scopes both). They differ in a few wire details, kept explicit below.
+ * (the core's `resolveStore` scopes both, and its authentication admits only the family's credential
+ * kind: `requireAudience`). They differ in a few wire details, kept explicit below.
  */
 export interface RouteFamily {
   readonly kind: 'account' | 'system';
   /** The path up to and excluding `/stores`. */
   readonly base: string;
   readonly tenantParam: 'account_id' | 'account_tag';
-  readonly actorKind: Actor['kind'];
   readonly operationPrefix: string;
   readonly tag: string;
 }
@@ -47,7 +45,6 @@ export const ACCOUNT_FAMILY: RouteFamily = {
   kind: 'account',
   base: '/accounts/:account_id/secrets_store',
   tenantParam: 'account_id',
-  actorKind: 'api_key',
   operationPrefix: 'secrets-store',
   tag: 'Cloudflare Secrets Store',
 };
@@ -56,7 +53,6 @@ export const SYSTEM_FAMILY: RouteFamily = {
   kind: 'system',
   base: '/system/accounts/:account_tag',
   tenantParam: 'account_tag',
-  actorKind: 'service',
   operationPrefix: 'secrets-store-system',
   tag: 'Cloudflare Secrets Store (system)',
 };
@@ -93,16 +89,6 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
     const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
     const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
-
-    app.addHook('onRequest', async (request) => {
-      if (actorOf(request).kind !== family.actorKind) {
-        throw new ForbiddenError(
-          'not_service',
-          'credential_not_allowed',
-          system ? 'System routes need a service credential.' : 'Account routes need a tenant API token.',
-        );
-      }
-    });
 
     if (!system) {
       app.get(
@@ -162,7 +148,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
             tags: [family.tag],
             summary: 'Create a store (system)',
             description:
-              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant.',
+              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant, which must exist (a service never creates one: 404 `account_not_found`).',
             params: Tenant,
             body: SystemStoreCreateBody,
             response: { 200: envelopeOf(StoreView, 'Store details'), ...failureResponses },

@@ -84,7 +84,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenant, store } = request.params as StoreParams;
-        return storeView(await core.stores.resolveRef(callerOf(request), tenant, store));
+        return storeView(await core.stores.getByRef(callerOf(request), tenant, store));
       },
     );
 
