@@ -45,7 +45,11 @@ export const CLOUDFLARE_ERRORS = {
     when: 'Too many failed authentications from the address, or the token is over its request rate; see Retry-After.',
   },
   not_found: { code: 1200, status: 404, when: 'The resource does not exist.' },
-  account_not_found: { code: 1201, status: 404, when: 'The account is not the token’s own.' },
+  account_not_found: {
+    code: 1201,
+    status: 404,
+    when: 'The account is not the token’s own, or (system routes) does not exist.',
+  },
   store_not_found: { code: 1202, status: 404, when: 'No such store in this account (for this caller).' },
   secret_not_found: { code: 1203, status: 404, when: 'No such secret in this store.' },
   store_not_empty: {
@@ -88,6 +92,8 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   too_many_failed_authentications: 'rate_limited',
   key_rate_limited: 'rate_limited',
   store_not_found: 'store_not_found',
+  tenant_not_found: 'account_not_found',
+  route_not_found: 'route_not_found',
   secret_not_found: 'secret_not_found',
   store_not_empty: 'store_not_empty',
   store_name_taken: 'store_name_taken',
