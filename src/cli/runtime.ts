@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import type { AuditSink } from '../core/audit-trail.js';
+import type { Clock } from '../core/clock.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   readonly onIdentityProviderUnavailable?: (error: unknown) => void;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   readonly auditSink?: AuditSink;
+  /** The core's clock (validity windows, timestamps); absent: the system clock. Tests inject one. */
+  readonly clock?: Clock;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -67,6 +70,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       core: createCore({
         repository,
         keyring,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
         metrics: options.metrics,
         // Lazy: nothing is fetched until the first JWT, so the CLI pays nothing for it.
