@@ -103,3 +103,34 @@ export async function allAuditRowsText(server: TestServer): Promise<string> {
     )
     .join('\n');
 }
+
+/** The tables holding tenants' data and credentials (the audit trail and bookkeeping apart). */
+const DATA_TABLES = ['tenants', 'api_keys', 'service_credentials', 'stores', 'secrets', 'secret_versions'];
+
+/**
+ * Everything but the audit trail, as one comparable string: two equal fingerprints mean no tenant,
+ * key, store, secret or version was added, changed or removed in between.
+ */
+export async function dataFingerprint(server: TestServer): Promise<string> {
+  const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('hex') : String(v));
+  const render = (table: string, rows: Record<string, unknown>[]) =>
+    rows
+      .map((row) => `${table}\t${Object.values(row).map(text).join('\t')}`)
+      .sort()
+      .join('\n');
+  if (server.engine === 'sqlite') {
+    const db = openDatabaseFile(server.dataDir, { readonly: true });
+    try {
+      return DATA_TABLES.map((t) =>
+        render(t, db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[]),
+      ).join('\n');
+    } finally {
+      db.close();
+    }
+  }
+  return withServerSchema(server, async (c) => {
+    const parts: string[] = [];
+    for (const t of DATA_TABLES) parts.push(render(t, (await c.query(`SELECT * FROM ${t}`)).rows));
+    return parts.join('\n');
+  });
+}
