@@ -207,7 +207,9 @@ describe('auth matrix: every route of every facade × every kind of caller', () 
   }
 
   MATRIX.forEach((c, n) => {
-    it(`${c.method} ${c.route} (${c.label})`, async () => {
+    // One subtest per caller, named after the route, case and caller: every caller is tried even
+    // after one fails (one hole does not hide another), and each failure is reported on its own.
+    it(`${c.method} ${c.route} (${c.label})`, async (t) => {
       await ensureExact(c);
       const ctx = { server, n };
       const kinds: CredKind[] = ['none', 'malformed', 'unknown', 'disabled', 'deleted', 'other tenant'];
@@ -219,8 +221,6 @@ describe('auth matrix: every route of every facade × every kind of caller', () 
       let req = await c.prepare(ctx);
       let before = await dataFingerprint(server);
       let accepted = 0;
-      // Every caller is tried even after one fails, so one hole does not hide another.
-      const failures: string[] = [];
       for (const kind of kinds) {
         const allowed =
           kind === 'exactly needed' ||
@@ -228,26 +228,29 @@ describe('auth matrix: every route of every facade × every kind of caller', () 
             kind.startsWith('only ') &&
             c.needs.length === 1 &&
             c.needs[0] === kind.slice('only '.length));
-        const where = `${c.method} ${req.path} as ${kind}`;
-        const res = await send(c, kind, req);
-        try {
-          if (allowed) {
-            // The positive control: the contract's success, with the real data behind it.
-            assert.equal(res.status, c.success, `${where}: ${res.text.slice(0, 300)}`);
-            accepted++;
-          } else {
-            assertRefusalShape(c.facade, res, refusal(c.facade, kind), where);
-            assert.equal(await dataFingerprint(server), before, `${where}: a refused request changed data`);
+        let failed = false;
+        await t.test(`${c.method} ${c.route} (${c.label}) as ${kind}`, async () => {
+          const where = `${c.method} ${req.path} as ${kind}`;
+          const res = await send(c, kind, req);
+          try {
+            if (allowed) {
+              // The positive control: the contract's success, with the real data behind it.
+              assert.equal(res.status, c.success, `${where}: ${res.text.slice(0, 300)}`);
+              accepted++;
+            } else {
+              assertRefusalShape(c.facade, res, refusal(c.facade, kind), where);
+              assert.equal(await dataFingerprint(server), before, `${where}: a refused request changed data`);
+            }
+          } catch (error) {
+            failed = true;
+            throw error;
           }
-        } catch (error) {
-          failures.push(error instanceof Error ? error.message : String(error));
-        }
-        if (allowed || failures.length > 0) {
+        });
+        if (allowed || failed) {
           req = await c.prepare(ctx); // put the targets back for the next caller
           before = await dataFingerprint(server);
         }
       }
-      assert.deepEqual(failures, []);
       assert.ok(accepted >= 1, 'at least the exact caller is accepted');
     });
   });
