@@ -155,6 +155,17 @@ const NEOSTORE: MatrixCase[] = [
       return { path: `/api/${TENANT}/secrets/neo-new${ctx.n}`, body: { value: 'created' } };
     },
   ),
+  neo(
+    'PUT',
+    '/api/:tenantId/secrets/:key',
+    'the first write of the tenant, creating its default store too',
+    ['secrets:write', 'secrets:set-value'],
+    204,
+    async (ctx) => {
+      await deleteStoreNamed(ctx, 'default', null);
+      return { path: `/api/${TENANT}/secrets/neo-first${ctx.n}`, body: { value: 'created' } };
+    },
+  ),
   neo('DELETE', '/api/:tenantId/secrets/:key', 'delete', ['secrets:write'], 204, async (ctx) => {
     await ensureSecret(ctx, 'default', `neo${ctx.n}`);
     return { path: `/api/${TENANT}/secrets/neo${ctx.n}` };
