@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PLATFORM_CHAIN, type AuditTrail, wasAudited, wasUnrecorded } from '../core/audit-trail.js';
-import { isCofferError, RateLimitedError } from '../core/errors.js';
+import { isCofferError, NotFoundError, RateLimitedError } from '../core/errors.js';
 import type { AuditOutcome } from '../core/model.js';
 import { validationIssuesOf } from './validation.js';
 
@@ -66,4 +66,13 @@ export function recordingRefusals(audit: AuditTrail, render: ErrorHandler): Erro
     }
     render(error, request, reply);
   };
+}
+
+/**
+ * What a facade's not-found handler throws. Facades authenticate unknown routes like known ones, so
+ * this reaches the refusal recorder with the caller's actor (a valid key probing for routes leaves
+ * a trace in its tenant's chain), and then the facade's own error shape.
+ */
+export function routeNotFound(): NotFoundError {
+  return new NotFoundError('route_not_found', 'No such endpoint.');
 }

@@ -20,7 +20,11 @@ export const CLOUDFLARE_ERRORS = {
   maximum_secrets_exceeded: { code: 1004, status: 403, when: 'The account already holds its secret quota.' },
   invalid_store_name: { code: 1005, status: 400, when: 'A store name is not accepted by Coffer.' },
   malformed_body: { code: 1006, status: 400, when: 'The body is empty or not valid JSON.' },
-  unsupported_media_type: { code: 1007, status: 415, when: 'The body is not application/json.' },
+  unsupported_media_type: {
+    code: 1007,
+    status: 415,
+    when: 'The body is neither application/json nor text/plain (both read as JSON).',
+  },
   request_too_large: { code: 1008, status: 413, when: 'The body exceeds the route’s size limit.' },
   invalid_request: {
     code: 1009,
@@ -41,7 +45,11 @@ export const CLOUDFLARE_ERRORS = {
     when: 'Too many failed authentications from the address, or the token is over its request rate; see Retry-After.',
   },
   not_found: { code: 1200, status: 404, when: 'The resource does not exist.' },
-  account_not_found: { code: 1201, status: 404, when: 'The account is not the token’s own.' },
+  account_not_found: {
+    code: 1201,
+    status: 404,
+    when: 'The account is not the token’s own, or (system routes) does not exist.',
+  },
   store_not_found: { code: 1202, status: 404, when: 'No such store in this account (for this caller).' },
   secret_not_found: { code: 1203, status: 404, when: 'No such secret in this store.' },
   store_not_empty: {
@@ -84,6 +92,8 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   too_many_failed_authentications: 'rate_limited',
   key_rate_limited: 'rate_limited',
   store_not_found: 'store_not_found',
+  tenant_not_found: 'account_not_found',
+  route_not_found: 'route_not_found',
   secret_not_found: 'secret_not_found',
   store_not_empty: 'store_not_empty',
   store_name_taken: 'store_name_taken',

@@ -96,6 +96,7 @@ function fromDomain(e: CofferError): EnvsFailure {
         return failure('service_not_allowed', e.message);
       return failure('missing_permission', e.message);
     case 'not_found':
+      if (e.code === 'route_not_found') return failure('route_not_found', e.message);
       // The only resource addressed is a secret: a missing store is a missing secret too.
       return failure('secret_not_found', 'The secret does not exist.');
     case 'conflict':
