@@ -107,7 +107,7 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const { actor } = ctx;
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
       const { empty } = checkNamePage('store', query);
       if (empty) return emptyPage<StoreRecord>();
       return this.#deps.repository.listStoresByName(tenantId, managedScopeOf(actor), query);
@@ -122,7 +122,7 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const { actor } = ctx;
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
       return this.#deps.repository.listStoresPage(tenantId, managedScopeOf(actor), query);
     });
   }
