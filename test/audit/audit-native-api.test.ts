@@ -68,6 +68,8 @@ describe('audit: the native /v1 API', () => {
       `secret.set-value ${S}/secret:API_KEY allowed`,
       `secret.reveal ${S}/secret:API_KEY allowed`,
       `secret.reveal-batch ${S} allowed`,
+      // Issue 13: a batch reveal also names each secret it disclosed.
+      `secret.reveal ${S}/secret:API_KEY allowed`,
       'apikey.create apikey:native-reader allowed', // the test's own key, made by the operator
       `secret.reveal ${S}/secret:API_KEY denied missing_permission`,
       `secret.delete ${S}/secret:API_KEY allowed`,

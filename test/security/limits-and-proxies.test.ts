@@ -109,12 +109,10 @@ describe('failed-authentication limit without a trusted proxy: X-Forwarded-For i
 });
 
 describe('failed-authentication limit behind a trusted proxy (COFFER_TRUST_PROXY=true): per forwarded address', () => {
-  let server: TestServer | undefined;
-  const shared = async () =>
-    (server ??= await serverWith({ COFFER_AUTH_FAILURE_LIMIT: String(LIMIT), COFFER_TRUST_PROXY: 'true' }));
   for (const [n, facade] of FACADES.entries()) {
     it(`${facade.name}: blocks the forwarded address that failed, and only that one`, async () => {
-      const s = await shared();
+      // A server per facade: the proxy's own address fails once in each, and must stay under the limit.
+      const s = await serverWith({ COFFER_AUTH_FAILURE_LIMIT: String(LIMIT), COFFER_TRUST_PROXY: 'true' });
       const attacker = { 'x-forwarded-for': `10.0.${n}.1` };
       const bystander = { 'x-forwarded-for': `10.0.${n}.2` };
       for (let i = 0; i < LIMIT; i++) {
