@@ -10,7 +10,9 @@ root="$(pwd)"
 engine="${1:-sqlite}"
 work="$(mktemp -d /tmp/coffer-disable-checks.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-cp -r dist bin package.json "$work/"
+# A snapshot of the built tree and the sources: rebuilding or editing the worktree meanwhile changes nothing here.
+cp -r dist bin src package.json "$work/"
+cp -r dist "$work/pristine"
 ln -s "$root/node_modules" "$work/node_modules"
 [ -d "$root/ui" ] && ln -s "$root/ui" "$work/ui"
 
@@ -37,17 +39,18 @@ for suite in "${suites[@]}"; do
   before[$suite]="$(failing "$suite")"
   [ -n "${before[$suite]}" ] && echo "already failing in $(basename "$suite"): $(echo "${before[$suite]}" | tr '\n' ';')" | tee -a "$report"
 done
+pattern='require(Store)?Permission\('
 for file in dist/src/core/secret-service.js dist/src/core/store-service.js dist/src/core/api-key-service.js \
   dist/src/core/audit-service.js; do
-  ts="src/core/$(basename "$file" .js).ts"
+  ts="$work/src/core/$(basename "$file" .js).ts"
   # Call sites in the compiled file, and the matching lines of the TypeScript source (same order).
-  mapfile -t js_lines < <(grep -n 'requirePermission(' "$file" | grep -v '^[0-9]*:import' | cut -d: -f1)
-  mapfile -t ts_lines < <(grep -n 'requirePermission(' "$ts" | grep -v '^[0-9]*:import' | cut -d: -f1)
+  mapfile -t js_lines < <(grep -nE "$pattern" "$work/pristine/${file#dist/}" | grep -v '^[0-9]*:import' | cut -d: -f1)
+  mapfile -t ts_lines < <(grep -nE "$pattern" "$ts" | grep -v '^[0-9]*:import' | cut -d: -f1)
   for i in "${!js_lines[@]}"; do
     line="${js_lines[$i]}"
-    where="$ts:${ts_lines[$i]:-?}"
-    cp "$file" "$work/$file"
-    sed -i "${line}s/requirePermission(/((..._args) => undefined)(/" "$work/$file"
+    where="src/core/$(basename "$ts"):${ts_lines[$i]:-?}"
+    cp "$work/pristine/${file#dist/}" "$work/$file"
+    sed -i -E "${line}s/require(Store)?Permission\(/((..._args) => undefined)(/" "$work/$file"
     verdict="SURVIVED"
     for suite in "${suites[@]}"; do
       now="$(failing "$suite")"
@@ -56,9 +59,9 @@ for file in dist/src/core/secret-service.js dist/src/core/store-service.js dist/
         break
       fi
     done
-    cp "$file" "$work/$file"
+    cp "$work/pristine/${file#dist/}" "$work/$file"
     if [ "$verdict" = "SURVIVED" ]; then survived=$((survived + 1)); else killed=$((killed + 1)); fi
-    echo "$where: $(sed -n "${ts_lines[$i]:-0}p" "$ts" | sed 's/^ *//') → $verdict" | tee -a "$report"
+    echo "$where: $(sed -n "${ts_lines[$i]:-1}p" "$ts" | sed 's/^ *//') → $verdict" | tee -a "$report"
   done
 done
 echo "disabled checks: $((killed + survived)), caught: $killed, not caught: $survived" | tee -a "$report"
