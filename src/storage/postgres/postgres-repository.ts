@@ -723,6 +723,20 @@ class PostgresStatements implements RepositoryTx {
   }
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can): a lookup, update or delete keyed by a string
+ * holding one is refused by the server with an error, where SQLite simply matches nothing. No stored
+ * name or id can hold one (the core validates what it writes), so such a statement matches no row:
+ * answer that without asking, and both engines agree (a hostile `%00` in a path is a 404, not a 500).
+ */
+function matchesNothing(text: string, values: readonly unknown[] | undefined): boolean {
+  return (
+    values !== undefined &&
+    !/^\s*INSERT\b/i.test(text) &&
+    values.some((v) => typeof v === 'string' && v.includes('\u0000'))
+  );
+}
+
 function statement(
   name: string | null,
   text: string,
@@ -740,6 +754,7 @@ class PoolExecutor implements Executor {
     this.#pool = pool;
   }
   async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
+    if (matchesNothing(text, values)) return { rows: [], rowCount: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.#pool.query<Row>(statement(name, text, values));
@@ -765,6 +780,7 @@ class ClientExecutor implements Executor {
   }
   async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
     if (!this.#open) throw new Error('postgres: a transaction handle was used after its transaction ended');
+    if (matchesNothing(text, values)) return { rows: [], rowCount: 0 };
     try {
       const r = await this.#client.query<Row>(statement(name, text, values));
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
