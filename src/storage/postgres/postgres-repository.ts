@@ -310,20 +310,38 @@ class PostgresStatements implements RepositoryTx {
     return (await this.#changes('coffer_delete_store', 'DELETE FROM stores WHERE id = $1', [storeId])) === 1;
   }
 
+  /**
+   * Inside a transaction a secret is read FOR UPDATE: what a write decides from it (a precondition
+   * such as If-Match, the current version) holds until it commits. Without the lock, READ COMMITTED
+   * let ten concurrent `If-Match: "1"` writers all see version 1 and all succeed (test/v1, on
+   * PostgreSQL); with it, each waits for the one before and then reads what it committed.
+   */
   async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
-    const row = await this.#one(
-      'coffer_get_secret',
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
-      [storeId, name],
-    );
+    const row = this.#inTransaction
+      ? await this.#one(
+          'coffer_get_secret_locked',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2 FOR UPDATE`,
+          [storeId, name],
+        )
+      : await this.#one(
+          'coffer_get_secret',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
+          [storeId, name],
+        );
     return row ? toSecret(row) : null;
   }
   async getSecretById(storeId: string, id: string): Promise<SecretRecord | null> {
-    const row = await this.#one(
-      'coffer_get_secret_by_id',
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
-      [storeId, id],
-    );
+    const row = this.#inTransaction
+      ? await this.#one(
+          'coffer_get_secret_by_id_locked',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2 FOR UPDATE`,
+          [storeId, id],
+        )
+      : await this.#one(
+          'coffer_get_secret_by_id',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
+          [storeId, id],
+        );
     return row ? toSecret(row) : null;
   }
   async listSecrets(storeId: string, q: SecretListQuery): Promise<SecretPage> {
