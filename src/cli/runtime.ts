@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import type { AuditSink } from '../core/audit-trail.js';
+import type { Clock } from '../core/clock.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -62,6 +63,8 @@ export interface RuntimeOptions {
   readonly onIdentityProviderUnavailable?: (error: unknown) => void;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   readonly auditSink?: AuditSink;
+  /** The core's clock (validity windows, timestamps); absent: the system clock. Tests inject one. */
+  readonly clock?: Clock;
   /** False for reading commands: a missing key file is an error instead of a new key (default true). */
   readonly createKeyring?: boolean;
 }
@@ -95,6 +98,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       core: createCore({
         repository,
         keyring,
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
         metrics: options.metrics,
         // Loaded only when configured, and lazy: nothing is fetched until the first JWT.

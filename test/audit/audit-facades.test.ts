@@ -5,7 +5,8 @@ import { generateToken } from '../../src/crypto/tokens.js';
 import { EnvsClient } from '../envs/envs-client.js';
 import { request } from '../support/http-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
-import { allAuditRowsAsText, chainOf, eventsDuring, summary } from './audit-events.js';
+import { chainOf, eventsDuring, summary } from './audit-events.js';
+import { allAuditRowsText } from '../support/raw-database.js';
 
 /**
  * Every facade's operations, reads and refusals included, append events to the right chain, through
@@ -234,7 +235,7 @@ describe('audit events of every facade', () => {
   });
 
   it('no event holds a value, a token or a header, and every chain verifies', async () => {
-    const text = allAuditRowsAsText(server.dataDir);
+    const text = await allAuditRowsText(server);
     assert.ok(text.length > 0);
     for (const secret of [...VALUES, ...tokens, HEADER_CANARY]) {
       assert.ok(secret.length > 10);

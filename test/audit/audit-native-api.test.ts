@@ -18,16 +18,14 @@ describe('audit: the native /v1 API', () => {
 
   it('write, reveal, batch reveal, delete and a refusal each leave an event without the value', async () => {
     const auth = { token: admin, auth: 'bearer' as const };
+    let storeId = '';
     const events = await eventsDuring(server, 'default', async () => {
-      assert.equal(
-        (
-          await request(server.url, 'POST', '/v1/tenants/default/stores', {
-            ...auth,
-            body: { name: 'native' },
-          })
-        ).status,
-        201,
-      );
+      const created = await request(server.url, 'POST', '/v1/tenants/default/stores', {
+        ...auth,
+        body: { name: 'native' },
+      });
+      assert.equal(created.status, 201, created.text);
+      storeId = (created.json as { id: string }).id;
       const put = await request(server.url, 'PUT', '/v1/tenants/default/stores/native/secrets/API_KEY', {
         ...auth,
         body: { value: VALUE },
@@ -61,20 +59,21 @@ describe('audit: the native /v1 API', () => {
       );
       assert.equal(del.status, 204, del.text);
     });
-    const lines = summary(events);
-    for (const expected of [
-      /^secret\.create .*secret:API_KEY allowed$/,
-      /^secret\.set-value .*secret:API_KEY allowed$/,
-      /^secret\.reveal .*secret:API_KEY allowed$/,
-      /^secret\.reveal-batch .* allowed$/,
-      /^secret\.reveal .*secret:API_KEY denied missing_permission$/,
-      /^secret\.delete .*secret:API_KEY allowed$/,
-    ]) {
-      assert.ok(
-        lines.some((l) => expected.test(l)),
-        `${expected} in:\n${lines.join('\n')}`,
-      );
-    }
+    // The whole sequence, in order: an extra, a missing or a reordered event fails (a `some` per
+    // pattern would not). Events name the store by its id, whichever reference the URL used.
+    const S = `store-id:${storeId}`;
+    assert.deepEqual(summary(events), [
+      `store.create store:native/${S} allowed`,
+      `secret.create ${S}/secret:API_KEY allowed`,
+      `secret.set-value ${S}/secret:API_KEY allowed`,
+      `secret.reveal ${S}/secret:API_KEY allowed`,
+      `secret.reveal-batch ${S} allowed`,
+      // Issue 13: a batch reveal also names each secret it disclosed.
+      `secret.reveal ${S}/secret:API_KEY allowed`,
+      'apikey.create apikey:native-reader allowed', // the test's own key, made by the operator
+      `secret.reveal ${S}/secret:API_KEY denied missing_permission`,
+      `secret.delete ${S}/secret:API_KEY allowed`,
+    ]);
     assert.ok(!JSON.stringify(events).includes(VALUE));
   });
 });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
 import type Cloudflare from 'cloudflare';
 import { OPERATOR } from '../../src/core/actor.js';
 import type { Clock } from '../../src/core/clock.js';
@@ -331,20 +329,13 @@ describe('Cloudflare Secrets Store through the official SDK (reference section 7
     const revealed = await server.runtime.core.secrets.reveal(OPERATOR, ACCOUNT, 'COPY', 'dup-store');
     assert.equal(revealed.toString('utf8'), v);
 
-    const db = new Database(join(server.dataDir, 'coffer.db'), { readonly: true });
-    try {
-      const row = (id: string) =>
-        db.prepare('SELECT wrapped_key, ciphertext FROM secret_versions WHERE secret_id = ?').get(id) as {
-          wrapped_key: Buffer;
-          ciphertext: Buffer;
-        };
-      const a = row(source.id);
-      const b = row(copy.id);
-      assert.ok(!a.wrapped_key.equals(b.wrapped_key), 'the copy has its own data key');
-      assert.ok(!a.ciphertext.equals(b.ciphertext), 'and its own ciphertext');
-    } finally {
-      db.close();
-    }
+    // Read through the repository (either engine): each secret's first and only version.
+    const row = async (id: string) =>
+      (await server.runtime.repository.getVersion(id, 1)) ?? assert.fail(`no version 1 of ${id}`);
+    const a = await row(source.id);
+    const b = await row(copy.id);
+    assert.ok(!a.wrappedKey.equals(b.wrappedKey), 'the copy has its own data key');
+    assert.ok(!a.ciphertext.equals(b.ciphertext), 'and its own ciphertext');
   });
 
   test('9. quota: {secrets:{quota, usage}}, usage tracks creates and deletes across stores', async () => {

@@ -140,14 +140,23 @@ describe('AuthService: equal work, no oracle', () => {
     });
     const auth = new AuthService({ repository: fake.repository });
     const work: Record<string, string[]> = {};
-    for (const [label, token] of Object.entries({ unknown, disabledKey, disabledService, valid })) {
+    for (const [label, token] of Object.entries({ unknown, disabledKey, disabledService })) {
       fake.calls.length = 0;
-      await auth.authenticate(token, { client: 'c', audience: 'tenant' }).catch((error: unknown) => {
-        assert.ok(error instanceof UnauthenticatedError);
-        assert.equal(error.code, 'invalid_credentials', 'one answer for every failure');
-      });
+      // A refusal is required: an accepted disabled key must fail here, not slip through a .catch.
+      await assert.rejects(
+        auth.authenticate(token, { client: 'c', audience: 'tenant' }),
+        (error: unknown) => {
+          assert.ok(error instanceof UnauthenticatedError, label);
+          assert.equal(error.code, 'invalid_credentials', 'one answer for every failure');
+          return true;
+        },
+      );
       work[label] = [...fake.calls];
     }
+    fake.calls.length = 0;
+    const accepted = await auth.authenticate(valid, { client: 'c', audience: 'tenant' });
+    assert.equal(accepted.kind, 'api_key');
+    work.valid = [...fake.calls];
     for (const label of Object.keys(work)) assert.deepEqual(work[label], ['apiKey', 'service'], label);
   });
 

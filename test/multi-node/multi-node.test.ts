@@ -93,14 +93,20 @@ describe('several coffer serve processes on one PostgreSQL database', () => {
         assert.equal((await request(nodeB.url, 'GET', '/api/default/secrets/shared', { token })).status, 200);
       }
       await revoke(name);
-      const revokedAt = performance.now();
+      // The behaviour, not its speed: node B stops accepting the key by itself, without a restart
+      // (docs/security.md states the bound; no wall-clock assertion here). Once refused, it stays so.
       let status = 200;
-      while (status !== 401 && performance.now() - revokedAt < 1000) {
+      let attempts = 0;
+      while (status !== 401 && attempts < 10_000) {
+        attempts++;
         status = (await request(nodeB.url, 'GET', '/api/default/secrets/shared', { token })).status;
+        assert.ok(status === 200 || status === 401, `${how}: ${status}`);
       }
-      const elapsed = performance.now() - revokedAt;
-      t.diagnostic(`${how}: refused by node B after ${elapsed.toFixed(1)} ms`);
-      assert.equal(status, 401, `${how}: still accepted by node B after ${elapsed.toFixed(0)} ms`);
+      assert.equal(status, 401, `${how}: still accepted by node B after ${attempts} requests`);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await request(nodeB.url, 'GET', '/api/default/secrets/shared', { token })).status, 401);
+      }
+      t.diagnostic(`${how}: refused by node B after ${attempts} request(s)`);
     }
   });
 });

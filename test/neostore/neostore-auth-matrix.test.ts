@@ -153,4 +153,20 @@ describe('Neostore auth matrix', () => {
       404,
     );
   });
+
+  it('positive control: a key holding exactly what each route needs is served (after the refusals)', async () => {
+    // Key routes also need to cover the permissions they grant or touch (no escalation): the body's
+    // and the target key `reader`'s are secrets:read.
+    const covers = (r: Route) =>
+      r.path.includes('/admin/apiKeys') && r.method !== 'GET' ? ['secrets:read'] : [];
+    const expected: Record<string, number> = { GET: 200, PUT: 204, DELETE: 204, POST: 201 };
+    for (const [i, route] of ROUTES.entries()) {
+      const token = await server.createKey('default', `exact-${i}`, [route.needs, ...covers(route)]);
+      const res = await request(server.url, route.method, route.path, { token, body: route.body });
+      const status = route.method === 'PUT' && route.path.includes('/admin/') ? 200 : expected[route.method];
+      assert.equal(res.status, status, `${route.method} ${route.path}: ${res.text}`);
+      if (route.method === 'GET' && route.path === '/api/default/secrets/matrix')
+        assert.equal(res.text, VALUE);
+    }
+  });
 });

@@ -5,17 +5,37 @@ import { openRuntime, type Runtime } from '../../src/cli/runtime.js';
 import { packageVersion } from '../../src/cli/serve-command.js';
 import { parseConfig } from '../../src/config.js';
 import { OPERATOR } from '../../src/core/actor.js';
+import type { AuditSink } from '../../src/core/audit-trail.js';
 import { bootstrapFirstAdminKey } from '../../src/core/bootstrap.js';
 import type { Clock } from '../../src/core/clock.js';
-import { createCore } from '../../src/core/coffer-core.js';
 import { buildApp } from '../../src/http/app.js';
 import { PrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
+import { createTestSchema, type TestSchema } from './postgres-test-schema.js';
 import { tempDir } from './temp-dir.js';
+
+export type TestEngine = 'sqlite' | 'postgres';
+
+/**
+ * The engine the HTTP suites run on: COFFER_TEST_ENGINE=postgres gives each test server a fresh
+ * PostgreSQL schema (dropped on close); unset or `sqlite`, a SQLite file in the data directory.
+ * `npm test` runs the suites once per engine (scripts/run-tests.sh).
+ */
+export function testEngine(): TestEngine {
+  const raw = process.env.COFFER_TEST_ENGINE ?? 'sqlite';
+  if (raw !== 'sqlite' && raw !== 'postgres') {
+    throw new Error(`COFFER_TEST_ENGINE must be sqlite or postgres, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
 
 export interface TestServer {
   /** `http://127.0.0.1:PORT`, no trailing slash. */
   readonly url: string;
   readonly dataDir: string;
+  /** The engine this server's data lives in. */
+  readonly engine: TestEngine;
+  /** PostgreSQL: the URL (search_path set to the server's schema); SQLite: null. */
+  readonly databaseUrl: string | null;
   /** Token of the bootstrap key `admin` (permission `*`) of tenant `default`. */
   readonly adminToken: string;
   readonly runtime: Runtime;
@@ -31,18 +51,32 @@ export interface TestServer {
 }
 
 /**
- * A real Coffer on a random loopback port, over a real SQLite file in a temp directory (or `dataDir`).
- * `env` is parsed exactly as the server parses its environment.
+ * A real Coffer on a random loopback port, over a real SQLite file in a temp directory (or `dataDir`),
+ * or a fresh PostgreSQL schema (`engine`, default testEngine(); `env.COFFER_DATABASE_URL` wins).
+ * `env` is parsed exactly as the server parses its environment. The core is opened by openRuntime,
+ * the composition root `coffer serve` uses, with `clock` and `auditSink` injected when given.
  */
 export async function startTestServer(
-  options: { dataDir?: string; env?: Record<string, string>; clock?: Clock; defaultMetrics?: boolean } = {},
+  options: {
+    dataDir?: string;
+    env?: Record<string, string>;
+    clock?: Clock;
+    auditSink?: AuditSink;
+    defaultMetrics?: boolean;
+    engine?: TestEngine;
+  } = {},
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
   const dataDir = options.dataDir ?? temp?.path ?? '';
+  const given = options.env?.COFFER_DATABASE_URL;
+  const schema: TestSchema | null =
+    given === undefined && (options.engine ?? testEngine()) === 'postgres' ? await createTestSchema() : null;
+  const engine: TestEngine = given !== undefined || schema !== null ? 'postgres' : 'sqlite';
   // Suites that sweep bad credentials over every route would trip the failed-authentication limit
   // (all their requests come from 127.0.0.1); test/hardening turns it on where it is the subject.
   const config = parseConfig({
     COFFER_AUTH_FAILURE_LIMIT: '0',
+    ...(schema === null ? {} : { COFFER_DATABASE_URL: schema.url }),
     ...options.env,
     COFFER_DATA_DIR: dataDir,
     PORT: '0',
@@ -51,24 +85,11 @@ export async function startTestServer(
   // Default process metrics off: each registry would start its own collectors (event-loop monitor,
   // GC observer) and a test process starts many servers. test/observability turns them on.
   const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
-  const opened = await openRuntime(config, { metrics });
-  const runtime: Runtime =
-    options.clock === undefined
-      ? opened
-      : {
-          ...opened,
-          core: createCore({
-            repository: opened.repository,
-            keyring: opened.keyring,
-            clock: options.clock,
-            limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
-            metrics,
-            rateLimits: {
-              authFailuresPerMinute: config.authFailureLimit,
-              keyRequestsPerSecond: config.keyRateLimit,
-            },
-          }),
-        };
+  const runtime: Runtime = await openRuntime(config, {
+    metrics,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+  });
   const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
   const app = await buildApp({
     core: runtime.core,
@@ -85,6 +106,8 @@ export async function startTestServer(
   return {
     url: `http://127.0.0.1:${port}`,
     dataDir,
+    engine,
+    databaseUrl: config.databaseUrl,
     adminToken: created?.token ?? '',
     runtime,
     app,
@@ -98,7 +121,10 @@ export async function startTestServer(
     async close(closeOptions = {}) {
       await app.close();
       await runtime.close();
-      if (!closeOptions.keepData) temp?.remove();
+      if (!closeOptions.keepData) {
+        temp?.remove();
+        await schema?.drop();
+      }
     },
   };
 }

@@ -310,20 +310,38 @@ class PostgresStatements implements RepositoryTx {
     return (await this.#changes('coffer_delete_store', 'DELETE FROM stores WHERE id = $1', [storeId])) === 1;
   }
 
+  /**
+   * Inside a transaction a secret is read FOR UPDATE: what a write decides from it (a precondition
+   * such as If-Match, the current version) holds until it commits. Without the lock, READ COMMITTED
+   * let ten concurrent `If-Match: "1"` writers all see version 1 and all succeed (test/v1, on
+   * PostgreSQL); with it, each waits for the one before and then reads what it committed.
+   */
   async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
-    const row = await this.#one(
-      'coffer_get_secret',
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
-      [storeId, name],
-    );
+    const row = this.#inTransaction
+      ? await this.#one(
+          'coffer_get_secret_locked',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2 FOR UPDATE`,
+          [storeId, name],
+        )
+      : await this.#one(
+          'coffer_get_secret',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
+          [storeId, name],
+        );
     return row ? toSecret(row) : null;
   }
   async getSecretById(storeId: string, id: string): Promise<SecretRecord | null> {
-    const row = await this.#one(
-      'coffer_get_secret_by_id',
-      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
-      [storeId, id],
-    );
+    const row = this.#inTransaction
+      ? await this.#one(
+          'coffer_get_secret_by_id_locked',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2 FOR UPDATE`,
+          [storeId, id],
+        )
+      : await this.#one(
+          'coffer_get_secret_by_id',
+          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
+          [storeId, id],
+        );
     return row ? toSecret(row) : null;
   }
   async listSecrets(storeId: string, q: SecretListQuery): Promise<SecretPage> {
@@ -723,6 +741,20 @@ class PostgresStatements implements RepositoryTx {
   }
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000 (SQLite's can): a lookup, update or delete keyed by a string
+ * holding one is refused by the server with an error, where SQLite simply matches nothing. No stored
+ * name or id can hold one (the core validates what it writes), so such a statement matches no row:
+ * answer that without asking, and both engines agree (a hostile `%00` in a path is a 404, not a 500).
+ */
+function matchesNothing(text: string, values: readonly unknown[] | undefined): boolean {
+  return (
+    values !== undefined &&
+    !/^\s*INSERT\b/i.test(text) &&
+    values.some((v) => typeof v === 'string' && v.includes('\u0000'))
+  );
+}
+
 function statement(
   name: string | null,
   text: string,
@@ -740,6 +772,7 @@ class PoolExecutor implements Executor {
     this.#pool = pool;
   }
   async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
+    if (matchesNothing(text, values)) return { rows: [], rowCount: 0 };
     for (let attempt = 1; ; attempt++) {
       try {
         const r = await this.#pool.query<Row>(statement(name, text, values));
@@ -765,6 +798,7 @@ class ClientExecutor implements Executor {
   }
   async run(name: string | null, text: string, values?: readonly unknown[]): Promise<Result> {
     if (!this.#open) throw new Error('postgres: a transaction handle was used after its transaction ended');
+    if (matchesNothing(text, values)) return { rows: [], rowCount: 0 };
     try {
       const r = await this.#client.query<Row>(statement(name, text, values));
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
