@@ -4,6 +4,7 @@
 # (crash safety and WAL, direct file scans and edits of the data directory, the CLI and `coffer serve`
 # processes over a data directory) run once, on SQLite; those about PostgreSQL itself (test/storage,
 # test/multi-node, audit-postgres) and test/storage/upgrade.test.ts pick their engines themselves.
+# wrangler.test.js runs once: its subject is what wrangler sends over HTTP, not the engine (~3 min a run).
 # Pass file names to run only those, on both engines: bash scripts/run-tests.sh dist/test/v1/x.test.js
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ else
   mapfile -t postgres_files < <(
     {
       find dist/test/neostore dist/test/cloudflare dist/test/envs dist/test/v1 dist/test/security \
-        dist/test/observability -name '*.test.js'
+        dist/test/observability -name '*.test.js' -not -name 'wrangler.test.js'
       ls dist/test/audit/audit-{blocked-address,facades,fail-closed,native-api,route}.test.js
       ls dist/test/hardening/{auth-abuse,hostile-input}.test.js
     } | sort
