@@ -58,6 +58,18 @@ export function requirePermission(actor: Actor, tenantId: string, permission: Pe
   }
 }
 
+/** Whether `requirePermission` would let the actor through, for answers that say more to those who may know. */
+export function holdsPermission(actor: Actor, tenantId: string, permission: Permission): boolean {
+  switch (actor.kind) {
+    case 'operator':
+      return true;
+    case 'service':
+      return SERVICE_PERMISSIONS.has(permission);
+    case 'api_key':
+      return actor.tenantId === tenantId && (actor.grants.admin || actor.grants.permissions.has(permission));
+  }
+}
+
 /** The manager whose stores this actor sees: a service its own, a tenant key the unmanaged ones. */
 export function managedScopeOf(actor: Actor): string | null {
   return actor.kind === 'service' ? actor.serviceName : null;

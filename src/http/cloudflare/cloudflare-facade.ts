@@ -2,8 +2,14 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
 import { recordingRefusals } from '../audit-refusals.js';
-import { bearerToken, singleHeader } from '../auth.js';
-import { CLOUDFLARE_ERRORS, cloudflareErrorHandler, sendCloudflareFailure } from './cloudflare-errors.js';
+import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
+import { methodsAllowedFor } from '../route-methods.js';
+import {
+  CLOUDFLARE_ERRORS,
+  cloudflareError,
+  cloudflareErrorHandler,
+  sendCloudflareFailure,
+} from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
 import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
 
@@ -34,15 +40,27 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     // JSON bodies only: anything else is refused rather than handed to validation as a string.
     app.removeContentTypeParser('text/plain');
     app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
-    app.setNotFoundHandler((_request, reply) =>
-      sendCloudflareFailure(reply, {
-        status: 404,
-        errors: [{ code: CLOUDFLARE_ERRORS.route_not_found.code, message: 'route_not_found' }],
-      }),
-    );
+    app.setNotFoundHandler((request, reply) => {
+      const allow = methodsAllowedFor(request);
+      return sendCloudflareFailure(
+        reply,
+        allow === null
+          ? cloudflareError('route_not_found')
+          : { ...cloudflareError('method_not_allowed'), allow },
+      );
+    });
     app.addHook('onRequest', async (request) => {
       const token = cloudflareToken(request.headers);
-      if (token === undefined) throw new UnauthenticatedError('missing_credentials', 'A token is required.');
+      if (token === undefined) {
+        const scheme = authorizationSchemeProblem(
+          singleHeader(request.headers.authorization),
+          '`Authorization: Bearer <token>`',
+        );
+        throw new UnauthenticatedError(
+          'missing_credentials',
+          scheme ?? CLOUDFLARE_ERRORS.authentication_required.message,
+        );
+      }
       request.actor = await core.auth.authenticate(token, { client: request.ip });
     });
     await app.register(secretsStoreRoutes(core, ACCOUNT_FAMILY));

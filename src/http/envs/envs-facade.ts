@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
 import { recordingRefusals } from '../audit-refusals.js';
-import { bearerToken, singleHeader } from '../auth.js';
+import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
+import { methodsAllowedFor } from '../route-methods.js';
 import { ENVS_ERRORS, EnvsErrorSchema, envsErrorHandler, sendEnvsError } from './envs-errors.js';
 import { DeletedSchema, SecretSchema } from './envs-schemas.js';
 import { envsSecretRoutes } from './envs-secret-routes.js';
@@ -29,23 +30,37 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
 
     // Mounted at the root, a not-found handler would answer for every facade; this route answers
     // only for paths of the envs shape (and methods the contract does not have) in envs' own shape.
-    app.all('/:o/:p/envs/*', { schema: { hide: true } }, async (_request, reply) =>
-      sendEnvsError(reply, {
-        status: ENVS_ERRORS.route_not_found.status,
-        code: 'route_not_found',
-        error: 'No such endpoint.',
-      }),
-    );
+    app.all('/:o/:p/envs/*', { schema: { hide: true } }, async (request, reply) => {
+      const allow = methodsAllowedFor(request);
+      return sendEnvsError(
+        reply,
+        allow === null
+          ? {
+              status: ENVS_ERRORS.route_not_found.status,
+              code: 'route_not_found',
+              error: 'No such endpoint.',
+            }
+          : {
+              status: ENVS_ERRORS.method_not_allowed.status,
+              code: 'method_not_allowed',
+              error: `${request.method} is not allowed here; this path takes ${allow.join(', ')}.`,
+              allow,
+            },
+      );
+    });
 
     await app.register(async (secured) => {
       secured.addHook('onRequest', async (request, reply) => {
         reply.header('cache-control', 'no-store');
-        const token = bearerToken(singleHeader(request.headers.authorization));
-        if (token === undefined)
+        const header = singleHeader(request.headers.authorization);
+        const token = bearerToken(header);
+        if (token === undefined) {
           throw new UnauthenticatedError(
             'missing_credentials',
-            'An `Authorization: Bearer <token>` header is required.',
+            authorizationSchemeProblem(header, '`Authorization: Bearer <token>`') ??
+              'An `Authorization: Bearer <token>` header is required.',
           );
+        }
         const actor = await core.auth.authenticate(token, { client: request.ip });
         // envs is a tenant's API: platform service credentials work only on their managed stores.
         if (actor.kind === 'service') {

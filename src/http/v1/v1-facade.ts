@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
-import { bearerToken, singleHeader } from '../auth.js';
+import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
 import { recordingRefusals } from '../audit-refusals.js';
-import { sendProblem } from '../problem-details.js';
+import { sendRouteProblem } from '../problem-details.js';
 import { v1ErrorHandler } from './v1-errors.js';
 import { SecretSchema, StoreSchema } from './v1-schemas.js';
 import { v1SecretRoutes } from './v1-secret-routes.js';
@@ -20,25 +20,19 @@ export function v1Facade(core: CofferCore): FastifyPluginAsync {
     // JSON bodies only: anything else is a 415, never a string to validate.
     app.removeContentTypeParser('text/plain');
     app.setErrorHandler(recordingRefusals(core.auditTrail, v1ErrorHandler));
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(request, reply, {
-        status: 404,
-        body: {
-          type: 'https://tools.ietf.org/html/rfc9110#section-15.5.5',
-          title: 'Not Found',
-          status: 404,
-          detail: 'No such endpoint.',
-          code: 'route_not_found',
-        },
-      }),
-    );
+    app.setNotFoundHandler(sendRouteProblem);
     app.addHook('onRequest', async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const token =
         singleHeader(request.headers['x-api-key']) ??
         bearerToken(singleHeader(request.headers.authorization));
-      if (token === undefined)
-        throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
+      if (token === undefined) {
+        const scheme = authorizationSchemeProblem(
+          singleHeader(request.headers.authorization),
+          '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
+        );
+        throw new UnauthenticatedError('missing_credentials', scheme ?? 'An API key is required.');
+      }
       const actor = await core.auth.authenticate(token);
       // A tenant's API: platform service credentials keep to the Cloudflare system/ routes.
       if (actor.kind === 'service') {
