@@ -88,7 +88,7 @@ export const CLOUDFLARE_ERRORS = {
     code: 1102,
     status: 403,
     message: 'The token lacks the permission this operation needs.',
-    when: 'The token lacks Secrets Store Read/Write.',
+    when: 'The token lacks the permission the operation needs (`secrets:read`, `secrets:write`, `secrets:set-value`).',
   },
   credential_not_allowed: {
     code: 1103,
