@@ -49,7 +49,10 @@ export function bootstrapBanner(
       ? [`  Data directory:  ${config.dataDir}`]
       : [`  Data directory:  ${config.dataDir} (keyring); the data is in PostgreSQL (COFFER_DATABASE_URL)`];
   const env = [
-    config.databaseUrl === null ? `COFFER_DATA_DIR=${shellWord(config.dataDir)}` : null,
+    // The data directory holds the database (SQLite) or the keyring file (no COFFER_MASTER_KEY).
+    config.databaseUrl === null || config.masterKey === null
+      ? `COFFER_DATA_DIR=${shellWord(config.dataDir)}`
+      : null,
     config.databaseUrl === null ? null : 'COFFER_DATABASE_URL=…',
     config.masterKey === null ? null : 'COFFER_MASTER_KEY=…',
   ].filter((v): v is string => v !== null);
