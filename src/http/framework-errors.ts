@@ -17,17 +17,24 @@ import { classifyRequestError, type RequestFailure } from './request-errors.js';
  * shape, quoting the URL and its internal error code; here they go to the facade that owns the
  * path, rendered by that facade's one mapper.
  */
-export type FacadeName = 'neostore' | 'cloudflare' | 'envs';
+export type FacadeName = 'problem' | 'cloudflare' | 'envs';
 
 function under(url: string, prefix: string): boolean {
   return url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`);
 }
 
-/** The facade a URL belongs to by its mount point; the rest is the root, where envs is mounted. */
+/** `…/{o}/{p}/envs/…` (under any COFFER_ENVS_PREFIX): the envs route shape, wherever it is mounted. */
+const ENVS_PATH = /^(?:\/[^/?#]+)*\/[^/?#]+\/[^/?#]+\/envs(?:[/?#]|$)/;
+
+/**
+ * The shape a URL's errors take, by where it is mounted: envs paths (which the router prefers even
+ * under `/api` or `/client/v4`, as tenant ids), then Cloudflare's prefix; everything else —
+ * Neostore, `/v1` and paths outside every facade — is ProblemDetails.
+ */
 export function facadeOf(url: string): FacadeName {
-  if (under(url, '/api')) return 'neostore';
+  if (ENVS_PATH.test(url)) return 'envs';
   if (under(url, '/client/v4')) return 'cloudflare';
-  return 'envs';
+  return 'problem';
 }
 
 export function frameworkErrorHandler(
@@ -38,7 +45,7 @@ export function frameworkErrorHandler(
   const failure = classifyRequestError(error, request.log);
   reply.header('cache-control', 'no-store');
   switch (facadeOf(request.url)) {
-    case 'neostore':
+    case 'problem':
       sendProblem(request, reply, toProblem(failure));
       return;
     case 'cloudflare':
@@ -55,7 +62,7 @@ function rawFailure(
   failure: RequestFailure,
 ): { status: number; type: string; body: string } {
   switch (facade) {
-    case 'neostore': {
+    case 'problem': {
       const p = toProblem(failure);
       return { status: p.status, type: PROBLEM_CONTENT_TYPE, body: problemBody(p, undefined) };
     }

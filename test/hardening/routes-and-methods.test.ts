@@ -47,6 +47,21 @@ describe('the server root, unknown routes and wrong methods', () => {
     }
   });
 
+  it('answers an undecodable URL in the shape of what owns the path: ProblemDetails outside the facades and under /v1', async () => {
+    for (const path of ['/%zz', '/ui/%zz', '/v1/tenants/%zz/stores']) {
+      const res = await call(server, 'GET', path, auth);
+      assert.equal(res.status, 400, path);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/, path);
+      assert.equal(res.json?.status, 400, path);
+    }
+    const envs = await call(server, 'GET', '/default/web/envs/%zz/secrets', auth);
+    assert.equal(envs.status, 400);
+    assert.deepEqual(Object.keys(envs.json ?? {}).sort(), ['code', 'error']);
+    const cf = await call(server, 'GET', '/client/v4/accounts/%zz/secrets_store/stores', auth);
+    assert.equal(cf.status, 400);
+    assert.equal(cf.json?.success, false);
+  });
+
   it('answers a wrong method on a path outside the facades with 405, Allow and a ProblemDetails', async () => {
     const cases: [string, string, string][] = [
       ['POST', '/healthz', 'GET, HEAD'],
