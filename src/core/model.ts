@@ -1,4 +1,4 @@
-/** Plain records of the domain model (design.md, "One model, several views"). Times are epoch milliseconds. */
+/** Plain records of the domain model (docs/architecture.md, "The model"). Times are epoch milliseconds. */
 
 export interface Tenant {
   readonly id: string;
