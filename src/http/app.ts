@@ -54,8 +54,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the failed-authentication limit is per client address.
     trustProxy: deps.trustProxy ?? false,
     // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler: clientErrorHandler(deps.logger),
+    frameworkErrors: frameworkErrorHandler(deps.envsPrefix ?? ''),
+    clientErrorHandler: clientErrorHandler(deps.logger, deps.envsPrefix ?? ''),
   };
   // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
   const app: FastifyInstance =
