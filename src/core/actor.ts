@@ -14,8 +14,8 @@ export type Actor =
       readonly grants: Grants;
     }
   /**
-   * A platform service (Cloudflare `system/` endpoints): any tenant, but only the stores it manages,
-   * and nothing else (no API keys, no unmanaged store).
+   * A platform service (Cloudflare `system/` endpoints): only the stores it manages, in tenants that
+   * exist, and nothing else (no API keys, no audit, no quota, no unmanaged store, no new tenant).
    */
   | { readonly kind: 'service'; readonly serviceName: string }
   /** The local operator running the CLI against the data directory (file access is the credential). */
@@ -30,16 +30,44 @@ const SERVICE_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>([
   'secrets:set-value',
 ]);
 
-/** Refuses a foreign tenant first (facades answer it as 403 or 404), then a missing permission. */
+/**
+ * Who an entry point serves (docs/adr/0007-service-credentials.md). A tenant's APIs (Neostore, /v1,
+ * envs, Cloudflare account routes) take tenant API keys; the platform's (Cloudflare `system/`
+ * routes) take service credentials. The facade says which it is; the rule is here.
+ */
+export type Audience = 'tenant' | 'platform';
+
+export function serviceNotAllowed(): ForbiddenError {
+  return new ForbiddenError(
+    'not_service',
+    'service_not_allowed',
+    'Service credentials work only on the stores they manage, through the Cloudflare system/ routes.',
+  );
+}
+
+/** Refuses a credential that is not for this audience: a service on a tenant API, a key on system/. */
+export function requireAudience(actor: Actor, audience: Audience): void {
+  if (actor.kind === 'service' && audience !== 'platform') throw serviceNotAllowed();
+  if (actor.kind === 'api_key' && audience !== 'tenant') {
+    throw new ForbiddenError(
+      'not_service',
+      'credential_not_allowed',
+      'These routes need a service credential; tenant API keys use the account routes.',
+    );
+  }
+}
+
+/**
+ * Refuses a foreign tenant first (facades answer it as 403 or 404), then a missing permission. A
+ * service holds no right on a tenant as such (its keys, audit, quota, unmanaged stores): it is
+ * always refused here, so an operation is closed to services unless it opts in below.
+ */
 export function requirePermission(actor: Actor, tenantId: string, permission: Permission): void {
   switch (actor.kind) {
     case 'operator':
       return;
     case 'service':
-      if (!SERVICE_PERMISSIONS.has(permission)) {
-        throw new ForbiddenError('not_service', 'service_not_allowed', 'Service credentials cannot do this.');
-      }
-      return;
+      throw serviceNotAllowed();
     case 'api_key':
       if (actor.tenantId !== tenantId) {
         throw new ForbiddenError(
@@ -68,6 +96,19 @@ export function holdsPermission(actor: Actor, tenantId: string, permission: Perm
     case 'api_key':
       return actor.tenantId === tenantId && (actor.grants.admin || actor.grants.permissions.has(permission));
   }
+}
+
+/**
+ * `requirePermission` for an operation on one store that the caller names and the core then
+ * resolves for this actor (`resolveStore`, or a lookup scoped by `managedScopeOf`): a service passes
+ * with its store permissions, and the resolution keeps it to the stores it manages.
+ */
+export function requireStorePermission(actor: Actor, tenantId: string, permission: Permission): void {
+  if (actor.kind === 'service') {
+    if (!SERVICE_PERMISSIONS.has(permission)) throw serviceNotAllowed();
+    return;
+  }
+  requirePermission(actor, tenantId, permission);
 }
 
 /** The manager whose stores this actor sees: a service its own, a tenant key the unmanaged ones. */

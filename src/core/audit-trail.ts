@@ -165,14 +165,16 @@ export class AuditTrail {
   }
 
   /**
-   * A read: runs `fn`, then appends one allowed event in a transaction of its own before the result
-   * may leave the core (a value is never returned unrecorded). A failure is recorded likewise.
+   * A read: runs `fn`, then appends its allowed events (by default `entry`; `entriesOf` names what
+   * the result disclosed) in a transaction of their own before the result may leave the core (a
+   * value is never returned unrecorded). A failure is recorded likewise, as `entry`.
    */
   async read<T>(
     ctx: CallContext,
     entry: AuditEntry,
     fn: () => Promise<T>,
     discard?: (unrecorded: T) => void,
+    entriesOf: (result: T) => readonly AuditEntry[] = () => [entry],
   ): Promise<T> {
     let result: T;
     try {
@@ -181,7 +183,7 @@ export class AuditTrail {
       return this.#refuse(ctx, entry, error);
     }
     try {
-      await this.#appendAlone(ctx, [entry], 'allowed', null);
+      await this.#appendAlone(ctx, entriesOf(result), 'allowed', null);
     } catch (error) {
       discard?.(result);
       throw error;

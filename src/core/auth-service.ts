@@ -1,6 +1,6 @@
 import { hashesEqual, hashToken, hasTokenShape, isWellFormedToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
-import type { Actor } from './actor.js';
+import { type Actor, type Audience, requireAudience } from './actor.js';
 import { type BearerVerifier, looksLikeJwt } from './bearer-verifier.js';
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from './errors.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
@@ -23,14 +23,26 @@ export interface AuthServiceDeps {
   readonly perKey?: RequestRateLimiter | null;
 }
 
-/** Who is presenting the token, as far as the transport can tell. */
+/**
+ * Who is presenting the token, and to what. Both are required: every entry point goes through the
+ * failed-authentication limit with its client's address, and says whom it serves.
+ */
 export interface AuthContext {
-  /** The client's address (behind a trusted proxy, the forwarded one); absent: not rate-limited. */
-  readonly client?: string;
+  /** The client's address (behind a trusted proxy, the forwarded one): the failure limit's key. */
+  readonly client: string;
+  /** The entry point's audience: a tenant API or the platform's `system/` routes. */
+  readonly audience: Audience;
 }
 
 /** Prefix of an OIDC actor's `keyName`: API key names cannot hold ':', so the two never collide. */
 export const OIDC_KEY_PREFIX = 'oidc:';
+
+/**
+ * The metrics reason of a token that is well formed but names no usable credential. Unknown,
+ * disabled and deleted tokens share it: `/metrics` may be open to anyone who can reach it, and
+ * must not tell a revoked token (one that once worked) from one that never existed.
+ */
+export const INVALID_TOKEN_REASON = 'invalid_token';
 
 function invalid(reason: string): UnauthenticatedError {
   return new UnauthenticatedError('invalid_credentials', 'The API key is not valid.', reason);
@@ -83,7 +95,7 @@ export class AuthService {
     return this.#deps.repository.credentialsEpoch();
   }
 
-  async authenticate(token: string | undefined, context: AuthContext = {}): Promise<Actor> {
+  async authenticate(token: string | undefined, context: AuthContext): Promise<Actor> {
     if (token === undefined || token === '') {
       throw new UnauthenticatedError('missing_credentials', 'An API key is required.');
     }
@@ -99,12 +111,12 @@ export class AuthService {
     const cached = cacheKey === undefined ? undefined : this.#cache.get(cacheKey);
     if (cached !== undefined) {
       this.#metrics.tokenCache('hit');
-      return this.#admit(cached);
+      return this.#admit(cached, context.audience);
     }
 
     const { client } = context;
     const failures = this.#deps.failures ?? null;
-    if (failures !== null && client !== undefined) {
+    if (failures !== null) {
       const blocked = failures.blocked(client);
       if (blocked !== null) {
         throw new RateLimitedError('too_many_failed_authentications', blocked.seconds, {
@@ -116,7 +128,7 @@ export class AuthService {
     let actor: Actor;
     try {
       if (hash === null || cacheKey === undefined) {
-        if (looksLikeJwt(token)) return this.#admit(await this.#authenticateJwt(token));
+        if (looksLikeJwt(token)) return this.#admit(await this.#authenticateJwt(token), context.audience);
         throw invalid('malformed_token');
       }
       this.#metrics.tokenCache('miss');
@@ -124,7 +136,7 @@ export class AuthService {
       if (!isWellFormedToken(token)) throw invalid('malformed_token');
       actor = await this.#lookup(hash);
     } catch (error) {
-      if (error instanceof UnauthenticatedError && failures !== null && client !== undefined) {
+      if (error instanceof UnauthenticatedError && failures !== null) {
         failures.recordFailure(client);
       }
       throw error;
@@ -137,11 +149,15 @@ export class AuthService {
       }
       this.#cache.set(cacheKey, actor);
     }
-    return this.#admit(actor);
+    return this.#admit(actor, context.audience);
   }
 
-  /** The per-credential request rate, applied to every authenticated request, cached or not. */
-  #admit(actor: Actor): Actor {
+  /**
+   * A verified credential, before it may act: it must be for this entry point's audience (a service
+   * only on the platform's routes, a tenant key only on a tenant's), then within its request rate.
+   */
+  #admit(actor: Actor, audience: Audience): Actor {
+    requireAudience(actor, audience);
     const perKey = this.#deps.perKey ?? null;
     if (perKey !== null) {
       const wait = perKey.take(limiterKey(actor));
@@ -156,7 +172,7 @@ export class AuthService {
     const key = await this.#deps.repository.findApiKeyByHash(hash);
     const service = await this.#deps.repository.findServiceByHash(hash);
     if (key !== null && hashesEqual(key.tokenHash, hash)) {
-      if (!key.enabled) throw invalid('disabled_token');
+      if (!key.enabled) throw invalid(INVALID_TOKEN_REASON);
       return Object.freeze({
         kind: 'api_key',
         tenantId: key.tenantId,
@@ -165,10 +181,10 @@ export class AuthService {
       });
     }
     if (service !== null && hashesEqual(service.tokenHash, hash)) {
-      if (!service.enabled) throw invalid('disabled_token');
+      if (!service.enabled) throw invalid(INVALID_TOKEN_REASON);
       return Object.freeze({ kind: 'service', serviceName: service.name });
     }
-    throw invalid('unknown_token');
+    throw invalid(INVALID_TOKEN_REASON);
   }
 
   /** Not cached: a JWT's lifetime is its own, and verification is a signature check, not a lookup. */

@@ -7,6 +7,7 @@ import { AuthService } from './auth-service.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
+import { PageCursors } from './page-cursors.js';
 import { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 import { SecretService } from './secret-service.js';
 import { ServiceCredentialService } from './service-credential-service.js';
@@ -44,6 +45,8 @@ export interface CofferCore {
   readonly audit: AuditService;
   /** For facades: refusals that never reached a service (no credential, a malformed request). */
   readonly auditTrail: AuditTrail;
+  /** Opaque, authenticated cursors for keyset lists (`/v1` paging). */
+  readonly pageCursors: PageCursors;
 }
 
 export function createCore(deps: {
@@ -90,5 +93,6 @@ export function createCore(deps: {
     services: new ServiceCredentialService({ repository, clock, audit }),
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
+    pageCursors: new PageCursors(deps.keyring),
   };
 }

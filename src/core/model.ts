@@ -115,6 +115,38 @@ export interface SecretListQuery {
   readonly offset: number;
 }
 
+/**
+ * A keyset page over names in ordinal (UTF-8 byte) order: the names strictly after `after` that
+ * start with `prefix`, at most `limit` of them. Costs O(limit) rows however far into the list it is.
+ */
+export interface NamePageQuery {
+  /** '' for every name. */
+  readonly prefix: string;
+  /** The last name of the previous page, or null for the first page. */
+  readonly after: string | null;
+  readonly limit: number;
+}
+
+export interface NamePage<T> {
+  readonly items: T[];
+  /** True when more names follow the last item (engines read `limit + 1` rows to know). */
+  readonly more: boolean;
+}
+
+/** One page of a manager's stores, ordered by a column, ties by id (Cloudflare `page`/`per_page`). */
+export interface StorePageQuery {
+  readonly order: 'name' | 'created' | 'modified';
+  readonly direction: 'asc' | 'desc';
+  readonly limit: number;
+  readonly offset: number;
+}
+
+export interface StorePage {
+  readonly items: StoreRecord[];
+  /** How many stores the manager holds, over all pages. */
+  readonly total: number;
+}
+
 export interface SecretPage {
   readonly items: SecretRecord[];
   /** How many secrets match the filters, over all pages. */

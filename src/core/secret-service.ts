@@ -2,7 +2,7 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
-import { type Actor, holdsPermission, requirePermission } from './actor.js';
+import { type Actor, holdsPermission, requirePermission, requireStorePermission } from './actor.js';
 import { type AuditEntry, type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
@@ -16,12 +16,15 @@ import {
 } from './errors.js';
 import {
   isWithinWindow,
+  type NamePage,
+  type NamePageQuery,
   type SecretListQuery,
   type SecretPage,
   type SecretRecord,
   type StoreRecord,
   type ValidityWindow,
 } from './model.js';
+import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertSecretName, assertStoreName, assertValueSize, DEFAULT_STORE_NAME } from './names.js';
 import { ensureStoreInTx, resolveStore } from './store-service.js';
 
@@ -81,6 +84,9 @@ export interface OpenedValue {
   readonly version: number;
   readonly value: Buffer;
 }
+
+/** Rows per range read when a whole store is listed. */
+const LIST_ALL_BATCH = 500;
 
 /** Most secrets one batch reveal may open (names asked for, or all of a store). */
 export const MAX_REVEAL_BATCH = 1000;
@@ -352,9 +358,54 @@ export class SecretService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
     return this.#deps.audit.read(ctx, entry, async () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:read');
       const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       return this.#deps.repository.listSecrets(store.id, query);
+    });
+  }
+
+  /**
+   * One keyset page of a store's secrets by name (metadata only): one audited read and one range
+   * read of at most `limit + 1` rows, wherever `after` points.
+   */
+  async listByName(
+    caller: Caller,
+    tenantId: string,
+    storeId: string,
+    query: NamePageQuery,
+  ): Promise<NamePage<SecretRecord>> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const { empty } = checkNamePage('secret', query);
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      return empty ? emptyPage<SecretRecord>() : this.#deps.repository.listSecretsByName(store.id, query);
+    });
+  }
+
+  /**
+   * Every secret of a store by name (envs lists a whole environment): one audited read, walked in
+   * keyset batches so that each batch is one range read however large the store is.
+   */
+  async listAllByName(caller: Caller, tenantId: string, storeId: string): Promise<SecretRecord[]> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'secret.list', resource: byId(storeId) };
+    return this.#deps.audit.read(ctx, entry, async () => {
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
+      const all: SecretRecord[] = [];
+      for (let after: string | null = null; ;) {
+        const page = await this.#deps.repository.listSecretsByName(store.id, {
+          prefix: '',
+          after,
+          limit: LIST_ALL_BATCH,
+        });
+        all.push(...page.items);
+        const last = page.items[page.items.length - 1];
+        if (!page.more || last === undefined) return all;
+        after = last.name;
+      }
     });
   }
 
@@ -362,7 +413,7 @@ export class SecretService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'secret.get', resource: secretWithId(byId(storeId), secretId) };
     return this.#deps.audit.read(ctx, entry, async () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:read');
       const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       const secret = await this.#deps.repository.getSecretById(store.id, secretId);
       if (secret === null) throw secretNotFound();
@@ -374,7 +425,7 @@ export class SecretService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'secret.get', resource: secretNamed(byId(storeId), name) };
     return this.#deps.audit.read(ctx, entry, async () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:read');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:read');
       assertSecretName(name, 'name');
       const store = await resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       const secret = await this.#deps.repository.getSecret(store.id, name);
@@ -414,8 +465,9 @@ export class SecretService {
   }
 
   #checkNew(actor: Actor, tenantId: string, inputs: readonly NewSecretInput[]): void {
-    requirePermission(actor, tenantId, 'secrets:write');
-    if (inputs.some((i) => i.value !== undefined)) requirePermission(actor, tenantId, 'secrets:set-value');
+    requireStorePermission(actor, tenantId, 'secrets:write');
+    if (inputs.some((i) => i.value !== undefined))
+      requireStorePermission(actor, tenantId, 'secrets:set-value');
     const seen = new Set<string>();
     inputs.forEach((input, index) => {
       assertSecretName(input.name, inputs.length > 1 ? `[${index}].name` : 'name');
@@ -494,12 +546,12 @@ export class SecretService {
     if (metadata) entries.push({ tenantId, action: 'secret.update', resource });
     if (patch.value !== undefined) entries.push({ tenantId, action: 'secret.set-value', resource });
     await this.#deps.audit.check(ctx, entry, () => {
-      if (metadata) requirePermission(actor, tenantId, 'secrets:write');
+      if (metadata) requireStorePermission(actor, tenantId, 'secrets:write');
       if (patch.value !== undefined) {
-        requirePermission(actor, tenantId, 'secrets:set-value');
+        requireStorePermission(actor, tenantId, 'secrets:set-value');
         assertValueSize(patch.value);
       }
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
     });
     return this.#deps.audit.change(
       ctx,
@@ -525,7 +577,7 @@ export class SecretService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'secret.set-value', resource: secretNamed(byId(storeId), name) };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:set-value');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:set-value');
       assertSecretName(name, 'name');
       assertValueSize(value);
     });
@@ -582,7 +634,9 @@ export class SecretService {
       resource: unique.length === 1 && only ? secretWithId(byId(storeId), only) : byId(storeId),
     };
     const entries = unique.map((id) => ({ ...entry, resource: secretWithId(byId(storeId), id) }));
-    await this.#deps.audit.check(ctx, entry, () => requirePermission(ctx.actor, tenantId, 'secrets:write'));
+    await this.#deps.audit.check(ctx, entry, () =>
+      requireStorePermission(ctx.actor, tenantId, 'secrets:write'),
+    );
     await this.#deps.audit.change(
       ctx,
       entry,
@@ -617,8 +671,8 @@ export class SecretService {
     const entry = { tenantId, action: 'secret.duplicate', resource: secretWithId(byId(storeId), secretId) };
     const copyEntry = { tenantId, action: 'secret.create', resource: secretNamed(byId(storeId), input.name) };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(actor, tenantId, 'secrets:write');
-      requirePermission(actor, tenantId, 'secrets:set-value');
+      requireStorePermission(actor, tenantId, 'secrets:write');
+      requireStorePermission(actor, tenantId, 'secrets:set-value');
       assertSecretName(input.name, 'name');
     });
     return this.#deps.audit.change(
@@ -691,9 +745,9 @@ export class SecretService {
       resource: secretNamed(byId(storeId), name),
     };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
       if (input.value !== undefined) {
-        requirePermission(actor, tenantId, 'secrets:set-value');
+        requireStorePermission(actor, tenantId, 'secrets:set-value');
         assertValueSize(input.value);
       }
       if (
@@ -701,7 +755,7 @@ export class SecretService {
         input.scopes !== undefined ||
         (windowGiven && input.value === undefined)
       ) {
-        requirePermission(actor, tenantId, 'secrets:write');
+        requireStorePermission(actor, tenantId, 'secrets:write');
       }
       assertSecretName(name, 'name');
     });
@@ -724,7 +778,7 @@ export class SecretService {
         };
         assertWindow(window);
         if (existing === null) {
-          requirePermission(actor, tenantId, 'secrets:write');
+          requireStorePermission(actor, tenantId, 'secrets:write');
           await this.#assertQuota(tx, tenantId, 1);
           const record: SecretRecord = {
             id: newId(),
@@ -814,7 +868,7 @@ export class SecretService {
     const { actor } = ctx;
     const entry = { tenantId, action: 'secret.delete', resource: secretNamed(byId(storeId), name) };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(actor, tenantId, 'secrets:write');
+      requireStorePermission(actor, tenantId, 'secrets:write');
       assertSecretName(name, 'name');
     });
     await this.#deps.audit.change(ctx, entry, async (tx) => {
@@ -843,8 +897,8 @@ export class SecretService {
       ctx,
       entry,
       async () => {
-        requirePermission(actor, tenantId, 'secrets:read');
-        requirePermission(actor, tenantId, 'secrets:reveal');
+        requireStorePermission(actor, tenantId, 'secrets:read');
+        requireStorePermission(actor, tenantId, 'secrets:reveal');
         assertSecretName(name, 'name');
         const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
         const opened = await this.#openCurrent(tenantId, store.id, name);
@@ -883,7 +937,8 @@ export class SecretService {
     names: readonly string[] | null,
   ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
     const ctx = callContextOf(caller);
-    // One event for the batch, naming the store; the names asked are in the request, not the event.
+    // One event for the batch, naming the store, then one `secret.reveal` per value disclosed, as a
+    // single reveal writes: "who read X" finds batch reads too. Names asked but not disclosed are not.
     const entry = { tenantId, action: 'secret.reveal-batch', resource: byId(storeId) };
     return this.#deps.audit.read(
       ctx,
@@ -892,6 +947,14 @@ export class SecretService {
       (result) => {
         for (const s of result.secrets) s.value.fill(0);
       },
+      (result) => [
+        entry,
+        ...result.secrets.map((s) => ({
+          tenantId,
+          action: 'secret.reveal',
+          resource: secretNamed(byId(storeId), s.name),
+        })),
+      ],
     );
   }
 
@@ -901,8 +964,8 @@ export class SecretService {
     storeId: string,
     names: readonly string[] | null,
   ): Promise<{ secrets: OpenedValue[]; missing: string[] }> {
-    requirePermission(actor, tenantId, 'secrets:reveal');
-    if (names === null) requirePermission(actor, tenantId, 'secrets:read');
+    requireStorePermission(actor, tenantId, 'secrets:reveal');
+    if (names === null) requireStorePermission(actor, tenantId, 'secrets:read');
     else {
       if (names.length > MAX_REVEAL_BATCH) {
         throw InvalidError.field('too_many_names', 'names', `At most ${MAX_REVEAL_BATCH} names per call.`);

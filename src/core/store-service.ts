@@ -1,11 +1,12 @@
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
-import { type Actor, managedScopeOf, requirePermission } from './actor.js';
+import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
 import { type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
-import type { StoreRecord } from './model.js';
+import type { NamePage, NamePageQuery, StorePage, StorePageQuery, StoreRecord } from './model.js';
+import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertStoreName, assertTenantId } from './names.js';
 import type { Permission } from './permissions.js';
 
@@ -43,7 +44,11 @@ export async function resolveStore(
   return store;
 }
 
-/** Creates the store, or returns the existing one of that name; for facades that create on first use. */
+/**
+ * Creates the store, or returns the existing one of that name; for facades that create on first use.
+ * This is where a tenant comes into existence (its first store), so the tenant id is checked here.
+ * A managed store is a service's: a service never brings a tenant into existence (docs/adr/0007).
+ */
 export async function ensureStoreInTx(
   tx: RepositoryTx,
   tenantId: string,
@@ -54,6 +59,10 @@ export async function ensureStoreInTx(
 ): Promise<{ store: StoreRecord; created: boolean }> {
   const existing = await tx.getStoreByName(tenantId, name, managedBy);
   if (existing !== null) return { store: existing, created: false };
+  assertTenantId(tenantId);
+  if (managedBy !== null && (await tx.getTenant(tenantId)) === null) {
+    throw new NotFoundError('tenant_not_found', 'The tenant does not exist.');
+  }
   if ((await tx.countStores(tenantId)) >= storeLimit) {
     throw new QuotaExceededError('maximum_stores_exceeded', `The tenant already has ${storeLimit} stores.`);
   }
@@ -82,10 +91,39 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const { actor } = ctx;
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
-      requirePermission(actor, tenantId, 'secrets:read');
+      requireStorePermission(actor, tenantId, 'secrets:read');
       const scope = managedScopeOf(actor);
       const all = await this.#deps.repository.listStores(tenantId);
       return actor.kind === 'operator' ? all : all.filter((s) => s.managedBy === scope);
+    });
+  }
+
+  /**
+   * One keyset page of the stores the actor may address, by name: a tenant key's are the tenant's
+   * own stores, a service's the stores it manages (the operator's: the tenant's own). One audited
+   * read and one range read of at most `limit + 1` rows, wherever `after` points.
+   */
+  async listByName(caller: Caller, tenantId: string, query: NamePageQuery): Promise<NamePage<StoreRecord>> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requireStorePermission(actor, tenantId, 'secrets:read');
+      const { empty } = checkNamePage('store', query);
+      if (empty) return emptyPage<StoreRecord>();
+      return this.#deps.repository.listStoresByName(tenantId, managedScopeOf(actor), query);
+    });
+  }
+
+  /**
+   * One offset page of the stores the actor may address, in any order (Cloudflare `page`/`per_page`):
+   * one audited read, and LIMIT/OFFSET in storage rather than every store read and sliced.
+   */
+  async listPage(caller: Caller, tenantId: string, query: StorePageQuery): Promise<StorePage> {
+    const ctx = callContextOf(caller);
+    const { actor } = ctx;
+    return this.#deps.audit.read(ctx, { tenantId, action: 'store.list', resource: 'stores' }, async () => {
+      requireStorePermission(actor, tenantId, 'secrets:read');
+      return this.#deps.repository.listStoresPage(tenantId, managedScopeOf(actor), query);
     });
   }
 
@@ -95,7 +133,7 @@ export class StoreService {
       ctx,
       { tenantId, action: 'store.get', resource: byId(storeId) },
       async () => {
-        requirePermission(ctx.actor, tenantId, 'secrets:read');
+        requireStorePermission(ctx.actor, tenantId, 'secrets:read');
         return resolveStore(this.#deps.repository, ctx.actor, tenantId, storeId);
       },
     );
@@ -113,7 +151,7 @@ export class StoreService {
   ): Promise<StoreRecord | null> {
     const ctx = callContextOf(caller);
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.get', resource: byName(name) }, async () => {
-      requirePermission(ctx.actor, tenantId, permission);
+      requireStorePermission(ctx.actor, tenantId, permission);
       return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(ctx.actor));
     });
   }
@@ -131,7 +169,7 @@ export class StoreService {
     // A lookup ahead of an operation, which records itself; a refusal here is recorded by the
     // facade's refusal recorder (src/http/audit-refusals.ts).
     const { actor } = callContextOf(caller);
-    requirePermission(actor, tenantId, permission);
+    requireStorePermission(actor, tenantId, permission);
     if (STORE_ID_PATTERN.test(ref)) {
       const byId = await this.#deps.repository.getStoreById(tenantId, ref);
       if (byId !== null && (actor.kind === 'operator' || byId.managedBy === managedScopeOf(actor)))
@@ -140,6 +178,19 @@ export class StoreService {
     const byName = await this.#deps.repository.getStoreByName(tenantId, ref, managedScopeOf(actor));
     if (byName === null) throw storeNotFound();
     return byName;
+  }
+
+  /** `resolveRef` as a read of its own (native `GET …/stores/{ref}`), recorded as `store.get`. */
+  async getByRef(caller: Caller, tenantId: string, ref: string): Promise<StoreRecord> {
+    const ctx = callContextOf(caller);
+    const entry = { tenantId, action: 'store.get', resource: byName(ref) };
+    return this.#deps.audit.read(
+      ctx,
+      entry,
+      () => this.resolveRef(ctx, tenantId, ref),
+      undefined,
+      (store) => [{ ...entry, resource: `${byName(store.name)}/${byId(store.id)}` }],
+    );
   }
 
   /** A new store; a service's store is managed by it. 409 when the name is taken. */
@@ -160,7 +211,7 @@ export class StoreService {
       resource: names.length === 1 && only !== undefined ? byName(only) : 'stores',
     };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(actor, tenantId, 'secrets:write');
+      requireStorePermission(actor, tenantId, 'secrets:write');
       assertTenantId(tenantId, 'account_id');
       names.forEach((name, index) => {
         assertStoreName(name, names.length > 1 ? `[${index}].name` : 'name');
@@ -199,7 +250,7 @@ export class StoreService {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'store.ensure', resource: byName(name) };
     await this.#deps.audit.check(ctx, entry, () => {
-      requirePermission(ctx.actor, tenantId, 'secrets:write');
+      requireStorePermission(ctx.actor, tenantId, 'secrets:write');
       assertStoreName(name);
     });
     return this.#deps.audit.change(ctx, entry, async (tx) => {
@@ -218,7 +269,9 @@ export class StoreService {
   ): Promise<void> {
     const ctx = callContextOf(caller);
     const entry = { tenantId, action: 'store.delete', resource: byId(storeId) };
-    await this.#deps.audit.check(ctx, entry, () => requirePermission(ctx.actor, tenantId, 'secrets:write'));
+    await this.#deps.audit.check(ctx, entry, () =>
+      requireStorePermission(ctx.actor, tenantId, 'secrets:write'),
+    );
     await this.#deps.audit.change(ctx, entry, async (tx) => {
       const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
       if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {

@@ -1,5 +1,6 @@
-import type { FastifyRequest } from 'fastify';
-import type { Actor } from '../core/actor.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Actor, Audience } from '../core/actor.js';
+import type { AuthService } from '../core/auth-service.js';
 import type { CallContext } from '../core/call-context.js';
 import { UnauthenticatedError } from '../core/errors.js';
 
@@ -53,3 +54,47 @@ export function actorOf(request: FastifyRequest): Actor {
 export function callerOf(request: FastifyRequest): CallContext {
   return { actor: actorOf(request), requestId: request.id, clientAddress: request.ip };
 }
+
+/** How one facade finds its credential, and whom its routes serve. */
+export interface FacadeAuthentication {
+  /** The token of a request in this facade's own headers; undefined when none is sent. */
+  readonly token: (request: FastifyRequest) => string | undefined;
+  /** Said when no credential is sent, in the facade's words. */
+  readonly missing: string;
+  /** What to send, named when an `Authorization` header lacks the Bearer scheme; default: Bearer only. */
+  readonly send?: string;
+  /** Whom the matched route serves; tenant APIs answer 'tenant' for every route. */
+  readonly audience: (request: FastifyRequest) => Audience;
+}
+
+/**
+ * The one authentication hook every facade installs (docs/architecture.md): each request, matched
+ * or not (unknown routes are authenticated, then answered and audited), is authenticated through
+ * the core with the client's address and the route's audience, so the failed-authentication limit
+ * and the credential-kind rule cannot be left out by a facade.
+ */
+export function authenticateRequests(
+  app: FastifyInstance,
+  auth: AuthService,
+  how: FacadeAuthentication,
+): void {
+  app.addHook('onRequest', async (request) => {
+    const token = how.token(request);
+    if (token === undefined) {
+      // A token sent without its scheme is still a missing credential (same status and code), but
+      // the message says what was wrong with what was sent.
+      const scheme = authorizationSchemeProblem(
+        singleHeader(request.headers.authorization),
+        how.send ?? '`Authorization: Bearer <token>`',
+      );
+      throw new UnauthenticatedError('missing_credentials', scheme ?? how.missing);
+    }
+    request.actor = await auth.authenticate(token, {
+      client: request.ip,
+      audience: how.audience(request),
+    });
+  });
+}
+
+/** For facades that serve tenants only. */
+export const TENANT_AUDIENCE = (): Audience => 'tenant';

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type CofferError, InvalidError, RateLimitedError, SecretNotYetValidError } from '../core/errors.js';
-import { methodsAllowedFor } from './route-methods.js';
+import { routeNotFound } from './audit-refusals.js';
+import { MethodNotAllowedError } from './route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
 /**
@@ -104,6 +105,9 @@ export function toProblem(failure: RequestFailure): Problem {
     case 'domain': {
       const e = failure.error;
       if (e instanceof InvalidError && Object.keys(e.fields).length > 0) return validationProblem(e.fields);
+      if (e instanceof MethodNotAllowedError) {
+        return { ...problem(405, e.message, { code: e.code }), allow: e.allow };
+      }
       const retryAfter = retryAfterOf(failure);
       const p = problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code, ...extensionsOf(e) });
       return retryAfter === undefined ? p : { ...p, retryAfter };
@@ -142,22 +146,12 @@ export function problemBody(p: Problem, traceId: string | undefined): string {
 }
 
 /**
- * A request no route answers, as ProblemDetails: 405 with `Allow` when the path exists with other
- * methods, else 404. Used at the server root and by the Neostore and native API facades.
+ * A request no route answers, outside every facade's prefix: 405 with `Allow` when the path exists
+ * with other methods, else 404, as ProblemDetails. Nothing is authenticated there, so nothing is
+ * audited either (the facades throw `routeNotFound` through their recording error handlers).
  */
-export function routeProblem(request: FastifyRequest): Problem {
-  const allow = methodsAllowedFor(request);
-  if (allow === null) return problem(404, 'No such endpoint.', { code: 'route_not_found' });
-  return {
-    ...problem(405, `${request.method} is not allowed here; this path takes ${allow.join(', ')}.`, {
-      code: 'method_not_allowed',
-    }),
-    allow,
-  };
-}
-
 export function sendRouteProblem(request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  return sendProblem(request, reply, routeProblem(request));
+  return sendProblem(request, reply, toProblem({ type: 'domain', error: routeNotFound(request) }));
 }
 
 export function neostoreErrorHandler(

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest, HTTPMethods } from 'fastify';
+import { NotFoundError } from '../core/errors.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -61,4 +62,17 @@ export function methodsAllowedFor(request: FastifyRequest): string[] | null {
   const path = request.url.split('?', 1)[0] ?? '';
   const allowed = request.server.routeMethods.allowed(path);
   return allowed.length > 0 && !allowed.includes(request.method) ? allowed : null;
+}
+
+/**
+ * The path exists, but not with this method: each facade's mapper answers 405 with `Allow` (in its
+ * own shape) instead of 404. A not-found kind for the core's closed set: it is audited and counted
+ * like an unknown route, which to the caller it nearly is.
+ */
+export class MethodNotAllowedError extends NotFoundError {
+  readonly allow: readonly string[];
+  constructor(method: string, allow: readonly string[]) {
+    super('method_not_allowed', `${method} is not allowed here; this path takes ${allow.join(', ')}.`);
+    this.allow = allow;
+  }
 }

@@ -4,11 +4,15 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  NamePage,
+  NamePageQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -109,6 +113,18 @@ export class InstrumentedRepository implements Repository {
     return this.#time('listStores', () => this.#inner.listStores(tenantId));
   }
 
+  listStoresByName(
+    tenantId: string,
+    managedBy: string | null,
+    query: NamePageQuery,
+  ): Promise<NamePage<StoreRecord>> {
+    return this.#time('listStoresByName', () => this.#inner.listStoresByName(tenantId, managedBy, query));
+  }
+
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery): Promise<StorePage> {
+    return this.#time('listStoresPage', () => this.#inner.listStoresPage(tenantId, managedBy, query));
+  }
+
   countStores(tenantId: string): Promise<number> {
     return this.#time('countStores', () => this.#inner.countStores(tenantId));
   }
@@ -123,6 +139,10 @@ export class InstrumentedRepository implements Repository {
 
   listSecrets(storeId: string, query: SecretListQuery): Promise<SecretPage> {
     return this.#time('listSecrets', () => this.#inner.listSecrets(storeId, query));
+  }
+
+  listSecretsByName(storeId: string, query: NamePageQuery): Promise<NamePage<SecretRecord>> {
+    return this.#time('listSecretsByName', () => this.#inner.listSecretsByName(storeId, query));
   }
 
   countSecretsInStore(storeId: string): Promise<number> {

@@ -1,4 +1,10 @@
-import type { AuditQuery, SecretListQuery, VersionCursor } from '../core/model.js';
+import type {
+  AuditQuery,
+  NamePageQuery,
+  SecretListQuery,
+  StorePageQuery,
+  VersionCursor,
+} from '../core/model.js';
 import type { RepositoryReads } from './repository.js';
 
 /**
@@ -39,6 +45,12 @@ export abstract class RepositoryReadsForwarder implements RepositoryReads {
   listStores(tenantId: string) {
     return this.reads.listStores(tenantId);
   }
+  listStoresByName(tenantId: string, managedBy: string | null, query: NamePageQuery) {
+    return this.reads.listStoresByName(tenantId, managedBy, query);
+  }
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery) {
+    return this.reads.listStoresPage(tenantId, managedBy, query);
+  }
   countStores(tenantId: string) {
     return this.reads.countStores(tenantId);
   }
@@ -50,6 +62,9 @@ export abstract class RepositoryReadsForwarder implements RepositoryReads {
   }
   listSecrets(storeId: string, query: SecretListQuery) {
     return this.reads.listSecrets(storeId, query);
+  }
+  listSecretsByName(storeId: string, query: NamePageQuery) {
+    return this.reads.listSecretsByName(storeId, query);
   }
   countSecretsInStore(storeId: string) {
     return this.reads.countSecretsInStore(storeId);

@@ -3,11 +3,15 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  NamePage,
+  NamePageQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
@@ -39,11 +43,25 @@ export interface RepositoryReads {
   getStoreById(tenantId: string, id: string): Promise<StoreRecord | null>;
   /** All stores of a tenant, oldest first (ties by id). */
   listStores(tenantId: string): Promise<StoreRecord[]>;
+  /**
+   * A keyset page of the tenant's stores under one manager (`managedBy` null: the tenant's own),
+   * by name: one indexed range read of at most `limit + 1` rows.
+   */
+  listStoresByName(
+    tenantId: string,
+    managedBy: string | null,
+    query: NamePageQuery,
+  ): Promise<NamePage<StoreRecord>>;
+  /** Offset paging of one manager's stores in any order (Cloudflare): LIMIT/OFFSET in the engine. */
+  listStoresPage(tenantId: string, managedBy: string | null, query: StorePageQuery): Promise<StorePage>;
   countStores(tenantId: string): Promise<number>;
 
   getSecret(storeId: string, name: string): Promise<SecretRecord | null>;
   getSecretById(storeId: string, id: string): Promise<SecretRecord | null>;
+  /** Offset paging in any order (Cloudflare): LIMIT/OFFSET in the engine, never all rows. */
   listSecrets(storeId: string, query: SecretListQuery): Promise<SecretPage>;
+  /** A keyset page of a store's secrets by name: one indexed range read of at most `limit + 1` rows. */
+  listSecretsByName(storeId: string, query: NamePageQuery): Promise<NamePage<SecretRecord>>;
   countSecretsInStore(storeId: string): Promise<number>;
   /** Secrets of a tenant across all its stores (quota usage). */
   countSecretsInTenant(tenantId: string): Promise<number>;

@@ -36,6 +36,7 @@ describe('Cloudflare system routes: stores managed by the calling service', () =
   const log = new ExchangeLog();
   let serviceA = '';
   let serviceB = '';
+  let tenantToken = '';
   let storeA = '';
   let secretOne = '';
   let secretTwo = '';
@@ -45,6 +46,8 @@ describe('Cloudflare system routes: stores managed by the calling service', () =
 
   before(async () => {
     server = await startTestServer();
+    // A service works in tenants that exist; it never creates one (docs/adr/0007-service-credentials.md).
+    tenantToken = await server.createKey(TENANT, 'admin', ['*']);
     serviceA = await server.createService('svc-a');
     serviceB = await server.createService('svc-b');
   });
@@ -83,7 +86,6 @@ describe('Cloudflare system routes: stores managed by the calling service', () =
   });
 
   test('list and get stores: only the caller’s own', async () => {
-    const tenantToken = await server.createKey(TENANT, 'admin', ['*']);
     await raw(server, log, 'POST', accountPath(TENANT, '/stores'), {
       token: tenantToken,
       body: { name: 'tenant-own' },

@@ -118,7 +118,10 @@ describe('AuthService: equal work, no oracle', () => {
         ),
         async (token) => {
           fc.pre(token !== '' && !isWellFormedToken(token));
-          await assert.rejects(auth.authenticate(token, { client: '10.0.0.1' }), UnauthenticatedError);
+          await assert.rejects(
+            auth.authenticate(token, { client: '10.0.0.1', audience: 'tenant' }),
+            UnauthenticatedError,
+          );
         },
       ),
       { seed: 8103, numRuns: 300 },
@@ -139,7 +142,7 @@ describe('AuthService: equal work, no oracle', () => {
     const work: Record<string, string[]> = {};
     for (const [label, token] of Object.entries({ unknown, disabledKey, disabledService, valid })) {
       fake.calls.length = 0;
-      await auth.authenticate(token).catch((error: unknown) => {
+      await auth.authenticate(token, { client: 'c', audience: 'tenant' }).catch((error: unknown) => {
         assert.ok(error instanceof UnauthenticatedError);
         assert.equal(error.code, 'invalid_credentials', 'one answer for every failure');
       });
@@ -152,7 +155,11 @@ describe('AuthService: equal work, no oracle', () => {
     const token = generateToken();
     const fake = countingRepository({ keys: [keyRecord(token, false)] });
     const auth = new AuthService({ repository: fake.repository });
-    for (let i = 0; i < 3; i++) await assert.rejects(auth.authenticate(token), UnauthenticatedError);
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        auth.authenticate(token, { client: 'c', audience: 'tenant' }),
+        UnauthenticatedError,
+      );
     assert.equal(fake.calls.length, 6);
   });
 });
@@ -201,24 +208,40 @@ describe('rate limiters (in memory, bounded)', () => {
       repository: fake.repository,
       failures: new FailureLimiter({ limit: 2, clock }),
     });
-    await auth.authenticate(valid, { client: 'x' });
-    await assert.rejects(auth.authenticate(generateToken(), { client: 'x' }), UnauthenticatedError);
-    await assert.rejects(auth.authenticate('coffer_nope', { client: 'x' }), UnauthenticatedError);
+    await auth.authenticate(valid, { client: 'x', audience: 'tenant' });
+    await assert.rejects(
+      auth.authenticate(generateToken(), { client: 'x', audience: 'tenant' }),
+      UnauthenticatedError,
+    );
+    await assert.rejects(
+      auth.authenticate('coffer_nope', { client: 'x', audience: 'tenant' }),
+      UnauthenticatedError,
+    );
     fake.calls.length = 0;
-    await assert.rejects(auth.authenticate(generateToken(), { client: 'x' }), (error: unknown) => {
-      assert.ok(error instanceof RateLimitedError);
-      assert.equal(error.code, 'too_many_failed_authentications');
-      assert.equal(error.retryAfterSeconds, 60);
-      assert.equal(error.blockedUntil, Math.ceil((clock.now() + 60_000) / 1000) * 1000);
-      assert.match(
-        error.message,
-        /^This address \(x\) is blocked after too many failed authentications, until /,
-      );
-      return true;
-    });
+    await assert.rejects(
+      auth.authenticate(generateToken(), { client: 'x', audience: 'tenant' }),
+      (error: unknown) => {
+        assert.ok(error instanceof RateLimitedError);
+        assert.equal(error.code, 'too_many_failed_authentications');
+        assert.equal(error.retryAfterSeconds, 60);
+        assert.equal(error.blockedUntil, Math.ceil((clock.now() + 60_000) / 1000) * 1000);
+        assert.match(
+          error.message,
+          /^This address \(x\) is blocked after too many failed authentications, until /,
+        );
+        return true;
+      },
+    );
     assert.deepEqual(fake.calls, [], 'refused before the lookup');
-    assert.equal((await auth.authenticate(valid, { client: 'x' })).kind, 'api_key', 'a verified key passes');
-    await assert.rejects(auth.authenticate(generateToken(), { client: 'y' }), UnauthenticatedError);
+    assert.equal(
+      (await auth.authenticate(valid, { client: 'x', audience: 'tenant' })).kind,
+      'api_key',
+      'a verified key passes',
+    );
+    await assert.rejects(
+      auth.authenticate(generateToken(), { client: 'y', audience: 'tenant' }),
+      UnauthenticatedError,
+    );
   });
 });
 

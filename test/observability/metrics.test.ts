@@ -134,8 +134,8 @@ describe('/metrics', () => {
       total(samples, 'coffer_auth_failures_total', { facade, reason });
     assert.equal(failures('neostore', 'missing_credentials'), 1);
     assert.equal(failures('neostore', 'malformed_token'), 1);
-    assert.equal(failures('neostore', 'unknown_token'), 1);
-    assert.equal(failures('cloudflare', 'unknown_token'), 1);
+    assert.equal(failures('neostore', 'invalid_token'), 1);
+    assert.equal(failures('cloudflare', 'invalid_token'), 1);
     assert.equal(failures('envs', 'missing_credentials'), 1);
   });
 

@@ -731,6 +731,140 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       },
     );
 
+    contract(
+      'listSecretsByName: keyset pages in ordinal order, after a name, under a prefix, one store only',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const other = await seedTenantStore(repo);
+        const all = ['A', 'APP_1', 'APP_2', 'APP_3', 'APPLE', 'B', '_x', 'a', 'app_1', 'z', 'é', '\u{1F600}'];
+        for (const name of [...all].reverse()) await seedSecret(repo, st.id, { name });
+        await seedSecret(repo, other.id, { name: 'APP_0' });
+        const sorted = [...all].sort(ordinal);
+        const page = async (prefix: string, after: string | null, limit: number) => {
+          const p = await repo.listSecretsByName(st.id, { prefix, after, limit });
+          assert.ok(p.items.every((s) => s.storeId === st.id));
+          return { names: names(p.items), more: p.more };
+        };
+        assert.deepEqual(await page('', null, 100), { names: sorted, more: false });
+        assert.deepEqual(await page('', null, sorted.length), { names: sorted, more: false }, 'exactly full');
+        assert.deepEqual(await page('', null, 3), { names: sorted.slice(0, 3), more: true });
+        assert.deepEqual(await page('', 'APP_3', 2), { names: ['B', '_x'], more: true });
+        assert.deepEqual(await page('', 'AZZ', 1), { names: ['B'], more: true }, 'after a name not stored');
+        assert.deepEqual(await page('', 'é', 5), { names: ['\u{1F600}'], more: false }, 'code point order');
+        assert.deepEqual(await page('', '\u{1F600}', 5), { names: [], more: false });
+        assert.deepEqual(await page('APP_', null, 2), { names: ['APP_1', 'APP_2'], more: true });
+        assert.deepEqual(await page('APP_', 'APP_2', 2), { names: ['APP_3'], more: false });
+        assert.deepEqual(await page('APP_', 'A', 5), { names: ['APP_1', 'APP_2', 'APP_3'], more: false });
+        assert.deepEqual(await page('APP_', 'APPLE', 5), { names: ['APP_1', 'APP_2', 'APP_3'], more: false });
+        assert.deepEqual(
+          await page('APP_', 'APP_9', 5),
+          { names: [], more: false },
+          'after the prefix range',
+        );
+        assert.deepEqual(await page('APP_', 'B', 5), { names: [], more: false }, 'past the prefix range');
+        assert.deepEqual(await page('APP', null, 10), {
+          names: ['APPLE', 'APP_1', 'APP_2', 'APP_3'],
+          more: false,
+        });
+        assert.deepEqual(await page('app', null, 10), { names: ['app_1'], more: false }, 'case-sensitive');
+        assert.deepEqual(await page('é', null, 10), { names: ['é'], more: false });
+        assert.deepEqual(await page('nothing', null, 10), { names: [], more: false });
+        const walked: string[] = [];
+        for (let after: string | null = null; ;) {
+          const p = await repo.listSecretsByName(st.id, { prefix: '', after, limit: 5 });
+          walked.push(...names(p.items));
+          if (!p.more) break;
+          after = p.items[p.items.length - 1]?.name ?? null;
+        }
+        assert.deepEqual(walked, sorted, 'a walk visits every name once');
+        assert.deepEqual(await repo.listSecretsByName('no-store', { prefix: '', after: null, limit: 5 }), {
+          items: [],
+          more: false,
+        });
+      },
+    );
+
+    contract("listStoresByName: keyset pages of one manager's stores, under a prefix", async (repo) => {
+      const own = ['proj/dev', 'proj/prod', 'proj-x', 'default', 'zeta'];
+      for (const name of own) await seedTenantStore(repo, { name });
+      await seedTenantStore(repo, { name: 'proj/dev', managedBy: 'svc' });
+      await seedTenantStore(repo, { name: 'managed-only', managedBy: 'svc' });
+      await seedTenantStore(repo, { tenantId: 't2', name: 'proj/qa' });
+      const page = async (managedBy: string | null, prefix: string, after: string | null, limit: number) => {
+        const p = await repo.listStoresByName('t1', managedBy, { prefix, after, limit });
+        assert.ok(p.items.every((s) => s.tenantId === 't1' && s.managedBy === managedBy));
+        return { names: p.items.map((s) => s.name), more: p.more };
+      };
+      const sorted = [...own].sort(ordinal);
+      assert.deepEqual(await page(null, '', null, 10), { names: sorted, more: false });
+      assert.deepEqual(await page(null, '', null, 2), { names: sorted.slice(0, 2), more: true });
+      assert.deepEqual(await page(null, '', sorted[1] ?? '', 2), { names: sorted.slice(2, 4), more: true });
+      assert.deepEqual(await page(null, 'proj/', null, 10), {
+        names: ['proj/dev', 'proj/prod'],
+        more: false,
+      });
+      assert.deepEqual(await page(null, 'proj/', 'proj/dev', 1), { names: ['proj/prod'], more: false });
+      assert.deepEqual(await page('svc', '', null, 10), { names: ['managed-only', 'proj/dev'], more: false });
+      assert.deepEqual(await page('other', '', null, 10), { names: [], more: false });
+    });
+
+    contract(
+      "listStoresPage: one manager's stores, any order, ties by id, LIMIT/OFFSET with a total",
+      async (repo) => {
+        const specs: Partial<StoreRecord>[] = [
+          { id: 'st-3', name: 'b', createdAt: T0 + 2, updatedAt: T0 + 1 },
+          { id: 'st-1', name: 'B', createdAt: T0 + 1, updatedAt: T0 + 1 },
+          { id: 'st-4', name: 'a/x', createdAt: T0 + 1, updatedAt: T0 + 3 },
+          { id: 'st-2', name: 'c', createdAt: T0 + 2, updatedAt: T0 + 1 },
+        ];
+        const own: StoreRecord[] = [];
+        for (const spec of specs) own.push(await seedTenantStore(repo, spec));
+        await seedTenantStore(repo, { id: 'st-9', name: 'b', managedBy: 'svc' });
+        await seedTenantStore(repo, { id: 'st-8', tenantId: 't2', name: 'z' });
+        const keyOf = {
+          name: (s: StoreRecord) => s.name,
+          created: (s: StoreRecord) => s.createdAt,
+          modified: (s: StoreRecord) => s.updatedAt,
+        } as const;
+        for (const order of ['name', 'created', 'modified'] as const) {
+          for (const direction of ['asc', 'desc'] as const) {
+            const sign = direction === 'asc' ? 1 : -1;
+            const expected = [...own]
+              .sort((x, y) => {
+                const a = keyOf[order](x);
+                const b = keyOf[order](y);
+                const byKey =
+                  typeof a === 'number' && typeof b === 'number' ? a - b : ordinal(String(a), String(b));
+                return sign * (byKey !== 0 ? byKey : ordinal(x.id, y.id));
+              })
+              .map((s) => s.id);
+            const seen: string[] = [];
+            for (let offset = 0; offset < 6; offset += 3) {
+              const page = await repo.listStoresPage('t1', null, { order, direction, limit: 3, offset });
+              assert.equal(page.total, 4);
+              seen.push(...page.items.map((s) => s.id));
+            }
+            assert.deepEqual(seen, expected, `${order} ${direction}`);
+          }
+        }
+        const managed = await repo.listStoresPage('t1', 'svc', {
+          order: 'name',
+          direction: 'asc',
+          limit: 10,
+          offset: 0,
+        });
+        assert.deepEqual(
+          managed.items.map((s) => s.id),
+          ['st-9'],
+        );
+        assert.equal(managed.total, 1);
+        assert.deepEqual(
+          await repo.listStoresPage('t1', null, { order: 'created', direction: 'asc', limit: 5, offset: 50 }),
+          { items: [], total: 4 },
+        );
+      },
+    );
+
     contract('meta: absent, set, overwritten', async (repo) => {
       assert.equal(await repo.getMeta('bootstrapped_at'), null);
       await repo.transaction((tx) => tx.setMeta('bootstrapped_at', 'one'));

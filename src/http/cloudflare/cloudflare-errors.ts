@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CofferError, ForbiddenError, InvalidError } from '../../core/errors.js';
+import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 
 /**
@@ -57,8 +58,8 @@ export const CLOUDFLARE_ERRORS = {
   unsupported_media_type: {
     code: 1007,
     status: 415,
-    message: 'The request body must be JSON (Content-Type: application/json).',
-    when: 'The body is not application/json.',
+    message: 'The request body must be JSON (Content-Type: application/json or text/plain).',
+    when: 'The body is neither application/json nor text/plain (both read as JSON).',
   },
   request_too_large: {
     code: 1008,
@@ -112,7 +113,7 @@ export const CLOUDFLARE_ERRORS = {
     code: 1201,
     status: 404,
     message: 'The account does not exist for this token.',
-    when: 'The account is not the token’s own.',
+    when: 'The account is not the token’s own, or (system routes) does not exist.',
   },
   store_not_found: {
     code: 1202,
@@ -205,6 +206,8 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   too_many_failed_authentications: 'rate_limited',
   key_rate_limited: 'rate_limited',
   store_not_found: 'store_not_found',
+  tenant_not_found: 'account_not_found',
+  route_not_found: 'route_not_found',
   secret_not_found: 'secret_not_found',
   secret_not_yet_valid: 'secret_not_found',
   store_not_empty: 'store_not_empty',
@@ -252,6 +255,9 @@ function domainFailure(error: CofferError): CloudflareFailure {
     if (error.reason === 'other_tenant') return single('account_not_found');
     if (error.reason === 'not_service') return single('credential_not_allowed', error.message);
   }
+  // Unmatched routes in Cloudflare's own words (7003, 7001), not the core's.
+  if (error instanceof MethodNotAllowedError) return { ...single('method_not_allowed'), allow: error.allow };
+  if (error.code === 'route_not_found') return single('route_not_found');
   const name = DOMAIN_CODES[error.code] ?? KIND_FALLBACK[error.kind];
   if (error instanceof InvalidError) {
     const fields = Object.entries(error.fields);

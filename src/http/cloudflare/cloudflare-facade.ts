@@ -1,15 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
-import { recordingRefusals } from '../audit-refusals.js';
-import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
-import { methodsAllowedFor } from '../route-methods.js';
-import {
-  CLOUDFLARE_ERRORS,
-  cloudflareError,
-  cloudflareErrorHandler,
-  sendCloudflareFailure,
-} from './cloudflare-errors.js';
+import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
+import { authenticateRequests, bearerToken, singleHeader } from '../auth.js';
+import { CLOUDFLARE_ERRORS, cloudflareErrorHandler } from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
 import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
 
@@ -37,31 +31,23 @@ function cloudflareToken(headers: Record<string, string | string[] | undefined>)
 export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     app.addSchema(FailureEnvelope);
-    // JSON bodies only: anything else is refused rather than handed to validation as a string.
+    // Bodies are JSON. Cloudflare's API reads a JSON body whatever its media type says, and wrangler
+    // relies on that: it passes `fetch()` a JSON string without a header, so undici labels it
+    // `text/plain;charset=UTF-8`. Such a body is parsed as strict JSON here (never handed to
+    // validation as a string); any other media type (forms, multipart, octet-stream) is still a 415.
     app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
     app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
-    app.setNotFoundHandler((request, reply) => {
-      const allow = methodsAllowedFor(request);
-      return sendCloudflareFailure(
-        reply,
-        allow === null
-          ? cloudflareError('route_not_found')
-          : { ...cloudflareError('method_not_allowed'), allow },
-      );
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
     });
-    app.addHook('onRequest', async (request) => {
-      const token = cloudflareToken(request.headers);
-      if (token === undefined) {
-        const scheme = authorizationSchemeProblem(
-          singleHeader(request.headers.authorization),
-          '`Authorization: Bearer <token>`',
-        );
-        throw new UnauthenticatedError(
-          'missing_credentials',
-          scheme ?? CLOUDFLARE_ERRORS.authentication_required.message,
-        );
-      }
-      request.actor = await core.auth.authenticate(token, { client: request.ip });
+    // System routes serve platform services; every other route (unknown ones too) tenant tokens.
+    const systemRoutes = `${app.prefix}${SYSTEM_FAMILY.base}/`;
+    authenticateRequests(app, core.auth, {
+      token: (request) => cloudflareToken(request.headers),
+      missing: CLOUDFLARE_ERRORS.authentication_required.message,
+      audience: (request) =>
+        request.routeOptions.url?.startsWith(systemRoutes) === true ? 'platform' : 'tenant',
     });
     await app.register(secretsStoreRoutes(core, ACCOUNT_FAMILY));
     await app.register(secretsStoreRoutes(core, SYSTEM_FAMILY));

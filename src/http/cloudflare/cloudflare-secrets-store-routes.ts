@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { Actor } from '../../core/actor.js';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError } from '../../core/errors.js';
 import type { SecretOrder } from '../../core/model.js';
-import { actorOf, callerOf } from '../auth.js';
+import { callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
   AccountIdParam,
@@ -26,26 +24,19 @@ import {
   StoreView,
   SystemStoreCreateBody,
 } from './cloudflare-schemas.js';
-import {
-  pageOfStores,
-  pageRequestOf,
-  resultInfoOf,
-  scopeFilterOf,
-  secretView,
-  storeView,
-} from './cloudflare-views.js';
+import { pageRequestOf, resultInfoOf, scopeFilterOf, secretView, storeView } from './cloudflare-views.js';
 
 /**
  * The two route families share every operation but the quota. Account routes are for a tenant's own
  * API keys and its unmanaged stores; system routes for platform services and the stores they manage
- * (the core's `resolveStore` scopes both). They differ in a few wire details, kept explicit below.
+ * (the core's `resolveStore` scopes both, and its authentication admits only the family's credential
+ * kind: `requireAudience`). They differ in a few wire details, kept explicit below.
  */
 export interface RouteFamily {
   readonly kind: 'account' | 'system';
   /** The path up to and excluding `/stores`. */
   readonly base: string;
   readonly tenantParam: 'account_id' | 'account_tag';
-  readonly actorKind: Actor['kind'];
   readonly operationPrefix: string;
   readonly tag: string;
 }
@@ -54,7 +45,6 @@ export const ACCOUNT_FAMILY: RouteFamily = {
   kind: 'account',
   base: '/accounts/:account_id/secrets_store',
   tenantParam: 'account_id',
-  actorKind: 'api_key',
   operationPrefix: 'secrets-store',
   tag: 'Cloudflare Secrets Store',
 };
@@ -63,7 +53,6 @@ export const SYSTEM_FAMILY: RouteFamily = {
   kind: 'system',
   base: '/system/accounts/:account_tag',
   tenantParam: 'account_tag',
-  actorKind: 'service',
   operationPrefix: 'secrets-store-system',
   tag: 'Cloudflare Secrets Store (system)',
 };
@@ -106,16 +95,6 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
     const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
 
-    app.addHook('onRequest', async (request) => {
-      if (actorOf(request).kind !== family.actorKind) {
-        throw new ForbiddenError(
-          'not_service',
-          'credential_not_allowed',
-          system ? 'System routes need a service credential.' : 'Account routes need a tenant API token.',
-        );
-      }
-    });
-
     if (!system) {
       app.get(
         `${family.base}/quota`,
@@ -151,12 +130,16 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const query = request.query as StoreListQuery;
-        const all = await core.stores.list(callerOf(request), tenantOf(request));
         const page = pageRequestOf(query);
-        const items = pageOfStores(all, query, page);
+        const found = await core.stores.listPage(callerOf(request), tenantOf(request), {
+          order: query.order ?? 'created',
+          direction: query.direction ?? 'asc',
+          limit: page.perPage,
+          offset: page.offset,
+        });
         return ok(reply, 200, {
-          result: items.map(storeView),
-          result_info: resultInfoOf(page, items.length, all.length),
+          result: found.items.map(storeView),
+          result_info: resultInfoOf(page, found.items.length, found.total),
         });
       },
     );
@@ -170,7 +153,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
             tags: [family.tag],
             summary: 'Create a store (system)',
             description:
-              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant.',
+              'Creates a store in the account, managed by the calling service. The body’s numeric `account_id` is accepted and not used: the path’s `account_tag` names the Coffer tenant, which must exist (a service never creates one: 404 `account_not_found`).',
             params: Tenant,
             body: SystemStoreCreateBody,
             response: { 200: envelopeOf(StoreView, 'Store details'), ...failureResponses },

@@ -1,5 +1,5 @@
 import type { SecretRecord, StoreRecord } from '../../core/model.js';
-import type { ResultInfo, SecretView, StoreListQuery, StoreView } from './cloudflare-schemas.js';
+import type { ResultInfo, SecretView, StoreView } from './cloudflare-schemas.js';
 
 export const DEFAULT_PER_PAGE = 20;
 
@@ -47,31 +47,6 @@ export function pageRequestOf(query: { page?: number; per_page?: number }): Page
 
 export function resultInfoOf(request: PageRequest, count: number, total: number): ResultInfo {
   return { count, page: request.page, per_page: request.perPage, total_count: total };
-}
-
-const STORE_SORT_KEYS = {
-  name: (s: StoreRecord) => s.name,
-  created: (s: StoreRecord) => s.createdAt,
-  modified: (s: StoreRecord) => s.updatedAt,
-} as const;
-
-function compare(a: string | number, b: string | number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * One page of a tenant's stores. The core returns them all (a tenant holds at most COFFER_STORE_LIMIT),
- * so ordering is done here; ties are broken by id so that pages never repeat or skip a store.
- */
-export function pageOfStores(
-  stores: readonly StoreRecord[],
-  query: StoreListQuery,
-  request: PageRequest,
-): StoreRecord[] {
-  const key = STORE_SORT_KEYS[query.order ?? 'created'];
-  const sign = query.direction === 'desc' ? -1 : 1;
-  const sorted = [...stores].sort((a, b) => sign * (compare(key(a), key(b)) || compare(a.id, b.id)));
-  return sorted.slice(request.offset, request.offset + request.perPage);
 }
 
 /** `scopes=a&scopes=b` and `scopes=a,b` alike, de-duplicated. */

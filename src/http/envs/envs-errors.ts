@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type CofferError, ForbiddenError } from '../../core/errors.js';
+import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 import { SECRET_NAME_MESSAGE } from './envs-schemas.js';
 
@@ -102,6 +103,10 @@ function fromDomain(e: CofferError): EnvsFailure {
         return failure('service_not_allowed', e.message);
       return failure('missing_permission', e.message);
     case 'not_found':
+      if (e instanceof MethodNotAllowedError) {
+        return { ...failure('method_not_allowed', e.message), allow: e.allow };
+      }
+      if (e.code === 'route_not_found') return failure('route_not_found', e.message);
       // The only resource addressed is a secret: a missing store is a missing secret too. A secret
       // not valid yet says so (the core only tells callers who may know it exists).
       return failure(

@@ -1,10 +1,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
-import { recordingRefusals } from '../audit-refusals.js';
-import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
-import { methodsAllowedFor } from '../route-methods.js';
-import { ENVS_ERRORS, EnvsErrorSchema, envsErrorHandler, sendEnvsError } from './envs-errors.js';
+import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
+import { EnvsErrorSchema, envsErrorHandler } from './envs-errors.js';
 import { DeletedSchema, SecretSchema } from './envs-schemas.js';
 import { envsSecretRoutes } from './envs-secret-routes.js';
 
@@ -28,49 +26,17 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
     });
     app.setErrorHandler(recordingRefusals(core.auditTrail, envsErrorHandler));
 
-    // Mounted at the root, a not-found handler would answer for every facade; this route answers
-    // only for paths of the envs shape (and methods the contract does not have) in envs' own shape.
-    app.all('/:o/:p/envs/*', { schema: { hide: true } }, async (request, reply) => {
-      const allow = methodsAllowedFor(request);
-      return sendEnvsError(
-        reply,
-        allow === null
-          ? {
-              status: ENVS_ERRORS.route_not_found.status,
-              code: 'route_not_found',
-              error: 'No such endpoint.',
-            }
-          : {
-              status: ENVS_ERRORS.method_not_allowed.status,
-              code: 'method_not_allowed',
-              error: `${request.method} is not allowed here; this path takes ${allow.join(', ')}.`,
-              allow,
-            },
-      );
-    });
-
     await app.register(async (secured) => {
-      secured.addHook('onRequest', async (request, reply) => {
-        reply.header('cache-control', 'no-store');
-        const header = singleHeader(request.headers.authorization);
-        const token = bearerToken(header);
-        if (token === undefined) {
-          throw new UnauthenticatedError(
-            'missing_credentials',
-            authorizationSchemeProblem(header, '`Authorization: Bearer <token>`') ??
-              'An `Authorization: Bearer <token>` header is required.',
-          );
-        }
-        const actor = await core.auth.authenticate(token, { client: request.ip });
-        // envs is a tenant's API: platform service credentials work only on their managed stores.
-        if (actor.kind === 'service') {
-          throw new ForbiddenError(
-            'not_service',
-            'service_not_allowed',
-            'Service credentials cannot use envs.',
-          );
-        }
-        request.actor = actor;
+      authenticateRequests(secured, core.auth, {
+        token: (request) => bearerToken(singleHeader(request.headers.authorization)),
+        missing: 'An `Authorization: Bearer <token>` header is required.',
+        audience: TENANT_AUDIENCE,
+      });
+      // Mounted at the root, a not-found handler would answer for every facade; this route answers
+      // only for paths of the envs shape (and methods the contract does not have), authenticated and
+      // recorded like any other, in envs' own shape.
+      secured.all('/:o/:p/envs/*', { schema: { hide: true } }, async (request) => {
+        throw routeNotFound(request);
       });
       await secured.register(envsSecretRoutes(core));
     });

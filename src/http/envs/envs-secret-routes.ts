@@ -24,7 +24,6 @@ function secretNotFound(): NotFoundError {
   return new NotFoundError('secret_not_found', 'The secret does not exist.');
 }
 
-const PAGE = 500;
 const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((s) => [s, { description: 'Error', $ref: 'EnvsError#' }]));
 
@@ -53,17 +52,7 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
         // Reading never creates the store: an environment nobody declared into is simply empty.
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
         if (store === null) return [];
-        const out: SecretView[] = [];
-        for (let offset = 0; ; offset += PAGE) {
-          const page = await core.secrets.listInStore(actor, params.o, store.id, {
-            order: 'name',
-            direction: 'asc',
-            limit: PAGE,
-            offset,
-          });
-          out.push(...page.items.map(secretView));
-          if (page.items.length < PAGE) return out;
-        }
+        return (await core.secrets.listAllByName(actor, params.o, store.id)).map(secretView);
       },
     );
 

@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { UnauthenticatedError } from '../../core/errors.js';
-import { recordingRefusals } from '../audit-refusals.js';
-import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
+import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
 import { neostoreApiKeyRoutes } from './neostore-api-key-routes.js';
 import { neostoreAuditRoutes } from './neostore-audit-routes.js';
 import { neostoreSecretRoutes } from './neostore-secret-routes.js';
-import { neostoreErrorHandler, sendRouteProblem } from '../problem-details.js';
+import { neostoreErrorHandler } from '../problem-details.js';
 
 /** Neostore's two credentials: `X-API-KEY: <token>` or `Authorization: Bearer <token>`. */
 function neostoreToken(headers: Record<string, string | string[] | undefined>): string | undefined {
@@ -26,18 +25,14 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
     app.addContentTypeParser('text/json', { parseAs: 'string' }, jsonParser);
     app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string' }, jsonParser);
     app.setErrorHandler(recordingRefusals(core.auditTrail, neostoreErrorHandler));
-    app.setNotFoundHandler(sendRouteProblem);
-    app.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      const token = neostoreToken(request.headers);
-      if (token === undefined) {
-        const scheme = authorizationSchemeProblem(
-          singleHeader(request.headers.authorization),
-          '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
-        );
-        throw new UnauthenticatedError('missing_credentials', scheme ?? 'An API key is required.');
-      }
-      request.actor = await core.auth.authenticate(token, { client: request.ip });
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
+    });
+    authenticateRequests(app, core.auth, {
+      token: (request) => neostoreToken(request.headers),
+      missing: 'An API key is required.',
+      send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
+      audience: TENANT_AUDIENCE,
     });
     await app.register(neostoreSecretRoutes(core));
     await app.register(neostoreApiKeyRoutes(core));

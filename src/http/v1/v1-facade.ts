@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { ForbiddenError, UnauthenticatedError } from '../../core/errors.js';
-import { authorizationSchemeProblem, bearerToken, singleHeader } from '../auth.js';
-import { recordingRefusals } from '../audit-refusals.js';
-import { sendRouteProblem } from '../problem-details.js';
+import { authenticateRequests, bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
+import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
 import { v1ErrorHandler } from './v1-errors.js';
 import { SecretSchema, StoreSchema } from './v1-schemas.js';
 import { v1SecretRoutes } from './v1-secret-routes.js';
@@ -20,25 +18,16 @@ export function v1Facade(core: CofferCore): FastifyPluginAsync {
     // JSON bodies only: anything else is a 415, never a string to validate.
     app.removeContentTypeParser('text/plain');
     app.setErrorHandler(recordingRefusals(core.auditTrail, v1ErrorHandler));
-    app.setNotFoundHandler(sendRouteProblem);
-    app.addHook('onRequest', async (request, reply) => {
-      reply.header('cache-control', 'no-store');
-      const token =
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
+    });
+    authenticateRequests(app, core.auth, {
+      token: (request) =>
         singleHeader(request.headers['x-api-key']) ??
-        bearerToken(singleHeader(request.headers.authorization));
-      if (token === undefined) {
-        const scheme = authorizationSchemeProblem(
-          singleHeader(request.headers.authorization),
-          '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
-        );
-        throw new UnauthenticatedError('missing_credentials', scheme ?? 'An API key is required.');
-      }
-      const actor = await core.auth.authenticate(token);
-      // A tenant's API: platform service credentials keep to the Cloudflare system/ routes.
-      if (actor.kind === 'service') {
-        throw new ForbiddenError('not_service', 'service_not_allowed', 'Service credentials cannot use /v1.');
-      }
-      request.actor = actor;
+        bearerToken(singleHeader(request.headers.authorization)),
+      missing: 'An API key is required.',
+      send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
+      audience: TENANT_AUDIENCE,
     });
     await app.register(v1StoreRoutes(core));
     await app.register(v1SecretRoutes(core));

@@ -3,7 +3,7 @@ import type { CofferCore } from '../../core/coffer-core.js';
 import { parseInstant } from '../../core/instant.js';
 import { callerOf } from '../auth.js';
 import { preconditionOf, secretEtag } from './conditional-headers.js';
-import { decodeCursor, pageByName } from './page-cursor.js';
+import { afterOf, nextCursorOf, secretListBinding } from './page-cursor.js';
 import {
   DEFAULT_PAGE_SIZE,
   GetSecretQuery,
@@ -52,24 +52,14 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         const query = request.query as ListQuery;
         const actor = callerOf(request);
         const prefix = query.prefix ?? '';
-        const cursor = decodeCursor(query.cursor, prefix);
         const found = await core.stores.resolveRef(actor, tenant, store);
-        const page = await pageByName(
-          async (offset, limit) =>
-            (
-              await core.secrets.listInStore(actor, tenant, found.id, {
-                order: 'name',
-                direction: 'asc',
-                limit,
-                offset,
-                ...(prefix === '' ? {} : { namePrefix: prefix }),
-              })
-            ).items,
-          cursor,
+        const binding = secretListBinding(tenant, found.id, prefix);
+        const page = await core.secrets.listByName(actor, tenant, found.id, {
           prefix,
-          query.limit ?? DEFAULT_PAGE_SIZE,
-        );
-        return { items: page.items.map((s) => secretView(s)), nextCursor: page.nextCursor };
+          after: afterOf(core, binding, query.cursor),
+          limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        });
+        return { items: page.items.map((s) => secretView(s)), nextCursor: nextCursorOf(core, binding, page) };
       },
     );
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { callerOf } from '../auth.js';
-import { decodeCursor, pageByName } from './page-cursor.js';
+import { afterOf, nextCursorOf, storeListBinding } from './page-cursor.js';
 import {
   CreateStoreBody,
   DEFAULT_PAGE_SIZE,
@@ -35,17 +35,13 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
         const { tenant } = request.params as TenantParams;
         const query = request.query as ListQuery;
         const prefix = query.prefix ?? '';
-        const cursor = decodeCursor(query.cursor, prefix);
-        const stores = (await core.stores.list(callerOf(request), tenant))
-          .filter((s) => s.name.startsWith(prefix))
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        const page = await pageByName(
-          async (offset, limit) => stores.slice(offset, offset + limit),
-          cursor,
+        const binding = storeListBinding(tenant, prefix);
+        const page = await core.stores.listByName(callerOf(request), tenant, {
           prefix,
-          query.limit ?? DEFAULT_PAGE_SIZE,
-        );
-        return { items: page.items.map(storeView), nextCursor: page.nextCursor };
+          after: afterOf(core, binding, query.cursor),
+          limit: query.limit ?? DEFAULT_PAGE_SIZE,
+        });
+        return { items: page.items.map(storeView), nextCursor: nextCursorOf(core, binding, page) };
       },
     );
 
@@ -88,7 +84,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       },
       async (request) => {
         const { tenant, store } = request.params as StoreParams;
-        return storeView(await core.stores.resolveRef(callerOf(request), tenant, store));
+        return storeView(await core.stores.getByRef(callerOf(request), tenant, store));
       },
     );
 

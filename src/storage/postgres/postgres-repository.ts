@@ -6,17 +6,22 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  NamePage,
+  NamePageQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
   VersionRecord,
   WrappedKeyRow,
 } from '../../core/model.js';
+import { nameRange } from '../name-range.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
@@ -64,6 +69,12 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
   modified: 'updated_at',
   // Every listed secret with a value is active and one without is pending: order by that.
   status: '(current_version IS NULL)',
+};
+
+const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
+  name: 'name',
+  created: 'created_at',
+  modified: 'updated_at',
 };
 
 /**
@@ -354,6 +365,64 @@ class PostgresStatements implements RepositoryTx {
       values.slice(0, -2),
     );
     return { items: [], total };
+  }
+  async listStoresPage(tenantId: string, managedBy: string | null, q: StorePageQuery): Promise<StorePage> {
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    // The total comes from the same statement (one snapshot), computed before LIMIT applies.
+    const rows = await this.#all(
+      null,
+      `SELECT ${STORE_COLUMNS}, count(*) OVER () AS total FROM stores WHERE tenant_id = $1 AND managed_by = $2
+        ORDER BY ${STORE_ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT $3 OFFSET $4`,
+      [tenantId, managedBy ?? '', q.limit, q.offset],
+    );
+    const first = rows[0];
+    if (first !== undefined) return { items: rows.map(toStore), total: num(first, 'total') };
+    // A page past the end holds no row to carry the total.
+    const total = await this.#count(
+      'coffer_count_managed_stores',
+      'SELECT count(*) AS n FROM stores WHERE tenant_id = $1 AND managed_by = $2',
+      [tenantId, managedBy ?? ''],
+    );
+    return { items: [], total };
+  }
+  async listSecretsByName(storeId: string, q: NamePageQuery): Promise<NamePage<SecretRecord>> {
+    const rows = await this.#namePage('secrets', SECRET_COLUMNS, 'store_id = $1', [storeId], q);
+    return { items: rows.slice(0, q.limit).map(toSecret), more: rows.length > q.limit };
+  }
+  async listStoresByName(
+    tenantId: string,
+    managedBy: string | null,
+    q: NamePageQuery,
+  ): Promise<NamePage<StoreRecord>> {
+    const rows = await this.#namePage(
+      'stores',
+      STORE_COLUMNS,
+      'tenant_id = $1 AND managed_by = $2',
+      [tenantId, managedBy ?? ''],
+      q,
+    );
+    return { items: rows.slice(0, q.limit).map(toStore), more: rows.length > q.limit };
+  }
+  /**
+   * Up to `limit + 1` rows of a range on a unique (owner…, name) index (names are COLLATE "C", so
+   * the bounds are index bounds): the rows read are the rows returned, wherever the page starts.
+   * One prepared statement per shape (strict or not, with or without an upper bound).
+   */
+  async #namePage(
+    table: 'secrets' | 'stores',
+    columns: string,
+    owner: string,
+    values: readonly unknown[],
+    q: NamePageQuery,
+  ): Promise<Row[]> {
+    const range = nameRange(q);
+    const args = [...values, range.from, ...(range.below === null ? [] : [range.below]), q.limit + 1];
+    const n = (i: number) => `$${values.length + i}`;
+    const upper = range.below === null ? '' : ` AND name < ${n(2)}`;
+    const sql = `SELECT ${columns} FROM ${table} WHERE ${owner} AND name ${range.inclusive ? '>=' : '>'} ${n(1)}${upper}
+      ORDER BY name LIMIT ${n(args.length - values.length)}`;
+    const name = `coffer_${table}_by_name_${range.inclusive ? 'from' : 'after'}${range.below === null ? '' : '_below'}`;
+    return this.#all(name, sql, args);
   }
   async countSecretsInStore(storeId: string): Promise<number> {
     return this.#count(

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../core/errors.js';
 import type {
@@ -6,17 +7,22 @@ import type {
   AuditEventRecord,
   AuditHead,
   AuditQuery,
+  NamePage,
+  NamePageQuery,
   SecretListQuery,
   SecretPage,
   SecretRecord,
   SecretValueRow,
   ServiceCredentialRecord,
+  StorePage,
+  StorePageQuery,
   StoreRecord,
   Tenant,
   VersionCursor,
   VersionRecord,
   WrappedKeyRow,
 } from '../../core/model.js';
+import { nameRange } from '../name-range.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
@@ -47,6 +53,12 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
   modified: 'updated_at',
   // Every listed secret with a value is active and one without is pending: order by that.
   status: '(current_version IS NULL)',
+};
+
+const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
+  name: 'name',
+  created: 'created_at',
+  modified: 'updated_at',
 };
 
 /** `LIKE` pattern matching `text` literally anywhere (escape char `\`). */
@@ -201,6 +213,13 @@ class SqliteStatements implements RepositoryTx {
   /** Set when this connection changed a credential; the repository reads and clears it after COMMIT. */
   credentialsTouched = false;
 
+  /**
+   * Set when this connection destroyed or replaced sealed bytes (a version's ciphertext or wrapped
+   * key): the repository then empties the WAL after COMMIT, which still holds the frames that wrote
+   * them (docs/adr/0008-deletion-leaves-no-ciphertext.md).
+   */
+  sealedBytesRemoved = false;
+
   #credentialsChanged(): void {
     this.#s.bumpCredentialsEpoch.run();
     this.credentialsTouched = true;
@@ -232,7 +251,7 @@ class SqliteStatements implements RepositoryTx {
     return this.#s.countStores.get(tenantId) as number;
   }
   async deleteStore(storeId: string): Promise<boolean> {
-    this.#s.deleteStoreVersions.run(storeId);
+    if (this.#s.deleteStoreVersions.run(storeId).changes > 0) this.sealedBytesRemoved = true;
     this.#s.deleteStoreSecrets.run(storeId);
     return this.#s.deleteStore.run(storeId).changes === 1;
   }
@@ -267,6 +286,43 @@ class SqliteStatements implements RepositoryTx {
       `SELECT * FROM secrets WHERE ${filter} ORDER BY ${ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
     ).all(...args, q.limit, q.offset) as Row[];
     return { items: rows.map(toSecret), total };
+  }
+
+  async listStoresPage(tenantId: string, managedBy: string | null, q: StorePageQuery): Promise<StorePage> {
+    const args = [tenantId, managedBy ?? ''];
+    const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+    const total = this.#prepared('SELECT count(*) FROM stores WHERE tenant_id = ? AND managed_by = ?')
+      .pluck()
+      .get(...args) as number;
+    const rows = this.#prepared(
+      `SELECT * FROM stores WHERE tenant_id = ? AND managed_by = ?
+        ORDER BY ${STORE_ORDER_COLUMNS[q.order]} ${dir}, id ${dir} LIMIT ? OFFSET ?`,
+    ).all(...args, q.limit, q.offset) as Row[];
+    return { items: rows.map(toStore), total };
+  }
+  async listSecretsByName(storeId: string, q: NamePageQuery): Promise<NamePage<SecretRecord>> {
+    const rows = this.#namePage('secrets', 'store_id = ?', [storeId], q);
+    return { items: rows.slice(0, q.limit).map(toSecret), more: rows.length > q.limit };
+  }
+  async listStoresByName(
+    tenantId: string,
+    managedBy: string | null,
+    q: NamePageQuery,
+  ): Promise<NamePage<StoreRecord>> {
+    const rows = this.#namePage('stores', 'tenant_id = ? AND managed_by = ?', [tenantId, managedBy ?? ''], q);
+    return { items: rows.slice(0, q.limit).map(toStore), more: rows.length > q.limit };
+  }
+  /**
+   * Up to `limit + 1` rows of a range on a unique (owner…, name) index: (store_id, name) for
+   * secrets, (tenant_id, managed_by, name) for stores. The bounds are index bounds, so the rows read
+   * are the rows returned, wherever the page starts.
+   */
+  #namePage(table: 'secrets' | 'stores', owner: string, args: unknown[], q: NamePageQuery): Row[] {
+    const range = nameRange(q);
+    const upper = range.below === null ? '' : ' AND name < ?';
+    const sql = `SELECT * FROM ${table} WHERE ${owner} AND name ${range.inclusive ? '>=' : '>'} ?${upper} ORDER BY name LIMIT ?`;
+    const bounds = range.below === null ? [range.from] : [range.from, range.below];
+    return this.#prepared(sql).all(...args, ...bounds, q.limit + 1) as Row[];
   }
 
   /**
@@ -445,12 +501,15 @@ class SqliteStatements implements RepositoryTx {
     this.#s.setCurrentVersion.run(version, window.notBefore, window.expiresOn, updatedAt, secretId);
   }
   async pruneVersions(secretId: string, keep: number): Promise<void> {
-    if (keep <= 0) this.#s.deleteVersions.run(secretId);
-    else this.#s.pruneVersions.run(secretId, secretId, keep - 1);
+    const pruned =
+      keep <= 0
+        ? this.#s.deleteVersions.run(secretId)
+        : this.#s.pruneVersions.run(secretId, secretId, keep - 1);
+    if (pruned.changes > 0) this.sealedBytesRemoved = true;
   }
   async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
     if (this.#s.getSecretById.get(storeId, secretId) === undefined) return false;
-    this.#s.deleteVersions.run(secretId);
+    if (this.#s.deleteVersions.run(secretId).changes > 0) this.sealedBytesRemoved = true;
     return this.#s.deleteSecret.run(secretId).changes === 1;
   }
 
@@ -483,9 +542,11 @@ class SqliteStatements implements RepositoryTx {
     expectedKekId: string,
     next: { kekId: string; wrappedKey: Buffer },
   ): Promise<boolean> {
-    return (
-      this.#s.rewrapVersion.run(next.kekId, next.wrappedKey, secretId, version, expectedKekId).changes === 1
-    );
+    // The replaced wrapped key opens with the old KEK: once that is retired, no copy may linger.
+    const rewrapped =
+      this.#s.rewrapVersion.run(next.kekId, next.wrappedKey, secretId, version, expectedKekId).changes === 1;
+    if (rewrapped) this.sealedBytesRemoved = true;
+    return rewrapped;
   }
   async getMeta(key: string): Promise<string | null> {
     const v = this.#s.getMeta.get(key);
@@ -546,6 +607,9 @@ class SqliteStatements implements RepositoryTx {
   }
 }
 
+/** How long a connection waits for another process's lock (the CLI and a server sharing the file). */
+const BUSY_TIMEOUT_MS = 5000;
+
 function openConnection(path: string): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -553,7 +617,7 @@ function openConnection(path: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   // The CLI and a running server may share the file; wait for the other's lock instead of failing.
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // Deleted versions are overwritten in the file, not merely unlinked from the b-tree.
   db.pragma('secure_delete = ON');
   return db;
@@ -598,6 +662,12 @@ interface PendingTransaction {
 
 /** Most transactions committed together, under one fsync (group commit). */
 const GROUP_COMMIT_MAX = 512;
+
+/**
+ * How long a commit that removed sealed bytes waits for other processes' readers to leave the WAL
+ * before it is answered anyway (the same bound as `busy_timeout` for the CLI's writes).
+ */
+const WAL_SCRUB_WAIT_MS = BUSY_TIMEOUT_MS;
 
 /** How stale a look at other processes' credential changes may be (this process's own: never). */
 const EPOCH_RECHECK_MS = 1;
@@ -675,6 +745,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
 
   async #commitBatch(batch: readonly PendingTransaction[]): Promise<void> {
     const db = this.#writer;
+    this.#write.sealedBytesRemoved = false;
     try {
       db.exec('BEGIN IMMEDIATE');
     } catch (error) {
@@ -716,7 +787,61 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       this.#write.credentialsTouched = false;
       this.#recheck = true;
     }
+    // Answered only once no file holds the removed bytes any more: "deleted" means gone from disk.
+    if (this.#write.sealedBytesRemoved || this.#scrubOwed) await this.#scrubWal();
     for (const d of done) d.job.resolve(d.value);
+  }
+
+  /** A scrub that gave up (a reader held the WAL too long): retried after the next commit. */
+  #scrubOwed = false;
+
+  /**
+   * Empties the WAL after a commit that removed versions or replaced wrapped keys. The WAL still
+   * holds the frames that once wrote those bytes (and, until a checkpoint, the freed pages that
+   * `secure_delete` zeroed are zeroed only in the WAL): a TRUNCATE checkpoint copies the newest
+   * page images into the database and cuts the WAL to zero bytes. It cannot finish while a reader
+   * still uses the WAL; this process's reader never holds a snapshot between statements, but
+   * another process's may, so it is tried without a busy wait (the event loop keeps serving reads)
+   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the COMMIT
+   * was already durable (synchronous=FULL) and the checkpoint syncs before it truncates.
+   */
+  async #scrubWal(): Promise<void> {
+    const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
+    for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+      let emptied: boolean;
+      try {
+        emptied = this.#checkpointTruncate();
+      } catch {
+        // An I/O error: the COMMIT is durable all the same, so its callers are answered; the
+        // checkpoint is owed, and the next commit retries it (and meets the error, if it stays).
+        this.#scrubOwed = true;
+        return;
+      }
+      if (emptied) {
+        this.#scrubOwed = false;
+        return;
+      }
+      if (performance.now() >= deadline) {
+        this.#scrubOwed = true;
+        return;
+      }
+      await sleep(pause);
+    }
+  }
+
+  /** One TRUNCATE checkpoint attempt that never waits on a lock: true when the WAL is now empty. */
+  #checkpointTruncate(): boolean {
+    const db = this.#writer;
+    db.pragma('busy_timeout = 0');
+    try {
+      const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy?: number }[];
+      return result?.busy === 0;
+    } catch (error) {
+      if (isBusy(error)) return false;
+      throw error;
+    } finally {
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
   }
 
   async ping(): Promise<void> {
