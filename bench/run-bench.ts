@@ -5,6 +5,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { measureCliStartup } from './cli-startup.js';
 
 /**
  * `npm run bench`: a real Coffer (the `coffer serve` binary, SQLite, and PostgreSQL when reachable)
@@ -327,7 +328,37 @@ function table(): string {
   return lines.join('\n');
 }
 
+/** Replaces the text between `<!-- NAME:start -->` and `<!-- NAME:end -->` in BENCHMARKS.md. */
+function writeBlock(name: string, report: string): void {
+  const target = join(ROOT, 'BENCHMARKS.md');
+  const existing = (() => {
+    try {
+      return readFileSync(target, 'utf8');
+    } catch {
+      return '# Benchmarks\n';
+    }
+  })();
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${start}\n${report}${end}`;
+  writeFileSync(
+    target,
+    existing.includes(start)
+      ? existing.replace(new RegExp(`${start}[\\s\\S]*${end}`), () => block)
+      : `${existing.trimEnd()}\n\n${block}\n`,
+  );
+}
+
+/** `coffer` start-up, first, while nothing else of the bench runs. `BENCH_ONLY=cli` stops after it. */
+function benchCliStartup(): void {
+  const report = measureCliStartup(BIN);
+  process.stdout.write(`\nCLI start-up:\n${report}`);
+  writeBlock('bench-cli', report);
+}
+
 async function main(): Promise<void> {
+  benchCliStartup();
+  if (process.env.BENCH_ONLY === 'cli') return;
   const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -398,21 +429,7 @@ async function main(): Promise<void> {
         ];
   const report = [...header, '', table(), ...nodesTable, '', ...notes.map((n) => `- ${n}`), ''].join('\n');
   process.stdout.write(`\n${report}`);
-  const target = join(ROOT, 'BENCHMARKS.md');
-  const existing = (() => {
-    try {
-      return readFileSync(target, 'utf8');
-    } catch {
-      return '';
-    }
-  })();
-  const start = '<!-- bench:start -->';
-  const end = '<!-- bench:end -->';
-  const block = `${start}\n${report}${end}`;
-  const next = existing.includes(start)
-    ? existing.replace(new RegExp(`${start}[\\s\\S]*${end}`), block)
-    : `# Benchmarks\n\n${block}\n`;
-  writeFileSync(target, next);
+  writeBlock('bench', report);
 }
 
 await main();

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { rewrapDataKeys, type RewrapReport } from '../core/key-rotation.js';
 import { KeyringError } from '../crypto/keyring.js';
+import { KEYRING_CHECK_MS } from '../crypto/keyring-source.js';
 import {
   createKeyringFile,
   keyringOf,
@@ -15,16 +16,7 @@ import {
   withoutKey,
 } from '../crypto/keyring-file.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { KEYRING_CHECK_MS } from './serve-command.js';
-
-export const MASTER_KEY_USAGE = `  master-key list                        List the KEKs of the keyring file: id, active, in use
-  master-key add                         Add a new KEK (not active); prints its id
-  master-key rotate [--key-id ID] [--batch-size N]
-                                         Activate a new KEK (or ID, added before) and re-wrap every
-                                         data key under it while servers keep serving; prints its id
-  master-key rewrap [--batch-size N]     Re-wrap data keys still under older KEKs (resume, catch up)
-  master-key retire KEY_ID               Remove a KEK from the keyring file; refused while in use
-  master-key init                        Write COFFER_MASTER_KEY into a new keyring file (before rotating)`;
+import { UsageError } from './usage-error.js';
 
 export interface MasterKeyIo {
   readonly out: NodeJS.WritableStream;
@@ -174,7 +166,7 @@ export async function masterKeyCommand(argv: string[], config: Config, io: Maste
       requireKeyringFile(config);
       const id = positionals[0];
       if (id === undefined || positionals.length > 1)
-        throw new KeyringError('Usage: coffer master-key retire KEY_ID');
+        throw new UsageError('master-key retire takes one KEY_ID.');
       return withRuntime(config, async (runtime) => {
         const refuseIfInUse = async () => {
           if ((await runtime.repository.listKekIdsInUse()).includes(id)) {
@@ -201,6 +193,10 @@ export async function masterKeyCommand(argv: string[], config: Config, io: Maste
       });
     }
     default:
-      throw new KeyringError(`unknown master-key command ${JSON.stringify(sub ?? '')}.\n${MASTER_KEY_USAGE}`);
+      throw new UsageError(
+        sub === undefined
+          ? 'master-key needs a subcommand: list, add, rotate, rewrap, retire or init.'
+          : `unknown master-key command ${JSON.stringify(sub)}.`,
+      );
   }
 }

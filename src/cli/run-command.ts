@@ -3,13 +3,43 @@ import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { CliIo } from './cli.js';
 import { openSecretSource } from './secret-source.js';
-import { ADDRESS_OPTIONS, storeAddressOf, UsageError } from './store-address.js';
+import { ADDRESS_OPTIONS, targetOf, UsageError } from './store-address.js';
 
 /** What a POSIX shell accepts as a variable name; other secret names are skipped, with a warning. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Credentials of Coffer itself never reach the child: it gets its secrets, not the keys to all of them. */
 const WITHHELD_VARIABLES = ['COFFER_TOKEN', 'COFFER_MASTER_KEY'];
+
+/**
+ * `--name-transformer upper-snake`: `db-password` → `DB_PASSWORD`, for stores whose names follow the
+ * Neostore or Cloudflare style (Doppler's option of the same name, for `doppler secrets download`).
+ */
+const NAME_TRANSFORMERS = { 'upper-snake': (name: string) => name.toUpperCase().replace(/-/g, '_') } as const;
+
+function transformerOf(raw: string | undefined): ((name: string) => string) | null {
+  if (raw === undefined) return null;
+  if (raw !== 'upper-snake') throw new UsageError('--name-transformer must be upper-snake.');
+  return NAME_TRANSFORMERS[raw];
+}
+
+/** Secrets under the names the child sees; two secrets landing on one name is an error, not a coin toss. */
+function renamed<T extends { name: string }>(
+  secrets: readonly T[],
+  transform: ((name: string) => string) | null,
+): T[] | string {
+  if (transform === null) return [...secrets];
+  const seen = new Map<string, string>();
+  const out: T[] = [];
+  for (const s of secrets) {
+    const name = transform(s.name);
+    const earlier = seen.get(name);
+    if (earlier !== undefined) return `secrets ${earlier} and ${s.name} would both become ${name}`;
+    seen.set(name, s.name);
+    out.push({ ...s, name });
+  }
+  return out;
+}
 
 /**
  * `coffer run [--tenant T --store S | --env O/P/E] [--only NAME…] -- COMMAND…`: reveals the secrets in
@@ -23,13 +53,18 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   if (file === undefined) throw new UsageError('no command after `--`.');
   const { values } = parseArgs({
     args: argv.slice(0, separator),
-    options: { ...ADDRESS_OPTIONS, only: { type: 'string', multiple: true } },
+    options: {
+      ...ADDRESS_OPTIONS,
+      only: { type: 'string', multiple: true },
+      'name-transformer': { type: 'string' },
+    },
     strict: true,
   });
-  const address = storeAddressOf(values);
+  const { address, server } = targetOf(values, io.env);
   const only = values.only === undefined ? null : [...new Set(values.only)];
+  const transform = transformerOf(values['name-transformer']);
 
-  const source = await openSecretSource(io.env, address, { writes: false });
+  const source = await openSecretSource(io.env, server, address, { writes: false });
   let revealed;
   try {
     revealed = await source.reveal(only);
@@ -41,17 +76,22 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
     io.err.write(`coffer: not found or not valid now: ${revealed.missing.join(', ')}\n`);
     return 1;
   }
+  const secrets = renamed(revealed.secrets, transform);
+  if (typeof secrets === 'string') {
+    io.err.write(`coffer: ${secrets}; rename one of them.\n`);
+    return 1;
+  }
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(io.env))
     if (v !== undefined && !WITHHELD_VARIABLES.includes(k)) env[k] = v;
   const skipped: string[] = [];
-  for (const s of revealed.secrets) {
+  for (const s of secrets) {
     if (ENV_NAME.test(s.name)) env[s.name] = s.value;
     else skipped.push(s.name);
   }
   if (skipped.length > 0) {
     io.err.write(
-      `coffer: skipped secrets whose names are not environment variable names: ${skipped.join(', ')}\n`,
+      `coffer: skipped secrets whose names are not environment variable names: ${skipped.join(', ')}${transform === null ? ` (pass --name-transformer upper-snake to get them as ${skipped.map(NAME_TRANSFORMERS['upper-snake']).join(', ')})` : ''}\n`,
     );
   }
   return spawnForwarding(file, args, env, io);

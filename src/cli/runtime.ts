@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import type { AuditSink } from '../core/audit-trail.js';
@@ -6,11 +6,8 @@ import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
-import { OidcVerifier } from '../oidc/oidc-verifier.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
-import { PostgresRepository } from '../storage/postgres/postgres-repository.js';
 import type { Repository } from '../storage/repository.js';
-import { SqliteRepository } from '../storage/sqlite/sqlite-repository.js';
 
 export const DATABASE_FILE = 'coffer.db';
 
@@ -25,10 +22,37 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** PostgreSQL when COFFER_DATABASE_URL is set (schema migrated on the way), else SQLite in the data directory. */
+/** Data that a reading command needs and does not find: it says where it looked, and creates nothing. */
+export class NoDataError extends Error {}
+
+/**
+ * PostgreSQL when COFFER_DATABASE_URL is set (schema migrated on the way), else SQLite in the data
+ * directory. Each driver is loaded only when used: the CLI's start-up time is the price of every command.
+ */
 export async function openRepository(config: Config): Promise<Repository> {
-  if (config.databaseUrl !== null) return PostgresRepository.connect(config.databaseUrl);
+  if (config.databaseUrl !== null) {
+    const { PostgresRepository } = await import('../storage/postgres/postgres-repository.js');
+    return PostgresRepository.connect(config.databaseUrl);
+  }
+  const { SqliteRepository } = await import('../storage/sqlite/sqlite-repository.js');
   return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+}
+
+/** Refuses, naming the directory, when there is no SQLite database to read (PostgreSQL always has one). */
+export function assertDataExists(config: Config): void {
+  if (config.databaseUrl === null && !existsSync(join(config.dataDir, DATABASE_FILE))) {
+    throw new NoDataError(
+      `no Coffer data in ${config.dataDir}: run the command where the server's data directory is, set COFFER_DATA_DIR, or set COFFER_URL and COFFER_TOKEN (or \`coffer login\`) for a server.`,
+    );
+  }
+}
+
+/**
+ * The runtime of a reading command: refuses, instead of creating, a missing database or key file.
+ */
+export async function openExistingRuntime(config: Config): Promise<Runtime> {
+  assertDataExists(config);
+  return openRuntime(config, { createKeyring: false });
 }
 
 export interface RuntimeOptions {
@@ -38,14 +62,17 @@ export interface RuntimeOptions {
   readonly onIdentityProviderUnavailable?: (error: unknown) => void;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   readonly auditSink?: AuditSink;
+  /** False for reading commands: a missing key file is an error instead of a new key (default true). */
+  readonly createKeyring?: boolean;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the default key file; PostgreSQL with
-  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither.
+  // COFFER_MASTER_KEY or a keyring file elsewhere needs neither. A reading command creates neither.
   if (
-    config.databaseUrl === null ||
-    (config.masterKey === null && dirname(config.keyringFile) === config.dataDir)
+    options.createKeyring !== false &&
+    (config.databaseUrl === null ||
+      (config.masterKey === null && dirname(config.keyringFile) === config.dataDir))
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
@@ -58,6 +85,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       masterKey: config.masterKey,
       hasSealedValues: () => repository.hasSealedValues(),
       kekIdsInUse: () => repository.listKekIdsInUse(),
+      mayCreate: options.createKeyring ?? true,
     });
     return {
       config,
@@ -69,11 +97,13 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
         keyring,
         limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
         metrics: options.metrics,
-        // Lazy: nothing is fetched until the first JWT, so the CLI pays nothing for it.
+        // Loaded only when configured, and lazy: nothing is fetched until the first JWT.
         bearerVerifier:
           config.oidc === null
             ? undefined
-            : new OidcVerifier(config.oidc, { onUnavailable: options.onIdentityProviderUnavailable }),
+            : new (await import('../oidc/oidc-verifier.js')).OidcVerifier(config.oidc, {
+                onUnavailable: options.onIdentityProviderUnavailable,
+              }),
         rateLimits: {
           authFailuresPerMinute: config.authFailureLimit,
           keyRequestsPerSecond: config.keyRateLimit,

@@ -1,14 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CofferApiError } from '../client/coffer-api-error.js';
-import { CofferClient } from '../client/coffer-client.js';
 import type { RevealResult, Secret } from '../client/native-api-types.js';
-import { parseConfig } from '../config.js';
-import { OPERATOR } from '../core/actor.js';
-import { isCofferError } from '../core/errors.js';
-import type { StoreRecord } from '../core/model.js';
-import { secretView } from '../http/v1/v1-views.js';
-import { DATABASE_FILE, openRuntime, type Runtime } from './runtime.js';
+import type { ServerTarget } from './cli-settings.js';
 
 /** Where a secrets command reads and writes: the local data directory or a server's native API. */
 export interface SecretSource {
@@ -16,8 +7,12 @@ export interface SecretSource {
   reveal(names: readonly string[] | null): Promise<RevealResult>;
   /** Metadata, with the value when `reveal`. */
   get(name: string, reveal: boolean): Promise<Secret & { value?: string }>;
+  /** Every secret of the store, by name: metadata only. */
+  list(): Promise<Secret[]>;
   /** Creates the store if needed, then sets each value (one new version each); returns how many. */
   setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number>;
+  /** Destroys the secret with all its versions. */
+  delete(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,129 +24,93 @@ export interface StoreAddress {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A failure the person can act on: one line on stderr, exit 1. */
 export class SourceError extends Error {}
 
-/** `COFFER_URL` (with `COFFER_TOKEN`) selects the server; otherwise the data directory is used. */
+/**
+ * Opens the source: the server when one was resolved (docs/adr/0010-cli-configuration.md), else the
+ * data directory. Each is loaded only when used, so a remote command never loads SQLite or the core.
+ * Errors naming a missing store or tenant are rewritten to say which, and how to create it.
+ */
 export async function openSecretSource(
   env: Env,
+  server: ServerTarget | null,
   address: StoreAddress,
   options: { writes: boolean },
 ): Promise<SecretSource> {
-  const url = env.COFFER_URL?.trim();
-  if (url !== undefined && url !== '') {
-    const token = env.COFFER_TOKEN?.trim();
-    if (token === undefined || token === '')
-      throw new SourceError('COFFER_URL is set but COFFER_TOKEN is not.');
-    return new RemoteSource(new CofferClient({ baseUrl: url, token }), address);
-  }
-  const config = parseConfig(env);
-  // Reading from a directory that holds no Coffer data is a mistake, not a reason to create one.
-  if (!options.writes && !existsSync(join(config.dataDir, DATABASE_FILE))) {
-    throw new SourceError(
-      `no Coffer data in ${config.dataDir}: set COFFER_DATA_DIR, or COFFER_URL and COFFER_TOKEN for a server.`,
-    );
-  }
-  return new LocalSource(await openRuntime(config), address);
+  const source =
+    server === null
+      ? await (await import('./local-secret-source.js')).openLocalSource(env, address, options)
+      : await (await import('./remote-secret-source.js')).openRemoteSource(server, address);
+  return new ExplainingSource(source, address);
 }
 
-/** The operator's view: file access to the data directory is the credential. */
-class LocalSource implements SecretSource {
-  readonly #runtime: Runtime;
+const codeOf = (error: unknown): unknown => (error as { code?: unknown } | null)?.code;
+
+/** How to create what is missing, for the person at the terminal. */
+export function explainMissing(error: unknown, address: StoreAddress, secret?: string): unknown {
+  const { tenant, store } = address;
+  const flags = `--tenant ${shellWord(tenant)} --store ${shellWord(store)}`;
+  switch (codeOf(error)) {
+    case 'store_not_found':
+      return new SourceError(
+        `store '${store}' of tenant '${tenant}' does not exist${store === 'default' ? ' yet (the first secret written to it creates it)' : ''}: create it by setting a secret, \`coffer secrets set NAME ${flags} -\` (value on stdin), or \`coffer import ${flags} FILE\`.`,
+      );
+    case 'tenant_not_found':
+      return new SourceError(
+        `tenant '${tenant}' does not exist (or this token cannot see it): an operator creates it with \`coffer keys create --tenant ${shellWord(tenant)} --name NAME --permission PERMISSION\` or \`coffer secrets set NAME ${flags} -\` on the server's data directory.`,
+      );
+    case 'secret_not_found':
+    case 'secret_value_not_found':
+      // The server's words are kept (they may say why: expired, not valid yet); the CLI adds where.
+      return secret === undefined
+        ? error
+        : new SourceError(
+            `${(error as Error).message.replace(/\.$/, '')}: secret '${secret}' in store '${store}' of tenant '${tenant}' (\`coffer secrets list ${flags}\` lists the store's secrets).`,
+          );
+    default:
+      return error;
+  }
+}
+
+/** A word as a POSIX shell reads it back: bare when safe, else single-quoted. */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+class ExplainingSource implements SecretSource {
+  readonly #inner: SecretSource;
   readonly #address: StoreAddress;
 
-  constructor(runtime: Runtime, address: StoreAddress) {
-    this.#runtime = runtime;
+  constructor(inner: SecretSource, address: StoreAddress) {
+    this.#inner = inner;
     this.#address = address;
   }
 
-  #store(): Promise<StoreRecord> {
-    return this.#runtime.core.stores.resolveRef(OPERATOR, this.#address.tenant, this.#address.store);
-  }
-
-  async reveal(names: readonly string[] | null): Promise<RevealResult> {
-    const store = await this.#store();
-    const result = await this.#runtime.core.secrets.revealMany(
-      OPERATOR,
-      this.#address.tenant,
-      store.id,
-      names,
-    );
-    return {
-      secrets: result.secrets.map((s) => ({
-        name: s.name,
-        value: s.value.toString('utf8'),
-        version: s.version,
-      })),
-      missing: result.missing,
-    };
-  }
-
-  async get(name: string, reveal: boolean): Promise<Secret & { value?: string }> {
-    const store = await this.#store();
-    const secrets = this.#runtime.core.secrets;
-    if (!reveal) return secretView(await secrets.getByName(OPERATOR, this.#address.tenant, store.id, name));
-    const { secret, value } = await secrets.revealByName(OPERATOR, this.#address.tenant, store.id, name);
-    return secretView(secret, value);
-  }
-
-  async setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number> {
-    const { tenant } = this.#address;
-    let store: StoreRecord;
+  async #explain<T>(call: Promise<T>, secret?: string): Promise<T> {
     try {
-      store = await this.#store();
+      return await call;
     } catch (error) {
-      if (!isCofferError(error) || error.code !== 'store_not_found') throw error;
-      store = await this.#runtime.core.stores.ensure(OPERATOR, tenant, this.#address.store);
+      throw explainMissing(error, this.#address, secret);
     }
-    let written = 0;
-    for (const [name, value] of entries) {
-      await this.#runtime.core.secrets.writeByName(OPERATOR, tenant, store.id, name, { value });
-      written++;
-    }
-    return written;
-  }
-
-  close(): Promise<void> {
-    return this.#runtime.close();
-  }
-}
-
-/** A server's native API, with the token's permissions. */
-class RemoteSource implements SecretSource {
-  readonly #client: CofferClient;
-  readonly #address: StoreAddress;
-
-  constructor(client: CofferClient, address: StoreAddress) {
-    this.#client = client;
-    this.#address = address;
   }
 
   reveal(names: readonly string[] | null): Promise<RevealResult> {
-    return this.#client.reveal(this.#address.tenant, this.#address.store, names ?? undefined);
+    return this.#explain(this.#inner.reveal(names));
   }
-
   get(name: string, reveal: boolean): Promise<Secret & { value?: string }> {
-    const { tenant, store } = this.#address;
-    return reveal
-      ? this.#client.getSecret(tenant, store, name, { reveal: true })
-      : this.#client.getSecret(tenant, store, name);
+    return this.#explain(this.#inner.get(name, reveal), name);
   }
-
-  async setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number> {
-    const { tenant, store } = this.#address;
-    try {
-      await this.#client.getStore(tenant, store);
-    } catch (error) {
-      if (!(error instanceof CofferApiError) || error.code !== 'store_not_found') throw error;
-      await this.#client.createStore(tenant, store);
-    }
-    let written = 0;
-    for (const [name, value] of entries) {
-      await this.#client.putSecret(tenant, store, name, { value });
-      written++;
-    }
-    return written;
+  list(): Promise<Secret[]> {
+    return this.#explain(this.#inner.list());
   }
-
-  async close(): Promise<void> {}
+  setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number> {
+    return this.#explain(this.#inner.setValues(entries));
+  }
+  delete(name: string): Promise<void> {
+    return this.#explain(this.#inner.delete(name), name);
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import type { Config } from '../config.js';
 import { auditEventView } from '../core/audit-service.js';
@@ -6,19 +5,12 @@ import type { AuditSink } from '../core/audit-trail.js';
 import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
+import { KEYRING_CHECK_MS } from '../crypto/keyring-source.js';
 import { readableLogStream } from './readable-log.js';
+import { packageVersion } from './package-version.js';
 import { openRuntime } from './runtime.js';
 
-export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+export { packageVersion };
 
 /** Logs never carry credentials: these paths are censored wherever a serializer might reach them. */
 export const REDACTED_PATHS = [
@@ -86,8 +78,7 @@ function shellWord(text: string): string {
   return /^[A-Za-z0-9_./:@%+,-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
-/** How often a server looks at its keyring file for a rotated master key (one stat when unchanged). */
-export const KEYRING_CHECK_MS = 1_000;
+export { KEYRING_CHECK_MS };
 
 /** True for addresses only this machine can reach. */
 export function isLoopbackHost(host: string): boolean {

@@ -1,4 +1,5 @@
 import { CofferApiError } from './coffer-api-error.js';
+import { CofferConnectionError } from './coffer-connection-error.js';
 import type {
   ListOptions,
   Page,
@@ -16,6 +17,7 @@ import type {
  * against the live `/openapi.json`, so the client and the server cannot drift apart unnoticed.
  */
 export const CLIENT_OPERATIONS = {
+  health: { method: 'GET', path: '/healthz', operationId: 'health' },
   listStores: { method: 'GET', path: '/v1/tenants/{tenant}/stores', operationId: 'v1ListStores' },
   createStore: { method: 'POST', path: '/v1/tenants/{tenant}/stores', operationId: 'v1CreateStore' },
   getStore: { method: 'GET', path: '/v1/tenants/{tenant}/stores/{store}', operationId: 'v1GetStore' },
@@ -76,8 +78,9 @@ interface CallOptions {
 const MAX_DELAY_MS = 5_000;
 
 /**
- * A typed client for Coffer's native API (`/v1`, docs/native-api.md). Every failure is a
- * CofferApiError; a 503 (Coffer: "not done, retry") is retried a bounded number of times.
+ * A typed client for Coffer's native API (`/v1`, docs/native-api.md). An answer other than 2xx is a
+ * CofferApiError, no answer at all (server down, unknown host, TLS) a CofferConnectionError naming the
+ * server and why; a 503 (Coffer: "not done, retry") is retried a bounded number of times.
  * Values are returned only by `getSecret(…, { reveal: true })` and `reveal`.
  */
 export class CofferClient {
@@ -93,6 +96,11 @@ export class CofferClient {
     this.#retries = Math.max(0, Math.floor(options.retries ?? 3));
     this.#delayMs = Math.max(0, options.retryDelayMs ?? 100);
     this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** `GET /healthz`: resolves when the server answers as a Coffer (no permission needed). */
+  async health(): Promise<void> {
+    await this.#call('health', { params: {} });
   }
 
   listStores(tenant: string, options: ListOptions = {}): Promise<Page<Store>> {
@@ -194,7 +202,13 @@ export class CofferClient {
       headers['content-type'] = 'application/json';
     }
     for (let attempt = 0; ; attempt++) {
-      const res = await this.#fetch(url, { method, headers, body });
+      let res: Response;
+      try {
+        res = await this.#fetch(url, { method, headers, body });
+      } catch (error) {
+        // No answer at all: name the server (never the path, which holds names) and the reason.
+        throw new CofferConnectionError(this.#base === '' ? url.origin : this.#base, error);
+      }
       if (res.status === 503 && attempt < this.#retries) {
         await res.body?.cancel();
         await sleep(retryDelay(res.headers.get('retry-after'), this.#delayMs, attempt));

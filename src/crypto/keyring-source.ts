@@ -4,6 +4,9 @@ import { createKeyringFile, keyringOf, readKeyringFile, singleKeyFile } from './
 
 export const KEYRING_FILE = 'keyring.json';
 
+/** How often a server looks at its keyring file for a rotated master key (one stat when unchanged). */
+export const KEYRING_CHECK_MS = 1_000;
+
 /** Identity of the file as it is now: a rename (every update) gives a new inode. */
 function fileIdentity(path: string): string | null {
   try {
@@ -71,6 +74,8 @@ export async function loadKeyring(options: {
   masterKey: Buffer | null;
   hasSealedValues: () => Promise<boolean>;
   kekIdsInUse: () => Promise<string[]>;
+  /** False for commands that only read: a missing key file is then an error, never created. */
+  mayCreate?: boolean;
 }): Promise<LoadedKeyring> {
   const path = options.keyringFile;
   let keyring: Keyring;
@@ -80,6 +85,11 @@ export async function loadKeyring(options: {
     keyring = new Keyring([options.masterKey]);
   } else {
     if (fileIdentity(path) === null) {
+      if (options.mayCreate === false) {
+        throw new KeyringError(
+          `No master key: ${path} does not exist; set COFFER_MASTER_KEY or COFFER_KEYRING_FILE as the server has them.`,
+        );
+      }
       if (await options.hasSealedValues()) {
         throw new KeyringError(
           `Encrypted secrets exist but no master key was found: set COFFER_MASTER_KEY or restore ${path}. Refusing to create a new key over existing data.`,

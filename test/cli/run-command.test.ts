@@ -179,7 +179,11 @@ describe('coffer run', () => {
       local,
     );
     assert.equal(unknownStore.code, 1);
-    assert.match(unknownStore.stderr, /store does not exist/);
+    // Names what is missing and the command that creates it.
+    assert.match(
+      unknownStore.stderr,
+      /store 'nope' of tenant 'default' does not exist.*`coffer secrets set NAME --tenant default --store nope -`/,
+    );
     assert.equal((await runCoffer(['run', '--tenant', 'default', '--store', 'app'], local)).code, 2);
     assert.equal((await runCoffer(['run', '--tenant', 'default', '--', NODE], local)).code, 2);
     assert.equal((await runCoffer(['run', '--env', 'a/b', '--', NODE], local)).code, 2);

@@ -230,7 +230,7 @@ describe('coffer keys', () => {
     const noPerm = await runCoffer(['keys', 'create', '--tenant', 'a', '--name', 'k'], env);
     assert.equal(noPerm.code, 2);
     const badTenant = await runCoffer(
-      ['keys', 'create', '--tenant', '-bad!', '--name', 'k', '--permission', '*'],
+      ['keys', 'create', '--tenant=-bad!', '--name', 'k', '--permission', '*'],
       env,
     );
     assert.equal(badTenant.code, 1);

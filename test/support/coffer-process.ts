@@ -9,19 +9,32 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+export interface RunOptions {
+  /** The working directory (default: the test's). */
+  readonly cwd?: string;
+  /** Written to the command's stdin, which is then closed; without it stdin is /dev/null. */
+  readonly input?: string;
+}
+
 /** Runs `coffer ARGS…` as a separate process with `env` added to a minimal environment. */
-export function runCoffer(args: string[], env: Record<string, string>): Promise<CliResult> {
+export function runCoffer(
+  args: string[],
+  env: Record<string, string>,
+  options: RunOptions = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [COFFER_BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout?.on('data', (d: Buffer) => {
       stdout += d.toString('utf8');
     });
-    child.stderr.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString('utf8');
     });
     child.on('error', reject);

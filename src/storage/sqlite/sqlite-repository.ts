@@ -1,4 +1,6 @@
 import { chmodSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../core/errors.js';
@@ -607,11 +609,26 @@ class SqliteStatements implements RepositoryTx {
   }
 }
 
+/**
+ * The compiled addon where `npm install` builds it. Naming it skips the `bindings` package's search
+ * of a dozen candidate paths, which every CLI command that opens the database would pay for at
+ * start-up; when it is elsewhere (a Debug build), better-sqlite3 searches as usual.
+ */
+const NATIVE_BINDING: string | undefined = (() => {
+  try {
+    const root = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
+    const file = join(root, 'build', 'Release', 'better_sqlite3.node');
+    return existsSync(file) ? file : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** How long a connection waits for another process's lock (the CLI and a server sharing the file). */
 const BUSY_TIMEOUT_MS = 5000;
 
 function openConnection(path: string): Db {
-  const db = new Database(path);
+  const db = new Database(path, NATIVE_BINDING === undefined ? {} : { nativeBinding: NATIVE_BINDING });
   db.pragma('journal_mode = WAL');
   // An acknowledged write must survive power loss, not only a process crash.
   db.pragma('synchronous = FULL');

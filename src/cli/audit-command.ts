@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { parseConfig } from '../config.js';
+import { OPERATOR } from '../core/actor.js';
+import { AuditService } from '../core/audit-service.js';
+import { AuditTrail } from '../core/audit-trail.js';
+import { systemClock } from '../core/clock.js';
+import { parseIsoInstant } from '../core/instant.js';
+import type { CliIo } from './cli.js';
+import { assertDataExists, openRepository } from './runtime.js';
+import { UsageError } from './usage-error.js';
+
+/** The platform chain has no tenant id; this is how the CLI names it. */
+function chainName(tenantId: string): string {
+  return tenantId === '' ? 'the platform chain' : `tenant '${tenantId}'`;
+}
+
+/** `coffer audit verify|export`: the repository alone — checking the trail needs no master key. */
+export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { tenant: { type: 'string' }, since: { type: 'string' } },
+    strict: true,
+  });
+  if (sub !== 'verify' && sub !== 'export') {
+    throw new UsageError(
+      sub === undefined
+        ? 'audit needs a subcommand: verify or export.'
+        : `unknown audit command ${JSON.stringify(sub)}.`,
+    );
+  }
+  const since = sub === 'export' ? parseIsoInstant(requireSince(values.since)) : null;
+  if (sub === 'export' && since === null) {
+    throw new UsageError('--since must be an ISO 8601 date or date-time, e.g. 2030-01-31T00:00:00Z.');
+  }
+  // Must create nothing (no database, no key file).
+  const config = parseConfig(io.env);
+  assertDataExists(config);
+  const repository = await openRepository(config);
+  try {
+    const audit = new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) });
+    if (since !== null) {
+      const count = await audit.export(
+        OPERATOR,
+        { since, ...(values.tenant === undefined ? {} : { tenantId: values.tenant }) },
+        (event) => io.out.write(`${JSON.stringify(event)}\n`),
+      );
+      io.err.write(`Exported ${count} audit event(s).\n`);
+      return 0;
+    }
+    const checks = await audit.verify(OPERATOR, values.tenant);
+    let events = 0;
+    let broken = 0;
+    for (const check of checks) {
+      if (check.ok) {
+        events += check.events;
+        continue;
+      }
+      broken++;
+      io.err.write(
+        `coffer: audit chain of ${chainName(check.tenantId)} does not verify at seq ${check.seq}: ${check.problem}.\n`,
+      );
+    }
+    if (broken > 0) return 1;
+    io.out.write(`Audit trail verified: ${checks.length} chain(s), ${events} event(s).\n`);
+    for (const check of checks) {
+      if (check.ok) {
+        io.out.write(
+          `  ${chainName(check.tenantId)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}\n`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await repository.close();
+  }
+}
+
+function requireSince(since: string | undefined): string {
+  if (since === undefined || since === '') throw new UsageError('--since is required.');
+  return since;
+}

@@ -1,0 +1,120 @@
+import type { RevealResult, Secret } from '../client/native-api-types.js';
+import { parseConfig } from '../config.js';
+import { OPERATOR } from '../core/actor.js';
+import { isCofferError, NotFoundError } from '../core/errors.js';
+import type { StoreRecord } from '../core/model.js';
+import { secretView } from '../http/v1/v1-views.js';
+import { openExistingRuntime, openRuntime, type Runtime } from './runtime.js';
+import type { SecretSource, StoreAddress } from './secret-source.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A page size for listing a whole store; the store is read page after page. */
+const LIST_PAGE = 500;
+
+/** The data directory: reading from one that holds no Coffer data is a mistake, not a reason to create one. */
+export async function openLocalSource(
+  env: Env,
+  address: StoreAddress,
+  options: { writes: boolean },
+): Promise<SecretSource> {
+  const config = parseConfig(env);
+  return new LocalSource(
+    options.writes ? await openRuntime(config) : await openExistingRuntime(config),
+    address,
+  );
+}
+
+/** The operator's view: file access to the data directory is the credential. Every call goes through the core, audited. */
+class LocalSource implements SecretSource {
+  readonly #runtime: Runtime;
+  readonly #address: StoreAddress;
+
+  constructor(runtime: Runtime, address: StoreAddress) {
+    this.#runtime = runtime;
+    this.#address = address;
+  }
+
+  async #store(): Promise<StoreRecord> {
+    const { tenant, store } = this.#address;
+    try {
+      return await this.#runtime.core.stores.resolveRef(OPERATOR, tenant, store);
+    } catch (error) {
+      // The operator sees every tenant: say which of the two is missing.
+      if (
+        isCofferError(error) &&
+        error.code === 'store_not_found' &&
+        (await this.#runtime.repository.getTenant(tenant)) === null
+      )
+        throw new NotFoundError('tenant_not_found', 'The tenant does not exist.');
+      throw error;
+    }
+  }
+
+  async reveal(names: readonly string[] | null): Promise<RevealResult> {
+    const store = await this.#store();
+    const result = await this.#runtime.core.secrets.revealMany(
+      OPERATOR,
+      this.#address.tenant,
+      store.id,
+      names,
+    );
+    return {
+      secrets: result.secrets.map((s) => ({
+        name: s.name,
+        value: s.value.toString('utf8'),
+        version: s.version,
+      })),
+      missing: result.missing,
+    };
+  }
+
+  async get(name: string, reveal: boolean): Promise<Secret & { value?: string }> {
+    const store = await this.#store();
+    const secrets = this.#runtime.core.secrets;
+    if (!reveal) return secretView(await secrets.getByName(OPERATOR, this.#address.tenant, store.id, name));
+    const { secret, value } = await secrets.revealByName(OPERATOR, this.#address.tenant, store.id, name);
+    return secretView(secret, value);
+  }
+
+  async list(): Promise<Secret[]> {
+    const store = await this.#store();
+    const all: Secret[] = [];
+    for (let offset = 0; ; offset += LIST_PAGE) {
+      const page = await this.#runtime.core.secrets.listInStore(OPERATOR, this.#address.tenant, store.id, {
+        order: 'name',
+        direction: 'asc',
+        limit: LIST_PAGE,
+        offset,
+      });
+      all.push(...page.items.map((s) => secretView(s)));
+      if (page.items.length < LIST_PAGE) return all;
+    }
+  }
+
+  async setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number> {
+    const { tenant } = this.#address;
+    let store: StoreRecord;
+    try {
+      store = await this.#runtime.core.stores.resolveRef(OPERATOR, tenant, this.#address.store);
+    } catch (error) {
+      if (!isCofferError(error) || error.code !== 'store_not_found') throw error;
+      store = await this.#runtime.core.stores.ensure(OPERATOR, tenant, this.#address.store);
+    }
+    let written = 0;
+    for (const [name, value] of entries) {
+      await this.#runtime.core.secrets.writeByName(OPERATOR, tenant, store.id, name, { value });
+      written++;
+    }
+    return written;
+  }
+
+  async delete(name: string): Promise<void> {
+    const store = await this.#store();
+    await this.#runtime.core.secrets.deleteByName(OPERATOR, this.#address.tenant, store.id, name);
+  }
+
+  close(): Promise<void> {
+    return this.#runtime.close();
+  }
+}
