@@ -6,6 +6,10 @@ import { KEK_BYTES } from './crypto/keyring.js';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** COFFER_LOG_FORMAT: `auto` (default) is `pretty` when stdout is a terminal, `json` otherwise. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 /** OIDC bearer tokens (docs/oidc.md): on only when both COFFER_OIDC_ISSUER and COFFER_OIDC_AUDIENCE are set. */
 export interface OidcConfig {
   /** COFFER_OIDC_ISSUER: must equal the tokens' `iss`; https (http only on loopback, for tests). */
@@ -29,6 +33,8 @@ export interface Config {
   /** COFFER_DATABASE_URL (postgres:// or postgresql://): PostgreSQL instead of the embedded SQLite. */
   readonly databaseUrl: string | null;
   readonly logLevel: LogLevel;
+  /** COFFER_LOG_FORMAT: one JSON object per line, one readable line per entry, or by terminal (auto). */
+  readonly logFormat: LogFormat;
   /** From COFFER_MASTER_KEY; when absent the key file in the data directory is used (or created). */
   readonly masterKey: Buffer | null;
   /** Most secrets one tenant may hold across its stores (COFFER_SECRET_QUOTA, default 100000). */
@@ -259,6 +265,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}.`,
     );
   }
+  const logFormat = (nonEmpty(env, 'COFFER_LOG_FORMAT') ?? 'auto').toLowerCase();
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(
+      `COFFER_LOG_FORMAT must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(logFormat)}.`,
+    );
+  }
   const databaseUrl = parseDatabaseUrl(nonEmpty(env, 'COFFER_DATABASE_URL'));
   const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
   const dataDirPath = isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
@@ -269,6 +281,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     dataDir: dataDirPath,
     databaseUrl,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
     masterKey: parseMasterKey(nonEmpty(env, 'COFFER_MASTER_KEY')),
     secretQuota: parseCount(env, 'COFFER_SECRET_QUOTA', DEFAULT_LIMITS.secretQuota),
     storeLimit: parseCount(env, 'COFFER_STORE_LIMIT', DEFAULT_LIMITS.storeLimit),

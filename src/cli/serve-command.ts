@@ -6,6 +6,7 @@ import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { KEYRING_CHECK_MS } from '../crypto/keyring-source.js';
+import { readableLogStream } from './readable-log.js';
 import { packageVersion } from './package-version.js';
 import { openRuntime } from './runtime.js';
 
@@ -19,19 +20,62 @@ export const REDACTED_PATHS = [
   'req.headers.cookie',
 ];
 
-function bootstrapBanner(tenant: string, keyName: string, token: string): string {
+/** Where a person on this machine reaches the server: a wildcard bind is reached through loopback. */
+export function reachableUrl(listening: string): string {
+  return listening.replace(/^(https?:\/\/)(0\.0\.0\.0|\[::\])(:\d+)$/, '$1127.0.0.1$3');
+}
+
+/**
+ * What the first start prints (stdout, never the log): the token once, and everything needed to use
+ * it at once (docs/decisions.md, "First start"). The recovery command names the same data: it is run
+ * on this machine with the server's own environment, where file access is the credential.
+ */
+export function bootstrapBanner(
+  created: { tenantId: string; name: string; token: string },
+  url: string,
+  config: Pick<Config, 'dataDir' | 'databaseUrl' | 'masterKey'>,
+): string {
   const rule = '='.repeat(78);
+  const where =
+    config.databaseUrl === null
+      ? [`  Data directory:  ${config.dataDir}`]
+      : [`  Data directory:  ${config.dataDir} (keyring); the data is in PostgreSQL (COFFER_DATABASE_URL)`];
+  const env = [
+    // The data directory holds the database (SQLite) or the keyring file (no COFFER_MASTER_KEY).
+    config.databaseUrl === null || config.masterKey === null
+      ? `COFFER_DATA_DIR=${shellWord(config.dataDir)}`
+      : null,
+    config.databaseUrl === null ? null : 'COFFER_DATABASE_URL=…',
+    config.masterKey === null ? null : 'COFFER_MASTER_KEY=…',
+  ].filter((v): v is string => v !== null);
   return [
     rule,
-    `  Coffer created tenant '${tenant}' with the admin API key '${keyName}' (permission *).`,
+    `  Coffer created tenant '${created.tenantId}' with the admin API key '${created.name}' (permission *).`,
     '  This token is shown ONCE and cannot be recovered. Store it somewhere safe now:',
     '',
-    `    ${token}`,
+    `    ${created.token}`,
     '',
-    '  Use it as `X-API-KEY: <token>` or `Authorization: Bearer <token>`.',
+    `  Console:         ${url}/ui/`,
+    ...where,
+    '',
+    '  Use it from a shell (the CLI and the client read these):',
+    '',
+    `    export COFFER_URL=${url}`,
+    `    export COFFER_TOKEN=${created.token}`,
+    '',
+    '  Over HTTP: `X-API-KEY: <token>` or `Authorization: Bearer <token>`.',
+    '  Lost it? On this machine, with the same data, make a new admin key (it prints its token):',
+    '',
+    `    ${[...env, 'coffer keys create', `--tenant ${created.tenantId}`, `--name ${created.name}-2`, "--permission '*'"].join(' ')}`,
+    '',
     rule,
     '',
   ].join('\n');
+}
+
+/** A path as one shell word: bare when it is plainly safe, single-quoted otherwise. */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_./:@%+,-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
 }
 
 export { KEYRING_CHECK_MS };
@@ -44,7 +88,11 @@ export function isLoopbackHost(host: string): boolean {
 
 /** `coffer serve`: open the data, bootstrap the first key if needed, listen, and stop cleanly. */
 export async function serve(config: Config, out: NodeJS.WritableStream): Promise<void> {
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } });
+  const options = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const terminal = (out as { isTTY?: boolean }).isTTY === true;
+  // JSON for log pipelines (and `| pino-pretty`), a readable line per entry on a terminal.
+  const readable = config.logFormat === 'pretty' || (config.logFormat === 'auto' && terminal);
+  const logger = readable ? pino(options, readableLogStream(out, terminal)) : pino(options);
   const metrics = new PrometheusMetrics();
   // COFFER_AUDIT_STDOUT: only the server streams events; the CLI's stdout stays for its own output.
   const auditSink: AuditSink = (events) => {
@@ -109,10 +157,19 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
-  // Printed, not logged: a token must never reach a log pipeline.
-  if (created !== null) out.write(bootstrapBanner(created.tenantId, created.name, created.token));
+  // Printed, not logged: a token must never reach a log pipeline. Written from Fastify's listening
+  // text, the one moment the bound address (PORT=0) is known and the "Server listening" line not yet
+  // out: whoever waits for that line finds the banner complete above it.
+  let bannerDue = created !== null;
+  const listenTextResolver = (address: string): string => {
+    if (bannerDue && created !== null) {
+      bannerDue = false;
+      out.write(bootstrapBanner(created, reachableUrl(address), config));
+    }
+    return `Server listening at ${address}`;
+  };
   try {
-    await app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.host, port: config.port, listenTextResolver });
   } catch (error) {
     await runtime.close();
     throw error;

@@ -86,6 +86,18 @@ export function requirePermission(actor: Actor, tenantId: string, permission: Pe
   }
 }
 
+/** Whether `requirePermission` would let the actor through, for answers that say more to those who may know. */
+export function holdsPermission(actor: Actor, tenantId: string, permission: Permission): boolean {
+  switch (actor.kind) {
+    case 'operator':
+      return true;
+    case 'service':
+      return SERVICE_PERMISSIONS.has(permission);
+    case 'api_key':
+      return actor.tenantId === tenantId && (actor.grants.admin || actor.grants.permissions.has(permission));
+  }
+}
+
 /**
  * `requirePermission` for an operation on one store that the caller names and the core then
  * resolves for this actor (`resolveStore`, or a lookup scoped by `managedScopeOf`): a service passes

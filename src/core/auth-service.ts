@@ -117,8 +117,13 @@ export class AuthService {
     const { client } = context;
     const failures = this.#deps.failures ?? null;
     if (failures !== null) {
-      const wait = failures.blockedFor(client);
-      if (wait > 0) throw new RateLimitedError('too_many_failed_authentications', wait);
+      const blocked = failures.blocked(client);
+      if (blocked !== null) {
+        throw new RateLimitedError('too_many_failed_authentications', blocked.seconds, {
+          until: blocked.until,
+          client,
+        });
+      }
     }
     let actor: Actor;
     try {

@@ -37,6 +37,23 @@ export class NotFoundError extends CofferError {
   }
 }
 
+/**
+ * A secret that exists, with a value, whose validity window has not begun: still not found (there is
+ * no value to give now), but said so, to a caller allowed to know the secret exists (one holding
+ * `secrets:read` on its tenant). Everyone else gets the plain `secret_not_found`.
+ */
+export class SecretNotYetValidError extends NotFoundError {
+  /** When the secret becomes valid (epoch ms): its `notBefore`. */
+  readonly validFrom: number;
+  constructor(validFrom: number) {
+    super(
+      'secret_not_yet_valid',
+      `The secret is not valid yet: it becomes valid at ${new Date(validFrom).toISOString()}.`,
+    );
+    this.validFrom = validFrom;
+  }
+}
+
 export class ConflictError extends CofferError {
   constructor(code: string, message: string) {
     super('conflict', code, message);
@@ -84,15 +101,31 @@ export class QuotaExceededError extends CofferError {
 /** Too many requests (or failed authentications) from one caller; retry after `retryAfterSeconds`. */
 export class RateLimitedError extends CofferError {
   readonly retryAfterSeconds: number;
-  constructor(code: 'too_many_failed_authentications' | 'key_rate_limited', retryAfterSeconds: number) {
-    super(
-      'rate_limited',
-      code,
-      code === 'key_rate_limited'
-        ? 'This API key is over its request rate; retry later.'
-        : 'Too many failed authentications from this address; retry later.',
-    );
-    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  /** A blocked address: when the block ends (epoch ms), for the answer to say so. */
+  readonly blockedUntil?: number;
+  constructor(
+    code: 'too_many_failed_authentications' | 'key_rate_limited',
+    retryAfterSeconds: number,
+    blocked?: { readonly until: number; readonly client: string },
+  ) {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super('rate_limited', code, RateLimitedError.#message(code, seconds, blocked));
+    this.retryAfterSeconds = seconds;
+    // Whole seconds, rounded up (as Retry-After is): the block is over by then, and every answer
+    // (the message, a facade's own field) names the same instant.
+    if (blocked !== undefined) this.blockedUntil = Math.ceil(blocked.until / 1000) * 1000;
+  }
+
+  static #message(
+    code: 'too_many_failed_authentications' | 'key_rate_limited',
+    seconds: number,
+    blocked: { readonly until: number; readonly client: string } | undefined,
+  ): string {
+    if (code === 'key_rate_limited') return 'This API key is over its request rate; retry later.';
+    if (blocked === undefined) return 'Too many failed authentications from this address; retry later.';
+    // Said in full: a valid token refused here is refused for its address, not for itself.
+    const until = new Date(Math.ceil(blocked.until / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+    return `This address (${blocked.client}) is blocked after too many failed authentications, until ${until} (retry in ${seconds} s); every token sent from it is refused until then.`;
   }
 }
 

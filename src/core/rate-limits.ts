@@ -47,6 +47,13 @@ export class FailureLimiter {
     return left / 1000;
   }
 
+  /** When `client` is blocked: the seconds left and the instant (epoch ms) the block ends; else null. */
+  blocked(client: string): { readonly seconds: number; readonly until: number } | null {
+    const seconds = this.blockedFor(client);
+    if (seconds === 0) return null;
+    return { seconds, until: this.#clock.now() + seconds * 1000 };
+  }
+
   recordFailure(client: string): void {
     const now = this.#clock.now();
     const entry = this.#entries.get(client);

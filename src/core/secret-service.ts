@@ -2,7 +2,7 @@ import { openValue, sealValue } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
-import { type Actor, requirePermission, requireStorePermission } from './actor.js';
+import { type Actor, holdsPermission, requirePermission, requireStorePermission } from './actor.js';
 import { type AuditEntry, type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
@@ -12,6 +12,7 @@ import {
   InvalidError,
   NotFoundError,
   QuotaExceededError,
+  SecretNotYetValidError,
   UnavailableError,
 } from './errors.js';
 import {
@@ -117,6 +118,24 @@ function secretNotFound(): NotFoundError {
   return new NotFoundError('secret_not_found', 'The secret does not exist.');
 }
 
+/**
+ * Why a secret that has no usable value now is missing: "not valid yet" (with when) to a caller who
+ * may know the secret exists (`secrets:read` on the tenant), else `fallback`. The one place this
+ * trust rule lives: every facade and the CLI get it from here.
+ */
+function missingValue(
+  actor: Actor,
+  tenantId: string,
+  window: ValidityWindow | null,
+  now: number,
+  fallback: () => NotFoundError,
+): NotFoundError {
+  if (window !== null && window.notBefore !== null && now < window.notBefore) {
+    if (holdsPermission(actor, tenantId, 'secrets:read')) return new SecretNotYetValidError(window.notBefore);
+  }
+  return fallback();
+}
+
 function assertPrecondition(secret: SecretRecord | null, precondition: SecretPrecondition | undefined): void {
   if (precondition === undefined) return;
   const holds =
@@ -213,7 +232,10 @@ export class SecretService {
         requirePermission(ctx.actor, tenantId, 'secrets:reveal');
         assertSecretName(name);
         const row = await this.#deps.repository.getCurrentValue(tenantId, storeName, name);
-        if (row === null || !isWithinWindow(row, this.#deps.clock.now())) throw secretNotFound();
+        const now = this.#deps.clock.now();
+        if (row === null || !isWithinWindow(row, now)) {
+          throw missingValue(ctx.actor, tenantId, row, now, secretNotFound);
+        }
         return openValue(
           this.#deps.keyring,
           { tenantId, storeId: row.storeId, secretId: row.secretId, version: row.version },
@@ -924,9 +946,19 @@ export class SecretService {
         const store = await resolveStore(this.#deps.repository, actor, tenantId, storeId);
         const opened = await this.#openCurrent(tenantId, store.id, name);
         if (opened === null) {
-          throw new NotFoundError(
-            'secret_value_not_found',
-            'The secret does not exist or has no usable value.',
+          // The failure path only: one more read, to tell a secret not valid yet from one missing.
+          const secret = await this.#deps.repository.getSecret(store.id, name);
+          const window = secret?.currentVersion === null ? null : (secret ?? null);
+          throw missingValue(
+            actor,
+            tenantId,
+            window,
+            this.#deps.clock.now(),
+            () =>
+              new NotFoundError(
+                'secret_value_not_found',
+                'The secret does not exist or has no usable value.',
+              ),
           );
         }
         return opened;

@@ -10,7 +10,8 @@ import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js
 import { healthRoutes } from './health-routes.js';
 import { lingerOnEarlyAnswers } from './lingering-close.js';
 import { type HttpMetrics, instrumentRequests, metricsRoute, withFacadeLabel } from './http-metrics.js';
-import { ProblemDetailsSchema } from './problem-details.js';
+import { ProblemDetailsSchema, sendRouteProblem } from './problem-details.js';
+import { RouteMethods } from './route-methods.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { v1Facade } from './v1/v1-facade.js';
 import { validatorCompiler } from './validation.js';
@@ -54,8 +55,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the failed-authentication limit is per client address.
     trustProxy: deps.trustProxy ?? false,
     // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
-    frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler: clientErrorHandler(deps.logger),
+    frameworkErrors: frameworkErrorHandler(deps.envsPrefix ?? ''),
+    clientErrorHandler: clientErrorHandler(deps.logger, deps.envsPrefix ?? ''),
   };
   // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
   const app: FastifyInstance =
@@ -94,6 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   app.setValidatorCompiler(validatorCompiler);
+  // Before any route, so that every one is in the table the not-found handlers answer 405 from.
+  RouteMethods.install(app);
+  // Outside every facade's prefix (the root, /ui, the ops routes, paths of no envs shape): the
+  // facade-neutral ProblemDetails, never Fastify's own `{message, error, statusCode}`.
+  app.setNotFoundHandler(sendRouteProblem);
 
   await app.register(swagger, {
     // Components are named after their schema's $id (ProblemDetails, …), not def-0, def-1.
@@ -131,6 +137,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await ops.register(healthRoutes(deps.ping));
       await ops.register(metricsRoute(metrics, deps.metricsToken ?? null));
       ops.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      // A person who opens the server's address in a browser lands in the console. 302, not 301:
+      // browsers keep a 301 for good, and the root may mean something else in a later version.
+      ops.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui/', 302));
     }),
   );
   await app.register(withFacadeLabel('neostore', neostoreFacade(deps.core)), { prefix: '/api' });

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { PLATFORM_CHAIN, type AuditTrail, wasAudited, wasUnrecorded } from '../core/audit-trail.js';
 import { isCofferError, NotFoundError, RateLimitedError } from '../core/errors.js';
 import type { AuditOutcome } from '../core/model.js';
+import { MethodNotAllowedError, methodsAllowedFor } from './route-methods.js';
 import { validationIssuesOf } from './validation.js';
 
 type ErrorHandler = (error: unknown, request: FastifyRequest, reply: FastifyReply) => unknown;
@@ -73,6 +74,8 @@ export function recordingRefusals(audit: AuditTrail, render: ErrorHandler): Erro
  * this reaches the refusal recorder with the caller's actor (a valid key probing for routes leaves
  * a trace in its tenant's chain), and then the facade's own error shape.
  */
-export function routeNotFound(): NotFoundError {
-  return new NotFoundError('route_not_found', 'No such endpoint.');
+export function routeNotFound(request: FastifyRequest): NotFoundError {
+  const allow = methodsAllowedFor(request);
+  if (allow === null) return new NotFoundError('route_not_found', 'No such endpoint.');
+  return new MethodNotAllowedError(request.method, allow);
 }

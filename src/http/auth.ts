@@ -18,6 +18,25 @@ export function bearerToken(header: string | undefined): string | undefined {
   return match?.[1];
 }
 
+/**
+ * Why an `Authorization` header that was sent yields no token: a bare token (the scheme left out,
+ * the most common slip) or another scheme. Undefined when there is no such header or it holds a
+ * bearer token. The header's content is never quoted back: its first word may be the token itself.
+ */
+export function authorizationSchemeProblem(
+  header: string | undefined,
+  alternatives: string,
+): string | undefined {
+  if (header === undefined || header.trim() === '' || bearerToken(header) !== undefined) return undefined;
+  const words = header.trim().split(/[ \t]+/);
+  if (words.length === 1) {
+    return /^Bearer$/i.test(words[0] ?? '')
+      ? `The Authorization header has no token after Bearer: send ${alternatives}.`
+      : `The Authorization header is missing its scheme: send ${alternatives}.`;
+  }
+  return `The Authorization header must use the Bearer scheme: send ${alternatives}.`;
+}
+
 export function singleHeader(value: string | string[] | undefined): string | undefined {
   // A repeated credential header is ambiguous: refuse it rather than pick one.
   return typeof value === 'string' ? value : undefined;
@@ -42,6 +61,8 @@ export interface FacadeAuthentication {
   readonly token: (request: FastifyRequest) => string | undefined;
   /** Said when no credential is sent, in the facade's words. */
   readonly missing: string;
+  /** What to send, named when an `Authorization` header lacks the Bearer scheme; default: Bearer only. */
+  readonly send?: string;
   /** Whom the matched route serves; tenant APIs answer 'tenant' for every route. */
   readonly audience: (request: FastifyRequest) => Audience;
 }
@@ -59,7 +80,15 @@ export function authenticateRequests(
 ): void {
   app.addHook('onRequest', async (request) => {
     const token = how.token(request);
-    if (token === undefined) throw new UnauthenticatedError('missing_credentials', how.missing);
+    if (token === undefined) {
+      // A token sent without its scheme is still a missing credential (same status and code), but
+      // the message says what was wrong with what was sent.
+      const scheme = authorizationSchemeProblem(
+        singleHeader(request.headers.authorization),
+        how.send ?? '`Authorization: Bearer <token>`',
+      );
+      throw new UnauthenticatedError('missing_credentials', scheme ?? how.missing);
+    }
     request.actor = await auth.authenticate(token, {
       client: request.ip,
       audience: how.audience(request),

@@ -17,39 +17,54 @@ import { classifyRequestError, type RequestFailure } from './request-errors.js';
  * shape, quoting the URL and its internal error code; here they go to the facade that owns the
  * path, rendered by that facade's one mapper.
  */
-export type FacadeName = 'neostore' | 'cloudflare' | 'envs';
+export type FacadeName = 'problem' | 'cloudflare' | 'envs';
 
 function under(url: string, prefix: string): boolean {
   return url === prefix || url.startsWith(`${prefix}/`) || url.startsWith(`${prefix}?`);
 }
 
-/** The facade a URL belongs to by its mount point; the rest is the root, where envs is mounted. */
-export function facadeOf(url: string): FacadeName {
-  if (under(url, '/api')) return 'neostore';
-  if (under(url, '/client/v4')) return 'cloudflare';
-  return 'envs';
+/**
+ * `{envsPrefix}/{o}/{p}/envs/…`: the envs route shape, with `o` and `p` possibly empty or
+ * undecodable. Such a URL is envs' to answer even when it is malformed.
+ */
+function isEnvsPath(url: string, envsPrefix: string): boolean {
+  if (envsPrefix !== '' && !url.startsWith(`${envsPrefix}/`)) return false;
+  const segments = (url.slice(envsPrefix.length).split(/[?#]/, 1)[0] ?? '').split('/');
+  return segments[3] === 'envs';
 }
 
+/**
+ * The shape a URL's errors take, by what owns it: envs paths (which the router prefers even under
+ * `/api` or `/client/v4`, whose first segments are then tenant ids), then Cloudflare's prefix;
+ * everything else — Neostore, `/v1` and paths outside every facade — is ProblemDetails.
+ */
+export function facadeOf(url: string, envsPrefix = ''): FacadeName {
+  if (isEnvsPath(url, envsPrefix)) return 'envs';
+  if (under(url, '/client/v4')) return 'cloudflare';
+  return 'problem';
+}
+
+/** Fastify's `frameworkErrors`, for an app whose envs facade is mounted at `envsPrefix`. */
 export function frameworkErrorHandler(
-  error: FastifyError,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): void {
-  const failure = classifyRequestError(error, request.log);
-  // Refused before onRequest: the shared headers of buildApp are set here too.
-  reply.header('cache-control', 'no-store');
-  reply.header('x-content-type-options', 'nosniff');
-  switch (facadeOf(request.url)) {
-    case 'neostore':
-      sendProblem(request, reply, toProblem(failure));
-      return;
-    case 'cloudflare':
-      sendCloudflareFailure(reply, toCloudflareFailure(failure));
-      return;
-    case 'envs':
-      sendEnvsError(reply, toEnvsFailure(failure));
-      return;
-  }
+  envsPrefix: string,
+): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, request, reply) => {
+    const failure = classifyRequestError(error, request.log);
+    // Refused before onRequest: the shared headers of buildApp are set here too.
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    switch (facadeOf(request.url, envsPrefix)) {
+      case 'problem':
+        sendProblem(request, reply, toProblem(failure));
+        return;
+      case 'cloudflare':
+        sendCloudflareFailure(reply, toCloudflareFailure(failure));
+        return;
+      case 'envs':
+        sendEnvsError(reply, toEnvsFailure(failure));
+        return;
+    }
+  };
 }
 
 function rawFailure(
@@ -57,7 +72,7 @@ function rawFailure(
   failure: RequestFailure,
 ): { status: number; type: string; body: string } {
   switch (facade) {
-    case 'neostore': {
+    case 'problem': {
       const p = toProblem(failure);
       return { status: p.status, type: PROBLEM_CONTENT_TYPE, body: problemBody(p, undefined) };
     }
@@ -79,7 +94,10 @@ const REASONS: Record<number, string> = {
 };
 
 /** Node's `clientError`: no request object exists, so the path is read from the raw request line. */
-export function clientErrorHandler(log: FastifyBaseLogger): (error: ConnectionError, socket: Socket) => void {
+export function clientErrorHandler(
+  log: FastifyBaseLogger,
+  envsPrefix = '',
+): (error: ConnectionError, socket: Socket) => void {
   return (error, socket) => {
     if (error.code === 'ECONNRESET' || socket.destroyed) return;
     const status =
@@ -89,7 +107,7 @@ export function clientErrorHandler(log: FastifyBaseLogger): (error: ConnectionEr
     const raw = Buffer.isBuffer(packet) ? packet : Buffer.from(error.rawPacket?.data ?? []);
     const path = raw.toString('latin1').split('\r\n', 1)[0]?.split(' ')[1] ?? '';
     const detail = status === 400 ? 'The request is malformed.' : 'The request was refused.';
-    const { body, type } = rawFailure(facadeOf(path), { type: 'client', status, detail });
+    const { body, type } = rawFailure(facadeOf(path, envsPrefix), { type: 'client', status, detail });
     log.debug({ code: error.code, status }, 'refused a request the HTTP parser could not read');
     if (socket.writable) {
       socket.write(

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { type CofferError, InvalidError } from '../core/errors.js';
+import { type CofferError, InvalidError, RateLimitedError, SecretNotYetValidError } from '../core/errors.js';
+import { routeNotFound } from './audit-refusals.js';
+import { MethodNotAllowedError } from './route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
 /**
@@ -61,6 +63,8 @@ export interface Problem {
   readonly body: Record<string, unknown>;
   /** Seconds for the `Retry-After` header (429 only). */
   readonly retryAfter?: number;
+  /** Methods for the `Allow` header (405 only). */
+  readonly allow?: readonly string[];
 }
 
 export function problem(
@@ -86,14 +90,26 @@ export function validationProblem(fields: Record<string, string[]>): Problem {
   };
 }
 
+/** Machine-readable facts a domain error carries beyond its message (Coffer extensions). */
+function extensionsOf(e: CofferError): Record<string, unknown> {
+  if (e instanceof SecretNotYetValidError) return { validFrom: new Date(e.validFrom).toISOString() };
+  if (e instanceof RateLimitedError && e.blockedUntil !== undefined) {
+    return { blockedUntil: new Date(e.blockedUntil).toISOString() };
+  }
+  return {};
+}
+
 /** The one mapping from any request failure to a Neostore ProblemDetails (the native API's base). */
 export function toProblem(failure: RequestFailure): Problem {
   switch (failure.type) {
     case 'domain': {
       const e = failure.error;
       if (e instanceof InvalidError && Object.keys(e.fields).length > 0) return validationProblem(e.fields);
+      if (e instanceof MethodNotAllowedError) {
+        return { ...problem(405, e.message, { code: e.code }), allow: e.allow };
+      }
       const retryAfter = retryAfterOf(failure);
-      const p = problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code });
+      const p = problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code, ...extensionsOf(e) });
       return retryAfter === undefined ? p : { ...p, retryAfter };
     }
     case 'validation':
@@ -116,6 +132,7 @@ export function toProblem(failure: RequestFailure): Problem {
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 401) reply.header('www-authenticate', 'Bearer, ApiKey header="X-API-KEY"');
   if (p.retryAfter !== undefined) reply.header('retry-after', String(p.retryAfter));
+  if (p.allow !== undefined) reply.header('allow', p.allow.join(', '));
   return reply
     .code(p.status)
     .header('content-type', PROBLEM_CONTENT_TYPE)
@@ -126,6 +143,15 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Pro
 /** The wire body of a problem (also written raw, for requests Node's parser refused). */
 export function problemBody(p: Problem, traceId: string | undefined): string {
   return JSON.stringify(traceId === undefined ? p.body : { ...p.body, traceId });
+}
+
+/**
+ * A request no route answers, outside every facade's prefix: 405 with `Allow` when the path exists
+ * with other methods, else 404, as ProblemDetails. Nothing is authenticated there, so nothing is
+ * audited either (the facades throw `routeNotFound` through their recording error handlers).
+ */
+export function sendRouteProblem(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(request, reply, toProblem({ type: 'domain', error: routeNotFound(request) }));
 }
 
 export function neostoreErrorHandler(

@@ -18,26 +18,28 @@ describe('Cloudflare error catalogue', () => {
   test('docs/cloudflare-errors.md and the code table agree, row for row', () => {
     const rows = readFileSync(DOC, 'utf8')
       .split('\n')
-      .map((line) => /^\| (\d+) \| (\d+) \| `([a-z_]+)` \| (.+) \|$/.exec(line))
+      .map((line) => /^\| (\d+) \| (\d+) \| `([a-z_]+)` \| (.+) \| (.+) \|$/.exec(line))
       .filter((m) => m !== null)
-      .map((m) => ({ code: Number(m[1]), status: Number(m[2]), message: m[3], when: m[4] }));
-    const table = Object.entries(CLOUDFLARE_ERRORS).map(([message, e]) => ({
+      .map((m) => ({ code: Number(m[1]), status: Number(m[2]), name: m[3], message: m[4], when: m[5] }));
+    const table = Object.entries(CLOUDFLARE_ERRORS).map(([name, e]) => ({
       code: e.code,
       status: e.status,
-      message,
+      name,
+      message: e.message,
       when: e.when,
     }));
     const byCode = (a: { code: number }, b: { code: number }) => a.code - b.code;
     assert.deepEqual(rows.sort(byCode), table.sort(byCode));
   });
 
-  test('codes are unique, at least 1000, never the wrangler auth codes; messages are snake_case', () => {
+  test('codes are unique, at least 1000, never the wrangler auth codes; names are snake_case, messages sentences', () => {
     const codes = Object.values(CLOUDFLARE_ERRORS).map((e) => e.code);
     assert.equal(new Set(codes).size, codes.length);
-    for (const [message, e] of Object.entries(CLOUDFLARE_ERRORS)) {
+    for (const [name, e] of Object.entries(CLOUDFLARE_ERRORS)) {
       const code: number = e.code;
-      assert.ok(code >= 1000 && code !== 10000 && code !== 9106, message);
-      assert.match(message, /^[a-z][a-z0-9_]*$/);
+      assert.ok(code >= 1000 && code !== 10000 && code !== 9106, name);
+      assert.match(name, /^[a-z][a-z0-9_]*$/);
+      assert.match(e.message, /^[A-Z].* .*[.?]$/, name);
       assert.ok(e.status >= 400 && e.status < 600);
     }
   });
@@ -45,17 +47,20 @@ describe('Cloudflare error catalogue', () => {
   test('one mapping: domain errors by code then kind, body fields as JSON pointers, internals hidden', () => {
     const log = pino({ level: 'silent' });
     const map = (e: unknown) => toCloudflareFailure(classifyRequestError(e, log));
-    assert.deepEqual(map(InvalidError.field('secret_value_too_long', '[2].value', 'too long')), {
+    assert.deepEqual(map(InvalidError.field('secret_value_too_long', '[2].value', 'Too long.')), {
       status: 400,
-      errors: [{ code: 1001, message: 'secret_value_too_long', source: { pointer: '/2/value' } }],
+      errors: [{ code: 1001, message: 'Too long.', source: { pointer: '/2/value' } }],
     });
-    assert.deepEqual(map(new ConflictError('something_else', 'x')), {
+    assert.deepEqual(map(new ConflictError('something_else', 'It clashes.')), {
       status: 409,
-      errors: [{ code: 1303, message: 'conflict' }],
+      errors: [{ code: 1303, message: 'It clashes.' }],
     });
     assert.equal(map(new UnavailableError()).status, 503);
     const internal = map(new Error('SQLITE_CORRUPT at /var/lib/coffer/coffer.db'));
-    assert.deepEqual(internal, { status: 500, errors: [{ code: 1500, message: 'internal_error' }] });
+    assert.deepEqual(internal, {
+      status: 500,
+      errors: [{ code: 1500, message: CLOUDFLARE_ERRORS.internal_error.message }],
+    });
     assert.equal(jsonPointerOf('0.scopes.1'), '/0/scopes/1');
     assert.equal(jsonPointerOf('name'), '/name');
     assert.equal(jsonPointerOf('a/b~c'), '/a~1b~0c');
@@ -123,17 +128,25 @@ describe('Cloudflare facade: routes, OpenAPI and failures outside the routes', (
     assert.equal(new Set(expected.map(([p]) => p)).size, cloudflarePaths.length, 'no other Cloudflare paths');
   });
 
-  test('unknown routes and methods under /client/v4 are 404 route_not_found (7003) in the envelope', async () => {
+  test('unknown routes under /client/v4 are 404 route_not_found (7003), wrong methods 405 (7001) with Allow', async () => {
     for (const [method, path] of [
       ['GET', '/nope'],
       ['GET', '/accounts/default/secrets_store'],
-      ['PUT', accountPath('default', '/stores')],
-      ['POST', accountPath('default', '/quota')],
       ['GET', '/user/tokens/verify'],
     ] as const) {
       const res = await raw(server, log, method, path, { token: server.adminToken });
       assertError(res, 404, 'route_not_found');
       assert.equal(res.body.errors[0]?.code, 7003);
+      assert.equal(res.headers.get('allow'), null);
+    }
+    for (const [method, path, allow] of [
+      ['PUT', accountPath('default', '/stores'), 'GET, HEAD, POST'],
+      ['POST', accountPath('default', '/quota'), 'GET, HEAD'],
+    ] as const) {
+      const res = await raw(server, log, method, path, { token: server.adminToken });
+      assertError(res, 405, 'method_not_allowed');
+      assert.equal(res.body.errors[0]?.code, 7001);
+      assert.equal(res.headers.get('allow'), allow);
     }
   });
 
@@ -145,7 +158,7 @@ describe('Cloudflare facade: routes, OpenAPI and failures outside the routes', (
         token: broken.adminToken,
       });
       assert.equal(res.status, 500);
-      assert.deepEqual(res.body.errors, [{ code: 1500, message: 'internal_error' }]);
+      assert.deepEqual(res.body.errors, [{ code: 1500, message: CLOUDFLARE_ERRORS.internal_error.message }]);
       assert.ok(!/sqlite|database|connection|stack|\.ts|\.js/i.test(res.text));
     } finally {
       await broken.close().catch(() => undefined);

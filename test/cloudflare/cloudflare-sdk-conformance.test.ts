@@ -1,3 +1,4 @@
+import { CLOUDFLARE_ERRORS } from '../../src/http/cloudflare/cloudflare-errors.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type Cloudflare from 'cloudflare';
@@ -443,7 +444,11 @@ describe('Cloudflare Secrets Store through the official SDK (reference section 7
     ).result;
     assert.ok(secret);
     const conflict = await sdkRejects(cf.secretsStore.stores.delete(store.id, { account_id: ACCOUNT }), 409);
-    assert.equal(conflict.errors[0]?.message, 'store_not_empty');
+    assert.equal(conflict.errors[0]?.code, CLOUDFLARE_ERRORS.store_not_empty.code);
+    assert.equal(
+      conflict.errors[0]?.message,
+      'The store still holds secrets; delete them or pass force=true.',
+    );
     assert.equal(conflict.headers?.get('x-should-retry'), 'false');
     await sdkRejects(cf.secretsStore.stores.delete(store.id, { account_id: ACCOUNT, force: false }), 409);
     const deleted = await cf.secretsStore.stores

@@ -88,8 +88,11 @@ describe('envs routing at the server root', () => {
         headers: { authorization: `Bearer ${server.adminToken}` },
       });
       assert.equal(res.status, 404, path);
+      // The server's own not-found answer (ProblemDetails), not envs' `{error, code}`.
+      assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/, path);
       const body = (await res.json()) as Record<string, unknown>;
-      assert.notEqual(body.code, 'route_not_found', `${path} is not an envs path`);
+      assert.equal(body.error, undefined, `${path} is not an envs path`);
+      assert.equal(body.status, 404);
     }
   });
 

@@ -319,19 +319,19 @@ describe('envs secrets', () => {
     assert.equal(fits.status, 200);
   });
 
-  it('answers unknown envs endpoints and methods with 404 route_not_found', async () => {
+  it('answers unknown envs endpoints with 404 route_not_found, wrong methods with 405 and Allow', async () => {
     assertError(await envs.call('GET', '/default/web/envs/dev/variables'), 404, 'route_not_found');
-    assertError(await envs.call('PATCH', envPath('default', 'web', 'dev')), 404, 'route_not_found');
-    assertError(
-      await envs.call('POST', envPath('default', 'web', 'dev', 'X'), { body: { kind: 'Secret', name: 'X' } }),
-      404,
-      'route_not_found',
-    );
-    assertError(
-      await envs.call('GET', `${envPath('default', 'web', 'dev', 'X')}/value`),
-      404,
-      'route_not_found',
-    );
+    const patch = await envs.call('PATCH', envPath('default', 'web', 'dev'));
+    assertError(patch, 405, 'method_not_allowed');
+    assert.equal(patch.headers.get('allow'), 'GET, HEAD, POST');
+    const post = await envs.call('POST', envPath('default', 'web', 'dev', 'X'), {
+      body: { kind: 'Secret', name: 'X' },
+    });
+    assertError(post, 405, 'method_not_allowed');
+    assert.equal(post.headers.get('allow'), 'DELETE, GET, HEAD, PUT');
+    const value = await envs.call('GET', `${envPath('default', 'web', 'dev', 'X')}/value`);
+    assertError(value, 405, 'method_not_allowed');
+    assert.equal(value.headers.get('allow'), 'PUT');
   });
 
   it('enforces the tenant secret quota: 403 quota_exceeded', async () => {

@@ -233,6 +233,11 @@ describe('rate limiters (in memory, bounded)', () => {
         assert.ok(error instanceof RateLimitedError);
         assert.equal(error.code, 'too_many_failed_authentications');
         assert.equal(error.retryAfterSeconds, 60);
+        assert.equal(error.blockedUntil, Math.ceil((clock.now() + 60_000) / 1000) * 1000);
+        assert.match(
+          error.message,
+          /^This address \(x\) is blocked after too many failed authentications, until /,
+        );
         return true;
       },
     );
@@ -248,6 +253,10 @@ describe('rate limiters (in memory, bounded)', () => {
     );
   });
 });
+
+/** What a blocked address is told, with the instant and the seconds it names. */
+const BLOCKED =
+  /^This address \(127\.0\.0\.1\) is blocked after too many failed authentications, until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) \(retry in (\d+) s\); every token sent from it is refused until then\.$/;
 
 describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape', () => {
   let server: TestServer;
@@ -268,6 +277,7 @@ describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape',
         assert.equal(body.status, 429);
         assert.equal(body.title, 'Too Many Requests');
         assert.equal(body.code, code);
+        return String(body.detail);
       },
       contentType: /^application\/problem\+json/,
     },
@@ -279,12 +289,15 @@ describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape',
           auth: 'bearer',
         }),
       shape: (json: unknown) => {
+        const body = json as { errors: { code: number; message: string }[] };
+        const message = body.errors[0]?.message ?? '';
         assert.deepEqual(json, {
           success: false,
-          errors: [{ code: 1104, message: 'rate_limited' }],
+          errors: [{ code: 1104, message }],
           messages: [],
           result: null,
         });
+        return message;
       },
       contentType: /^application\/json/,
     },
@@ -297,6 +310,7 @@ describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape',
         assert.equal(body.code, 'rate_limited');
         assert.equal(typeof body.error, 'string');
         assert.deepEqual(Object.keys(body).sort(), ['code', 'error']);
+        return String(body.error);
       },
       contentType: /^application\/json/,
     },
@@ -318,7 +332,18 @@ describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape',
         `${facade.name}: ${retryAfter}`,
       );
       assert.match(res.headers.get('content-type') ?? '', facade.contentType);
-      facade.shape(res.json, 'too_many_failed_authentications');
+      // The answer says why and until when, so that a valid token refused here is not a mystery.
+      const message = facade.shape(res.json, 'too_many_failed_authentications');
+      const said = BLOCKED.exec(message);
+      assert.ok(said, `${facade.name}: ${message}`);
+      assert.equal(said[2], String(retryAfter), facade.name);
+      const until = Date.parse(said[1] ?? '');
+      const now = Date.now();
+      assert.ok(until > now && until <= now + 61_000, `${facade.name}: until ${said[1]}`);
+      if (facade.name === 'neostore') {
+        const body = res.json as Record<string, unknown>;
+        assert.equal(body.blockedUntil, new Date(until).toISOString());
+      }
     }
     // Malformed tokens are refused too while blocked, without a lookup.
     assert.equal((await request(server.url, 'GET', '/api/acme/secrets', { token: 'junk' })).status, 429);
@@ -335,7 +360,10 @@ describe('rate limits over HTTP: 429 with Retry-After in each facade’s shape',
       assert.ok(results.filter((r) => r.status < 300).length >= 1, `${facade.name}: the burst passed first`);
       for (const res of limited) {
         assert.ok(Number(res.headers.get('retry-after')) >= 1);
-        facade.shape(res.json, 'key_rate_limited');
+        assert.equal(
+          facade.shape(res.json, 'key_rate_limited'),
+          'This API key is over its request rate; retry later.',
+        );
       }
     }
   });

@@ -42,13 +42,17 @@ const FACADES: readonly Facade[] = [
     name: 'cloudflare',
     call: (url, token) =>
       request(url, 'GET', '/client/v4/accounts/acme/secrets_store/stores', { token, auth: 'bearer' }),
-    assertBlocked: (res) =>
+    assertBlocked: (res) => {
+      const message = (res.json as { errors?: { message?: string }[] }).errors?.[0]?.message ?? '';
+      // The message says why and until when (docs/cloudflare-errors.md); the code is what clients match.
+      assert.match(message, /^This address \(.+\) is blocked after too many failed authentications, until /);
       assert.deepEqual(res.json, {
         success: false,
-        errors: [{ code: 1104, message: 'rate_limited' }],
+        errors: [{ code: 1104, message }],
         messages: [],
         result: null,
-      }),
+      });
+    },
   },
   {
     name: 'envs',

@@ -1,69 +1,181 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type CofferError, ForbiddenError, InvalidError } from '../../core/errors.js';
+import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 
 /**
  * The Cloudflare facade's error catalogue: the one place its numeric codes live. docs/cloudflare-errors.md
- * renders the same table, and a test keeps the two in agreement. Codes 1001 and 1003 are the ones the
+ * renders the same table, and a test keeps the two in agreement. Each error's `message` is a sentence
+ * for people, as Cloudflare's own are ("Authentication error"); clients key on the numeric code. The
+ * message is the catalogue's fixed text, or the core's own message for a domain error (which names
+ * the limit, the name taken or the time to wait), never request content or internals. Codes 1001 and 1003 are the ones the
  * real API is seen to send; 10000 and 9106 are avoided on purpose (wrangler answers them by calling
  * `/user` and `/memberships`, which Coffer does not serve).
  */
 export const CLOUDFLARE_ERRORS = {
-  validation_error: { code: 1000, status: 400, when: 'The path, query or body failed its schema.' },
-  secret_value_too_long: { code: 1001, status: 400, when: 'A secret value exceeds 65,536 UTF-8 bytes.' },
+  validation_error: {
+    code: 1000,
+    status: 400,
+    message: 'The request failed validation.',
+    when: 'The path, query or body failed its schema.',
+  },
+  secret_value_too_long: {
+    code: 1001,
+    status: 400,
+    message: 'The secret value is too long: at most 65,536 bytes in UTF-8.',
+    when: 'A secret value exceeds 65,536 UTF-8 bytes.',
+  },
   invalid_secret_name: {
     code: 1002,
     status: 400,
+    message: "The secret name is not valid: 1-127 characters of A-Z, a-z, 0-9, '-' and '_'.",
     when: "A secret name is not 1-127 of A-Z a-z 0-9 '-' '_'.",
   },
-  maximum_stores_exceeded: { code: 1003, status: 403, when: 'The account already holds its store limit.' },
-  maximum_secrets_exceeded: { code: 1004, status: 403, when: 'The account already holds its secret quota.' },
-  invalid_store_name: { code: 1005, status: 400, when: 'A store name is not accepted by Coffer.' },
-  malformed_body: { code: 1006, status: 400, when: 'The body is empty or not valid JSON.' },
+  maximum_stores_exceeded: {
+    code: 1003,
+    status: 403,
+    message: 'The account already holds as many stores as it may.',
+    when: 'The account already holds its store limit.',
+  },
+  maximum_secrets_exceeded: {
+    code: 1004,
+    status: 403,
+    message: 'The account already holds as many secrets as its quota allows.',
+    when: 'The account already holds its secret quota.',
+  },
+  invalid_store_name: {
+    code: 1005,
+    status: 400,
+    message: 'The store name is not valid.',
+    when: 'A store name is not accepted by Coffer.',
+  },
+  malformed_body: {
+    code: 1006,
+    status: 400,
+    message: 'The request body is empty or not valid JSON.',
+    when: 'The body is empty or not valid JSON.',
+  },
   unsupported_media_type: {
     code: 1007,
     status: 415,
+    message: 'The request body must be JSON (Content-Type: application/json or text/plain).',
     when: 'The body is neither application/json nor text/plain (both read as JSON).',
   },
-  request_too_large: { code: 1008, status: 413, when: 'The body exceeds the route’s size limit.' },
+  request_too_large: {
+    code: 1008,
+    status: 413,
+    message: 'The request body is too large.',
+    when: 'The body exceeds the route’s size limit.',
+  },
   invalid_request: {
     code: 1009,
     status: 400,
+    message: 'The request is malformed.',
     when: 'The request is malformed in another way (a core rule, or the HTTP layer refused it).',
   },
-  authentication_required: { code: 1100, status: 401, when: 'No credential was sent.' },
-  invalid_credentials: { code: 1101, status: 401, when: 'The credential is unknown, disabled or malformed.' },
-  missing_permission: { code: 1102, status: 403, when: 'The token lacks Secrets Store Read/Write.' },
+  authentication_required: {
+    code: 1100,
+    status: 401,
+    message: 'Authentication required: send `Authorization: Bearer <token>`.',
+    when: 'No credential was sent.',
+  },
+  invalid_credentials: {
+    code: 1101,
+    status: 401,
+    message: 'Authentication error: the token is not valid.',
+    when: 'The credential is unknown, disabled or malformed.',
+  },
+  missing_permission: {
+    code: 1102,
+    status: 403,
+    message: 'The token lacks the permission this operation needs.',
+    when: 'The token lacks the permission the operation needs (`secrets:read`, `secrets:write`, `secrets:set-value`).',
+  },
   credential_not_allowed: {
     code: 1103,
     status: 403,
+    message: 'This credential cannot be used on this route.',
     when: 'A service credential on an account route, or a tenant token on a system route.',
   },
   rate_limited: {
     code: 1104,
     status: 429,
+    message: 'Too many requests; retry after the time in Retry-After.',
     when: 'Too many failed authentications from the address, or the token is over its request rate; see Retry-After.',
   },
-  not_found: { code: 1200, status: 404, when: 'The resource does not exist.' },
+  not_found: {
+    code: 1200,
+    status: 404,
+    message: 'The resource does not exist.',
+    when: 'The resource does not exist.',
+  },
   account_not_found: {
     code: 1201,
     status: 404,
+    message: 'The account does not exist for this token.',
     when: 'The account is not the token’s own, or (system routes) does not exist.',
   },
-  store_not_found: { code: 1202, status: 404, when: 'No such store in this account (for this caller).' },
-  secret_not_found: { code: 1203, status: 404, when: 'No such secret in this store.' },
+  store_not_found: {
+    code: 1202,
+    status: 404,
+    message: 'The store does not exist.',
+    when: 'No such store in this account (for this caller).',
+  },
+  secret_not_found: {
+    code: 1203,
+    status: 404,
+    message: 'The secret does not exist.',
+    when: 'No such secret in this store.',
+  },
   store_not_empty: {
     code: 1300,
     status: 409,
+    message: 'The store still holds secrets: delete them first, or pass force=true.',
     when: 'Deleting a store that holds secrets without force=true.',
   },
-  store_name_taken: { code: 1301, status: 409, when: 'The account already has a store of that name.' },
-  secret_name_taken: { code: 1302, status: 409, when: 'The store already has a secret of that name.' },
-  conflict: { code: 1303, status: 409, when: 'Another conflict with the current state.' },
-  internal_error: { code: 1500, status: 500, when: 'An unexpected failure; details are only logged.' },
-  service_unavailable: { code: 1501, status: 503, when: 'Temporarily unavailable; retrying may succeed.' },
-  route_not_found: { code: 7003, status: 404, when: 'No route for that method and URI.' },
-} as const satisfies Record<string, { code: number; status: number; when: string }>;
+  store_name_taken: {
+    code: 1301,
+    status: 409,
+    message: 'The account already has a store of that name.',
+    when: 'The account already has a store of that name.',
+  },
+  secret_name_taken: {
+    code: 1302,
+    status: 409,
+    message: 'The store already has a secret of that name.',
+    when: 'The store already has a secret of that name.',
+  },
+  conflict: {
+    code: 1303,
+    status: 409,
+    message: 'The request conflicts with the current state.',
+    when: 'Another conflict with the current state.',
+  },
+  internal_error: {
+    code: 1500,
+    status: 500,
+    message: 'An internal error occurred.',
+    when: 'An unexpected failure; details are only logged.',
+  },
+  service_unavailable: {
+    code: 1501,
+    status: 503,
+    message: 'The service is temporarily unavailable; retry later.',
+    when: 'Temporarily unavailable; retrying may succeed.',
+  },
+  route_not_found: {
+    code: 7003,
+    status: 404,
+    message: 'No route for that URI.',
+    when: 'No route for that URI.',
+  },
+  method_not_allowed: {
+    code: 7001,
+    status: 405,
+    message: 'Method not allowed for this route.',
+    when: 'The URI exists, but not with that method; see the Allow header.',
+  },
+} as const satisfies Record<string, { code: number; status: number; message: string; when: string }>;
 
 export type CloudflareErrorName = keyof typeof CLOUDFLARE_ERRORS;
 
@@ -78,6 +190,8 @@ export interface CloudflareFailure {
   readonly errors: readonly CloudflareErrorItem[];
   /** Seconds for the `Retry-After` header (429 only); the SDK waits that long before retrying. */
   readonly retryAfter?: number;
+  /** Methods for the `Allow` header (405 only). */
+  readonly allow?: readonly string[];
 }
 
 /** Core error codes that have a Cloudflare name of their own; other errors fall back on their kind. */
@@ -95,6 +209,7 @@ const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
   tenant_not_found: 'account_not_found',
   route_not_found: 'route_not_found',
   secret_not_found: 'secret_not_found',
+  secret_not_yet_valid: 'secret_not_found',
   store_not_empty: 'store_not_empty',
   store_name_taken: 'store_name_taken',
   secret_name_taken: 'secret_name_taken',
@@ -111,14 +226,19 @@ const KIND_FALLBACK: Readonly<Record<CofferError['kind'], CloudflareErrorName>> 
   unavailable: 'service_unavailable',
 };
 
-function item(name: CloudflareErrorName, pointer?: string): CloudflareErrorItem {
-  const code = CLOUDFLARE_ERRORS[name].code;
-  return pointer === undefined ? { code, message: name } : { code, message: name, source: { pointer } };
+function item(name: CloudflareErrorName, message?: string, pointer?: string): CloudflareErrorItem {
+  const e = CLOUDFLARE_ERRORS[name];
+  const text = message === undefined || message === '' ? e.message : message;
+  return pointer === undefined
+    ? { code: e.code, message: text }
+    : { code: e.code, message: text, source: { pointer } };
 }
 
-function single(name: CloudflareErrorName, pointer?: string): CloudflareFailure {
-  return { status: CLOUDFLARE_ERRORS[name].status, errors: [item(name, pointer)] };
+export function cloudflareError(name: CloudflareErrorName, message?: string): CloudflareFailure {
+  return { status: CLOUDFLARE_ERRORS[name].status, errors: [item(name, message)] };
 }
+
+const single = cloudflareError;
 
 /** `[0].value` / `0.scopes` → `/0/value` / `/0/scopes`; the whole body → `` (RFC 6901 root). */
 export function jsonPointerOf(field: string): string {
@@ -133,19 +253,22 @@ function domainFailure(error: CofferError): CloudflareFailure {
   if (error instanceof ForbiddenError) {
     // Another tenant's account is answered as if it did not exist: no hint that it does.
     if (error.reason === 'other_tenant') return single('account_not_found');
-    if (error.reason === 'not_service') return single('credential_not_allowed');
+    if (error.reason === 'not_service') return single('credential_not_allowed', error.message);
   }
+  // Unmatched routes in Cloudflare's own words (7003, 7001), not the core's.
+  if (error instanceof MethodNotAllowedError) return { ...single('method_not_allowed'), allow: error.allow };
+  if (error.code === 'route_not_found') return single('route_not_found');
   const name = DOMAIN_CODES[error.code] ?? KIND_FALLBACK[error.kind];
   if (error instanceof InvalidError) {
-    const fields = Object.keys(error.fields);
+    const fields = Object.entries(error.fields);
     if (fields.length > 0) {
       return {
         status: CLOUDFLARE_ERRORS[name].status,
-        errors: fields.map((f) => item(name, jsonPointerOf(f))),
+        errors: fields.map(([f, messages]) => item(name, messages.join(' '), jsonPointerOf(f))),
       };
     }
   }
-  return single(name);
+  return single(name, error.message);
 }
 
 /**
@@ -160,11 +283,19 @@ export function toCloudflareFailure(failure: RequestFailure, part = 'body'): Clo
       return retryAfter === undefined ? mapped : { ...mapped, retryAfter };
     }
     case 'validation': {
-      const fields = Object.keys(failure.fields);
-      if (part !== 'body' || fields.length === 0) return single('validation_error');
+      const fields = Object.entries(failure.fields);
+      if (part !== 'body' || fields.length === 0) {
+        const detail = fields.map(([f, messages]) => `${f}: ${messages.join(' ')}`).join('; ');
+        return single(
+          'validation_error',
+          detail === '' ? undefined : `The request failed validation: ${detail}`,
+        );
+      }
       return {
         status: 400,
-        errors: fields.map((f) => item('validation_error', f === 'body' ? '' : jsonPointerOf(f))),
+        errors: fields.map(([f, messages]) =>
+          item('validation_error', messages.join(' '), f === 'body' ? '' : jsonPointerOf(f)),
+        ),
       };
     }
     case 'malformed_body':
@@ -188,6 +319,7 @@ export function sendCloudflareFailure(reply: FastifyReply, failure: CloudflareFa
   if (failure.status === 409) reply.header('x-should-retry', 'false');
   if (failure.status === 401) reply.header('www-authenticate', 'Bearer');
   if (failure.retryAfter !== undefined) reply.header('retry-after', String(failure.retryAfter));
+  if (failure.allow !== undefined) reply.header('allow', failure.allow.join(', '));
   return reply
     .code(failure.status)
     .header('content-type', JSON_CONTENT_TYPE)

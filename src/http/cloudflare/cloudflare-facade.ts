@@ -3,7 +3,7 @@ import type { CofferCore } from '../../core/coffer-core.js';
 import { UnauthenticatedError } from '../../core/errors.js';
 import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
 import { authenticateRequests, bearerToken, singleHeader } from '../auth.js';
-import { cloudflareErrorHandler } from './cloudflare-errors.js';
+import { CLOUDFLARE_ERRORS, cloudflareErrorHandler } from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
 import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
 
@@ -38,14 +38,14 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     app.removeContentTypeParser('text/plain');
     app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
     app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
-    app.setNotFoundHandler(async () => {
-      throw routeNotFound();
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
     });
     // System routes serve platform services; every other route (unknown ones too) tenant tokens.
     const systemRoutes = `${app.prefix}${SYSTEM_FAMILY.base}/`;
     authenticateRequests(app, core.auth, {
       token: (request) => cloudflareToken(request.headers),
-      missing: 'A token is required.',
+      missing: CLOUDFLARE_ERRORS.authentication_required.message,
       audience: (request) =>
         request.routeOptions.url?.startsWith(systemRoutes) === true ? 'platform' : 'tenant',
     });

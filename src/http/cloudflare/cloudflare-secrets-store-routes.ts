@@ -82,8 +82,13 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     const scopeNote = system
       ? ' Only stores managed by the calling service exist here: any other answers 404.'
       : ' Requires a tenant API token of this account; service-managed stores answer 404.';
-    const read = system ? '' : ' Requires `Secrets Store Read` or `Secrets Store Write`.';
-    const write = system ? '' : ' Requires `Secrets Store Write`.';
+    // Canonical names first, then Cloudflare's permission groups (docs/permissions.md).
+    const read = system
+      ? ''
+      : ' Requires `secrets:read` (Cloudflare: `Secrets Store Read` or `Secrets Store Write`).';
+    const write = system
+      ? ''
+      : ' Requires `secrets:write`, and `secrets:set-value` for values (Cloudflare: `Secrets Store Write`).';
 
     const params = (request: FastifyRequest) => request.params as Record<string, string>;
     const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';

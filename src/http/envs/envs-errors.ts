@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { type CofferError, ForbiddenError } from '../../core/errors.js';
+import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 import { SECRET_NAME_MESSAGE } from './envs-schemas.js';
 
@@ -32,7 +33,11 @@ export const ENVS_ERRORS = {
   },
   quota_exceeded: { status: 403, meaning: "The tenant's secret quota or store limit would be exceeded." },
   secret_not_found: { status: 404, meaning: 'No secret of that name in this environment.' },
-  route_not_found: { status: 404, meaning: 'No such endpoint or method under `/{o}/{p}/envs/`.' },
+  route_not_found: { status: 404, meaning: 'No such endpoint under `/{o}/{p}/envs/`.' },
+  method_not_allowed: {
+    status: 405,
+    meaning: 'The path exists, but not with that method; `Allow` lists the methods it takes.',
+  },
   secret_exists: { status: 409, meaning: 'A secret of that name is already declared here.' },
   conflict: { status: 409, meaning: 'The request conflicts with the current state.' },
   body_too_large: { status: 413, meaning: 'The body is over the size limit.' },
@@ -67,6 +72,8 @@ export interface EnvsFailure {
   readonly error: string;
   /** Seconds for the `Retry-After` header (429 only). */
   readonly retryAfter?: number;
+  /** Methods for the `Allow` header (405 only). */
+  readonly allow?: readonly string[];
 }
 
 /** Codes whose status is fixed. */
@@ -96,9 +103,16 @@ function fromDomain(e: CofferError): EnvsFailure {
         return failure('service_not_allowed', e.message);
       return failure('missing_permission', e.message);
     case 'not_found':
+      if (e instanceof MethodNotAllowedError) {
+        return { ...failure('method_not_allowed', e.message), allow: e.allow };
+      }
       if (e.code === 'route_not_found') return failure('route_not_found', e.message);
-      // The only resource addressed is a secret: a missing store is a missing secret too.
-      return failure('secret_not_found', 'The secret does not exist.');
+      // The only resource addressed is a secret: a missing store is a missing secret too. A secret
+      // not valid yet says so (the core only tells callers who may know it exists).
+      return failure(
+        'secret_not_found',
+        e.code === 'secret_not_yet_valid' ? e.message : 'The secret does not exist.',
+      );
     case 'conflict':
       return e.code === 'secret_name_taken'
         ? failure('secret_exists', e.message)
@@ -161,6 +175,7 @@ export function toEnvsFailure(f: RequestFailure): EnvsFailure {
 export function sendEnvsError(reply: FastifyReply, f: EnvsFailure): FastifyReply {
   if (f.status === 401) reply.header('www-authenticate', 'Bearer');
   if (f.retryAfter !== undefined) reply.header('retry-after', String(f.retryAfter));
+  if (f.allow !== undefined) reply.header('allow', f.allow.join(', '));
   return reply
     .code(f.status)
     .header('content-type', 'application/json; charset=utf-8')

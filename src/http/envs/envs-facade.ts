@@ -35,8 +35,8 @@ export function envsFacade(core: CofferCore): FastifyPluginAsync {
       // Mounted at the root, a not-found handler would answer for every facade; this route answers
       // only for paths of the envs shape (and methods the contract does not have), authenticated and
       // recorded like any other, in envs' own shape.
-      secured.all('/:o/:p/envs/*', { schema: { hide: true } }, async () => {
-        throw routeNotFound();
+      secured.all('/:o/:p/envs/*', { schema: { hide: true } }, async (request) => {
+        throw routeNotFound(request);
       });
       await secured.register(envsSecretRoutes(core));
     });

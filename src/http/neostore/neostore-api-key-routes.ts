@@ -72,7 +72,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['ApiKeys'],
           summary: 'List API keys for the tenant',
           description:
-            'All API key definitions of the tenant, sorted by name. Requires `tenant.apiKey:read`.',
+            'All API key definitions of the tenant, sorted by name. Requires `apikeys:read` (Neostore: `tenant.apiKey:read`).',
           params: Type.Object({ tenantId: TenantParam }),
           response: { 200: Type.Array(ApiKeyDefinition), ...problems(401, 403) },
         },
@@ -92,7 +92,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['ApiKeys'],
           summary: 'Create a new API key',
           description:
-            'Generates a token, stores only its SHA-256 hash, and returns the token once. A key cannot grant permissions it does not hold (403). Requires `tenant.apiKey:write`.',
+            'Generates a token, stores only its SHA-256 hash, and returns the token once. A key cannot grant permissions it does not hold (403). Requires `apikeys:write` (Neostore: `tenant.apiKey:write`).',
           params: Type.Object({ tenantId: TenantParam }),
           body: CreateApiKeyRequest,
           response: { 201: ApiKeyCreatedResponse, ...problems(400, 401, 403, 409) },
@@ -118,7 +118,8 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           operationId: 'getApiKey',
           tags: ['ApiKeys'],
           summary: 'Get a specific API key',
-          description: 'The key definition; never its hash or token. Requires `tenant.apiKey:read`.',
+          description:
+            'The key definition; never its hash or token. Requires `apikeys:read` (Neostore: `tenant.apiKey:read`).',
           params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
           response: { 200: ApiKeyDefinition, ...problems(401, 403, 404) },
         },
@@ -138,7 +139,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['ApiKeys'],
           summary: 'Update an API key',
           description:
-            'Replaces `enabled` and, when given, `permissions` (omitted: unchanged). Takes effect on the next request. Requires `tenant.apiKey:write`.',
+            'Replaces `enabled` and, when given, `permissions` (omitted: unchanged). Takes effect on the next request. Requires `apikeys:write` (Neostore: `tenant.apiKey:write`).',
           params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
           body: UpdateApiKeyRequest,
           response: { 200: ApiKeyDefinition, ...problems(400, 401, 403, 404) },
@@ -162,7 +163,8 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           operationId: 'deleteApiKey',
           tags: ['ApiKeys'],
           summary: 'Delete an API key',
-          description: 'The key stops working immediately. Requires `tenant.apiKey:write`.',
+          description:
+            'The key stops working immediately. Requires `apikeys:write` (Neostore: `tenant.apiKey:write`).',
           params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
           response: { 204: { description: 'API key deleted.', type: 'null' }, ...problems(401, 403, 404) },
         },

@@ -25,12 +25,13 @@ export function neostoreFacade(core: CofferCore): FastifyPluginAsync {
     app.addContentTypeParser('text/json', { parseAs: 'string' }, jsonParser);
     app.addContentTypeParser(/^application\/[a-z0-9.+-]+\+json$/, { parseAs: 'string' }, jsonParser);
     app.setErrorHandler(recordingRefusals(core.auditTrail, neostoreErrorHandler));
-    app.setNotFoundHandler(async () => {
-      throw routeNotFound();
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
     });
     authenticateRequests(app, core.auth, {
       token: (request) => neostoreToken(request.headers),
       missing: 'An API key is required.',
+      send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
       audience: TENANT_AUDIENCE,
     });
     await app.register(neostoreSecretRoutes(core));

@@ -92,7 +92,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['Secret'],
           summary: 'List all secret keys',
           description:
-            'Returns the keys of all secrets stored for the tenant, sorted; never values. Requires `Secret.Read` (`secrets:read`).',
+            'Returns the keys of all secrets stored for the tenant, sorted; never values. Requires `secrets:read` (Neostore: `Secret.Read`).',
           params: Type.Object({ tenantId: TenantParam }),
           response: {
             200: { description: 'List of all secret keys', type: 'array', items: { type: 'string' } },
@@ -114,7 +114,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['Secret'],
           summary: 'Retrieve secret value',
           description:
-            'Returns the value as text/plain, or as a JSON string when the client accepts application/json or text/json. Missing, expired and not-yet-valid secrets are 404. Requires `Secret.Read` (`secrets:reveal`).',
+            'Returns the value as text/plain, or as a JSON string when the client accepts application/json or text/json. Missing, expired and not-yet-valid secrets are 404. Requires `secrets:reveal` (Neostore: `Secret.Read`).',
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           response: {
             200: {
@@ -149,7 +149,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['Secret'],
           summary: 'Create or update secret',
           description:
-            "Stores or replaces a secret value, with an optional validity window, as a new version. Requires `Secret.Write` (`secrets:set-value`, and `secrets:write` to create or to change the window; without `secrets:write`, a PUT without `options` keeps the secret's window).",
+            "Stores or replaces a secret value, with an optional validity window, as a new version. Requires `secrets:set-value`, and `secrets:write` to create or to change the window; without `secrets:write`, a PUT without `options` keeps the secret's window (Neostore: `Secret.Write`).",
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           body: SetRequest,
           response: {
@@ -187,7 +187,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           tags: ['Secret'],
           summary: 'Delete a secret.',
           description:
-            'Destroys the secret and all its versions; it cannot be recovered. 204 also when it did not exist. Requires `Secret.Write` (`secrets:write`).',
+            'Destroys the secret and all its versions; it cannot be recovered. 204 also when it did not exist. Requires `secrets:write` (Neostore: `Secret.Write`).',
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           response: {
             204: { description: 'Secret deleted successfully', type: 'null' },

@@ -18,14 +18,15 @@ export function v1Facade(core: CofferCore): FastifyPluginAsync {
     // JSON bodies only: anything else is a 415, never a string to validate.
     app.removeContentTypeParser('text/plain');
     app.setErrorHandler(recordingRefusals(core.auditTrail, v1ErrorHandler));
-    app.setNotFoundHandler(async () => {
-      throw routeNotFound();
+    app.setNotFoundHandler(async (request) => {
+      throw routeNotFound(request);
     });
     authenticateRequests(app, core.auth, {
       token: (request) =>
         singleHeader(request.headers['x-api-key']) ??
         bearerToken(singleHeader(request.headers.authorization)),
       missing: 'An API key is required.',
+      send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
       audience: TENANT_AUDIENCE,
     });
     await app.register(v1StoreRoutes(core));
