@@ -8,7 +8,6 @@ import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import {
   ConflictError,
-  ForbiddenError,
   InvalidError,
   NotFoundError,
   QuotaExceededError,
@@ -27,7 +26,6 @@ import {
 } from './model.js';
 import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertSecretName, assertStoreName, assertValueSize, DEFAULT_STORE_NAME } from './names.js';
-import type { Permission } from './permissions.js';
 import { ensureStoreInTx, resolveStore } from './store-service.js';
 
 /** How many versions of a secret are kept; older ones are destroyed with their data keys. */
@@ -155,16 +153,6 @@ function assertPrecondition(secret: SecretRecord | null, precondition: SecretPre
 
 function sameWindow(a: ValidityWindow, b: ValidityWindow): boolean {
   return a.notBefore === b.notBefore && a.expiresOn === b.expiresOn;
-}
-
-function holdsPermission(actor: Actor, tenantId: string, permission: Permission): boolean {
-  try {
-    requirePermission(actor, tenantId, permission);
-    return true;
-  } catch (error) {
-    if (error instanceof ForbiddenError) return false;
-    throw error;
-  }
 }
 
 /**
