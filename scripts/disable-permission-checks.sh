@@ -17,6 +17,7 @@ ln -s "$root/node_modules" "$work/node_modules"
 [ -d "$root/ui" ] && ln -s "$root/ui" "$work/ui"
 
 suites=(
+  dist/test/security/core-permission-checks.test.js
   dist/test/envs/envs-permissions.test.js
   dist/test/v1/v1-auth-matrix.test.js
   dist/test/cloudflare/cloudflare-auth-isolation.test.js
