@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
+import { DATABASE_FILE } from '../../src/cli/runtime.js';
 import { ADMIN_PERMISSION, CANONICAL_PERMISSIONS } from '../../src/core/permissions.js';
 import { CONSOLE_CSP } from '../../src/http/console/console-routes.js';
 import { request } from '../support/http-client.js';
@@ -17,6 +20,24 @@ import {
 
 /** How many pixels the page is wider than the window (> 0: it scrolls sideways). */
 const OVERFLOW = 'document.documentElement.scrollWidth - window.innerWidth';
+
+/** Events per audit page the console asks for (`limit`, PAGE_SIZE in ui/src/audit-screen.tsx). */
+const AUDIT_PAGE = 25;
+
+/** The fields of `GET /api/{tenant}/audit`'s answer these steps read. */
+interface AuditPageBody {
+  readonly events: readonly {
+    readonly seq: number;
+    readonly actor: string;
+    readonly action: string;
+    readonly outcome: string;
+    readonly reason: string | null;
+    readonly requestId: string;
+    readonly prevHash: string;
+    readonly hash: string;
+  }[];
+  readonly nextCursor: string | null;
+}
 
 /**
  * The console end to end: a real Coffer, Debian's Chromium driven by playwright-core, one browser
@@ -50,7 +71,8 @@ describe('web console in Chromium', () => {
   }
 
   before(async () => {
-    server = await startTestServer();
+    // SQLite whatever COFFER_TEST_ENGINE says: the audit steps edit the database file itself.
+    server = await startTestServer({ engine: 'sqlite' });
     // Enough stores for two pages (the console shows 20 a page), and a store holding secrets whose
     // validity windows put them out of reach now.
     for (let i = 0; i < 22; i++) {
@@ -386,83 +408,190 @@ describe('web console in Chromium', () => {
   });
 
   it('audit trail: filters become query parameters, pages follow the cursor, a broken link is shown', async () => {
-    // The route's contract (newest first, {events, nextCursor}), answered in the browser, so this
-    // checks the screen whatever the server holds.
-    const asked: URLSearchParams[] = [];
-    const event = (seq: number, prevHash: string, hash: string, outcome: 'allowed' | 'denied' | 'error') => ({
-      seq,
-      time: new Date(Date.UTC(2030, 0, 1, 12, seq)).toISOString(),
-      actor: seq % 2 === 0 ? 'key:admin' : 'key:ci',
-      action: outcome === 'denied' ? 'request.refused' : 'secret.reveal',
-      resource: `store:default/secret:S${seq}`,
-      outcome,
-      reason: outcome === 'allowed' ? null : 'missing_permission',
-      requestId: `req-${seq}`,
-      clientAddress: '127.0.0.1',
-      prevHash,
-      hash,
+    // Real events first: reveals by two keys (one page and a bit for the first), and a refusal.
+    const start = new Date();
+    const alice = await server.createKey('default', 'auditor-a', ['secrets:read', 'secrets:reveal']);
+    const bob = await server.createKey('default', 'auditor-b', ['secrets:read', 'secrets:reveal']);
+    assert.equal((await api('POST', '/v1/tenants/default/stores', { name: 'audited' })).status, 201);
+    assert.equal(
+      (await api('PUT', '/v1/tenants/default/stores/audited/secrets/API_TOKEN', { value: 'audited-value' }))
+        .status,
+      201,
+    );
+    const reveal = (token: string) =>
+      request(server.url, 'GET', '/v1/tenants/default/stores/audited/secrets/API_TOKEN?reveal=true', {
+        token,
+      });
+    for (let i = 0; i < AUDIT_PAGE + 2; i++) assert.equal((await reveal(alice)).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await reveal(bob)).status, 200);
+    const refusedCall = await request(server.url, 'POST', '/v1/tenants/default/stores', {
+      token: bob,
+      body: { name: 'not-for-bob' },
     });
-    await page.route('**/api/default/audit?**', async (route) => {
-      const query = new URL(route.request().url()).searchParams;
-      asked.push(query);
-      const body =
-        query.get('cursor') === 'older'
-          ? { events: [event(2, 'h1', 'h2', 'allowed'), event(1, 'h0', 'h1', 'error')], nextCursor: null }
-          : {
-              events: [event(4, 'not-h3', 'h4', 'denied'), event(3, 'h2', 'h3', 'allowed')],
-              nextCursor: 'older',
-            };
-      await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
-    });
-    try {
-      await page.getByRole('link', { name: 'Stores', exact: true }).click();
-      await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
-      await page.getByRole('link', { name: 'Audit trail' }).click();
-      await page.getByRole('table').getByText('req-4').waitFor();
-      await page.getByLabel('Action').fill('secret.reveal');
-      await page.getByLabel('Actor').fill('key:ci');
-      await page.getByLabel('From (local time)').fill('2030-01-01T00:00');
-      await page.getByLabel('Until (local time)').fill('2030-01-02T00:00');
-      // req-4 is on the unfiltered page too: wait for the filtered request itself.
-      const filtered = page.waitForRequest((r) => new URL(r.url()).searchParams.has('action'));
-      await page.getByRole('button', { name: 'Apply filter' }).click();
-      const last = new URL((await filtered).url()).searchParams;
-      const table = page.getByRole('table');
-      await table.getByText('req-4').waitFor();
-      assert.equal(last?.get('action'), 'secret.reveal');
-      assert.equal(last?.get('actor'), 'key:ci');
-      assert.equal(last?.get('since'), '2030-01-01T00:00:00.000Z');
-      assert.equal(last?.get('until'), '2030-01-02T00:00:00.000Z');
-      assert.equal(last?.get('cursor'), null);
-      const first = await table.innerText();
-      assert.match(first, /Denied[\s\S]*missing_permission/);
-      assert.match(
-        await page.getByRole('region', { name: 'Chain verification' }).innerText(),
-        /Broken link between events #3 and #4/,
-      );
+    assert.equal(refusedCall.status, 403);
+    // The inputs take minutes (local time: the browser runs in UTC): a window around the events.
+    const from = new Date(Math.floor(start.getTime() / 60_000) * 60_000);
+    const until = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 120_000);
+    const asInput = (d: Date) => d.toISOString().slice(0, 16);
 
-      await page.getByRole('button', { name: 'Older events' }).click();
-      await table.getByText('req-1').waitFor();
-      assert.equal(asked[asked.length - 1]?.get('cursor'), 'older');
-      assert.equal(
-        asked[asked.length - 1]?.get('action'),
-        'secret.reveal',
-        'the filter is kept while paging',
-      );
-      assert.match(await table.innerText(), /Error/);
-      assert.match(
-        await page.getByRole('region', { name: 'Chain verification' }).innerText(),
-        /This page links correctly \(1 link checked\)/,
-      );
-      await page.getByRole('button', { name: 'Newer events' }).click();
-      await table.getByText('req-4').waitFor();
-      await assertAccessible('audit trail with filters');
+    const table = page.getByRole('table');
+    const chain = page.getByRole('region', { name: 'Chain verification' });
+    const isAudit = (url: string) => new URL(url).pathname === '/api/default/audit';
+    /** Types the filter, applies it; the request the console sent and the server's own answer. */
+    const applyFilter = async (filter: { action: string; actor: string; from: string; until: string }) => {
+      await page.getByLabel('Action').fill(filter.action);
+      await page.getByLabel('Actor').fill(filter.actor);
+      await page.getByLabel('From (local time)').fill(filter.from);
+      await page.getByLabel('Until (local time)').fill(filter.until);
+      // Earlier requests had other filters: wait for the one this filter makes.
+      const matches = (url: string) =>
+        isAudit(url) && new URL(url).searchParams.get('actor') === (filter.actor || null);
+      const sent = page.waitForRequest((r) => matches(r.url()));
+      const answered = page.waitForResponse((r) => matches(r.url()));
+      await page.getByRole('button', { name: 'Apply filter' }).click();
+      const query = new URL((await sent).url()).searchParams;
+      const response = await answered;
+      assert.equal(response.status(), 200);
+      return { query, body: (await response.json()) as AuditPageBody };
+    };
+    /** The request ids the table shows are exactly those of the answer, in its order. */
+    const shows = async (body: AuditPageBody) => {
+      const ids = body.events.map((e) => e.requestId);
+      const cells = table.locator('td[data-label="Request id"]');
+      // Polled from here: the page's CSP forbids the eval that waitForFunction polls with.
+      for (let tries = 1; ; tries++) {
+        const seen = await cells.allInnerTexts();
+        if (JSON.stringify(seen) === JSON.stringify(ids) || tries === 200) {
+          assert.deepEqual(seen, ids);
+          return;
+        }
+        await page.waitForTimeout(50);
+      }
+    };
+
+    await page.getByRole('link', { name: 'Stores', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
+
+    // Bob's reveals in the window: every filter is a query parameter, and the server applies them.
+    const bobReveals = await applyFilter({
+      action: 'secret.reveal',
+      actor: 'key:auditor-b',
+      from: asInput(from),
+      until: asInput(until),
+    });
+    assert.equal(bobReveals.query.get('action'), 'secret.reveal');
+    assert.equal(bobReveals.query.get('actor'), 'key:auditor-b');
+    assert.equal(bobReveals.query.get('since'), from.toISOString());
+    assert.equal(bobReveals.query.get('until'), until.toISOString());
+    assert.equal(bobReveals.query.get('cursor'), null);
+    assert.equal(bobReveals.query.get('limit'), String(AUDIT_PAGE));
+    assert.deepEqual(
+      bobReveals.body.events.map((e) => `${e.actor} ${e.action} ${e.outcome}`),
+      ['key:auditor-b secret.reveal allowed', 'key:auditor-b secret.reveal allowed'],
+    );
+    const direct = await api('GET', `/api/default/audit?${bobReveals.query.toString()}`);
+    assert.deepEqual(
+      (direct.json as AuditPageBody).events.map((e) => e.requestId),
+      bobReveals.body.events.map((e) => e.requestId),
+      'the same query straight to the server answers the same events',
+    );
+    await shows(bobReveals.body);
+    assert.doesNotMatch(await table.innerText(), /auditor-a|Denied/);
+
+    // All of Bob's events: the refusal is among them, in words, with its reason.
+    const bobAll = await applyFilter({ action: '', actor: 'key:auditor-b', from: asInput(from), until: '' });
+    assert.equal(bobAll.query.get('action'), null);
+    assert.equal(bobAll.query.get('until'), null);
+    await shows(bobAll.body);
+    const denied = bobAll.body.events.filter((e) => e.outcome === 'denied');
+    assert.deepEqual(
+      denied.map((e) => `${e.action} ${e.reason ?? ''}`),
+      ['store.create missing_permission'],
+    );
+    assert.match(
+      await table
+        .locator('tbody tr')
+        .filter({ hasText: denied[0]?.requestId ?? 'none' })
+        .innerText(),
+      /store\.create[\s\S]*Denied[\s\S]*missing_permission/,
+    );
+
+    // A window that ends before the events: the server answers none.
+    const tooEarly = await applyFilter({
+      action: '',
+      actor: 'key:auditor-a',
+      from: '',
+      until: asInput(from),
+    });
+    assert.equal(tooEarly.query.get('until'), from.toISOString());
+    assert.deepEqual(tooEarly.body.events, []);
+    await page.getByText('No events match.').waitFor();
+
+    // Alice's reveals fill a page and a bit: 'Older events' sends the server's cursor, keeping the filter.
+    const aliceFilter = { action: 'secret.reveal', actor: 'key:auditor-a', from: asInput(from), until: '' };
+    const newest = await applyFilter(aliceFilter);
+    assert.equal(newest.body.events.length, AUDIT_PAGE);
+    assert.ok(newest.body.nextCursor !== null, 'the server says there is an older page');
+    await shows(newest.body);
+    assert.match(await chain.innerText(), /This page links correctly/);
+
+    const olderSent = page.waitForRequest(
+      (r) => isAudit(r.url()) && new URL(r.url()).searchParams.has('cursor'),
+    );
+    const olderAnswered = page.waitForResponse(
+      (r) => isAudit(r.url()) && new URL(r.url()).searchParams.has('cursor'),
+    );
+    await page.getByRole('button', { name: 'Older events' }).click();
+    const olderQuery = new URL((await olderSent).url()).searchParams;
+    assert.equal(olderQuery.get('cursor'), newest.body.nextCursor);
+    assert.equal(olderQuery.get('action'), 'secret.reveal', 'the filter is kept while paging');
+    assert.equal(olderQuery.get('actor'), 'key:auditor-a');
+    const older = (await (await olderAnswered).json()) as AuditPageBody;
+    assert.equal(older.events.length, 2);
+    assert.equal(older.nextCursor, null);
+    await shows(older);
+    assert.equal(await page.getByRole('button', { name: 'Older events' }).isDisabled(), true);
+
+    await page.getByRole('button', { name: 'Newer events' }).click();
+    await shows(newest.body);
+
+    // Tamper with the file as someone with write access would: one event names a predecessor that
+    // is not the one before it. The console checks the links of the page it shows.
+    const pair = newest.body.events.findIndex((e, i) => newest.body.events[i + 1]?.seq === e.seq - 1);
+    const victim = newest.body.events[pair];
+    const predecessor = newest.body.events[pair + 1];
+    assert.ok(victim !== undefined && predecessor !== undefined, 'two consecutive events on the page');
+    const db = new Database(join(server.dataDir, DATABASE_FILE));
+    try {
+      const changed = db
+        .prepare("UPDATE audit_events SET prev_hash = ? WHERE tenant_id = 'default' AND seq = ?")
+        .run(randomBytes(32), victim.seq);
+      assert.equal(changed.changes, 1);
     } finally {
-      await page.unroute('**/api/default/audit?**');
+      db.close();
     }
+
+    await page.getByRole('link', { name: 'Stores', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Stores' }).waitFor();
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    const tampered = await applyFilter(aliceFilter);
+    assert.notEqual(
+      tampered.body.events[pair]?.prevHash,
+      predecessor.hash,
+      'the server serves the edited row',
+    );
+    await shows(tampered.body);
+    assert.match(
+      await chain.innerText(),
+      new RegExp(`Broken link between events #${predecessor.seq} and #${victim.seq}`),
+    );
+    await assertAccessible('audit trail with filters');
   });
 
   it('audit trail: a server without the route is told apart from an error', async () => {
+    // The one faked answer: this server has the route, and the subject is an older Coffer without it.
     await page.route('**/api/default/audit?**', (route) =>
       route.fulfill({
         status: 404,
