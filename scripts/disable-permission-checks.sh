@@ -18,6 +18,7 @@ ln -s "$root/node_modules" "$work/node_modules"
 
 suites=(
   dist/test/security/core-permission-checks.test.js
+  dist/test/security/validity-window-tampering.test.js
   dist/test/envs/envs-permissions.test.js
   dist/test/v1/v1-auth-matrix.test.js
   dist/test/cloudflare/cloudflare-auth-isolation.test.js

@@ -539,6 +539,8 @@ export const MATRIX: readonly MatrixCase[] = [
  * console calls the facades with the user's key), and the catch-all that answers unknown paths.
  */
 export const PUBLIC_ROUTES: readonly string[] = [
+  // The root redirects to the console.
+  'GET /',
   'GET /healthz',
   'GET /readyz',
   'GET /metrics',
@@ -552,5 +554,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /ui/assets/:file',
 ];
 
-/** The catch-all (`*`, every method) answers unknown routes in the owning facade's shape. */
-export const CATCH_ALL = '*';
+/**
+ * The catch-alls (every method) that answer unknown routes: `*`, envs' (in the owning facade's shape),
+ * and `/*`, the root's not-found handler (problem+json 404, or 405 with `Allow`).
+ */
+export const CATCH_ALLS: readonly string[] = ['*', '/*'];

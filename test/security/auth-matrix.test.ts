@@ -7,7 +7,7 @@ import { dataFingerprint } from '../support/raw-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import {
   CANARY,
-  CATCH_ALL,
+  CATCH_ALLS,
   type Facade,
   isStoreScoped,
   MATRIX,
@@ -174,7 +174,7 @@ describe('auth matrix: every route of every facade × every kind of caller', () 
       (r) =>
         !covered.has(r) &&
         !PUBLIC_ROUTES.includes(r) &&
-        !r.endsWith(` ${CATCH_ALL}`) &&
+        !CATCH_ALLS.some((all) => r.endsWith(` ${all}`)) &&
         // The console's top-level static files (favicon…), present once the UI is built.
         !/^GET \/ui\/[^/:]+\.[a-z0-9]+$/.test(r),
     );
