@@ -82,7 +82,11 @@ describe('audit gaps', () => {
     const ran = await eventsDuring(server, TENANT, async () => {
       const res = await runCoffer(
         ['run', '--tenant', TENANT, '--store', 'app', '--', process.execPath, '-e', ''],
-        { COFFER_DATA_DIR: server.dataDir },
+        // The local CLI opens the server's own data: its directory (the keyring), and its database.
+        {
+          COFFER_DATA_DIR: server.dataDir,
+          ...(server.databaseUrl === null ? {} : { COFFER_DATABASE_URL: server.databaseUrl }),
+        },
       );
       assert.equal(res.code, 0, res.stderr);
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Actor, OPERATOR } from '../../src/core/actor.js';
 import { ForbiddenError, InvalidError, NotFoundError } from '../../src/core/errors.js';
+import { CLOUDFLARE_ERRORS, type CloudflareErrorName } from '../../src/http/cloudflare/cloudflare-errors.js';
 import { request, type HttpResult } from '../support/http-client.js';
 import { createTestSchema, type TestSchema } from '../support/postgres-test-schema.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -61,12 +62,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       assert.equal((res.json as { code?: string }).code, code, res.text);
     }
 
-    function assertCloudflare(res: HttpResult, status: number, message: string): void {
+    /** The envelope of a refusal, with the numeric code of `name` (docs/cloudflare-errors.md). */
+    function assertCloudflare(res: HttpResult, status: number, name: CloudflareErrorName): void {
       assert.equal(res.status, status, res.text);
-      const body = res.json as { success: boolean; errors: { message: string }[]; result: unknown };
+      const body = res.json as { success: boolean; errors: { code: number }[]; result: unknown };
       assert.equal(body.success, false);
       assert.equal(body.result, null);
-      assert.equal(body.errors[0]?.message, message, res.text);
+      assert.equal(body.errors[0]?.code, CLOUDFLARE_ERRORS[name].code, res.text);
     }
 
     function assertEnvs(res: HttpResult, status: number, code: string): void {
