@@ -79,7 +79,8 @@ describe('deleted values leave no ciphertext in the SQLite data directory', () =
   }
 
   before(async () => {
-    server = await startTestServer();
+    // SQLite by nature: the subject is the files of the data directory (PostgreSQL: docs/security.md).
+    server = await startTestServer({ engine: 'sqlite' });
     // Neighbours around the victims, so that their pages are shared, split and rebalanced.
     for (let i = 0; i < 40; i++) {
       assert.equal(

@@ -53,6 +53,8 @@ describe('security: coffer run never lets a secret choose what the command runs'
       ...cofferOwn,
       COFFER_DATA_DIR: server.dataDir,
       COFFER_KEYRING_FILE: join(server.dataDir, 'keyring.json'),
+      // The local run opens the server's own database, on either engine.
+      ...(server.databaseUrl === null ? {} : { COFFER_DATABASE_URL: server.databaseUrl }),
       SHARED_NAME: 'inherited-5d1e',
     };
     remote = {
