@@ -5,7 +5,7 @@ import type { StoreAddress } from './secret-source.js';
 import { UsageError } from './usage-error.js';
 
 /**
- * Where the secrets commands work (docs/adr/0010-cli-configuration.md): first match wins, field by
+ * Where the secrets commands work (docs/adr/0009-cli-configuration.md): first match wins, field by
  * field — flags, then the environment, then the directory binding (`.coffer.json`, `coffer setup`),
  * then the login file (`coffer login`). Without a server URL, the local data directory.
  */

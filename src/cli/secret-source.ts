@@ -28,7 +28,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export class SourceError extends Error {}
 
 /**
- * Opens the source: the server when one was resolved (docs/adr/0010-cli-configuration.md), else the
+ * Opens the source: the server when one was resolved (docs/adr/0009-cli-configuration.md), else the
  * data directory. Each is loaded only when used, so a remote command never loads SQLite or the core.
  * Errors naming a missing store or tenant are rewritten to say which, and how to create it.
  */

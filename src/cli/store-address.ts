@@ -5,7 +5,7 @@ export { UsageError } from './usage-error.js';
 /**
  * Where a secrets command works: the store (`--tenant T --store S`, or `--env ORG/PROJECT/ENV` for
  * tenant ORG and the envs store `PROJECT/ENV`) and the server (`--url`), each falling back to the
- * environment, the directory binding and the login file (docs/adr/0010-cli-configuration.md).
+ * environment, the directory binding and the login file (docs/adr/0009-cli-configuration.md).
  */
 export function targetOf(
   values: { tenant?: string; store?: string; env?: string; url?: string },
