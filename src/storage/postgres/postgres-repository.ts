@@ -317,31 +317,19 @@ class PostgresStatements implements RepositoryTx {
    * PostgreSQL); with it, each waits for the one before and then reads what it committed.
    */
   async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
-    const row = this.#inTransaction
-      ? await this.#one(
-          'coffer_get_secret_locked',
-          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2 FOR UPDATE`,
-          [storeId, name],
-        )
-      : await this.#one(
-          'coffer_get_secret',
-          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND name = $2`,
-          [storeId, name],
-        );
-    return row ? toSecret(row) : null;
+    return this.#secretBy('name', storeId, name);
   }
   async getSecretById(storeId: string, id: string): Promise<SecretRecord | null> {
-    const row = this.#inTransaction
-      ? await this.#one(
-          'coffer_get_secret_by_id_locked',
-          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2 FOR UPDATE`,
-          [storeId, id],
-        )
-      : await this.#one(
-          'coffer_get_secret_by_id',
-          `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND id = $2`,
-          [storeId, id],
-        );
+    return this.#secretBy('id', storeId, id);
+  }
+  /** A secret by name or id; inside a transaction, row-locked until COMMIT (see getSecret). */
+  async #secretBy(column: 'name' | 'id', storeId: string, key: string): Promise<SecretRecord | null> {
+    const locked = this.#inTransaction;
+    const row = await this.#one(
+      `coffer_get_secret_by_${column}${locked ? '_locked' : ''}`,
+      `SELECT ${SECRET_COLUMNS} FROM secrets WHERE store_id = $1 AND ${column} = $2${locked ? ' FOR UPDATE' : ''}`,
+      [storeId, key],
+    );
     return row ? toSecret(row) : null;
   }
   async listSecrets(storeId: string, q: SecretListQuery): Promise<SecretPage> {
