@@ -1,20 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ConfigError, parseConfig } from '../../src/config.js';
-import { type ServerProcess, spawnServer } from '../support/coffer-process.js';
+import {
+  BANNER_PATTERN,
+  type ServerProcess,
+  spawnServer,
+  stopServer,
+  TOKEN_PATTERN,
+} from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const TOKEN = /coffer_[0-9A-Za-z]{49}/g;
 const dirs: { remove(): void }[] = [];
 after(() => {
   for (const d of dirs) d.remove();
 });
-
-async function stop(server: ServerProcess) {
-  server.child.kill('SIGTERM');
-  return server.exited;
-}
 
 /** Audit lines of the server's output so far. */
 function auditLines(output: string): { type: string; action: string; seq: number; tenantId: string }[] {
@@ -40,7 +40,7 @@ describe('COFFER_AUDIT_STDOUT', () => {
       COFFER_AUDIT_STDOUT: '1',
       LOG_LEVEL: 'trace',
     });
-    const token = (server.output().match(TOKEN) ?? [])[0] ?? '';
+    const token = (server.output().match(TOKEN_PATTERN) ?? [])[0] ?? '';
     const value = 'stdout-canary-value-0c3e';
     await request(server.url, 'PUT', '/api/default/secrets/canary', { token, body: { value } });
     const got = await request(server.url, 'GET', '/api/default/secrets/canary', { token, auth: 'bearer' });
@@ -52,7 +52,7 @@ describe('COFFER_AUDIT_STDOUT', () => {
     const newToken = (created.json as { token: string }).token;
     await request(server.url, 'GET', '/api/default/secrets', { token: newToken });
     await waitFor(server, 'secret.list');
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
 
     const output = server.output();
     const lines = auditLines(output);
@@ -68,10 +68,10 @@ describe('COFFER_AUDIT_STDOUT', () => {
       ],
     );
     // The bootstrap banner prints the admin token once, by design; no other line holds a token or the value.
-    const withoutBanner = output.replace(/={78}\n[\s\S]*?\n={78}\n/, '');
+    const withoutBanner = output.replace(BANNER_PATTERN, '');
     assert.notEqual(withoutBanner, output, 'the banner was there');
     assert.ok(!withoutBanner.includes(value));
-    assert.equal((withoutBanner.match(TOKEN) ?? []).length, 0);
+    assert.equal((withoutBanner.match(TOKEN_PATTERN) ?? []).length, 0);
     assert.ok(!output.includes(newToken));
   });
 
@@ -79,9 +79,9 @@ describe('COFFER_AUDIT_STDOUT', () => {
     const dir = tempDir();
     dirs.push(dir);
     const server = await spawnServer({ COFFER_DATA_DIR: dir.path });
-    const token = (server.output().match(TOKEN) ?? [])[0] ?? '';
+    const token = (server.output().match(TOKEN_PATTERN) ?? [])[0] ?? '';
     await request(server.url, 'GET', '/api/default/secrets', { token });
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
     assert.deepEqual(auditLines(server.output()), []);
 
     assert.equal(parseConfig({ COFFER_AUDIT_STDOUT: 'true' }).auditStdout, true);

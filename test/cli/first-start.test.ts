@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { readableLine } from '../../src/cli/readable-log.js';
-import { runCoffer, type ServerProcess, spawnServer } from '../support/coffer-process.js';
+import {
+  BANNER_PATTERN,
+  runCoffer,
+  spawnServer,
+  stopServer,
+  TOKEN_PATTERN,
+} from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const TOKEN = /coffer_[0-9A-Za-z]{49}/g;
-const BANNER = /={78}\n[\s\S]*?\n={78}\n/;
 const dirs: { remove(): void }[] = [];
 function newDataDir(): string {
   const dir = tempDir();
@@ -16,11 +20,6 @@ function newDataDir(): string {
 after(() => {
   for (const d of dirs) d.remove();
 });
-
-async function stop(server: ServerProcess) {
-  server.child.kill('SIGTERM');
-  return server.exited;
-}
 
 /** `A=1 B=2 coffer keys create --x 'y'` → its environment and arguments (the quoting the banner uses). */
 function parseCommand(line: string): { env: Record<string, string>; args: string[] } {
@@ -39,9 +38,9 @@ describe('the first start of coffer serve', () => {
     const dataDir = newDataDir();
     const server = await spawnServer({ COFFER_DATA_DIR: dataDir });
     const output = server.output();
-    const banner = BANNER.exec(output)?.[0] ?? '';
+    const banner = BANNER_PATTERN.exec(output)?.[0] ?? '';
     assert.notEqual(banner, '', output);
-    const token = (banner.match(TOKEN) ?? [])[0] ?? '';
+    const token = (banner.match(TOKEN_PATTERN) ?? [])[0] ?? '';
     assert.match(token, /^coffer_/);
 
     assert.ok(banner.includes(`Console:         ${server.url}/ui/\n`), banner);
@@ -56,7 +55,7 @@ describe('the first start of coffer serve', () => {
 
     // Outside the banner, a non-terminal stdout gets one JSON object per line.
     const logLines = output
-      .replace(BANNER, '')
+      .replace(BANNER_PATTERN, '')
       .split('\n')
       .filter((l) => l !== '');
     assert.ok(logLines.length > 0);
@@ -73,7 +72,7 @@ describe('the first start of coffer serve', () => {
     assert.equal(env.COFFER_DATA_DIR, dataDir);
     const made = await runCoffer(args, env);
     assert.equal(made.code, 0, made.stderr);
-    const newToken = (made.stdout.match(TOKEN) ?? [])[0] ?? '';
+    const newToken = (made.stdout.match(TOKEN_PATTERN) ?? [])[0] ?? '';
     assert.notEqual(newToken, '');
     assert.notEqual(newToken, token);
     const put = await request(server.url, 'PUT', '/api/default/secrets/after-recovery', {
@@ -81,21 +80,21 @@ describe('the first start of coffer serve', () => {
       body: { value: 'v' },
     });
     assert.equal(put.status, 204, put.text);
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
 
     // The next start prints no banner at all.
     const again = await spawnServer({ COFFER_DATA_DIR: dataDir });
-    assert.equal(BANNER.exec(again.output()), null, again.output());
-    assert.equal(await stop(again), 0);
+    assert.equal(BANNER_PATTERN.exec(again.output()), null, again.output());
+    assert.equal(await stopServer(again), 0);
   });
 
   it('writes one readable line per log entry with COFFER_LOG_FORMAT=pretty, and keeps the banner', async () => {
     const dataDir = newDataDir();
     const server = await spawnServer({ COFFER_DATA_DIR: dataDir, COFFER_LOG_FORMAT: 'pretty' });
     const output = server.output();
-    assert.match(output, BANNER);
+    assert.match(output, BANNER_PATTERN);
     const logLines = output
-      .replace(BANNER, '')
+      .replace(BANNER_PATTERN, '')
       .split('\n')
       .filter((l) => l !== '');
     const listening = logLines.find((l) => l.includes('Server listening at'));
@@ -106,7 +105,7 @@ describe('the first start of coffer serve', () => {
     for (const line of logLines) assert.doesNotMatch(line, /^\{/, line);
     // Not a terminal: no colour codes.
     assert.ok(!output.includes(`\u001b[`), 'no colour codes');
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
     assert.match(
       server.output(),
       /\d\d:\d\d:\d\d\.\d{3} INFO {2}shutting down: finishing in-flight requests {2}signal=SIGTERM/,

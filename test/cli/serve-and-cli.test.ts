@@ -3,12 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runCoffer, type ServerProcess, spawnServer } from '../support/coffer-process.js';
+import {
+  BANNER_PATTERN,
+  runCoffer,
+  spawnServer,
+  stopServer,
+  TOKEN_PATTERN,
+} from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';
 
-const TOKEN = /coffer_[0-9A-Za-z]{49}/g;
-const BANNER = /={78}\n[\s\S]*?\n={78}\n/;
 const dirs: { remove(): void }[] = [];
 function newDataDir(): string {
   const dir = tempDir();
@@ -19,18 +23,13 @@ after(() => {
   for (const d of dirs) d.remove();
 });
 
-async function stop(server: ServerProcess) {
-  server.child.kill('SIGTERM');
-  return server.exited;
-}
-
 describe('coffer serve', () => {
   it('bootstraps one admin token on an empty directory, none on the next start; data survives a restart', async () => {
     const dataDir = newDataDir();
     const first = await spawnServer({ COFFER_DATA_DIR: dataDir });
     // One token, printed only inside the banner (there twice: on its own and in `export COFFER_TOKEN=`).
-    const banner = BANNER.exec(first.output())?.[0] ?? '';
-    const printed = new Set(banner.match(TOKEN) ?? []);
+    const banner = BANNER_PATTERN.exec(first.output())?.[0] ?? '';
+    const printed = new Set(banner.match(TOKEN_PATTERN) ?? []);
     assert.equal(printed.size, 1, first.output());
     const token = [...printed][0] ?? '';
     assert.equal(
@@ -42,21 +41,21 @@ describe('coffer serve', () => {
       ).status,
       204,
     );
-    assert.equal(await stop(first), 0, 'SIGTERM exits 0');
+    assert.equal(await stopServer(first), 0, 'SIGTERM exits 0');
     // Logs carry no token: outside the banner, none at all.
-    assert.equal((first.output().replace(BANNER, '').match(TOKEN) ?? []).length, 0);
+    assert.equal((first.output().replace(BANNER_PATTERN, '').match(TOKEN_PATTERN) ?? []).length, 0);
 
     const second = await spawnServer({ COFFER_DATA_DIR: dataDir });
-    assert.equal((second.output().match(TOKEN) ?? []).length, 0, 'no token on the second start');
+    assert.equal((second.output().match(TOKEN_PATTERN) ?? []).length, 0, 'no token on the second start');
     const get = await request(second.url, 'GET', '/api/default/secrets/persisted', { token });
     assert.equal(get.text, 'still here ✓');
-    assert.equal(await stop(second), 0);
+    assert.equal(await stopServer(second), 0);
   });
 
   it('never logs a value, a token or a credential header, even at trace level', async () => {
     const dataDir = newDataDir();
     const server = await spawnServer({ COFFER_DATA_DIR: dataDir, LOG_LEVEL: 'trace' });
-    const token = (server.output().match(TOKEN) ?? [])[0] ?? '';
+    const token = (server.output().match(TOKEN_PATTERN) ?? [])[0] ?? '';
     assert.match(token, /^coffer_[0-9A-Za-z]{49}$/);
     const value = 'log-canary-value-91c2';
     await request(server.url, 'PUT', '/api/default/secrets/canary', { token, body: { value } });
@@ -66,7 +65,7 @@ describe('coffer serve', () => {
       body: `{"value":"${value}"`,
       headers: { 'content-type': 'application/json' },
     });
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
     const logs = server.output().replace(/={78}[\s\S]*?={78}/, '');
     assert.ok(logs.includes('request completed'), 'per-request logs were written');
     assert.ok(!logs.includes(value), 'value in logs');
@@ -76,7 +75,7 @@ describe('coffer serve', () => {
   it('finishes in-flight requests on SIGTERM', async () => {
     const dataDir = newDataDir();
     const server = await spawnServer({ COFFER_DATA_DIR: dataDir });
-    const token = (server.output().match(TOKEN) ?? [])[0] ?? '';
+    const token = (server.output().match(TOKEN_PATTERN) ?? [])[0] ?? '';
     const writes = Array.from({ length: 20 }, (_, i) =>
       request(server.url, 'PUT', `/api/default/secrets/inflight-${i}`, { token, body: { value: `v${i}` } }),
     );
@@ -94,7 +93,7 @@ describe('coffer serve', () => {
         `v${i}`,
       );
     }
-    assert.equal(await stop(restarted), 0);
+    assert.equal(await stopServer(restarted), 0);
   });
 
   it('exits with a one-line reason on invalid configuration', async () => {
@@ -130,7 +129,7 @@ describe('master key handling', () => {
     assert.equal(statSync(join(dataDir, 'coffer.db')).mode & 0o077, 0, 'database not readable by others');
     const server = await spawnServer({ COFFER_DATA_DIR: dataDir });
     await request(server.url, 'PUT', '/api/t1/secrets/sealed', { token, body: { value: 'x' } });
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
 
     const saved = readFileSync(keyFile);
     writeFileSync(`${keyFile}.bak`, saved);
@@ -151,7 +150,7 @@ describe('master key handling', () => {
     writeFileSync(keyFile, saved, { mode: 0o600 });
     const restored = await spawnServer({ COFFER_DATA_DIR: dataDir });
     assert.equal((await request(restored.url, 'GET', '/api/t1/secrets/sealed', { token })).text, 'x');
-    assert.equal(await stop(restored), 0);
+    assert.equal(await stopServer(restored), 0);
   });
 
   it('COFFER_MASTER_KEY is used instead of a key file', async () => {
@@ -164,10 +163,10 @@ describe('master key handling', () => {
     assert.ok(!readdirSync(dataDir).includes('keyring.json'));
     const server = await spawnServer(env);
     await request(server.url, 'PUT', '/api/mk/secrets/s', { token, body: { value: 'with env key' } });
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
     const again = await spawnServer(env);
     assert.equal((await request(again.url, 'GET', '/api/mk/secrets/s', { token })).text, 'with env key');
-    assert.equal(await stop(again), 0);
+    assert.equal(await stopServer(again), 0);
   });
 });
 
@@ -215,7 +214,7 @@ describe('coffer keys', () => {
       0,
     );
     assert.equal((await request(server.url, 'GET', '/api/acme/secrets', { token })).status, 401);
-    assert.equal(await stop(server), 0);
+    assert.equal(await stopServer(server), 0);
   });
 
   it('refuses bad input with a clear message and a non-zero exit', async () => {

@@ -42,6 +42,11 @@ export function runCoffer(
   });
 }
 
+/** A Coffer token wherever it appears in output (the first-start banner prints the bootstrap one). */
+export const TOKEN_PATTERN = /coffer_[0-9A-Za-z]{49}/g;
+/** The framed first-start banner of `coffer serve`. */
+export const BANNER_PATTERN = /={78}\n[\s\S]*?\n={78}\n/;
+
 export interface ServerProcess {
   readonly child: ChildProcess;
   readonly url: string;
@@ -79,4 +84,10 @@ export function spawnServer(env: Record<string, string>, timeoutMs = 15_000): Pr
       reject(new Error(`coffer serve exited with ${code}:\n${out}`));
     });
   });
+}
+
+/** Stops a spawned server as an operator would (SIGTERM) and resolves with its exit code. */
+export function stopServer(server: ServerProcess): Promise<number | null> {
+  server.child.kill('SIGTERM');
+  return server.exited;
 }
