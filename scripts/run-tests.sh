@@ -9,7 +9,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-run() { node --enable-source-maps --test --test-concurrency=2 "$@"; }
+# The spec reporter ends with the failing tests and their errors: the tail of a CI log says what broke.
+run() { node --enable-source-maps --test --test-concurrency=2 --test-reporter=spec "$@"; }
 
 if [ "$#" -gt 0 ]; then
   sqlite_files=("$@")

@@ -84,10 +84,14 @@ const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
 class PostgresStatements implements RepositoryTx {
   readonly #x: Executor;
   readonly #inTransaction: boolean;
+  readonly #onCredentialsChanged: () => void;
+  /** Inside a transaction: a credential changed, so this node's cache must forget on COMMIT. */
+  credentialsTouched = false;
 
-  constructor(executor: Executor, inTransaction: boolean) {
+  constructor(executor: Executor, inTransaction: boolean, onCredentialsChanged: () => void) {
     this.#x = executor;
     this.#inTransaction = inTransaction;
+    this.#onCredentialsChanged = onCredentialsChanged;
   }
 
   async #one(name: string | null, text: string, values: readonly unknown[]): Promise<Row | null> {
@@ -98,7 +102,10 @@ class PostgresStatements implements RepositoryTx {
   }
   /**
    * Tells every node's credentials listener that a key or service credential changed. NOTIFY is
-   * transactional: it is delivered on COMMIT, never for a rolled-back change.
+   * transactional: it is delivered on COMMIT, never for a rolled-back change. The notification
+   * reaches this node's own listener a moment after COMMIT too, so this node does not wait for it:
+   * the transaction moves the local epoch once it has committed, before the change is reported
+   * done, and a key disabled here is refused here by the very next request.
    */
   async #credentialsChanged(): Promise<void> {
     await this.#one(
@@ -106,6 +113,8 @@ class PostgresStatements implements RepositoryTx {
       `SELECT pg_notify('${CREDENTIALS_CHANNEL}', current_schema()) AS sent`,
       [],
     );
+    if (this.#inTransaction) this.credentialsTouched = true;
+    else this.#onCredentialsChanged();
   }
 
   async #changes(name: string | null, text: string, values: readonly unknown[]): Promise<number> {
@@ -889,6 +898,11 @@ class CredentialsListener {
     return this.#listening ? this.#epoch : Number.NaN;
   }
 
+  /** This node committed a credential change: move now, without waiting for its own notification. */
+  changedHere(): void {
+    this.#epoch++;
+  }
+
   /** Connects once; on failure keeps retrying in the background (the node serves uncached meanwhile). */
   async start(): Promise<void> {
     try {
@@ -962,8 +976,10 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
   private constructor(pool: pg.Pool, url: string) {
     super();
     this.#pool = pool;
-    this.#read = new PostgresStatements(new PoolExecutor(pool), false);
     this.#listener = new CredentialsListener(url);
+    this.#read = new PostgresStatements(new PoolExecutor(pool), false, () =>
+      this.#listener.changedHere(),
+    );
   }
 
   /** Opens a pool on `url` (postgres://…) and brings the schema up to date before returning. */
@@ -1011,13 +1027,17 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
       client.on('error', onError);
       const executor = new ClientExecutor(client);
       let committing = false;
+      const statements = new PostgresStatements(executor, true, () => undefined);
       try {
         await executor.run(null, 'BEGIN');
-        const result = await fn(new PostgresStatements(executor, true));
+        const result = await fn(statements);
         committing = true;
         await executor.run(null, 'COMMIT');
+        if (statements.credentialsTouched) this.#listener.changedHere();
         return result;
       } catch (error) {
+        // A COMMIT whose outcome is unknown may have changed a credential: forget, to be safe.
+        if (committing && statements.credentialsTouched) this.#listener.changedHere();
         const failure = classifyPgError(error);
         if (failure === 'lost' || failure === 'unreachable') broken = true;
         if (!broken && !committing) {
