@@ -6,7 +6,7 @@ import { AuditTrail } from '../core/audit-trail.js';
 import { systemClock } from '../core/clock.js';
 import { parseIsoInstant } from '../core/instant.js';
 import type { CliIo } from './cli.js';
-import { assertDataExists, openRepository } from './runtime.js';
+import { assertDataExists, openRepository } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
 /** The platform chain has no tenant id; this is how the CLI names it. */

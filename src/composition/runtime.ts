@@ -51,12 +51,12 @@ export function assertDataExists(config: Config): void {
 /**
  * The runtime of a reading command: refuses, instead of creating, a missing database or key file.
  */
-export async function openExistingRuntime(config: Config): Promise<Runtime> {
+export async function buildExistingRuntime(config: Config): Promise<Runtime> {
   assertDataExists(config);
-  return openRuntime(config, { createKeyring: false });
+  return buildRuntime(config, { createKeyring: false });
 }
 
-export interface RuntimeOptions {
+export interface RuntimeOverrides {
   /** The server's metrics: the core reports to it and every repository call is timed into it. */
   readonly metrics?: MetricsSink & DbTimer;
   /** Told when the OIDC identity provider cannot be reached (for the log). */
@@ -69,7 +69,7 @@ export interface RuntimeOptions {
   readonly createKeyring?: boolean;
 }
 
-export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the default key file; PostgreSQL with
   // COFFER_MASTER_KEY or a keyring file elsewhere needs neither. A reading command creates neither.
   if (
