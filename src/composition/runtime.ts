@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
-import type { AuditSink } from '../core/audit-trail.js';
-import type { Clock } from '../core/clock.js';
+import { AuditService } from '../core/audit-service.js';
+import { type AuditSink, AuditTrail } from '../core/audit-trail.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -120,4 +121,20 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
     await repository.close();
     throw error;
   }
+}
+
+/** What `coffer audit verify|export` needs: the trail, without the keyring (no key reads a hash chain). */
+export interface AuditRuntime {
+  readonly audit: AuditService;
+  close(): Promise<void>;
+}
+
+/** The audit half of the runtime, over existing data only: creates no database and no key file. */
+export async function buildAuditRuntime(config: Config): Promise<AuditRuntime> {
+  assertDataExists(config);
+  const repository = await openRepository(config);
+  return {
+    audit: new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) }),
+    close: () => repository.close(),
+  };
 }
