@@ -350,6 +350,32 @@ describe('envs secrets', () => {
     }
   });
 
+  it('a declare refused by the quota leaves no environment behind (store and secret are one transaction)', async () => {
+    const small = await startTestServer({ env: { COFFER_SECRET_QUOTA: '1' } });
+    try {
+      const client = new EnvsClient(small);
+      assert.equal(
+        (await client.call('POST', envPath('default', 'web', 'dev'), { body: { kind: 'Secret', name: 'A' } }))
+          .status,
+        201,
+      );
+      assertError(
+        await client.call('POST', envPath('default', 'web', 'staging'), {
+          body: { kind: 'Secret', name: 'B' },
+        }),
+        403,
+        'quota_exceeded',
+      );
+      const stores = await client.call('GET', '/v1/tenants/default/stores', {});
+      assert.equal(stores.status, 200, stores.text);
+      const names = (stores.body as { items: { name: string }[] }).items.map((s) => s.name);
+      assert.ok(names.includes('web/dev'), stores.text);
+      assert.ok(!names.includes('web/staging'), `the refused declare left its store: ${stores.text}`);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('marks every response no-store', async () => {
     const res = await envs.call('GET', envPath('default', 'web', 'production'));
     assert.equal(res.headers.get('cache-control'), 'no-store');
