@@ -56,7 +56,7 @@ class LocalSource implements SecretSource {
     const result = await this.#runtime.core.secrets.revealMany(
       OPERATOR,
       this.#address.tenant,
-      store.id,
+      { id: store.id },
       names,
     );
     return {
@@ -72,8 +72,9 @@ class LocalSource implements SecretSource {
   async get(name: string, reveal: boolean): Promise<Secret & { value?: string }> {
     const store = await this.#store();
     const secrets = this.#runtime.core.secrets;
-    if (!reveal) return secretView(await secrets.getByName(OPERATOR, this.#address.tenant, store.id, name));
-    const { secret, value } = await secrets.revealByName(OPERATOR, this.#address.tenant, store.id, name);
+    const ref = { id: store.id };
+    if (!reveal) return secretView(await secrets.get(OPERATOR, this.#address.tenant, ref, { name }));
+    const { secret, value } = await secrets.revealByName(OPERATOR, this.#address.tenant, ref, name);
     return secretView(secret, value);
   }
 
@@ -81,12 +82,17 @@ class LocalSource implements SecretSource {
     const store = await this.#store();
     const all: Secret[] = [];
     for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await this.#runtime.core.secrets.listInStore(OPERATOR, this.#address.tenant, store.id, {
-        order: 'name',
-        direction: 'asc',
-        limit: LIST_PAGE,
-        offset,
-      });
+      const page = await this.#runtime.core.secrets.listInStore(
+        OPERATOR,
+        this.#address.tenant,
+        { id: store.id },
+        {
+          order: 'name',
+          direction: 'asc',
+          limit: LIST_PAGE,
+          offset,
+        },
+      );
       all.push(...page.items.map((s) => secretView(s)));
       if (page.items.length < LIST_PAGE) return all;
     }
@@ -103,7 +109,7 @@ class LocalSource implements SecretSource {
     }
     let written = 0;
     for (const [name, value] of entries) {
-      await this.#runtime.core.secrets.writeByName(OPERATOR, tenant, store.id, name, { value });
+      await this.#runtime.core.secrets.write(OPERATOR, tenant, { id: store.id }, name, { value });
       written++;
     }
     return written;
@@ -111,7 +117,7 @@ class LocalSource implements SecretSource {
 
   async delete(name: string): Promise<void> {
     const store = await this.#store();
-    await this.#runtime.core.secrets.deleteByName(OPERATOR, this.#address.tenant, store.id, name);
+    await this.#runtime.core.secrets.remove(OPERATOR, this.#address.tenant, { id: store.id }, { name });
   }
 
   close(): Promise<void> {

@@ -94,6 +94,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
     const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
     const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
+    // Cloudflare names stores and secrets by id only.
+    const storeRefOf = (request: FastifyRequest) => ({ id: storeIdOf(request) });
+    const secretRefOf = (request: FastifyRequest) => ({ id: secretIdOf(request) });
 
     if (!system) {
       app.get(
@@ -227,12 +230,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
         const { force } = request.query as StoreDeleteQuery;
-        // The system contract answers the deleted store; read it first (404 stays 404).
-        const store = system ? await core.stores.get(actor, tenantOf(request), storeIdOf(request)) : null;
-        await core.stores.delete(actor, tenantOf(request), storeIdOf(request), { force: force === true });
-        return ok(reply, 200, { result: store === null ? null : storeView(store) });
+        const store = await core.stores.delete(callerOf(request), tenantOf(request), storeRefOf(request), {
+          force: force === true,
+        });
+        // The system contract answers the deleted store.
+        return ok(reply, 200, { result: system ? storeView(store) : null });
       },
     );
 
@@ -256,7 +259,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const found = await core.secrets.listInStore(
           callerOf(request),
           tenantOf(request),
-          storeIdOf(request),
+          storeRefOf(request),
           {
             ...(query.search === undefined ? {} : { search: query.search }),
             ...(scopes === undefined ? {} : { scopes }),
@@ -292,7 +295,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const created = await core.secrets.createMany(
           callerOf(request),
           tenantOf(request),
-          storeIdOf(request),
+          storeRefOf(request),
           body.map((s) => ({
             name: s.name,
             value: s.value,
@@ -324,16 +327,15 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
         const body = request.body as BulkDeleteBody;
         const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
-        const tenant = tenantOf(request);
-        const storeId = storeIdOf(request);
-        const deleted = system
-          ? await Promise.all(ids.map((id) => core.secrets.getById(actor, tenant, storeId, id)))
-          : null;
-        await core.secrets.deleteManyById(actor, tenant, storeId, ids);
-        if (deleted === null) return ok(reply, 202, { result: null });
+        const deleted = await core.secrets.removeMany(
+          callerOf(request),
+          tenantOf(request),
+          storeRefOf(request),
+          ids.map((id) => ({ id })),
+        );
+        if (!system) return ok(reply, 202, { result: null });
         return ok(reply, 200, { result: deleted.map((s) => secretView(s, true)) });
       },
     );
@@ -351,11 +353,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const secret = await core.secrets.getById(
+        const secret = await core.secrets.get(
           callerOf(request),
           tenantOf(request),
-          storeIdOf(request),
-          secretIdOf(request),
+          storeRefOf(request),
+          secretRefOf(request),
         );
         return ok(reply, 200, { result: secretView(secret) });
       },
@@ -380,8 +382,8 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const secret = await core.secrets.update(
           callerOf(request),
           tenantOf(request),
-          storeIdOf(request),
-          secretIdOf(request),
+          storeRefOf(request),
+          secretRefOf(request),
           {
             ...(body.comment === undefined ? {} : { description: body.comment }),
             ...(body.scopes === undefined ? {} : { scopes: [...new Set(body.scopes)] }),
@@ -408,11 +410,13 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
-        const args = [tenantOf(request), storeIdOf(request), secretIdOf(request)] as const;
-        const deleted = system ? await core.secrets.getById(actor, ...args) : null;
-        await core.secrets.deleteById(actor, ...args);
-        if (deleted === null) return ok(reply, 202, { result: null });
+        const deleted = await core.secrets.remove(
+          callerOf(request),
+          tenantOf(request),
+          storeRefOf(request),
+          secretRefOf(request),
+        );
+        if (!system) return ok(reply, 202, { result: null });
         return ok(reply, 200, { result: secretView(deleted, true) });
       },
     );
@@ -435,7 +439,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const copy = await core.secrets.duplicate(
           callerOf(request),
           tenantOf(request),
-          storeIdOf(request),
+          storeRefOf(request),
           secretIdOf(request),
           {
             name: body.name,

@@ -105,9 +105,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
       async (request, reply) => {
         const { tenant, store } = request.params as StoreParams;
         const { force } = request.query as DeleteStoreQuery;
-        const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
-        await core.stores.delete(actor, tenant, found.id, { force: force === true });
+        await core.stores.delete(callerOf(request), tenant, { ref: store }, { force: force === true });
         return reply.code(204).send();
       },
     );
