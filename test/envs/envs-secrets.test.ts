@@ -116,7 +116,12 @@ describe('envs secrets', () => {
       (s) => s.name === 'web/production',
     );
     assert.ok(store);
-    const secret = await server.runtime.core.secrets.getByName(OPERATOR, 'default', store.id, 'DATABASE_URL');
+    const secret = await server.runtime.core.secrets.get(
+      OPERATOR,
+      'default',
+      { id: store.id },
+      { name: 'DATABASE_URL' },
+    );
     assert.equal(secret.currentVersion, 1);
   });
 

@@ -73,7 +73,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await server.runtime.core.secrets.createMany(
         OPERATOR,
         TENANT,
-        big.id,
+        { id: big.id },
         names.map((name) => ({ name })),
       );
     });
@@ -191,7 +191,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await server.runtime.core.secrets.createMany(
         OPERATOR,
         TENANT,
-        env.id,
+        { id: env.id },
         Array.from({ length: 700 }, (_, i) => ({ name: `ENV_${String(i).padStart(3, '0')}` })),
       );
       const [seq, calls] = [await auditSeq(), await dbCalls()];
