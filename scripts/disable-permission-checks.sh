@@ -42,15 +42,17 @@ for suite in "${suites[@]}"; do
   [ -n "${before[$suite]}" ] && echo "already failing in $(basename "$suite"): $(echo "${before[$suite]}" | tr '\n' ';')" | tee -a "$report"
 done
 pattern='require(Store)?Permission\('
-for file in dist/src/core/secret-service.js dist/src/core/store-service.js dist/src/core/api-key-service.js \
-  dist/src/core/audit-service.js; do
-  ts="$work/src/core/$(basename "$file" .js).ts"
+for file in dist/src/core/secrets/secret-reads.js dist/src/core/secrets/secret-writes.js \
+  dist/src/core/secrets/secret-records.js dist/src/core/secrets/store-ref.js dist/src/core/store-service.js \
+  dist/src/core/api-key-service.js dist/src/core/audit-service.js; do
+  src="${file#dist/}"
+  ts="$work/${src%.js}.ts"
   # Call sites in the compiled file, and the matching lines of the TypeScript source (same order).
   mapfile -t js_lines < <(grep -nE "$pattern" "$work/pristine/${file#dist/}" | grep -v '^[0-9]*:import' | cut -d: -f1)
   mapfile -t ts_lines < <(grep -nE "$pattern" "$ts" | grep -v '^[0-9]*:import' | cut -d: -f1)
   for i in "${!js_lines[@]}"; do
     line="${js_lines[$i]}"
-    where="src/core/$(basename "$ts"):${ts_lines[$i]:-?}"
+    where="${src%.js}.ts:${ts_lines[$i]:-?}"
     cp "$work/pristine/${file#dist/}" "$work/$file"
     sed -i -E "${line}s/require(Store)?Permission\(/((..._args) => undefined)(/" "$work/$file"
     verdict="SURVIVED"

@@ -15,7 +15,6 @@ import {
   StoreTarget,
   storeNotFound,
 } from './secrets/store-ref.js';
-import type { Permission } from './permissions.js';
 
 export { ensureStoreInTx, resolveStore, STORE_ID_PATTERN, storeNotFound } from './secrets/store-ref.js';
 
@@ -95,37 +94,24 @@ export class StoreService {
     );
   }
 
-  /**
-   * The store of that name, or null. `permission` is the one the caller's operation needs: a key that
-   * may only set values (envs `PUT …/value`) must still find the store it writes to.
-   */
-  async getByName(
-    caller: Caller,
-    tenantId: string,
-    name: string,
-    permission: Permission = 'secrets:read',
-  ): Promise<StoreRecord | null> {
+  /** The store of that name, or null. */
+  async getByName(caller: Caller, tenantId: string, name: string): Promise<StoreRecord | null> {
     const ctx = callContextOf(caller);
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.get', resource: byName(name) }, async () => {
-      requireStorePermission(ctx.actor, tenantId, permission);
+      requireStorePermission(ctx.actor, tenantId, 'secrets:read');
       return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(ctx.actor));
     });
   }
 
   /**
    * The store a caller names by reference: its 32-hex id, else its name. An id wins over a store
-   * whose name looks like an id. NotFound when neither matches.
+   * whose name looks like an id. NotFound when neither matches. Unaudited: facades never call it
+   * (their operations take a `StoreRef` and resolve it themselves); the local CLI does, ahead of
+   * operations that record themselves.
    */
-  async resolveRef(
-    caller: Caller,
-    tenantId: string,
-    ref: string,
-    permission: Permission = 'secrets:read',
-  ): Promise<StoreRecord> {
-    // A lookup ahead of an operation, which records itself; a refusal here is recorded by the
-    // facade's refusal recorder (src/http/audit-refusals.ts).
+  async resolveRef(caller: Caller, tenantId: string, ref: string): Promise<StoreRecord> {
     const { actor } = callContextOf(caller);
-    requireStorePermission(actor, tenantId, permission);
+    requireStorePermission(actor, tenantId, 'secrets:read');
     const store = await findStore(this.#deps.repository, actor, tenantId, { ref });
     if (store === null) throw storeNotFound();
     return store;
