@@ -1,5 +1,5 @@
 import type { Repository } from '../storage/repository.js';
-import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
+import { managedScopeOf, requireStorePermission } from './actor.js';
 import { type AuditTrail, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
