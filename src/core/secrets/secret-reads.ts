@@ -55,19 +55,18 @@ export class SecretReads {
   }
 
   /**
-   * The store of a read: the lookup's permission first, the operation's other checks before the
-   * lookup (an id or a name) or after it (a `{ref}`, see `StoreTarget.checksAfterLookup`).
+   * The store of a read, with the read's checks around the lookup (`StoreTarget.checkBefore`):
+   * `checks` are all of them in order, `lookup` the permission a `{ref}` needs to be looked up.
    */
   async #store(
     actor: Actor,
     target: StoreTarget,
     lookup: () => void,
-    checks: () => void = () => undefined,
+    checks: () => void = lookup,
   ): Promise<StoreRecord | null> {
-    lookup();
-    if (!target.checksAfterLookup) checks();
+    target.checkBefore(lookup, checks);
     const store = await target.find(this.#deps.repository, actor);
-    if (target.checksAfterLookup) checks();
+    target.checkAfter(checks);
     return store;
   }
 
@@ -206,6 +205,7 @@ export class SecretReads {
         target,
         () => requireStorePermission(actor, tenantId, 'secrets:read'),
         () => {
+          requireStorePermission(actor, tenantId, 'secrets:read');
           if ('name' in secretRef) assertSecretName(secretRef.name, 'name');
         },
       );
@@ -243,6 +243,7 @@ export class SecretReads {
           target,
           () => requireStorePermission(actor, tenantId, 'secrets:read'),
           () => {
+            requireStorePermission(actor, tenantId, 'secrets:read');
             requireStorePermission(actor, tenantId, 'secrets:reveal');
             assertSecretName(name, 'name');
           },
@@ -307,6 +308,7 @@ export class SecretReads {
       target,
       () => requireStorePermission(actor, tenantId, 'secrets:reveal'),
       () => {
+        requireStorePermission(actor, tenantId, 'secrets:reveal');
         if (names === null) requireStorePermission(actor, tenantId, 'secrets:read');
         else {
           if (names.length > MAX_REVEAL_BATCH) {

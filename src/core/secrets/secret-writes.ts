@@ -195,6 +195,7 @@ export class SecretWrites {
     const windowGiven = input.notBefore !== undefined || input.expiresOn !== undefined;
     const entry = entryOf(target, input.value === undefined ? 'secret.update' : 'secret.set-value', { name });
     const checks = () => {
+      requireStorePermission(actor, tenantId, 'secrets:read');
       if (input.value !== undefined) {
         requireStorePermission(actor, tenantId, 'secrets:set-value');
         assertValueSize(input.value);
@@ -208,10 +209,8 @@ export class SecretWrites {
       }
       assertSecretName(name, 'name');
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:read');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:read');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     // Creating the secret is recorded as well as what was written into it.
     const entriesOf = (r: { created: boolean }): AuditEntry[] =>
       r.created
@@ -223,7 +222,7 @@ export class SecretWrites {
       async (tx) => {
         const now = this.#deps.clock.now();
         const store = await target.forWrite(tx, actor, now, this.#deps.storeLimit);
-        if (target.checksAfterLookup) checks();
+        target.checkAfter(checks);
         const existing = store === null ? null : await tx.getSecret(store.id, name);
         assertPrecondition(existing, precondition);
         const window = {
@@ -292,10 +291,8 @@ export class SecretWrites {
       requireStorePermission(actor, tenantId, 'secrets:read');
       if ('name' in secretRef) assertSecretName(secretRef.name, 'name');
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:read');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:read');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     const entriesOf = (): AuditEntry[] => {
       const entries: AuditEntry[] = [];
       if (metadata) entries.push({ ...entry, action: 'secret.update' });
@@ -332,13 +329,12 @@ export class SecretWrites {
     const target = new StoreTarget(tenantId, storeRef);
     const entry = entryOf(target, 'secret.set-value', { name });
     const checks = () => {
+      requireStorePermission(actor, tenantId, 'secrets:set-value');
       assertSecretName(name, 'name');
       assertValueSize(value);
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:set-value');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:set-value');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     return this.#deps.audit.change(ctx, entry, async (tx) => {
       const secret = await this.#existing(tx, actor, target, { name }, checks);
       const change = { description: secret.description, scopes: secret.scopes, value };
@@ -352,10 +348,10 @@ export class SecretWrites {
     actor: Actor,
     target: StoreTarget,
     secretRef: SecretRef,
-    checksAfterLookup: () => void,
+    checks: () => void,
   ): Promise<SecretRecord> {
     const store = await target.find(tx, actor);
-    if (target.checksAfterLookup) checksAfterLookup();
+    target.checkAfter(checks);
     if (store === null) throw secretNotFound();
     const secret =
       'id' in secretRef
@@ -386,6 +382,7 @@ export class SecretWrites {
       inputs.length === 1 && only ? { name: only.name } : undefined,
     );
     const checks = () => {
+      requireStorePermission(actor, tenantId, 'secrets:write');
       if (inputs.some((i) => i.value !== undefined))
         requireStorePermission(actor, tenantId, 'secrets:set-value');
       const seen = new Set<string>();
@@ -402,10 +399,8 @@ export class SecretWrites {
         seen.add(input.name);
       });
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:write');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:write');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     // One event per secret created (each with its own resource), all in the change's transaction.
     const entriesOf = (created: readonly SecretRecord[]): AuditEntry[] =>
       created.map((c) => ({
@@ -419,7 +414,7 @@ export class SecretWrites {
       async (tx) => {
         const now = this.#deps.clock.now();
         const store = await target.forWrite(tx, actor, now, this.#deps.storeLimit);
-        if (target.checksAfterLookup) checks();
+        target.checkAfter(checks);
         if (store === null) throw storeNotFound();
         await assertQuota(tx, this.#deps, tenantId, inputs.length);
         const created: SecretRecord[] = [];
@@ -453,13 +448,12 @@ export class SecretWrites {
     const entry = entryOf(target, 'secret.duplicate', { id: secretId });
     const copyEntry = entryOf(target, 'secret.create', { name: input.name });
     const checks = () => {
+      requireStorePermission(actor, tenantId, 'secrets:write');
       requireStorePermission(actor, tenantId, 'secrets:set-value');
       assertSecretName(input.name, 'name');
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:write');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:write');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     return this.#deps.audit.change(
       ctx,
       entry,
@@ -550,12 +544,11 @@ export class SecretWrites {
     const [only] = unique;
     const entry = entryOf(target, 'secret.delete', unique.length === 1 ? only : undefined);
     const checks = () => {
+      requireStorePermission(actor, tenantId, 'secrets:write');
       for (const r of unique) if ('name' in r) assertSecretName(r.name, 'name');
     };
-    await this.#deps.audit.check(ctx, entry, () => {
-      requireStorePermission(actor, tenantId, 'secrets:write');
-      if (!target.checksAfterLookup) checks();
-    });
+    const lookup = () => requireStorePermission(actor, tenantId, 'secrets:write');
+    await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     const entriesOf = (): AuditEntry[] =>
       unique.map((r) => ({ tenantId, action: entry.action, resource: secretResource(target.resource, r) }));
     return this.#deps.audit.change(
@@ -563,7 +556,7 @@ export class SecretWrites {
       entry,
       async (tx) => {
         const store = await target.find(tx, actor);
-        if (target.checksAfterLookup) checks();
+        target.checkAfter(checks);
         const deleted: SecretRecord[] = [];
         for (const r of unique) {
           const secret =

@@ -113,12 +113,19 @@ export class StoreTarget {
   }
 
   /**
-   * Whether the operation's own permission checks wait for the resolution. A `{ref}` is checked as
-   * the native API always did: the lookup's permission, then the store (404 before 403), then the
-   * rest, so that events name the resolved store. Ids and names are checked before any read.
+   * An operation's checks before its store is read: all of them (`checks`, in the operation's order)
+   * for an id or a name. A `{ref}` is checked as the native API always did: the lookup's permission
+   * now, then the store (404 before 403), then the rest (`checkAfter`), so that a refusal names the
+   * store resolved.
    */
-  get checksAfterLookup(): boolean {
-    return 'ref' in this.ref;
+  checkBefore(lookup: () => void, checks: () => void): void {
+    if ('ref' in this.ref) lookup();
+    else checks();
+  }
+
+  /** The rest of a `{ref}`'s checks, once the store is resolved (`checkBefore`). */
+  checkAfter(checks: () => void): void {
+    if ('ref' in this.ref) checks();
   }
 
   /**
