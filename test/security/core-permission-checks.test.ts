@@ -165,6 +165,42 @@ const CALLS: readonly CoreCall[] = [
     needs: 'secrets:read',
     run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, { id: storeId }, null),
   },
+  // The same operations with the store named the other ways (`StoreRef`): the checks do not depend on it.
+  {
+    name: 'secrets.listAllByName (store by name)',
+    needs: 'secrets:read',
+    run: (c, a) => c.secrets.listAllByName(a, TENANT, { name: 'box' }),
+  },
+  {
+    name: 'secrets.get (store by ref)',
+    needs: 'secrets:read',
+    run: (c, a) => c.secrets.get(a, TENANT, { ref: 'box' }, { name: 'S' }),
+  },
+  {
+    name: 'secrets.createMany (creating its store)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.createMany(a, TENANT, { name: 'made-env', create: true }, [{ name: 'NEW' }]),
+  },
+  {
+    name: 'secrets.update (store and secret by name)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.update(a, TENANT, { name: 'box' }, { name: 'S' }, { description: 'd' }),
+  },
+  {
+    name: 'secrets.write (store by ref, value)',
+    needs: 'secrets:set-value',
+    run: (c, a) => c.secrets.write(a, TENANT, { ref: 'box' }, 'S', { value: 'x' }),
+  },
+  {
+    name: 'secrets.remove (store by ref)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.remove(a, TENANT, { ref: 'box' }, { name: 'S' }),
+  },
+  {
+    name: 'secrets.revealMany (store by ref)',
+    needs: 'secrets:reveal',
+    run: (c, a) => c.secrets.revealMany(a, TENANT, { ref: 'box' }, ['S']),
+  },
   { name: 'secrets.quota', needs: 'secrets:read', run: (c, a) => c.secrets.quota(a, TENANT) },
   { name: 'stores.list', needs: 'secrets:read', run: (c, a) => c.stores.list(a, TENANT) },
   {
@@ -178,6 +214,11 @@ const CALLS: readonly CoreCall[] = [
     name: 'stores.delete',
     needs: 'secrets:write',
     run: (c, a, { storeId }) => c.stores.delete(a, TENANT, { id: storeId }, { force: true }),
+  },
+  {
+    name: 'stores.delete (by ref)',
+    needs: 'secrets:write',
+    run: (c, a) => c.stores.delete(a, TENANT, { ref: 'box' }, { force: true }),
   },
   { name: 'apiKeys.list', needs: 'apikeys:read', run: (c, a) => c.apiKeys.list(a, TENANT) },
   { name: 'apiKeys.get', needs: 'apikeys:read', run: (c, a) => c.apiKeys.get(a, TENANT, 'target') },
