@@ -96,8 +96,8 @@ export class SecretWrites {
   }
 
   /**
-   * A new record inserted into the store, or what `taken` says when the name is in use (a
-   * concurrent writer may have got there first on engines that do not serialise writers).
+   * A new record (the one factory) inserted into the store, or null when the name is in use: each
+   * caller says what that means (a conflict, or a concurrent writer that got there first).
    */
   async #insert(
     tx: RepositoryTx,
