@@ -19,6 +19,24 @@ export default tseslint.config(
     },
   },
   {
+    // The core owns its ports (src/core/ports/) and knows nothing of SQL, HTTP or the command line.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['fastify', 'pg', 'better-sqlite3'],
+          patterns: [
+            {
+              group: ['**/storage/**', '**/http/**', '**/cli/**'],
+              message: 'src/core imports nothing from src/storage, src/http or src/cli.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.js', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -1,6 +1,6 @@
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { isWellFormedToken } from '../crypto/tokens.js';
-import type { Repository, RepositoryTx } from '../storage/repository.js';
+import type { Repository, RepositoryTx } from './ports/repository.js';
 import { type Actor, actorLabel } from './actor.js';
 import { chainEvent } from './audit-chain.js';
 import type { CallContext } from './call-context.js';

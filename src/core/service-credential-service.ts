@@ -1,5 +1,5 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import type { Actor } from './actor.js';
 import { type AuditTrail, PLATFORM_CHAIN, safeName } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';

@@ -19,7 +19,7 @@ import type {
   VersionRecord,
   WrappedKeyRow,
 } from '../core/model.js';
-import type { Repository, RepositoryTx } from './repository.js';
+import type { Repository, RepositoryTx } from '../core/ports/repository.js';
 
 /** Where database timings go (coffer_db_operation_duration_seconds); storage imports no metrics library. */
 export interface DbTimer {

@@ -5,7 +5,7 @@ import type {
   StorePageQuery,
   VersionCursor,
 } from '../core/model.js';
-import type { RepositoryReads } from './repository.js';
+import type { RepositoryReads } from '../core/ports/repository.js';
 
 /**
  * The reads of an engine that runs them on a handle of its own (SQLite's reader connection,

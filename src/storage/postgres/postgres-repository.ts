@@ -22,7 +22,7 @@ import type {
   WrappedKeyRow,
 } from '../../core/model.js';
 import { nameRange } from '../name-range.js';
-import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
+import type { Repository, RepositoryReads, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
@@ -977,9 +977,7 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     super();
     this.#pool = pool;
     this.#listener = new CredentialsListener(url);
-    this.#read = new PostgresStatements(new PoolExecutor(pool), false, () =>
-      this.#listener.changedHere(),
-    );
+    this.#read = new PostgresStatements(new PoolExecutor(pool), false, () => this.#listener.changedHere());
   }
 
   /** Opens a pool on `url` (postgres://…) and brings the schema up to date before returning. */

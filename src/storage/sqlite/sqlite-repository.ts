@@ -25,7 +25,7 @@ import type {
   WrappedKeyRow,
 } from '../../core/model.js';
 import { nameRange } from '../name-range.js';
-import type { Repository, RepositoryReads, RepositoryTx } from '../repository.js';
+import type { Repository, RepositoryReads, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
