@@ -22,7 +22,7 @@ import type {
   WrappedKeyRow,
 } from '../../core/model.js';
 import { nameRange } from '../name-range.js';
-import type { Repository, RepositoryReads, RepositoryTx } from '../../core/ports/repository.js';
+import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
@@ -974,10 +974,12 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
   #closed: Promise<void> | null = null;
 
   private constructor(pool: pg.Pool, url: string) {
-    super();
+    const listener = new CredentialsListener(url);
+    const read = new PostgresStatements(new PoolExecutor(pool), false, () => listener.changedHere());
+    super(read);
     this.#pool = pool;
-    this.#listener = new CredentialsListener(url);
-    this.#read = new PostgresStatements(new PoolExecutor(pool), false, () => this.#listener.changedHere());
+    this.#listener = listener;
+    this.#read = read;
   }
 
   /** Opens a pool on `url` (postgres://…) and brings the schema up to date before returning. */
@@ -1080,9 +1082,5 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
   close(): Promise<void> {
     this.#closed ??= this.#listener.close().then(() => this.#pool.end());
     return this.#closed;
-  }
-
-  protected get reads(): RepositoryReads {
-    return this.#read;
   }
 }

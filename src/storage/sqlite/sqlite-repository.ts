@@ -25,7 +25,7 @@ import type {
   WrappedKeyRow,
 } from '../../core/model.js';
 import { nameRange } from '../name-range.js';
-import type { Repository, RepositoryReads, RepositoryTx } from '../../core/ports/repository.js';
+import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { type Row, rowMappers } from '../row-mappers.js';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations.js';
@@ -713,11 +713,12 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   #closed = false;
 
   private constructor(writer: Db, reader: Db) {
-    super();
+    const read = new SqliteStatements(reader);
+    super(read);
     this.#writer = writer;
     this.#reader = reader;
     this.#write = new SqliteStatements(writer);
-    this.#read = new SqliteStatements(reader);
+    this.#read = read;
   }
 
   static open(path: string): SqliteRepository {
@@ -896,9 +897,5 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     while (this.#draining !== null) await this.#draining;
     this.#reader.close();
     this.#writer.close();
-  }
-
-  protected get reads(): RepositoryReads {
-    return this.#read;
   }
 }
