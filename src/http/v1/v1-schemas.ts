@@ -1,6 +1,7 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
 import { MAX_REVEAL_BATCH } from '../../core/secret-service.js';
 import { SECRET_NAME_MAX, SECRET_NAME_PATTERN, TENANT_ID_PATTERN } from '../../core/names.js';
+import { refTo } from '../response-schemas.js';
 
 /** Most items one page of a list may hold. */
 export const MAX_PAGE_SIZE = 1000;
@@ -95,20 +96,19 @@ export const SecretSchema = Type.Object(
 );
 export type SecretView = Static<typeof SecretSchema>;
 
-function pageOf(ref: string, description: string) {
-  return {
-    description,
-    type: 'object',
-    additionalProperties: false,
-    required: ['items', 'nextCursor'],
-    properties: {
-      items: { type: 'array', items: { $ref: `${ref}#` } },
-      nextCursor: { type: ['string', 'null'], description: 'Null on the last page.' },
+function pageOf<T extends TSchema>(item: T, description: string) {
+  return Type.Object(
+    {
+      items: Type.Array(refTo(item)),
+      nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
     },
-  };
+    { description, additionalProperties: false },
+  );
 }
-export const StorePage = pageOf('V1Store', 'One page of stores, by name');
-export const SecretPage = pageOf('V1Secret', 'One page of secrets (metadata only), by name');
+export const StorePage = pageOf(StoreSchema, 'One page of stores, by name');
+export type StorePage = Static<typeof StorePage>;
+export const SecretPage = pageOf(SecretSchema, 'One page of secrets (metadata only), by name');
+export type SecretPage = Static<typeof SecretPage>;
 
 export const CreateStoreBody = Type.Object(
   {
