@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { safeName } from '../../src/core/audit-trail.js';
-import { isWithinWindow, type ValidityWindow } from '../../src/core/model.js';
+import { safeName } from '../../src/core/audit-redaction.js';
+import type { ValidityWindow } from '../../src/core/model.js';
+import { isWithinWindow } from '../../src/core/validity-window.js';
 import { generateToken } from '../../src/crypto/tokens.js';
 
 /**
