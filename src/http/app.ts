@@ -26,7 +26,7 @@ export interface AppDeps {
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' or absent: the server root. */
   readonly envsPrefix?: string;
   /**
-   * The server's metrics, shared with the core and the repository (openRuntime's `metrics`). Absent:
+   * The server's metrics, shared with the core and the repository (buildRuntime's `metrics`). Absent:
    * a registry of this app's own, with HTTP metrics only.
    */
   readonly metrics?: HttpMetrics;
