@@ -1,7 +1,7 @@
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
-import { isWellFormedToken } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, actorLabel } from './actor.js';
+import { safeName } from './audit-redaction.js';
 import { chainEvent } from './audit-chain.js';
 import type { CallContext } from './call-context.js';
 import type { Clock } from './clock.js';
@@ -55,8 +55,6 @@ function auditUnavailable(): UnavailableError {
   );
 }
 
-const SAFE_NAME = /^[A-Za-z0-9._/-]{1,255}$/;
-
 /** Most events appended alone that share one transaction (group commit, see `#appendAlone`). */
 const MAX_BATCH = 256;
 
@@ -67,16 +65,6 @@ interface PendingAppend {
   readonly reason: string | null;
   resolve(event: AuditEventRecord): void;
   reject(error: unknown): void;
-}
-
-/**
- * A name as it may appear in a resource. Refused calls carry whatever the caller sent, so anything
- * that is not name-shaped, or has the shape of a Coffer token, is not written.
- */
-export function safeName(value: string): string {
-  if (!SAFE_NAME.test(value)) return '(invalid)';
-  if (isWellFormedToken(value)) return '(token-like)';
-  return value;
 }
 
 /**
