@@ -9,12 +9,14 @@ import {
   SecretNotYetValidError,
 } from '../core/errors.js';
 import { routeNotFound } from './audit-refusals.js';
+import type { FacadeErrors } from './facade.js';
 import { MethodNotAllowedError } from './route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
 /**
- * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them; the native API (`/v1`)
- * uses the same shape, with its own status mapping on top of `toProblem`.
+ * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them. Shared, not
+ * Neostore's alone: the native API (`/v1`) uses the same shape with its own status mapping on top
+ * of `toProblem`, and so does the server for paths outside every facade.
  */
 export const ProblemDetailsSchema = Type.Object(
   {
@@ -228,10 +230,15 @@ export function sendRouteProblem(request: FastifyRequest, reply: FastifyReply): 
   return sendProblem(request, reply, toProblem({ type: 'domain', error: routeNotFound(request) }));
 }
 
-export function neostoreErrorHandler(
-  error: unknown,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): FastifyReply {
-  return sendProblem(request, reply, toProblem(classifyRequestError(error, request.log)));
-}
+/**
+ * The base mapping as a facade's renderer: Neostore's (its contract is ASP.NET Core's
+ * ProblemDetails), and the server's own for paths outside every facade (src/http/framework-errors.ts).
+ */
+export const PROBLEM_ERRORS: FacadeErrors = {
+  handler: (error, request, reply) =>
+    sendProblem(request, reply, toProblem(classifyRequestError(error, request.log))),
+  raw: (failure) => {
+    const p = toProblem(failure);
+    return { status: p.status, contentType: PROBLEM_CONTENT_TYPE, body: problemBody(p, undefined) };
+  },
+};
