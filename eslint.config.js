@@ -19,7 +19,8 @@ export default tseslint.config(
     },
   },
   {
-    // The core owns its ports (src/core/ports/) and knows nothing of SQL, HTTP or the command line.
+    // The core owns its ports (src/core/ports/) and knows nothing of SQL, HTTP, the command line or
+    // of what wires it together.
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -28,8 +29,8 @@ export default tseslint.config(
           paths: ['fastify', 'pg', 'better-sqlite3'],
           patterns: [
             {
-              group: ['**/storage/**', '**/http/**', '**/cli/**'],
-              message: 'src/core imports nothing from src/storage, src/http or src/cli.',
+              group: ['**/storage/**', '**/http/**', '**/cli/**', '**/composition/**'],
+              message: 'src/core imports nothing from src/storage, src/http, src/cli or src/composition.',
             },
           ],
         },
