@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
+import { isCofferError } from '../core/errors.js';
 import type { CliIo } from './cli.js';
 import { shellWord, SourceError } from './secret-source.js';
 import { buildExistingRuntime, buildRuntime, type Runtime } from '../composition/runtime.js';
@@ -88,7 +89,7 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
       }
     }
   } catch (error) {
-    if ((error as { code?: unknown } | null)?.code === 'api_key_not_found') {
+    if (isCofferError(error) && error.code === 'api_key_not_found') {
       throw new SourceError(
         `tenant '${tenant}' has no key named '${name}' (\`coffer keys list --tenant ${shellWord(tenant)}\` lists them).`,
       );

@@ -1,5 +1,5 @@
 import type { Keyring } from '../crypto/keyring.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import type { AuditTrail } from './audit-trail.js';
 import type { Clock } from './clock.js';
 import { SecretReads } from './secrets/secret-reads.js';

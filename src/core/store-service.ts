@@ -1,6 +1,7 @@
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { managedScopeOf, requireStorePermission } from './actor.js';
-import { type AuditTrail, safeName } from './audit-trail.js';
+import { safeName } from './audit-redaction.js';
+import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, UnavailableError } from './errors.js';

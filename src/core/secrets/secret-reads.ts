@@ -1,13 +1,12 @@
 import { openValue } from '../../crypto/envelope.js';
 import type { Keyring } from '../../crypto/keyring.js';
-import type { Repository } from '../../storage/repository.js';
+import type { Repository } from '../ports/repository.js';
 import { type Actor, requirePermission, requireStorePermission } from '../actor.js';
 import type { AuditTrail } from '../audit-trail.js';
 import { type Caller, callContextOf } from '../call-context.js';
 import type { Clock } from '../clock.js';
 import { InvalidError, NotFoundError, UnavailableError } from '../errors.js';
 import {
-  isWithinWindow,
   type NamePage,
   type NamePageQuery,
   type SecretListQuery,
@@ -16,6 +15,7 @@ import {
   type StoreRecord,
 } from '../model.js';
 import { checkNamePage, emptyPage } from '../name-paging.js';
+import { isWithinWindow } from '../validity-window.js';
 import { assertSecretName, DEFAULT_STORE_NAME } from '../names.js';
 import {
   entryOf,

@@ -1,9 +1,10 @@
 import { sealValue } from '../../crypto/envelope.js';
 import type { Keyring } from '../../crypto/keyring.js';
 import { newId } from '../../crypto/tokens.js';
-import type { RepositoryTx } from '../../storage/repository.js';
+import type { RepositoryTx } from '../ports/repository.js';
 import { type Actor, holdsPermission, requirePermission } from '../actor.js';
-import { type AuditEntry, safeName } from '../audit-trail.js';
+import { safeName } from '../audit-redaction.js';
+import type { AuditEntry } from '../audit-trail.js';
 import {
   ConflictError,
   InvalidError,

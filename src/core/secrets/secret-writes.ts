@@ -1,6 +1,6 @@
 import { openValue } from '../../crypto/envelope.js';
 import type { Keyring } from '../../crypto/keyring.js';
-import type { RepositoryTx } from '../../storage/repository.js';
+import type { RepositoryTx } from '../ports/repository.js';
 import { type Actor, holdsPermission, requirePermission, requireStorePermission } from '../actor.js';
 import type { AuditEntry, AuditTrail } from '../audit-trail.js';
 import { type Caller, callContextOf } from '../call-context.js';

@@ -1,7 +1,7 @@
 import { newId } from '../../crypto/tokens.js';
-import type { RepositoryTx } from '../../storage/repository.js';
+import type { RepositoryTx } from '../ports/repository.js';
 import { type Actor, managedScopeOf, requireStorePermission } from '../actor.js';
-import { safeName } from '../audit-trail.js';
+import { safeName } from '../audit-redaction.js';
 import { NotFoundError, QuotaExceededError, UnavailableError } from '../errors.js';
 import type { StoreRecord } from '../model.js';
 import { assertStoreName, assertTenantId } from '../names.js';

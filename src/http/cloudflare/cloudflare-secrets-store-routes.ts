@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
-import type { SecretOrder } from '../../core/model.js';
 import { callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
@@ -69,8 +69,8 @@ function ok(reply: FastifyReply, status: number, body: Record<string, unknown>):
 const ONE_VALUE_BODY_LIMIT = 512 * 1024;
 const MANY_VALUES_BODY_LIMIT = 8 * 1024 * 1024;
 
-export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): FastifyPluginAsyncTypebox {
+  return async (app) => {
     const system = family.kind === 'system';
     const tenantParams = { [family.tenantParam]: AccountIdParam };
     const Tenant = Type.Object(tenantParams);
@@ -90,13 +90,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       ? ''
       : ' Requires `secrets:write`, and `secrets:set-value` for values (Cloudflare: `Secrets Store Write`).';
 
-    const params = (request: FastifyRequest) => request.params as Record<string, string>;
-    const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
-    const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
-    const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
+    // The tenant parameter's name is the family's, so the params type has it as an index signature:
+    // present on every route (the schema requires it), though the type cannot say so.
+    const tenantOf = (params: Readonly<Record<string, string>>) => params[family.tenantParam] ?? '';
     // Cloudflare names stores and secrets by id only.
-    const storeRefOf = (request: FastifyRequest) => ({ id: storeIdOf(request) });
-    const secretRefOf = (request: FastifyRequest) => ({ id: secretIdOf(request) });
+    const storeRefOf = (params: { readonly store_id: string }) => ({ id: params.store_id });
 
     if (!system) {
       app.get(
@@ -112,7 +110,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const quota = await core.secrets.quota(callerOf(request), tenantOf(request));
+          const quota = await core.secrets.quota(callerOf(request), tenantOf(request.params));
           return ok(reply, 200, { result: { secrets: quota } });
         },
       );
@@ -132,9 +130,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const query = request.query as StoreListQuery;
+        const query = request.query;
         const page = pageRequestOf(query);
-        const found = await core.stores.listPage(callerOf(request), tenantOf(request), {
+        const found = await core.stores.listPage(callerOf(request), tenantOf(request.params), {
           order: query.order ?? 'created',
           direction: query.direction ?? 'asc',
           limit: page.perPage,
@@ -163,8 +161,8 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const { name } = request.body as SystemStoreCreateBody;
-          const store = await core.stores.create(callerOf(request), tenantOf(request), name);
+          const { name } = request.body;
+          const store = await core.stores.create(callerOf(request), tenantOf(request.params), name);
           return ok(reply, 200, { result: storeView(store) });
         },
       );
@@ -186,9 +184,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const body = request.body as StoreCreateBody;
+          const body = request.body;
           const names = Array.isArray(body) ? body.map((b) => b.name) : [body.name];
-          const created = await core.stores.createMany(callerOf(request), tenantOf(request), names);
+          const created = await core.stores.createMany(callerOf(request), tenantOf(request.params), names);
           const views = created.map(storeView);
           return ok(reply, 200, { result: Array.isArray(body) ? views : views[0] });
         },
@@ -208,7 +206,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const store = await core.stores.get(callerOf(request), tenantOf(request), storeIdOf(request));
+        const store = await core.stores.get(
+          callerOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
+        );
         return ok(reply, 200, { result: storeView(store) });
       },
     );
@@ -230,10 +232,13 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const { force } = request.query as StoreDeleteQuery;
-        const store = await core.stores.delete(callerOf(request), tenantOf(request), storeRefOf(request), {
-          force: force === true,
-        });
+        const { force } = request.query;
+        const store = await core.stores.delete(
+          callerOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { force: force === true },
+        );
         // The system contract answers the deleted store.
         return ok(reply, 200, { result: system ? storeView(store) : null });
       },
@@ -253,17 +258,17 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const query = request.query as SecretListQuery;
+        const query = request.query;
         const page = pageRequestOf(query);
         const scopes = scopeFilterOf(query.scopes);
         const found = await core.secrets.listInStore(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
           {
             ...(query.search === undefined ? {} : { search: query.search }),
             ...(scopes === undefined ? {} : { scopes }),
-            order: (query.order ?? 'created') as SecretOrder,
+            order: query.order ?? 'created',
             direction: query.direction ?? 'asc',
             limit: page.perPage,
             offset: page.offset,
@@ -291,11 +296,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretCreateBody;
+        const body = request.body;
         const created = await core.secrets.createMany(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
           body.map((s) => ({
             name: s.name,
             value: s.value,
@@ -327,12 +332,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as BulkDeleteBody;
+        const body = request.body;
         const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
         const deleted = await core.secrets.removeMany(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
           ids.map((id) => ({ id })),
         );
         if (!system) return ok(reply, 202, { result: null });
@@ -355,9 +360,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const secret = await core.secrets.get(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
-          secretRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
         );
         return ok(reply, 200, { result: secretView(secret) });
       },
@@ -378,12 +383,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretPatchBody;
+        const body = request.body;
         const secret = await core.secrets.update(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
-          secretRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
           {
             ...(body.comment === undefined ? {} : { description: body.comment }),
             ...(body.scopes === undefined ? {} : { scopes: [...new Set(body.scopes)] }),
@@ -412,9 +417,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const deleted = await core.secrets.remove(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
-          secretRefOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
         );
         if (!system) return ok(reply, 202, { result: null });
         return ok(reply, 200, { result: secretView(deleted, true) });
@@ -435,12 +440,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretDuplicateBody;
+        const body = request.body;
         const copy = await core.secrets.duplicate(
           callerOf(request),
-          tenantOf(request),
-          storeRefOf(request),
-          secretIdOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          request.params.secret_id,
           {
             name: body.name,
             scopes: [...new Set(body.scopes)],
