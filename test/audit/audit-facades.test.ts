@@ -230,6 +230,19 @@ describe('audit events of every facade', () => {
     ]);
   });
 
+  it('envs: a description update is one operation, one event (it was a store lookup, a read and the update)', async () => {
+    const envs = new EnvsClient(server);
+    const path = '/default/app/envs/staging/secrets';
+    assert.equal((await envs.call('POST', path, { body: { kind: 'Secret', name: 'DESC' } })).status, 201);
+    const events = await eventsDuring(server, 'default', async () => {
+      const res = await envs.call('PUT', `${path}/DESC`, {
+        body: { kind: 'Secret', name: 'DESC', description: 'd' },
+      });
+      assert.equal(res.status, 200, res.text);
+    });
+    assert.deepEqual(summary(events), ['secret.update store:app/staging/secret:DESC allowed']);
+  });
+
   it('no event holds a value, a token or a header, and every chain verifies', async () => {
     const text = await allAuditRowsText(server);
     assert.ok(text.length > 0);
