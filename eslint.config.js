@@ -22,5 +22,11 @@ export default tseslint.config(
     files: ['bin/**/*.js', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // CommonJS (bin/package.json): the `coffer` command starts without Node's ES module loader.
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   prettier,
 );

@@ -68,6 +68,48 @@ function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * A statement prepared on its first use, so that opening a connection prepares none of the ~55: the
+ * CLI opens two connections for each command and one command uses a handful (BENCHMARKS.md).
+ */
+class StatementOnFirstUse {
+  readonly #db: Db;
+  readonly #sql: string;
+  #pluck = false;
+  #statement: Database.Statement | null = null;
+
+  constructor(db: Db, sql: string) {
+    this.#db = db;
+    this.#sql = sql;
+  }
+
+  /** As better-sqlite3's `pluck()`: rows come back as their first column. */
+  pluck(): this {
+    this.#pluck = true;
+    return this;
+  }
+
+  #prepared(): Database.Statement {
+    if (this.#statement === null) {
+      const statement = this.#db.prepare(this.#sql);
+      this.#statement = this.#pluck ? statement.pluck() : statement;
+    }
+    return this.#statement;
+  }
+
+  run(...params: unknown[]): Database.RunResult {
+    return this.#prepared().run(...params);
+  }
+
+  get(...params: unknown[]): unknown {
+    return this.#prepared().get(...params);
+  }
+
+  all(...params: unknown[]): unknown[] {
+    return this.#prepared().all(...params);
+  }
+}
+
 /** Prepared statements bound to one connection; the reader and the writer each have their own. */
 class SqliteStatements implements RepositoryTx {
   readonly #s;
@@ -75,7 +117,7 @@ class SqliteStatements implements RepositoryTx {
 
   constructor(db: Db) {
     this.#db = db;
-    const p = (sql: string) => db.prepare(sql);
+    const p = (sql: string) => new StatementOnFirstUse(db, sql);
     this.#s = {
       getTenant: p('SELECT id, created_at FROM tenants WHERE id = ?'),
       ensureTenant: p('INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING'),
@@ -610,25 +652,41 @@ class SqliteStatements implements RepositoryTx {
 }
 
 /**
- * The compiled addon where `npm install` builds it. Naming it skips the `bindings` package's search
- * of a dozen candidate paths, which every CLI command that opens the database would pay for at
- * start-up; when it is elsewhere (a Debug build), better-sqlite3 searches as usual.
+ * The compiled addon, named so that better-sqlite3 skips the `bindings` package's search of a dozen
+ * candidate paths (every CLI command that opens the database would pay for it at start-up): where
+ * `npm install` builds it, else (a Debug build) wherever that same search, made from better-sqlite3's
+ * own directory, finds it. Looked for once, on the first open; undefined leaves the search to
+ * better-sqlite3.
  */
-const NATIVE_BINDING: string | undefined = (() => {
+let nativeBinding: { readonly path: string | undefined } | null = null;
+
+function nativeBindingPath(): string | undefined {
+  nativeBinding ??= { path: findNativeBinding() };
+  return nativeBinding.path;
+}
+
+function findNativeBinding(): string | undefined {
   try {
-    const root = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
+    const packageJson = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+    const root = dirname(packageJson);
     const file = join(root, 'build', 'Release', 'better_sqlite3.node');
-    return existsSync(file) ? file : undefined;
+    if (existsSync(file)) return file;
+    // The CLI's bundle (rolldown.config.js) holds better-sqlite3's JavaScript, so `bindings` would
+    // search from the bundle's directory: search from better-sqlite3's instead, as it would itself.
+    const search: (options: { bindings: string; module_root: string; path: true }) => string =
+      createRequire(packageJson)('bindings');
+    return search({ bindings: 'better_sqlite3.node', module_root: root, path: true });
   } catch {
     return undefined;
   }
-})();
+}
 
 /** How long a connection waits for another process's lock (the CLI and a server sharing the file). */
 const BUSY_TIMEOUT_MS = 5000;
 
 function openConnection(path: string): Db {
-  const db = new Database(path, NATIVE_BINDING === undefined ? {} : { nativeBinding: NATIVE_BINDING });
+  const binding = nativeBindingPath();
+  const db = new Database(path, binding === undefined ? {} : { nativeBinding: binding });
   db.pragma('journal_mode = WAL');
   // An acknowledged write must survive power loss, not only a process crash.
   db.pragma('synchronous = FULL');
