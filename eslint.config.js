@@ -25,7 +25,7 @@ export default tseslint.config(
   {
     // CommonJS (bin/package.json): the `coffer` command starts without Node's ES module loader.
     files: ['bin/**/*.js'],
-    languageOptions: { sourceType: 'commonjs' },
+    languageOptions: { sourceType: 'commonjs', globals: { __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,

@@ -69,6 +69,9 @@ describe('npm pack and install', () => {
     const files = JSON.parse(readFileSync(join(work.path, 'files.json'), 'utf8')) as string[];
     for (const needed of [
       'bin/coffer.js',
+      'bin/package.json',
+      'dist/bundle/cli/coffer.cjs',
+      'dist/bundle/cli/commands.cjs',
       'dist/src/cli/main.js',
       'dist/src/client/index.js',
       'dist/src/client/index.d.ts',
