@@ -1,6 +1,6 @@
 import { parseConfig } from '../src/config.js';
 import { OPERATOR } from '../src/core/actor.js';
-import { openRuntime } from '../src/cli/runtime.js';
+import { buildRuntime } from '../src/composition/runtime.js';
 
 /**
  * Seeds `count` secrets with real encrypted versions into a tenant's `default` store, through the
@@ -14,7 +14,7 @@ if (dataDir === undefined || tenant === undefined || countText === undefined) {
 }
 const count = Number(countText);
 const batch = 5_000;
-const runtime = await openRuntime(
+const runtime = await buildRuntime(
   parseConfig({ COFFER_DATA_DIR: dataDir, COFFER_SECRET_QUOTA: String(count + 10_000), LOG_LEVEL: 'silent' }),
 );
 const store = await runtime.core.stores.ensure(OPERATOR, tenant, 'default');

@@ -1,6 +1,6 @@
 /** The package's public surface, for embedding Coffer or testing against it. */
 
-export { openRuntime, type Runtime } from './cli/runtime.js';
+export { buildRuntime, type Runtime } from './composition/runtime.js';
 export { type Config, parseConfig } from './config.js';
 export { type AppDeps, buildApp } from './http/app.js';
 export { CLIENT_OPERATIONS, CofferClient, type CofferClientOptions } from './client/coffer-client.js';

@@ -1,12 +1,9 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
-import { AuditService } from '../core/audit-service.js';
-import { AuditTrail } from '../core/audit-trail.js';
-import { systemClock } from '../core/clock.js';
 import { parseIsoInstant } from '../core/instant.js';
 import type { CliIo } from './cli.js';
-import { assertDataExists, openRepository } from './runtime.js';
+import { buildAuditRuntime } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
 /** The platform chain has no tenant id; this is how the CLI names it. */
@@ -34,11 +31,8 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     throw new UsageError('--since must be an ISO 8601 date or date-time, e.g. 2030-01-31T00:00:00Z.');
   }
   // Must create nothing (no database, no key file).
-  const config = parseConfig(io.env);
-  assertDataExists(config);
-  const repository = await openRepository(config);
+  const { audit, close } = await buildAuditRuntime(parseConfig(io.env));
   try {
-    const audit = new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) });
     if (since !== null) {
       const count = await audit.export(
         OPERATOR,
@@ -72,7 +66,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     }
     return 0;
   } finally {
-    await repository.close();
+    await close();
   }
 }
 

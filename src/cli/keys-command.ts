@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
+import { isCofferError } from '../core/errors.js';
 import type { CliIo } from './cli.js';
 import { shellWord, SourceError } from './secret-source.js';
-import { openExistingRuntime, openRuntime, type Runtime } from './runtime.js';
+import { buildExistingRuntime, buildRuntime, type Runtime } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
 function requireOption(values: Record<string, unknown>, name: string): string {
@@ -52,7 +53,7 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
   if (sub === 'create' && permissions.length === 0)
     throw new UsageError('at least one --permission is required.');
   const config = parseConfig(io.env);
-  const runtime = sub === 'create' ? await openRuntime(config) : await openExistingRuntime(config);
+  const runtime = sub === 'create' ? await buildRuntime(config) : await buildExistingRuntime(config);
   try {
     const keys = runtime.core.apiKeys;
     if (sub !== 'create') await existingTenant(runtime, tenant);
@@ -88,7 +89,7 @@ export async function keysCommand(argv: string[], io: CliIo): Promise<number> {
       }
     }
   } catch (error) {
-    if ((error as { code?: unknown } | null)?.code === 'api_key_not_found') {
+    if (isCofferError(error) && error.code === 'api_key_not_found') {
       throw new SourceError(
         `tenant '${tenant}' has no key named '${name}' (\`coffer keys list --tenant ${shellWord(tenant)}\` lists them).`,
       );
@@ -103,7 +104,7 @@ async function serviceCommand(sub: string, name: string | undefined, io: CliIo):
   if (sub !== 'list' && (name === undefined || name === ''))
     throw new UsageError('--service NAME is required.');
   const config = parseConfig(io.env);
-  const runtime = sub === 'create' ? await openRuntime(config) : await openExistingRuntime(config);
+  const runtime = sub === 'create' ? await buildRuntime(config) : await buildExistingRuntime(config);
   try {
     const services = runtime.core.services;
     if (sub === 'list') {

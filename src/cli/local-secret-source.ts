@@ -4,7 +4,7 @@ import { OPERATOR } from '../core/actor.js';
 import { isCofferError, NotFoundError } from '../core/errors.js';
 import type { StoreRecord } from '../core/model.js';
 import { secretView } from '../http/v1/v1-views.js';
-import { openExistingRuntime, openRuntime, type Runtime } from './runtime.js';
+import { buildExistingRuntime, buildRuntime, type Runtime } from '../composition/runtime.js';
 import type { SecretSource, StoreAddress } from './secret-source.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -20,7 +20,7 @@ export async function openLocalSource(
 ): Promise<SecretSource> {
   const config = parseConfig(env);
   return new LocalSource(
-    options.writes ? await openRuntime(config) : await openExistingRuntime(config),
+    options.writes ? await buildRuntime(config) : await buildExistingRuntime(config),
     address,
   );
 }

@@ -15,7 +15,7 @@ import {
   withNewKey,
   withoutKey,
 } from '../crypto/keyring-file.js';
-import { openRuntime, type Runtime } from './runtime.js';
+import { buildRuntime, type Runtime } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
 export interface MasterKeyIo {
@@ -39,7 +39,7 @@ function requireKeyringFile(config: Config): void {
 }
 
 async function withRuntime<T>(config: Config, fn: (runtime: Runtime) => Promise<T>): Promise<T> {
-  const runtime = await openRuntime(config);
+  const runtime = await buildRuntime(config);
   try {
     return await fn(runtime);
   } finally {

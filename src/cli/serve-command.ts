@@ -2,13 +2,14 @@ import pino from 'pino';
 import type { Config } from '../config.js';
 import { auditEventView } from '../core/audit-service.js';
 import type { AuditSink } from '../core/audit-trail.js';
-import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
-import { buildApp } from '../http/app.js';
+import type { FastifyInstance } from 'fastify';
+import type { CreatedApiKey } from '../core/api-key-service.js';
+import { startServer } from '../composition/server.js';
 import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { KEYRING_CHECK_MS } from '../crypto/keyring-source.js';
 import { readableLogStream } from './readable-log.js';
 import { packageVersion } from './package-version.js';
-import { openRuntime } from './runtime.js';
+import { buildRuntime } from '../composition/runtime.js';
 
 export { packageVersion };
 
@@ -98,26 +99,13 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   const auditSink: AuditSink = (events) => {
     for (const e of events) out.write(`${JSON.stringify({ type: 'audit', ...auditEventView(e) })}\n`);
   };
-  const runtime = await openRuntime(config, {
+  const runtime = await buildRuntime(config, {
     metrics,
     onIdentityProviderUnavailable: (error) =>
       // The message names the failing URL or status; never the token being verified.
       logger.warn({ err: { message: (error as Error).message } }, 'OIDC identity provider unavailable'),
     ...(config.auditStdout ? { auditSink } : {}),
   });
-  const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
-  const app = await buildApp({
-    core: runtime.core,
-    ping: () => runtime.repository.ping(),
-    logger,
-    version: packageVersion(),
-    envsPrefix: config.envsPrefix,
-    metrics,
-    metricsToken: config.metricsToken,
-    tls: config.tls,
-    trustProxy: config.trustProxy,
-  });
-
   // Master-key rotation (docs/operations.md): follow the keyring file, so a key added or activated
   // by `coffer master-key` (or copied in by configuration management) is used without a restart.
   const watcher = runtime.keyringWatcher;
@@ -137,6 +125,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     );
   }
 
+  let app: FastifyInstance | null = null;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -144,7 +133,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     if (keyringTimer !== null) clearInterval(keyringTimer);
     try {
-      await app.close();
+      await app?.close();
       await runtime.close();
       logger.info('stopped');
       logger.flush?.();
@@ -160,8 +149,8 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   // Printed, not logged: a token must never reach a log pipeline. Written from Fastify's listening
   // text, the one moment the bound address (PORT=0) is known and the "Server listening" line not yet
   // out: whoever waits for that line finds the banner complete above it.
-  let bannerDue = created !== null;
-  const listenTextResolver = (address: string): string => {
+  let bannerDue = true;
+  const listenText = (address: string, created: CreatedApiKey | null): string => {
     if (bannerDue && created !== null) {
       bannerDue = false;
       out.write(bootstrapBanner(created, reachableUrl(address), config));
@@ -169,8 +158,18 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     return `Server listening at ${address}`;
   };
   try {
-    await app.listen({ host: config.host, port: config.port, listenTextResolver });
+    app = (
+      await startServer(runtime, {
+        logger,
+        metrics,
+        version: packageVersion(),
+        host: config.host,
+        port: config.port,
+        listenText,
+      })
+    ).app;
   } catch (error) {
+    if (keyringTimer !== null) clearInterval(keyringTimer);
     await runtime.close();
     throw error;
   }

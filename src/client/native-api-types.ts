@@ -1,26 +1,22 @@
-/** The native API's wire types (docs/native-api.md), as the typed client returns them. */
+import type {
+  ListQuery,
+  PutSecretBody,
+  RevealResponse,
+  SecretView,
+  StoreView,
+} from '../http/v1/v1-wire-schemas.js';
 
-export interface Store {
-  readonly id: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/**
+ * The native API's wire types (docs/native-api.md), as the typed client returns them: read-only views
+ * of the types of the route schemas (src/http/v1/v1-wire-schemas.ts), so that the two cannot drift.
+ * Type-only: the client loads nothing of the server.
+ */
 
-export interface Secret {
-  readonly id: string;
-  readonly name: string;
-  readonly storeId: string;
-  readonly description: string | null;
-  readonly scopes: string[];
-  /** The current version, or null while the secret has no value. */
-  readonly version: number | null;
-  readonly hasValue: boolean;
-  readonly notBefore: string | null;
-  readonly expiresOn: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** A store. */
+export type Store = Readonly<StoreView>;
+
+/** A secret's metadata; `version` is null while it has no value. Never a value: see RevealedSecret. */
+export type Secret = Readonly<Omit<SecretView, 'value'>>;
 
 export interface RevealedSecret extends Secret {
   readonly value: string;
@@ -32,20 +28,14 @@ export interface Page<T> {
   readonly nextCursor: string | null;
 }
 
-export interface ListOptions {
-  readonly prefix?: string;
-  readonly limit?: number;
-  readonly cursor?: string;
-}
+/** `prefix`, `limit` (1-1000, default 100) and `cursor` (the previous page's `nextCursor`). */
+export type ListOptions = Readonly<ListQuery>;
 
-export interface SecretInput {
-  readonly value?: string;
-  readonly description?: string | null;
+/** The body of a write: absent fields are kept, `null` clears; instants are ISO 8601. */
+export type SecretInput = Readonly<Omit<PutSecretBody, 'scopes'>> & {
+  // Read-only for the caller's sake: the client never changes the list it is given.
   readonly scopes?: readonly string[];
-  /** ISO 8601; null clears. */
-  readonly notBefore?: string | null;
-  readonly expiresOn?: string | null;
-}
+};
 
 /**
  * A conditional write: `ifMatch` a version (or `*`: it exists), `ifNoneMatch: '*'` (it does not).
@@ -56,10 +46,7 @@ export interface WriteCondition {
   readonly ifNoneMatch?: '*';
 }
 
-export interface RevealResult {
-  readonly secrets: { name: string; value: string; version: number }[];
-  readonly missing: string[];
-}
+export type RevealResult = Readonly<RevealResponse>;
 
 /** RFC 7807, with Coffer's `code` and `traceId`; `errors` on validation failures. */
 export interface ProblemDetails {

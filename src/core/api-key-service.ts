@@ -1,7 +1,8 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
 import type { Repository } from '../storage/repository.js';
 import { type Actor, requirePermission } from './actor.js';
-import { type AuditTrail, safeName } from './audit-trail.js';
+import { safeName } from './audit-redaction.js';
+import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, ForbiddenError, InvalidError, NotFoundError } from './errors.js';

@@ -1,7 +1,7 @@
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
-import { isWellFormedToken } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, actorLabel } from './actor.js';
+import { safeName } from './audit-redaction.js';
 import { chainEvent } from './audit-chain.js';
 import type { CallContext } from './call-context.js';
 import type { Clock } from './clock.js';
@@ -30,26 +30,14 @@ export interface AuditSubject {
   readonly clientAddress: string;
 }
 
-const audited = new WeakSet<object>();
-const unrecorded = new WeakSet<object>();
-
-/** True when the core already wrote this error's event: the facade must not write a second one. */
-export function wasAudited(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && audited.has(error);
-}
-
 /**
- * True when a refused or failed call's event could not be written. The call keeps its own answer (it
- * changed and returned nothing, so there is nothing to hold back); the facade logs the lost event.
+ * What the trail did with a failed call's error on its way out of the core. `recorded`: its event is
+ * written (or it is the trail's own fail-closed error), so the facade must not write another. `lost`:
+ * its event could not be written; the call keeps its own answer (it changed and returned nothing, so
+ * there is nothing to hold back) and the facade logs the lost event. An error the trail never saw
+ * has neither.
  */
-export function wasUnrecorded(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && unrecorded.has(error);
-}
-
-function markAudited<E>(error: E): E {
-  if (typeof error === 'object' && error !== null) audited.add(error);
-  return error;
-}
+export type FailureRecord = 'recorded' | 'lost';
 
 /** A refusal (4xx of every facade) is `denied`; anything else that went wrong is an `error`. */
 export function outcomeOfError(error: unknown): { outcome: AuditOutcome; reason: string } {
@@ -61,15 +49,11 @@ export function outcomeOfError(error: unknown): { outcome: AuditOutcome; reason:
 
 /** The one error a call ends in when its event cannot be written: fail closed (503 everywhere). */
 function auditUnavailable(): UnavailableError {
-  return markAudited(
-    new UnavailableError(
-      'audit_unavailable',
-      'The audit trail cannot be written, so the request was not carried out.',
-    ),
+  return new UnavailableError(
+    'audit_unavailable',
+    'The audit trail cannot be written, so the request was not carried out.',
   );
 }
-
-const SAFE_NAME = /^[A-Za-z0-9._/-]{1,255}$/;
 
 /** Most events appended alone that share one transaction (group commit, see `#appendAlone`). */
 const MAX_BATCH = 256;
@@ -84,16 +68,6 @@ interface PendingAppend {
 }
 
 /**
- * A name as it may appear in a resource. Refused calls carry whatever the caller sent, so anything
- * that is not name-shaped, or has the shape of a Coffer token, is not written.
- */
-export function safeName(value: string): string {
-  if (!SAFE_NAME.test(value)) return '(invalid)';
-  if (isWellFormedToken(value)) return '(token-like)';
-  return value;
-}
-
-/**
  * Appends audit events: the change and its event in one transaction, reads and refusals each in a
  * transaction of their own. If an event cannot be written the call fails (fail closed).
  */
@@ -104,6 +78,11 @@ export class AuditTrail {
   readonly #metrics: Pick<MetricsSink, 'auditWriteFailed'>;
   readonly #queue: PendingAppend[] = [];
   #draining = false;
+  /**
+   * The failures this trail has handled, by identity: the core rethrows a caller's error as it is
+   * (whatever it is, a domain error or a bug's TypeError), so the record cannot travel inside it.
+   */
+  readonly #failures = new WeakMap<object, FailureRecord>();
 
   constructor(deps: {
     repository: Repository;
@@ -117,10 +96,24 @@ export class AuditTrail {
     this.#metrics = deps.metrics ?? NO_METRICS;
   }
 
-  /** Counts the failure (coffer_audit_write_failures_total) and fails the call closed. */
+  /** Whether this trail wrote (or failed to write) the event of the call `error` ended; null if neither. */
+  recordOf(error: unknown): FailureRecord | null {
+    if (typeof error !== 'object' || error === null) return null;
+    return this.#failures.get(error) ?? null;
+  }
+
+  #mark<E>(error: E, record: FailureRecord): E {
+    if (typeof error === 'object' && error !== null) this.#failures.set(error, record);
+    return error;
+  }
+
+  /**
+   * Counts the failure (coffer_audit_write_failures_total) and fails the call closed; a facade must
+   * not try the write again as a refusal.
+   */
   #unavailable(): UnavailableError {
     this.#metrics.auditWriteFailed();
-    return auditUnavailable();
+    return this.#mark(auditUnavailable(), 'recorded');
   }
 
   /**
@@ -205,15 +198,16 @@ export class AuditTrail {
   }
 
   async #refuse(ctx: CallContext, entry: AuditEntry, error: unknown): Promise<never> {
-    if (wasAudited(error)) throw error;
+    if (this.recordOf(error) !== null) throw error;
     const { outcome, reason } = outcomeOfError(error);
+    let record: FailureRecord = 'recorded';
     try {
       await this.#appendAlone(ctx, [entry], outcome, reason);
     } catch {
       this.#metrics.auditWriteFailed();
-      if (typeof error === 'object' && error !== null) unrecorded.add(error);
+      record = 'lost';
     }
-    throw markAudited(error);
+    throw this.#mark(error, record);
   }
 
   /**

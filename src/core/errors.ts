@@ -12,18 +12,105 @@ export type ErrorKind =
   | 'rate_limited'
   | 'unavailable';
 
+/**
+ * Every code a domain error can carry, by kind: closed, like the kinds. Each error class takes only
+ * its kind's codes, and each facade maps every code in a table typed over `CofferErrorCode`, so a
+ * new or renamed code does not compile until every facade says how it answers it. Codes the HTTP
+ * layer raises itself (unknown routes, `/v1` preconditions, envs' name check) are here too: they
+ * travel as domain errors to the same mappers.
+ */
+export const ERROR_CODES = {
+  not_found: [
+    'tenant_not_found',
+    'store_not_found',
+    'secret_not_found',
+    'secret_not_yet_valid',
+    'secret_value_not_found',
+    'api_key_not_found',
+    'service_not_found',
+    'route_not_found',
+    'method_not_allowed',
+  ],
+  conflict: [
+    'store_name_taken',
+    'store_not_empty',
+    'secret_name_taken',
+    'api_key_exists',
+    'service_exists',
+    'precondition_failed',
+  ],
+  invalid: [
+    'invalid_tenant_id',
+    'invalid_store_name',
+    'invalid_secret_name',
+    'invalid_api_key_name',
+    'invalid_service_name',
+    'secret_value_too_long',
+    'value_required',
+    'invalid_validity_window',
+    'invalid_instant',
+    'invalid_limit',
+    'invalid_cursor',
+    'too_many_names',
+    'too_many_secrets',
+    'unknown_permission',
+    'permissions_missing',
+    'invalid_precondition',
+    'name_mismatch',
+  ],
+  unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials'],
+  forbidden: [
+    'other_tenant',
+    'missing_permission',
+    'permission_escalation',
+    'service_not_allowed',
+    'credential_not_allowed',
+    'operator_only',
+  ],
+  quota_exceeded: ['secret_quota_exceeded', 'maximum_stores_exceeded'],
+  rate_limited: ['too_many_failed_authentications', 'key_rate_limited'],
+  unavailable: [
+    'unavailable',
+    'write_conflict',
+    'database_busy',
+    'database_unavailable',
+    'audit_unavailable',
+    'identity_provider_unavailable',
+  ],
+} as const satisfies Record<ErrorKind, readonly string[]>;
+
+/** The codes of one kind of error. */
+export type ErrorCodeOf<K extends ErrorKind> = (typeof ERROR_CODES)[K][number];
+
+/** Every code a domain error can carry. */
+export type CofferErrorCode = ErrorCodeOf<ErrorKind>;
+
 /** Why access was refused: facades answer a foreign tenant differently from a missing permission. */
 export type ForbiddenReason = 'other_tenant' | 'missing_permission' | 'escalation' | 'not_service';
+
+/** The reason each refusal code stands for: a `ForbiddenError` cannot pair a code with another. */
+export const FORBIDDEN_REASONS = {
+  other_tenant: 'other_tenant',
+  missing_permission: 'missing_permission',
+  permission_escalation: 'escalation',
+  service_not_allowed: 'not_service',
+  credential_not_allowed: 'not_service',
+  operator_only: 'not_service',
+} as const satisfies Record<ErrorCodeOf<'forbidden'>, ForbiddenReason>;
+
+type ForbiddenArgs = {
+  [C in ErrorCodeOf<'forbidden'>]: [reason: (typeof FORBIDDEN_REASONS)[C], code: C, message: string];
+}[ErrorCodeOf<'forbidden'>];
 
 /** Field name → messages, in the order they were found. */
 export type FieldErrors = Record<string, string[]>;
 
-export class CofferError extends Error {
-  readonly kind: ErrorKind;
-  /** A stable, machine-readable code (snake_case), e.g. `secret_not_found`. */
-  readonly code: string;
+export class CofferError<K extends ErrorKind = ErrorKind> extends Error {
+  readonly kind: K;
+  /** A stable, machine-readable code (snake_case) of the kind, e.g. `secret_not_found`. */
+  readonly code: ErrorCodeOf<K>;
 
-  constructor(kind: ErrorKind, code: string, message: string) {
+  constructor(kind: K, code: ErrorCodeOf<K>, message: string) {
     super(message);
     this.name = 'CofferError';
     this.kind = kind;
@@ -31,8 +118,8 @@ export class CofferError extends Error {
   }
 }
 
-export class NotFoundError extends CofferError {
-  constructor(code: string, message: string) {
+export class NotFoundError extends CofferError<'not_found'> {
+  constructor(code: ErrorCodeOf<'not_found'>, message: string) {
     super('not_found', code, message);
   }
 }
@@ -54,57 +141,61 @@ export class SecretNotYetValidError extends NotFoundError {
   }
 }
 
-export class ConflictError extends CofferError {
-  constructor(code: string, message: string) {
+export class ConflictError extends CofferError<'conflict'> {
+  constructor(code: ErrorCodeOf<'conflict'>, message: string) {
     super('conflict', code, message);
   }
 }
 
-export class InvalidError extends CofferError {
+export class InvalidError extends CofferError<'invalid'> {
   readonly fields: FieldErrors;
-  constructor(code: string, message: string, fields: FieldErrors = {}) {
+  constructor(code: ErrorCodeOf<'invalid'>, message: string, fields: FieldErrors = {}) {
     super('invalid', code, message);
     this.fields = fields;
   }
 
-  static field(code: string, field: string, message: string): InvalidError {
+  static field(code: ErrorCodeOf<'invalid'>, field: string, message: string): InvalidError {
     return new InvalidError(code, message, { [field]: [message] });
   }
 }
 
-export class UnauthenticatedError extends CofferError {
+export class UnauthenticatedError extends CofferError<'unauthenticated'> {
   /**
    * Why, finer than `code`, for metrics and logs only (coffer_auth_failures_total, docs/observability.md).
    * Never sent: a caller cannot tell an unknown token from a disabled one, or an expired JWT from a forged one.
    */
   readonly reason: string;
-  constructor(code = 'unauthenticated', message = 'A valid API key is required.', reason: string = code) {
+  constructor(
+    code: ErrorCodeOf<'unauthenticated'> = 'unauthenticated',
+    message = 'A valid API key is required.',
+    reason: string = code,
+  ) {
     super('unauthenticated', code, message);
     this.reason = reason;
   }
 }
 
-export class ForbiddenError extends CofferError {
+export class ForbiddenError extends CofferError<'forbidden'> {
   readonly reason: ForbiddenReason;
-  constructor(reason: ForbiddenReason, code: string, message: string) {
+  constructor(...[reason, code, message]: ForbiddenArgs) {
     super('forbidden', code, message);
     this.reason = reason;
   }
 }
 
-export class QuotaExceededError extends CofferError {
-  constructor(code: string, message: string) {
+export class QuotaExceededError extends CofferError<'quota_exceeded'> {
+  constructor(code: ErrorCodeOf<'quota_exceeded'>, message: string) {
     super('quota_exceeded', code, message);
   }
 }
 
 /** Too many requests (or failed authentications) from one caller; retry after `retryAfterSeconds`. */
-export class RateLimitedError extends CofferError {
+export class RateLimitedError extends CofferError<'rate_limited'> {
   readonly retryAfterSeconds: number;
   /** A blocked address: when the block ends (epoch ms), for the answer to say so. */
   readonly blockedUntil?: number;
   constructor(
-    code: 'too_many_failed_authentications' | 'key_rate_limited',
+    code: ErrorCodeOf<'rate_limited'>,
     retryAfterSeconds: number,
     blocked?: { readonly until: number; readonly client: string },
   ) {
@@ -117,7 +208,7 @@ export class RateLimitedError extends CofferError {
   }
 
   static #message(
-    code: 'too_many_failed_authentications' | 'key_rate_limited',
+    code: ErrorCodeOf<'rate_limited'>,
     seconds: number,
     blocked: { readonly until: number; readonly client: string } | undefined,
   ): string {
@@ -129,8 +220,11 @@ export class RateLimitedError extends CofferError {
   }
 }
 
-export class UnavailableError extends CofferError {
-  constructor(code = 'unavailable', message = 'The service is temporarily unavailable.') {
+export class UnavailableError extends CofferError<'unavailable'> {
+  constructor(
+    code: ErrorCodeOf<'unavailable'> = 'unavailable',
+    message = 'The service is temporarily unavailable.',
+  ) {
     super('unavailable', code, message);
   }
 }

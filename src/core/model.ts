@@ -85,12 +85,6 @@ export interface SecretValueRow extends ValidityWindow {
   readonly sealed: SealedValue;
 }
 
-export function isWithinWindow(window: ValidityWindow, now: number): boolean {
-  if (window.notBefore !== null && now < window.notBefore) return false;
-  if (window.expiresOn !== null && now >= window.expiresOn) return false;
-  return true;
-}
-
 export interface ServiceCredentialRecord {
   readonly name: string;
   readonly enabled: boolean;

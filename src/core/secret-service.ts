@@ -3,7 +3,9 @@ import type { Keyring } from '../crypto/keyring.js';
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, holdsPermission, requirePermission, requireStorePermission } from './actor.js';
-import { type AuditEntry, type AuditTrail, safeName } from './audit-trail.js';
+import { safeName } from './audit-redaction.js';
+import { isWithinWindow } from './validity-window.js';
+import type { AuditEntry, AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import {
@@ -15,7 +17,6 @@ import {
   UnavailableError,
 } from './errors.js';
 import {
-  isWithinWindow,
   type NamePage,
   type NamePageQuery,
   type SecretListQuery,

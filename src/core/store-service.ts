@@ -1,7 +1,8 @@
 import { newId } from '../crypto/tokens.js';
 import type { Repository, RepositoryTx } from '../storage/repository.js';
 import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
-import { type AuditTrail, safeName } from './audit-trail.js';
+import { safeName } from './audit-redaction.js';
+import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
 import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';

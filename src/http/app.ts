@@ -6,6 +6,7 @@ import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { cloudflareFacade } from './cloudflare/cloudflare-facade.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { envsFacade } from './envs/envs-facade.js';
+import { type FacadeDescriptor, FacadeRouting, installFacades } from './facade.js';
 import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js';
 import { healthRoutes } from './health-routes.js';
 import { lingerOnEarlyAnswers } from './lingering-close.js';
@@ -25,7 +26,7 @@ export interface AppDeps {
   /** Where the envs facade is mounted (COFFER_ENVS_PREFIX); '' or absent: the server root. */
   readonly envsPrefix?: string;
   /**
-   * The server's metrics, shared with the core and the repository (openRuntime's `metrics`). Absent:
+   * The server's metrics, shared with the core and the repository (buildRuntime's `metrics`). Absent:
    * a registry of this app's own, with HTTP metrics only.
    */
   readonly metrics?: HttpMetrics;
@@ -38,10 +39,20 @@ export interface AppDeps {
 }
 
 /**
+ * Every API facade over the core: each folder exports its descriptor (src/http/facade.ts), and this
+ * list is the only other place a facade is named. Order does not matter: errors raised before
+ * routing go to the owner `FacadeRouting` finds from the facades' routes and prefixes.
+ */
+function facades(deps: AppDeps): readonly FacadeDescriptor[] {
+  return [neostoreFacade, v1Facade, cloudflareFacade, envsFacade(deps.envsPrefix ?? '')];
+}
+
+/**
  * The one composition root of the HTTP side: every facade is a plugin over the same core.
  * Tests call this with their own parts; `coffer serve` with the real ones.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const routing = new FacadeRouting(facades(deps));
   const options = {
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
@@ -55,8 +66,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // the failed-authentication limit is per client address.
     trustProxy: deps.trustProxy ?? false,
     // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
-    frameworkErrors: frameworkErrorHandler(deps.envsPrefix ?? ''),
-    clientErrorHandler: clientErrorHandler(deps.logger, deps.envsPrefix ?? ''),
+    frameworkErrors: frameworkErrorHandler(routing),
+    clientErrorHandler: clientErrorHandler(deps.logger, routing),
   };
   // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
   const app: FastifyInstance =
@@ -112,8 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       info: {
         title: 'Coffer',
         version: deps.version,
-        description:
-          'Self-hosted, multi-tenant secrets store. Native API: `/v1/tenants/{tenant}/stores…` (docs/native-api.md). Facades: Neostore (`/api`), Cloudflare Secrets Store (`/client/v4`), envs (`/{o}/{p}/envs/{envName}/secrets`, under `COFFER_ENVS_PREFIX` when set). Generated from the route schemas.',
+        description: `Self-hosted, multi-tenant secrets store. APIs: ${routing.facades.map((f) => f.title).join('; ')}. Generated from the route schemas.`,
       },
       components: {
         securitySchemes: {
@@ -142,10 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ops.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui/', 302));
     }),
   );
-  await app.register(withFacadeLabel('neostore', neostoreFacade(deps.core)), { prefix: '/api' });
-  await app.register(withFacadeLabel('v1', v1Facade(deps.core)), { prefix: '/v1' });
-  await app.register(withFacadeLabel('cloudflare', cloudflareFacade(deps.core)), { prefix: '/client/v4' });
-  await app.register(withFacadeLabel('envs', envsFacade(deps.core)), { prefix: deps.envsPrefix ?? '' });
+  await installFacades(app, routing, { core: deps.core });
+  // Not a facade: static files, no credential, no error shape of its own.
   await app.register(withFacadeLabel('console', consoleRoutes()), { prefix: '/ui' });
   return app;
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PLATFORM_CHAIN, type AuditTrail, wasAudited, wasUnrecorded } from '../core/audit-trail.js';
+import { PLATFORM_CHAIN, type AuditTrail } from '../core/audit-trail.js';
 import { isCofferError, NotFoundError, RateLimitedError } from '../core/errors.js';
 import type { AuditOutcome } from '../core/model.js';
 import { MethodNotAllowedError, methodsAllowedFor } from './route-methods.js';
@@ -38,13 +38,14 @@ function isBlockedAddressRefusal(error: unknown): boolean {
  */
 export function recordingRefusals(audit: AuditTrail, render: ErrorHandler): ErrorHandler {
   return async (error, request, reply) => {
-    if (wasUnrecorded(error)) {
+    const record = audit.recordOf(error);
+    if (record === 'lost') {
       request.log.error({ auditEvent: 'lost' }, 'the audit event of a refused request could not be written');
     } else if (isBlockedAddressRefusal(error)) {
       // The failures that got the address blocked were each recorded; recording every refusal of a
       // blocked address one by one would turn a guessing flood into a flood of database writes.
       // They are counted in coffer_auth_failures_total instead.
-    } else if (!wasAudited(error)) {
+    } else if (record === null) {
       const actor = request.actor;
       const { outcome, reason } = outcomeOf(error);
       try {

@@ -3,8 +3,12 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { RateLimitedError, UnauthenticatedError } from '../core/errors.js';
 import { bearerToken, singleHeader } from './auth.js';
 
-/** Which part of the server answered; `none` is a path no facade owns (the server's own 404). */
-export type FacadeLabel = 'neostore' | 'cloudflare' | 'envs' | 'v1' | 'ops' | 'console' | 'none';
+/**
+ * Which part of the server answered: a facade's descriptor name (src/http/facade.ts), `ops`,
+ * `console`, or `none` for a path no part owns (the server's own 404). Fixed words only, never
+ * request data: each is a label value.
+ */
+export type FacadeLabel = string;
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,13 +1,22 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { type CofferError, InvalidError, RateLimitedError, SecretNotYetValidError } from '../core/errors.js';
+import {
+  type CofferError,
+  type CofferErrorCode,
+  type ErrorKind,
+  InvalidError,
+  RateLimitedError,
+  SecretNotYetValidError,
+} from '../core/errors.js';
 import { routeNotFound } from './audit-refusals.js';
+import type { FacadeErrors } from './facade.js';
 import { MethodNotAllowedError } from './route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
 /**
- * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them; the native API (`/v1`)
- * uses the same shape, with its own status mapping on top of `toProblem`.
+ * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them. Shared, not
+ * Neostore's alone: the native API (`/v1`) uses the same shape with its own status mapping on top
+ * of `toProblem`, and so does the server for paths outside every facade.
  */
 export const ProblemDetailsSchema = Type.Object(
   {
@@ -47,7 +56,72 @@ const STATUS: Record<number, { title: string; type: string }> = {
   503: { title: 'Service Unavailable', type: 'https://tools.ietf.org/html/rfc9110#section-15.6.4' },
 };
 
-const DOMAIN_STATUS: Record<CofferError['kind'], number> = {
+/**
+ * A ProblemDetails facade's status for every core code (the code itself is sent as is, as `code`).
+ * Typed over the whole union: a new code does not compile until the table answers it.
+ */
+export type ProblemStatusTable = Readonly<Record<CofferErrorCode, number>>;
+
+/**
+ * Neostore's answer to every core code: its kind's status (a quota is 403, as the ASP.NET service
+ * answers it), and 405 for a method the path does not take. Nothing is renamed or hidden.
+ */
+export const NEOSTORE_STATUS = {
+  tenant_not_found: 404,
+  store_not_found: 404,
+  secret_not_found: 404,
+  secret_not_yet_valid: 404,
+  secret_value_not_found: 404,
+  api_key_not_found: 404,
+  service_not_found: 404,
+  route_not_found: 404,
+  method_not_allowed: 405,
+  store_name_taken: 409,
+  store_not_empty: 409,
+  secret_name_taken: 409,
+  api_key_exists: 409,
+  service_exists: 409,
+  precondition_failed: 409,
+  invalid_tenant_id: 400,
+  invalid_store_name: 400,
+  invalid_secret_name: 400,
+  invalid_api_key_name: 400,
+  invalid_service_name: 400,
+  secret_value_too_long: 400,
+  value_required: 400,
+  invalid_validity_window: 400,
+  invalid_instant: 400,
+  invalid_limit: 400,
+  invalid_cursor: 400,
+  too_many_names: 400,
+  too_many_secrets: 400,
+  unknown_permission: 400,
+  permissions_missing: 400,
+  invalid_precondition: 400,
+  name_mismatch: 400,
+  unauthenticated: 401,
+  missing_credentials: 401,
+  invalid_credentials: 401,
+  other_tenant: 403,
+  missing_permission: 403,
+  permission_escalation: 403,
+  service_not_allowed: 403,
+  credential_not_allowed: 403,
+  operator_only: 403,
+  secret_quota_exceeded: 403,
+  maximum_stores_exceeded: 403,
+  too_many_failed_authentications: 429,
+  key_rate_limited: 429,
+  unavailable: 503,
+  write_conflict: 503,
+  database_busy: 503,
+  database_unavailable: 503,
+  audit_unavailable: 503,
+  identity_provider_unavailable: 503,
+} as const satisfies ProblemStatusTable;
+
+/** Only for a code outside the union, which takes a cast to make: its kind's status. */
+const KIND_STATUS: Readonly<Record<ErrorKind, number>> = {
   invalid: 400,
   unauthenticated: 401,
   forbidden: 403,
@@ -99,17 +173,19 @@ function extensionsOf(e: CofferError): Record<string, unknown> {
   return {};
 }
 
-/** The one mapping from any request failure to a Neostore ProblemDetails (the native API's base). */
-export function toProblem(failure: RequestFailure): Problem {
+/**
+ * The one mapping from any request failure to a ProblemDetails: Neostore's, or with another facade's
+ * `statuses` (the native API's).
+ */
+export function toProblem(failure: RequestFailure, statuses: ProblemStatusTable = NEOSTORE_STATUS): Problem {
   switch (failure.type) {
     case 'domain': {
       const e = failure.error;
       if (e instanceof InvalidError && Object.keys(e.fields).length > 0) return validationProblem(e.fields);
-      if (e instanceof MethodNotAllowedError) {
-        return { ...problem(405, e.message, { code: e.code }), allow: e.allow };
-      }
+      const status: number | undefined = statuses[e.code];
+      const p = problem(status ?? KIND_STATUS[e.kind], e.message, { code: e.code, ...extensionsOf(e) });
+      if (e instanceof MethodNotAllowedError) return { ...p, allow: e.allow };
       const retryAfter = retryAfterOf(failure);
-      const p = problem(DOMAIN_STATUS[e.kind], e.message, { code: e.code, ...extensionsOf(e) });
       return retryAfter === undefined ? p : { ...p, retryAfter };
     }
     case 'validation':
@@ -154,10 +230,15 @@ export function sendRouteProblem(request: FastifyRequest, reply: FastifyReply): 
   return sendProblem(request, reply, toProblem({ type: 'domain', error: routeNotFound(request) }));
 }
 
-export function neostoreErrorHandler(
-  error: unknown,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): FastifyReply {
-  return sendProblem(request, reply, toProblem(classifyRequestError(error, request.log)));
-}
+/**
+ * The base mapping as a facade's renderer: Neostore's (its contract is ASP.NET Core's
+ * ProblemDetails), and the server's own for paths outside every facade (src/http/framework-errors.ts).
+ */
+export const PROBLEM_ERRORS: FacadeErrors = {
+  handler: (error, request, reply) =>
+    sendProblem(request, reply, toProblem(classifyRequestError(error, request.log))),
+  raw: (failure) => {
+    const p = toProblem(failure);
+    return { status: p.status, contentType: PROBLEM_CONTENT_TYPE, body: problemBody(p, undefined) };
+  },
+};

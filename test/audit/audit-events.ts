@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DATABASE_FILE } from '../../src/cli/runtime.js';
+import { DATABASE_FILE } from '../../src/composition/runtime.js';
 import type { AuditEventRecord } from '../../src/core/model.js';
 import type { TestServer } from '../support/test-server.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
-import { DATABASE_FILE } from '../../src/cli/runtime.js';
+import { DATABASE_FILE } from '../../src/composition/runtime.js';
 import { ADMIN_PERMISSION, CANONICAL_PERMISSIONS } from '../../src/core/permissions.js';
 import { CONSOLE_CSP } from '../../src/http/console/console-routes.js';
 import { request } from '../support/http-client.js';

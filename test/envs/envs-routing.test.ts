@@ -148,6 +148,16 @@ describe('envs under COFFER_ENVS_PREFIX', () => {
     assert.equal((unknown.body as { code: string }).code, 'route_not_found');
   });
 
+  it('answers a URL that does not decode in envs shape under the prefix, and only there', async () => {
+    const prefixed = await fetch(`${server.url}/envs-api/v2/default/web/envs/%zz/secrets`);
+    assert.equal(prefixed.status, 400);
+    assert.match(prefixed.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await prefixed.json(), { error: 'The request is malformed.', code: 'bad_request' });
+    const root = await fetch(`${server.url}/default/web/envs/%zz/secrets`);
+    assert.equal(root.status, 400);
+    assert.match(root.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  });
+
   it('lists the prefixed paths in /openapi.json', async () => {
     const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as OpenApiDocument;
     assert.ok(doc.paths['/envs-api/v2/{o}/{p}/envs/{envName}/secrets']);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { openRuntime } from '../../src/cli/runtime.js';
+import { buildRuntime } from '../../src/composition/runtime.js';
 import { parseConfig } from '../../src/config.js';
 import { OPERATOR } from '../../src/core/actor.js';
 import { createCore } from '../../src/core/coffer-core.js';
@@ -167,7 +167,7 @@ describe('coffer master-key', () => {
     const dataDir = newDir();
     const keyringFile = join(dataDir, 'keyring.json');
     const env = { COFFER_DATA_DIR: dataDir };
-    const runtime = await openRuntime(parseConfig(env));
+    const runtime = await buildRuntime(parseConfig(env));
     try {
       await runtime.core.apiKeys.create(OPERATOR, 't', { name: 'k', permissions: ['*'] });
       for (let i = 0; i < 5; i++)

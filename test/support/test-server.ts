@@ -1,14 +1,12 @@
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { openRuntime, type Runtime } from '../../src/cli/runtime.js';
+import { buildRuntime, type Runtime } from '../../src/composition/runtime.js';
 import { packageVersion } from '../../src/cli/serve-command.js';
 import { parseConfig } from '../../src/config.js';
 import { OPERATOR } from '../../src/core/actor.js';
 import type { AuditSink } from '../../src/core/audit-trail.js';
-import { bootstrapFirstAdminKey } from '../../src/core/bootstrap.js';
 import type { Clock } from '../../src/core/clock.js';
-import { buildApp } from '../../src/http/app.js';
+import { startServer } from '../../src/composition/server.js';
 import { PrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
 import { createTestSchema, type TestSchema } from './postgres-test-schema.js';
 import { tempDir } from './temp-dir.js';
@@ -53,8 +51,9 @@ export interface TestServer {
 /**
  * A real Coffer on a random loopback port, over a real SQLite file in a temp directory (or `dataDir`),
  * or a fresh PostgreSQL schema (`engine`, default testEngine(); `env.COFFER_DATABASE_URL` wins).
- * `env` is parsed exactly as the server parses its environment. The core is opened by openRuntime,
- * the composition root `coffer serve` uses, with `clock` and `auditSink` injected when given.
+ * `env` is parsed exactly as the server parses its environment. The core is opened by buildRuntime and
+ * served by startServer, the composition root `coffer serve` uses, with `clock` and `auditSink`
+ * injected when given.
  */
 export async function startTestServer(
   options: {
@@ -85,26 +84,20 @@ export async function startTestServer(
   // Default process metrics off: each registry would start its own collectors (event-loop monitor,
   // GC observer) and a test process starts many servers. test/observability turns them on.
   const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
-  const runtime: Runtime = await openRuntime(config, {
+  const runtime: Runtime = await buildRuntime(config, {
     metrics,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
   });
-  const created = await bootstrapFirstAdminKey(runtime.repository, runtime.core.apiKeys);
-  const app = await buildApp({
-    core: runtime.core,
-    ping: () => runtime.repository.ping(),
+  const { app, url, created } = await startServer(runtime, {
     logger: pino({ level: 'silent' }),
-    version: packageVersion(),
-    envsPrefix: config.envsPrefix,
     metrics,
-    metricsToken: config.metricsToken,
-    trustProxy: config.trustProxy,
+    version: packageVersion(),
+    host: '127.0.0.1',
+    port: 0,
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     dataDir,
     engine,
     databaseUrl: config.databaseUrl,

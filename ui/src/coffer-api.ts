@@ -4,32 +4,20 @@
  * The token goes in the Authorization header, never in a URL.
  */
 
+// The native API's types come from its route schemas (written once, src/http/v1/v1-wire-schemas.ts).
+// Type-only: nothing of the server, nor TypeBox, ends up in the bundle.
+import type { PutSecretBody, SecretView, StoreView } from '../../src/http/v1/v1-wire-schemas.js';
+
 export interface Credentials {
   readonly tenant: string;
   readonly token: string;
 }
 
-export interface Store {
-  readonly id: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
+/** A store, as `/v1` answers it: the type of the route's own schema. */
+export type Store = Readonly<StoreView>;
 
-export interface Secret {
-  readonly id: string;
-  readonly name: string;
-  readonly storeId: string;
-  readonly description: string | null;
-  readonly scopes: readonly string[];
-  readonly version: number | null;
-  readonly hasValue: boolean;
-  readonly notBefore: string | null;
-  readonly expiresOn: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-  readonly value?: string;
-}
+/** A secret's metadata, with its value only when revealed (`?reveal=true`). */
+export type Secret = Readonly<SecretView>;
 
 export interface Page<T> {
   readonly items: readonly T[];
@@ -75,13 +63,8 @@ export interface AuditFilter {
   readonly until?: string;
 }
 
-export interface SecretWrite {
-  value?: string;
-  description?: string | null;
-  scopes?: string[];
-  notBefore?: string | null;
-  expiresOn?: string | null;
-}
+/** The body of `PUT …/secrets/{name}`: absent fields are kept, `null` clears. */
+export type SecretWrite = PutSecretBody;
 
 /** A refusal from Coffer (a ProblemDetails body), or a failure to reach it (status 0). */
 export class ApiError extends Error {

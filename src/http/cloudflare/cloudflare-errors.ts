@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type CofferError, ForbiddenError, InvalidError } from '../../core/errors.js';
+import { type CofferError, type CofferErrorCode, type ErrorKind, InvalidError } from '../../core/errors.js';
 import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 
@@ -194,28 +194,77 @@ export interface CloudflareFailure {
   readonly allow?: readonly string[];
 }
 
-/** Core error codes that have a Cloudflare name of their own; other errors fall back on their kind. */
-const DOMAIN_CODES: Readonly<Record<string, CloudflareErrorName>> = {
-  secret_value_too_long: 'secret_value_too_long',
-  invalid_secret_name: 'invalid_secret_name',
-  maximum_stores_exceeded: 'maximum_stores_exceeded',
-  secret_quota_exceeded: 'maximum_secrets_exceeded',
-  invalid_store_name: 'invalid_store_name',
-  missing_credentials: 'authentication_required',
-  invalid_credentials: 'invalid_credentials',
-  too_many_failed_authentications: 'rate_limited',
-  key_rate_limited: 'rate_limited',
-  store_not_found: 'store_not_found',
+/**
+ * The Cloudflare name of every core code, typed over the whole union: a new code does not compile
+ * until it has a row here. Codes with no name of their own answer as their kind's generic error
+ * (`not_found`, `conflict`, `invalid_request`, …); a refusal for another tenant is a missing account.
+ */
+const CODE_NAMES = {
   tenant_not_found: 'account_not_found',
-  route_not_found: 'route_not_found',
+  store_not_found: 'store_not_found',
   secret_not_found: 'secret_not_found',
   secret_not_yet_valid: 'secret_not_found',
-  store_not_empty: 'store_not_empty',
+  secret_value_not_found: 'not_found',
+  api_key_not_found: 'not_found',
+  service_not_found: 'not_found',
+  route_not_found: 'route_not_found',
+  method_not_allowed: 'method_not_allowed',
   store_name_taken: 'store_name_taken',
+  store_not_empty: 'store_not_empty',
   secret_name_taken: 'secret_name_taken',
-};
+  api_key_exists: 'conflict',
+  service_exists: 'conflict',
+  precondition_failed: 'conflict',
+  invalid_tenant_id: 'invalid_request',
+  invalid_store_name: 'invalid_store_name',
+  invalid_secret_name: 'invalid_secret_name',
+  invalid_api_key_name: 'invalid_request',
+  invalid_service_name: 'invalid_request',
+  secret_value_too_long: 'secret_value_too_long',
+  value_required: 'invalid_request',
+  invalid_validity_window: 'invalid_request',
+  invalid_instant: 'invalid_request',
+  invalid_limit: 'invalid_request',
+  invalid_cursor: 'invalid_request',
+  too_many_names: 'invalid_request',
+  too_many_secrets: 'invalid_request',
+  unknown_permission: 'invalid_request',
+  permissions_missing: 'invalid_request',
+  invalid_precondition: 'invalid_request',
+  name_mismatch: 'invalid_request',
+  unauthenticated: 'invalid_credentials',
+  missing_credentials: 'authentication_required',
+  invalid_credentials: 'invalid_credentials',
+  other_tenant: 'account_not_found',
+  missing_permission: 'missing_permission',
+  permission_escalation: 'missing_permission',
+  service_not_allowed: 'credential_not_allowed',
+  credential_not_allowed: 'credential_not_allowed',
+  operator_only: 'credential_not_allowed',
+  secret_quota_exceeded: 'maximum_secrets_exceeded',
+  maximum_stores_exceeded: 'maximum_stores_exceeded',
+  too_many_failed_authentications: 'rate_limited',
+  key_rate_limited: 'rate_limited',
+  unavailable: 'service_unavailable',
+  write_conflict: 'service_unavailable',
+  database_busy: 'service_unavailable',
+  database_unavailable: 'service_unavailable',
+  audit_unavailable: 'service_unavailable',
+  identity_provider_unavailable: 'service_unavailable',
+} as const satisfies Record<CofferErrorCode, CloudflareErrorName>;
 
-const KIND_FALLBACK: Readonly<Record<CofferError['kind'], CloudflareErrorName>> = {
+/**
+ * Codes answered in the catalogue's words, not the core's: another tenant's refusal would tell that
+ * the account exists, and unmatched routes are said as Cloudflare says them (7003, 7001).
+ */
+const CATALOGUE_TEXT: ReadonlySet<CofferErrorCode> = new Set<CofferErrorCode>([
+  'other_tenant',
+  'route_not_found',
+  'method_not_allowed',
+]);
+
+/** Only for a code outside the union, which takes a cast to make: its kind's generic error. */
+const KIND_FALLBACK: Readonly<Record<ErrorKind, CloudflareErrorName>> = {
   invalid: 'invalid_request',
   unauthenticated: 'invalid_credentials',
   forbidden: 'missing_permission',
@@ -225,6 +274,11 @@ const KIND_FALLBACK: Readonly<Record<CofferError['kind'], CloudflareErrorName>> 
   rate_limited: 'rate_limited',
   unavailable: 'service_unavailable',
 };
+
+function cloudflareNameOf(error: CofferError): CloudflareErrorName {
+  const name: CloudflareErrorName | undefined = CODE_NAMES[error.code];
+  return name ?? KIND_FALLBACK[error.kind];
+}
 
 function item(name: CloudflareErrorName, message?: string, pointer?: string): CloudflareErrorItem {
   const e = CLOUDFLARE_ERRORS[name];
@@ -250,15 +304,11 @@ export function jsonPointerOf(field: string): string {
 }
 
 function domainFailure(error: CofferError): CloudflareFailure {
-  if (error instanceof ForbiddenError) {
-    // Another tenant's account is answered as if it did not exist: no hint that it does.
-    if (error.reason === 'other_tenant') return single('account_not_found');
-    if (error.reason === 'not_service') return single('credential_not_allowed', error.message);
+  const name = cloudflareNameOf(error);
+  if (CATALOGUE_TEXT.has(error.code)) {
+    const failure = single(name);
+    return error instanceof MethodNotAllowedError ? { ...failure, allow: error.allow } : failure;
   }
-  // Unmatched routes in Cloudflare's own words (7003, 7001), not the core's.
-  if (error instanceof MethodNotAllowedError) return { ...single('method_not_allowed'), allow: error.allow };
-  if (error.code === 'route_not_found') return single('route_not_found');
-  const name = DOMAIN_CODES[error.code] ?? KIND_FALLBACK[error.kind];
   if (error instanceof InvalidError) {
     const fields = Object.entries(error.fields);
     if (fields.length > 0) {

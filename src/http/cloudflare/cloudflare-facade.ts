@@ -1,11 +1,20 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { CofferCore } from '../../core/coffer-core.js';
+import type { FastifyInstance } from 'fastify';
 import { UnauthenticatedError } from '../../core/errors.js';
-import { recordingRefusals, routeNotFound } from '../audit-refusals.js';
-import { authenticateRequests, bearerToken, singleHeader } from '../auth.js';
-import { CLOUDFLARE_ERRORS, cloudflareErrorHandler } from './cloudflare-errors.js';
+import { bearerToken, singleHeader } from '../auth.js';
+import type { FacadeDeps, FacadeDescriptor } from '../facade.js';
+import {
+  CLOUDFLARE_ERRORS,
+  cloudflareErrorHandler,
+  cloudflareFailureBody,
+  JSON_CONTENT_TYPE,
+  toCloudflareFailure,
+} from './cloudflare-errors.js';
 import { FailureEnvelope } from './cloudflare-schemas.js';
 import { ACCOUNT_FAMILY, SYSTEM_FAMILY, secretsStoreRoutes } from './cloudflare-secrets-store-routes.js';
+
+const PREFIX = '/client/v4';
+/** System routes serve platform services; every other route (unknown ones too) tenant tokens. */
+const SYSTEM_ROUTES = `${PREFIX}${SYSTEM_FAMILY.base}/`;
 
 /**
  * The credential of a request: `Authorization: Bearer <token>` (API token), or the global-key pair
@@ -25,11 +34,27 @@ function cloudflareToken(headers: Record<string, string | string[] | undefined>)
 
 /**
  * Cloudflare's Secrets Store API, mounted at `/client/v4`: the 12 account routes for tenant API
- * tokens and the 11 `system/` routes for platform services. Every answer is the v4 envelope, and
- * every route is authenticated before its body is read.
+ * tokens and the 11 `system/` routes for platform services. Every answer is the v4 envelope.
  */
-export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export const cloudflareFacade: FacadeDescriptor = {
+  name: 'cloudflare',
+  title: 'Cloudflare Secrets Store (`/client/v4`)',
+  prefix: PREFIX,
+  authentication: {
+    token: (request) => cloudflareToken(request.headers),
+    missing: CLOUDFLARE_ERRORS.authentication_required.message,
+    audience: (request) =>
+      request.routeOptions.url?.startsWith(SYSTEM_ROUTES) === true ? 'platform' : 'tenant',
+  },
+  errors: {
+    handler: cloudflareErrorHandler,
+    raw: (failure) => {
+      const f = toCloudflareFailure(failure);
+      return { status: f.status, contentType: JSON_CONTENT_TYPE, body: cloudflareFailureBody(f) };
+    },
+  },
+  notFound: 'prefix',
+  register: async (app: FastifyInstance, { core }: FacadeDeps) => {
     app.addSchema(FailureEnvelope);
     // Bodies are JSON. Cloudflare's API reads a JSON body whatever its media type says, and wrangler
     // relies on that: it passes `fetch()` a JSON string without a header, so undici labels it
@@ -37,19 +62,7 @@ export function cloudflareFacade(core: CofferCore): FastifyPluginAsync {
     // validation as a string); any other media type (forms, multipart, octet-stream) is still a 415.
     app.removeContentTypeParser('text/plain');
     app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
-    app.setErrorHandler(recordingRefusals(core.auditTrail, cloudflareErrorHandler));
-    app.setNotFoundHandler(async (request) => {
-      throw routeNotFound(request);
-    });
-    // System routes serve platform services; every other route (unknown ones too) tenant tokens.
-    const systemRoutes = `${app.prefix}${SYSTEM_FAMILY.base}/`;
-    authenticateRequests(app, core.auth, {
-      token: (request) => cloudflareToken(request.headers),
-      missing: CLOUDFLARE_ERRORS.authentication_required.message,
-      audience: (request) =>
-        request.routeOptions.url?.startsWith(systemRoutes) === true ? 'platform' : 'tenant',
-    });
     await app.register(secretsStoreRoutes(core, ACCOUNT_FAMILY));
     await app.register(secretsStoreRoutes(core, SYSTEM_FAMILY));
-  };
-}
+  },
+};

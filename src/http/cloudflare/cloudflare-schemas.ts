@@ -1,4 +1,5 @@
 import Type, { type Static, type TSchema } from 'typebox';
+import type { SecretOrder } from '../../core/model.js';
 import { SECRET_NAME_MAX, SECRET_NAME_PATTERN } from '../../core/names.js';
 
 /** Cloudflare's scope enum (SDK 7.3); `ai_gateway` has an underscore, not a hyphen. */
@@ -133,13 +134,19 @@ export const StoreListQuery = Type.Object({
 export type StoreListQuery = Static<typeof StoreListQuery>;
 
 const scopeAlternatives = SCOPES.join('|');
+/** The orders the core knows (`SecretOrder`), as the query's literals: the handler needs no cast. */
+const SECRET_ORDERS = [
+  'name',
+  'comment',
+  'created',
+  'modified',
+  'status',
+] as const satisfies readonly SecretOrder[];
 export const SecretListQuery = Type.Object({
   page: Type.Optional(Page),
   per_page: Type.Optional(PerPage),
   direction: Type.Optional(Direction),
-  order: Type.Optional(
-    Type.Union(['name', 'comment', 'created', 'modified', 'status'].map((o) => Type.Literal(o))),
-  ),
+  order: Type.Optional(Type.Union(SECRET_ORDERS.map((o) => Type.Literal(o)))),
   search: Type.Optional(
     Type.String({ maxLength: 256, description: 'Case-insensitive substring of the name or the comment.' }),
   ),

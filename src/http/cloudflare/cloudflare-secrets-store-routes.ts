@@ -1,7 +1,7 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
-import type { SecretOrder } from '../../core/model.js';
 import { callerOf } from '../auth.js';
 import { JSON_CONTENT_TYPE } from './cloudflare-errors.js';
 import {
@@ -69,8 +69,8 @@ function ok(reply: FastifyReply, status: number, body: Record<string, unknown>):
 const ONE_VALUE_BODY_LIMIT = 512 * 1024;
 const MANY_VALUES_BODY_LIMIT = 8 * 1024 * 1024;
 
-export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): FastifyPluginAsyncTypebox {
+  return async (app) => {
     const system = family.kind === 'system';
     const tenantParams = { [family.tenantParam]: AccountIdParam };
     const Tenant = Type.Object(tenantParams);
@@ -90,10 +90,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       ? ''
       : ' Requires `secrets:write`, and `secrets:set-value` for values (Cloudflare: `Secrets Store Write`).';
 
-    const params = (request: FastifyRequest) => request.params as Record<string, string>;
-    const tenantOf = (request: FastifyRequest) => params(request)[family.tenantParam] ?? '';
-    const storeIdOf = (request: FastifyRequest) => params(request).store_id ?? '';
-    const secretIdOf = (request: FastifyRequest) => params(request).secret_id ?? '';
+    // The tenant parameter's name is the family's, so the params type has it as an index signature:
+    // present on every route (the schema requires it), though the type cannot say so.
+    const tenantOf = (params: Readonly<Record<string, string>>) => params[family.tenantParam] ?? '';
 
     if (!system) {
       app.get(
@@ -109,7 +108,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const quota = await core.secrets.quota(callerOf(request), tenantOf(request));
+          const quota = await core.secrets.quota(callerOf(request), tenantOf(request.params));
           return ok(reply, 200, { result: { secrets: quota } });
         },
       );
@@ -129,9 +128,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const query = request.query as StoreListQuery;
+        const query = request.query;
         const page = pageRequestOf(query);
-        const found = await core.stores.listPage(callerOf(request), tenantOf(request), {
+        const found = await core.stores.listPage(callerOf(request), tenantOf(request.params), {
           order: query.order ?? 'created',
           direction: query.direction ?? 'asc',
           limit: page.perPage,
@@ -160,8 +159,8 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const { name } = request.body as SystemStoreCreateBody;
-          const store = await core.stores.create(callerOf(request), tenantOf(request), name);
+          const { name } = request.body;
+          const store = await core.stores.create(callerOf(request), tenantOf(request.params), name);
           return ok(reply, 200, { result: storeView(store) });
         },
       );
@@ -183,9 +182,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
           },
         },
         async (request, reply) => {
-          const body = request.body as StoreCreateBody;
+          const body = request.body;
           const names = Array.isArray(body) ? body.map((b) => b.name) : [body.name];
-          const created = await core.stores.createMany(callerOf(request), tenantOf(request), names);
+          const created = await core.stores.createMany(callerOf(request), tenantOf(request.params), names);
           const views = created.map(storeView);
           return ok(reply, 200, { result: Array.isArray(body) ? views : views[0] });
         },
@@ -205,7 +204,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const store = await core.stores.get(callerOf(request), tenantOf(request), storeIdOf(request));
+        const store = await core.stores.get(
+          callerOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
+        );
         return ok(reply, 200, { result: storeView(store) });
       },
     );
@@ -228,10 +231,14 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const actor = callerOf(request);
-        const { force } = request.query as StoreDeleteQuery;
+        const { force } = request.query;
         // The system contract answers the deleted store; read it first (404 stays 404).
-        const store = system ? await core.stores.get(actor, tenantOf(request), storeIdOf(request)) : null;
-        await core.stores.delete(actor, tenantOf(request), storeIdOf(request), { force: force === true });
+        const store = system
+          ? await core.stores.get(actor, tenantOf(request.params), request.params.store_id)
+          : null;
+        await core.stores.delete(actor, tenantOf(request.params), request.params.store_id, {
+          force: force === true,
+        });
         return ok(reply, 200, { result: store === null ? null : storeView(store) });
       },
     );
@@ -250,17 +257,17 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const query = request.query as SecretListQuery;
+        const query = request.query;
         const page = pageRequestOf(query);
         const scopes = scopeFilterOf(query.scopes);
         const found = await core.secrets.listInStore(
           callerOf(request),
-          tenantOf(request),
-          storeIdOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
           {
             ...(query.search === undefined ? {} : { search: query.search }),
             ...(scopes === undefined ? {} : { scopes }),
-            order: (query.order ?? 'created') as SecretOrder,
+            order: query.order ?? 'created',
             direction: query.direction ?? 'asc',
             limit: page.perPage,
             offset: page.offset,
@@ -288,11 +295,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretCreateBody;
+        const body = request.body;
         const created = await core.secrets.createMany(
           callerOf(request),
-          tenantOf(request),
-          storeIdOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
           body.map((s) => ({
             name: s.name,
             value: s.value,
@@ -325,10 +332,10 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const actor = callerOf(request);
-        const body = request.body as BulkDeleteBody;
+        const body = request.body;
         const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
-        const tenant = tenantOf(request);
-        const storeId = storeIdOf(request);
+        const tenant = tenantOf(request.params);
+        const storeId = request.params.store_id;
         const deleted = system
           ? await Promise.all(ids.map((id) => core.secrets.getById(actor, tenant, storeId, id)))
           : null;
@@ -353,9 +360,9 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       async (request, reply) => {
         const secret = await core.secrets.getById(
           callerOf(request),
-          tenantOf(request),
-          storeIdOf(request),
-          secretIdOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
+          request.params.secret_id,
         );
         return ok(reply, 200, { result: secretView(secret) });
       },
@@ -376,12 +383,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretPatchBody;
+        const body = request.body;
         const secret = await core.secrets.update(
           callerOf(request),
-          tenantOf(request),
-          storeIdOf(request),
-          secretIdOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
+          request.params.secret_id,
           {
             ...(body.comment === undefined ? {} : { description: body.comment }),
             ...(body.scopes === undefined ? {} : { scopes: [...new Set(body.scopes)] }),
@@ -409,7 +416,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
       },
       async (request, reply) => {
         const actor = callerOf(request);
-        const args = [tenantOf(request), storeIdOf(request), secretIdOf(request)] as const;
+        const args = [tenantOf(request.params), request.params.store_id, request.params.secret_id] as const;
         const deleted = system ? await core.secrets.getById(actor, ...args) : null;
         await core.secrets.deleteById(actor, ...args);
         if (deleted === null) return ok(reply, 202, { result: null });
@@ -431,12 +438,12 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const body = request.body as SecretDuplicateBody;
+        const body = request.body;
         const copy = await core.secrets.duplicate(
           callerOf(request),
-          tenantOf(request),
-          storeIdOf(request),
-          secretIdOf(request),
+          tenantOf(request.params),
+          request.params.store_id,
+          request.params.secret_id,
           {
             name: body.name,
             scopes: [...new Set(body.scopes)],

@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import Type from 'typebox';
 
 /** Where `npm run build` puts the console (Vite's output): `dist/ui`, next to `dist/src`. */
 export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url));
@@ -87,8 +89,8 @@ function send(reply: FastifyReply, file: StaticFile): FastifyReply {
  * `index.html` for `/ui` and for any client-side route, and the strict headers on every answer.
  * Without a build (`tsc` alone), `/ui` answers a plain 503 that says how to get one.
  */
-export function consoleRoutes(root: string = DEFAULT_CONSOLE_DIR): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function consoleRoutes(root: string = DEFAULT_CONSOLE_DIR): FastifyPluginAsyncTypebox {
+  return async (app) => {
     const files = loadFiles(root);
 
     app.addHook('onSend', async (_request, reply, payload) => {
@@ -124,8 +126,10 @@ export function consoleRoutes(root: string = DEFAULT_CONSOLE_DIR): FastifyPlugin
     const schema = { hide: true };
     const page = async (_request: unknown, reply: FastifyReply) => serve('index.html', reply);
     for (const path of ['/', '/stores', '/stores/:store', '/keys', '/audit']) app.get(path, { schema }, page);
-    app.get('/assets/:file', { schema }, async (request, reply) =>
-      serve(`assets/${(request.params as { file: string }).file}`, reply),
+    // Any string: a name that is not a file of the build is the 404 below, never a validation error.
+    const assetSchema = { ...schema, params: Type.Object({ file: Type.String() }) };
+    app.get('/assets/:file', { schema: assetSchema }, async (request, reply) =>
+      serve(`assets/${request.params.file}`, reply),
     );
     for (const path of files?.keys() ?? []) {
       if (path !== 'index.html' && !path.startsWith('assets/')) {

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { type CofferError, ForbiddenError } from '../../core/errors.js';
+import { type CofferError, type CofferErrorCode, type ErrorKind } from '../../core/errors.js';
 import { MethodNotAllowedError } from '../route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from '../request-errors.js';
 import { SECRET_NAME_MESSAGE } from './envs-schemas.js';
@@ -83,47 +83,91 @@ function failure(code: FixedStatusCode, error: string): EnvsFailure {
   return { status: ENVS_ERRORS[code].status, code, error };
 }
 
+/**
+ * A missing store, key or value is a missing secret here, in fixed words: the only resource envs
+ * addresses is a secret, and the core's message could name another.
+ */
+const NO_SUCH_SECRET = { code: 'secret_not_found', error: 'The secret does not exist.' } as const;
+
+/** An envs code (with the core's message), or a fixed answer in envs' own words. */
+type EnvsAnswer = FixedStatusCode | typeof NO_SUCH_SECRET;
+
+/**
+ * The envs answer to every core code, typed over the whole union: a new code does not compile until
+ * it has a row here. Codes with no envs code of their own answer as their kind's generic one.
+ */
+const CODE_ANSWERS = {
+  tenant_not_found: NO_SUCH_SECRET,
+  store_not_found: NO_SUCH_SECRET,
+  secret_not_found: NO_SUCH_SECRET,
+  // Said (with when) only to callers who may know the secret exists; the core decides that.
+  secret_not_yet_valid: 'secret_not_found',
+  secret_value_not_found: NO_SUCH_SECRET,
+  api_key_not_found: NO_SUCH_SECRET,
+  service_not_found: NO_SUCH_SECRET,
+  route_not_found: 'route_not_found',
+  method_not_allowed: 'method_not_allowed',
+  store_name_taken: 'conflict',
+  store_not_empty: 'conflict',
+  secret_name_taken: 'secret_exists',
+  api_key_exists: 'conflict',
+  service_exists: 'conflict',
+  precondition_failed: 'conflict',
+  invalid_tenant_id: 'invalid_tenant',
+  invalid_store_name: 'invalid_body',
+  invalid_secret_name: 'invalid_secret_name',
+  invalid_api_key_name: 'invalid_body',
+  invalid_service_name: 'invalid_body',
+  secret_value_too_long: 'value_too_large',
+  value_required: 'invalid_body',
+  invalid_validity_window: 'invalid_body',
+  invalid_instant: 'invalid_body',
+  invalid_limit: 'invalid_body',
+  invalid_cursor: 'invalid_body',
+  too_many_names: 'invalid_body',
+  too_many_secrets: 'invalid_body',
+  unknown_permission: 'invalid_body',
+  permissions_missing: 'invalid_body',
+  invalid_precondition: 'invalid_body',
+  name_mismatch: 'name_mismatch',
+  unauthenticated: 'invalid_credentials',
+  missing_credentials: 'missing_credentials',
+  invalid_credentials: 'invalid_credentials',
+  other_tenant: 'other_tenant',
+  missing_permission: 'missing_permission',
+  permission_escalation: 'missing_permission',
+  service_not_allowed: 'service_not_allowed',
+  credential_not_allowed: 'service_not_allowed',
+  operator_only: 'service_not_allowed',
+  secret_quota_exceeded: 'quota_exceeded',
+  maximum_stores_exceeded: 'quota_exceeded',
+  too_many_failed_authentications: 'rate_limited',
+  key_rate_limited: 'rate_limited',
+  unavailable: 'unavailable',
+  write_conflict: 'unavailable',
+  database_busy: 'unavailable',
+  database_unavailable: 'unavailable',
+  audit_unavailable: 'unavailable',
+  identity_provider_unavailable: 'unavailable',
+} as const satisfies Record<CofferErrorCode, EnvsAnswer>;
+
+/** Only for a code outside the union, which takes a cast to make: its kind's generic answer. */
+const KIND_FALLBACK: Readonly<Record<ErrorKind, EnvsAnswer>> = {
+  invalid: 'invalid_body',
+  unauthenticated: 'invalid_credentials',
+  forbidden: 'missing_permission',
+  not_found: NO_SUCH_SECRET,
+  conflict: 'conflict',
+  quota_exceeded: 'quota_exceeded',
+  rate_limited: 'rate_limited',
+  unavailable: 'unavailable',
+};
+
 function fromDomain(e: CofferError): EnvsFailure {
-  switch (e.kind) {
-    case 'invalid':
-      if (e.code === 'invalid_secret_name') return failure('invalid_secret_name', e.message);
-      if (e.code === 'invalid_tenant_id') return failure('invalid_tenant', e.message);
-      if (e.code === 'secret_value_too_long') return failure('value_too_large', e.message);
-      if (e.code === 'name_mismatch') return failure('name_mismatch', e.message);
-      return failure('invalid_body', e.message);
-    case 'unauthenticated':
-      return failure(
-        e.code === 'missing_credentials' ? 'missing_credentials' : 'invalid_credentials',
-        e.message,
-      );
-    case 'forbidden':
-      if (e instanceof ForbiddenError && e.reason === 'other_tenant')
-        return failure('other_tenant', e.message);
-      if (e instanceof ForbiddenError && e.reason === 'not_service')
-        return failure('service_not_allowed', e.message);
-      return failure('missing_permission', e.message);
-    case 'not_found':
-      if (e instanceof MethodNotAllowedError) {
-        return { ...failure('method_not_allowed', e.message), allow: e.allow };
-      }
-      if (e.code === 'route_not_found') return failure('route_not_found', e.message);
-      // The only resource addressed is a secret: a missing store is a missing secret too. A secret
-      // not valid yet says so (the core only tells callers who may know it exists).
-      return failure(
-        'secret_not_found',
-        e.code === 'secret_not_yet_valid' ? e.message : 'The secret does not exist.',
-      );
-    case 'conflict':
-      return e.code === 'secret_name_taken'
-        ? failure('secret_exists', e.message)
-        : failure('conflict', e.message);
-    case 'quota_exceeded':
-      return failure('quota_exceeded', e.message);
-    case 'rate_limited':
-      return failure('rate_limited', e.message);
-    case 'unavailable':
-      return failure('unavailable', e.message);
-  }
+  const mapped: EnvsAnswer | undefined = CODE_ANSWERS[e.code];
+  const answer = mapped ?? KIND_FALLBACK[e.kind];
+  const f = typeof answer === 'string' ? failure(answer, e.message) : failure(answer.code, answer.error);
+  return e instanceof MethodNotAllowedError ? { ...f, allow: e.allow } : f;
 }
 
 const PARAM_CODES: ReadonlyArray<readonly [string, FixedStatusCode]> = [

@@ -85,3 +85,4 @@ export const DeletedSchema = Type.Object(
   { deleted: Type.Literal(true), name: Type.String() },
   { $id: 'EnvsDeleted', additionalProperties: false },
 );
+export type DeletedView = Static<typeof DeletedSchema>;

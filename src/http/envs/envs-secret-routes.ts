@@ -1,9 +1,21 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { InvalidError, NotFoundError, UnavailableError } from '../../core/errors.js';
 import type { SecretRecord } from '../../core/model.js';
 import { callerOf } from '../auth.js';
-import { EnvParams, SecretBody, SecretParams, type SecretView, SetValueBody } from './envs-schemas.js';
+import Type from 'typebox';
+import { EnvsErrorSchema } from './envs-errors.js';
+import {
+  DeletedSchema,
+  type DeletedView,
+  EnvParams,
+  SecretBody,
+  SecretParams,
+  SecretSchema,
+  type SecretView,
+  SetValueBody,
+} from './envs-schemas.js';
+import { refTo } from '../response-schemas.js';
 
 /** The tenant's store behind `/{o}/{p}/envs/{envName}`. */
 export function envStoreName(params: EnvParams): string {
@@ -25,11 +37,11 @@ function secretNotFound(): NotFoundError {
 }
 
 const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', $ref: 'EnvsError#' }]));
+  Object.fromEntries(statuses.map((s) => [s, refTo(EnvsErrorSchema, { description: 'Error' })]));
 
 /** `/{o}/{p}/envs/{envName}/secrets…`: the tenant `o`'s store `{p}/{envName}`; values write-only. */
-export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/:o/:p/envs/:envName/secrets',
       {
@@ -41,13 +53,13 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
             'Secrets of the environment, sorted by name: metadata only, whether a value is set (hasValue) but never the value. An environment with nothing declared yet is `[]`. Requires `secrets:read`.',
           params: EnvParams,
           response: {
-            200: { description: 'Secrets (metadata only)', type: 'array', items: { $ref: 'EnvsSecret#' } },
+            200: Type.Array(refTo(SecretSchema), { description: 'Secrets (metadata only)' }),
             ...errors(400, 401, 403),
           },
         },
       },
       async (request) => {
-        const params = request.params as EnvParams;
+        const params = request.params;
         const actor = callerOf(request);
         // Reading never creates the store: an environment nobody declared into is simply empty.
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
@@ -68,14 +80,14 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           params: EnvParams,
           body: SecretBody,
           response: {
-            201: { description: 'Created secret', $ref: 'EnvsSecret#' },
+            201: refTo(SecretSchema, { description: 'Created secret' }),
             ...errors(400, 401, 403, 409),
           },
         },
       },
       async (request, reply) => {
-        const params = request.params as EnvParams;
-        const body = request.body as SecretBody;
+        const params = request.params;
+        const body = request.body;
         const actor = callerOf(request);
         const store = await core.stores.ensure(actor, params.o, envStoreName(params));
         const [created] = await core.secrets.createMany(actor, params.o, store.id, [
@@ -96,13 +108,13 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           description: 'Secret metadata only, never the value. Requires `secrets:read`.',
           params: SecretParams,
           response: {
-            200: { description: 'The secret (metadata only)', $ref: 'EnvsSecret#' },
+            200: refTo(SecretSchema, { description: 'The secret (metadata only)' }),
             ...errors(400, 401, 403, 404),
           },
         },
       },
       async (request) => {
-        const params = request.params as SecretParams;
+        const params = request.params;
         const actor = callerOf(request);
         const store = await core.stores.getByName(actor, params.o, envStoreName(params));
         if (store === null) throw secretNotFound();
@@ -122,14 +134,14 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           params: SecretParams,
           body: SecretBody,
           response: {
-            200: { description: 'Updated secret', $ref: 'EnvsSecret#' },
+            200: refTo(SecretSchema, { description: 'Updated secret' }),
             ...errors(400, 401, 403, 404),
           },
         },
       },
       async (request) => {
-        const params = request.params as SecretParams;
-        const body = request.body as SecretBody;
+        const params = request.params;
+        const body = request.body;
         if (body.name !== params.name) {
           throw InvalidError.field('name_mismatch', 'name', 'The body name must equal the name in the path.');
         }
@@ -155,13 +167,13 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
             'Destroys the secret and every version of its value; it cannot be recovered. Requires `secrets:write`.',
           params: SecretParams,
           response: {
-            200: { description: 'Deletion result', $ref: 'EnvsDeleted#' },
+            200: refTo(DeletedSchema, { description: 'Deletion result' }),
             ...errors(400, 401, 403, 404),
           },
         },
       },
       async (request) => {
-        const params = request.params as SecretParams;
+        const params = request.params;
         const deleted = await core.secrets.delete(
           callerOf(request),
           params.o,
@@ -169,7 +181,8 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           envStoreName(params),
         );
         if (!deleted) throw secretNotFound();
-        return { deleted: true, name: params.name };
+        const result: DeletedView = { deleted: true, name: params.name };
+        return result;
       },
     );
 
@@ -187,14 +200,14 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsync {
           params: SecretParams,
           body: SetValueBody,
           response: {
-            200: { description: 'Value set', $ref: 'EnvsSecret#' },
+            200: refTo(SecretSchema, { description: 'Value set' }),
             ...errors(400, 401, 403, 404, 413),
           },
         },
       },
       async (request) => {
-        const params = request.params as SecretParams;
-        const { value } = request.body as SetValueBody;
+        const params = request.params;
+        const { value } = request.body;
         const actor = callerOf(request);
         const store = await core.stores.getByName(actor, params.o, envStoreName(params), 'secrets:set-value');
         if (store === null) throw secretNotFound();

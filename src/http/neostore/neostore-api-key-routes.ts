@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import Type, { type Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
 import type { ApiKeyView } from '../../core/api-key-service.js';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { KNOWN_PERMISSION_NAMES } from '../../core/permissions.js';
 import { callerOf } from '../auth.js';
+import { noContent } from '../response-schemas.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const KeyNameParam = Type.String({ maxLength: 256, description: 'Key name.' });
@@ -62,8 +63,8 @@ function definition(k: ApiKeyView) {
 }
 
 /** `/api/{tenantId}/admin/apiKeys…`: the tenant's API keys; tokens are shown once, at creation. */
-export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/:tenantId/admin/apiKeys',
       {
@@ -78,7 +79,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenantId } = request.params as { tenantId: string };
+        const { tenantId } = request.params;
         return (await core.apiKeys.list(callerOf(request), tenantId)).map(definition);
       },
     );
@@ -99,8 +100,8 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { tenantId } = request.params as { tenantId: string };
-        const body = request.body as Static<typeof CreateApiKeyRequest>;
+        const { tenantId } = request.params;
+        const body = request.body;
         const created = await core.apiKeys.create(callerOf(request), tenantId, {
           name: body.name,
           enabled: body.enabled ?? true,
@@ -125,7 +126,7 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
+        const { tenantId, keyName } = request.params;
         return definition(await core.apiKeys.get(callerOf(request), tenantId, keyName));
       },
     );
@@ -146,8 +147,8 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
-        const body = request.body as Static<typeof UpdateApiKeyRequest>;
+        const { tenantId, keyName } = request.params;
+        const body = request.body;
         const updated = await core.apiKeys.update(callerOf(request), tenantId, keyName, {
           enabled: body.enabled,
           ...(body.permissions === undefined ? {} : { permissions: body.permissions }),
@@ -166,11 +167,11 @@ export function neostoreApiKeyRoutes(core: CofferCore): FastifyPluginAsync {
           description:
             'The key stops working immediately. Requires `apikeys:write` (Neostore: `tenant.apiKey:write`).',
           params: Type.Object({ tenantId: TenantParam, keyName: KeyNameParam }),
-          response: { 204: { description: 'API key deleted.', type: 'null' }, ...problems(401, 403, 404) },
+          response: { 204: noContent('API key deleted.'), ...problems(401, 403, 404) },
         },
       },
       async (request, reply) => {
-        const { tenantId, keyName } = request.params as { tenantId: string; keyName: string };
+        const { tenantId, keyName } = request.params;
         await core.apiKeys.delete(callerOf(request), tenantId, keyName);
         return reply.code(204).send();
       },

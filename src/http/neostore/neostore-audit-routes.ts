@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import { AUDIT_PAGE_MAX } from '../../core/audit-service.js';
 import type { CofferCore } from '../../core/coffer-core.js';
@@ -69,8 +69,8 @@ const problems = (...statuses: number[]) =>
   );
 
 /** `/api/{tenantId}/audit`: the tenant's audit trail, newest first. */
-export function neostoreAuditRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function neostoreAuditRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/:tenantId/audit',
       {
@@ -85,8 +85,8 @@ export function neostoreAuditRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { tenantId } = request.params as { tenantId: string };
-        const q = request.query as AuditQuery;
+        const { tenantId } = request.params;
+        const q = request.query;
         const page = await core.audit.list(callerOf(request), tenantId, {
           limit: q.limit ?? 100,
           ...(q.cursor === undefined ? {} : { cursor: q.cursor }),

@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type, { type Static } from 'typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { MAX_EPOCH_SECONDS, parseInstant } from '../../core/instant.js';
 import { SECRET_NAME_PATTERN } from '../../core/names.js';
 import { callerOf } from '../auth.js';
+import { noContent } from '../response-schemas.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const KeyParam = Type.String({
@@ -82,8 +83,8 @@ export function negotiateValueType(accept: string | undefined): ValueType {
 }
 
 /** `/api/{tenantId}/secrets…`: the tenant's store `default`, values in plaintext over the API. */
-export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/:tenantId/secrets',
       {
@@ -101,7 +102,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenantId } = request.params as { tenantId: string };
+        const { tenantId } = request.params;
         return core.secrets.listNames(callerOf(request), tenantId);
       },
     );
@@ -120,7 +121,8 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
             200: {
               description: 'Secret value retrieved',
               content: {
-                'text/plain': { schema: { type: 'string' } },
+                // Sent as the value's own bytes (a Buffer, never copied into a string): OpenAPI reads a string.
+                'text/plain': { schema: Type.Unsafe<Buffer>({ type: 'string' }) },
                 'application/json': { schema: { type: 'string' } },
                 'text/json': { schema: { type: 'string' } },
               },
@@ -130,7 +132,7 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { tenantId, key } = request.params as { tenantId: string; key: string };
+        const { tenantId, key } = request.params;
         const value = await core.secrets.reveal(callerOf(request), tenantId, key);
         const type = negotiateValueType(request.headers.accept);
         reply.header('cache-control', 'no-store');
@@ -153,14 +155,14 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           body: SetRequest,
           response: {
-            204: { description: 'Secret created or updated successfully', type: 'null' },
+            204: noContent('Secret created or updated successfully'),
             ...problemResponses(400, 401, 403, 413),
           },
         },
       },
       async (request, reply) => {
-        const { tenantId, key } = request.params as { tenantId: string; key: string };
-        const body = request.body as SetRequest;
+        const { tenantId, key } = request.params;
+        const body = request.body;
         const { notBefore, expiresOn } = body.options ?? {};
         await core.secrets.putValue(callerOf(request), {
           tenantId,
@@ -190,13 +192,13 @@ export function neostoreSecretRoutes(core: CofferCore): FastifyPluginAsync {
             'Destroys the secret and all its versions; it cannot be recovered. 204 also when it did not exist. Requires `secrets:write` (Neostore: `Secret.Write`).',
           params: Type.Object({ tenantId: TenantParam, key: KeyParam }),
           response: {
-            204: { description: 'Secret deleted successfully', type: 'null' },
+            204: noContent('Secret deleted successfully'),
             ...problemResponses(400, 401, 403),
           },
         },
       },
       async (request, reply) => {
-        const { tenantId, key } = request.params as { tenantId: string; key: string };
+        const { tenantId, key } = request.params;
         await core.secrets.delete(callerOf(request), tenantId, key);
         return reply.code(204).send();
       },

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { parseInstant } from '../../core/instant.js';
 import { callerOf } from '../auth.js';
@@ -13,26 +13,28 @@ import {
   RevealResponse,
   SecretPage,
   SecretParams,
+  SecretSchema,
   StoreParams,
   problems,
 } from './v1-schemas.js';
 import { secretView } from './v1-views.js';
+import { noContent, refTo } from '../response-schemas.js';
 
-const secretResponse = (description: string) => ({
-  description,
-  headers: {
-    ETag: { schema: { type: 'string' }, description: 'The current version, quoted ("0": no value).' },
-  },
-  $ref: 'V1Secret#',
-});
+const secretResponse = (description: string) =>
+  refTo(SecretSchema, {
+    description,
+    headers: {
+      ETag: { schema: { type: 'string' }, description: 'The current version, quoted ("0": no value).' },
+    },
+  });
 
 function instantOf(value: string | null | undefined, field: string): number | null | undefined {
   return value === undefined || value === null ? value : parseInstant(value, field);
 }
 
 /** `/v1/tenants/{tenant}/stores/{store}/secrets…` and `…/reveal`. */
-export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/tenants/:tenant/stores/:store/secrets',
       {
@@ -48,8 +50,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenant, store } = request.params as StoreParams;
-        const query = request.query as ListQuery;
+        const { tenant, store } = request.params;
+        const query = request.query;
         const actor = callerOf(request);
         const prefix = query.prefix ?? '';
         const found = await core.stores.resolveRef(actor, tenant, store);
@@ -78,8 +80,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { tenant, store, name } = request.params as SecretParams;
-        const { reveal } = request.query as GetSecretQuery;
+        const { tenant, store, name } = request.params;
+        const { reveal } = request.query;
         const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store);
         if (reveal === true) {
@@ -118,8 +120,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const { tenant, store, name } = request.params as SecretParams;
-        const body = request.body as PutSecretBody;
+        const { tenant, store, name } = request.params;
+        const body = request.body;
         const precondition = preconditionOf(request.headers, true);
         const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store);
@@ -156,11 +158,11 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
           description:
             'Destroys the secret and all its versions (404 when absent). With `If-Match`, only if it still exists at that version (412 otherwise). Requires `secrets:write`.',
           params: SecretParams,
-          response: { 204: { description: 'Deleted', type: 'null' }, ...problems(400, 401, 403, 404, 412) },
+          response: { 204: noContent('Deleted'), ...problems(400, 401, 403, 404, 412) },
         },
       },
       async (request, reply) => {
-        const { tenant, store, name } = request.params as SecretParams;
+        const { tenant, store, name } = request.params;
         const precondition = preconditionOf(request.headers, false);
         const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
@@ -188,8 +190,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenant, store } = request.params as StoreParams;
-        const { names } = request.body as RevealBody;
+        const { tenant, store } = request.params;
+        const { names } = request.body;
         const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:reveal');
         const result = await core.secrets.revealMany(actor, tenant, found.id, names ?? null);

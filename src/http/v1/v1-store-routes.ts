@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { callerOf } from '../auth.js';
 import { afterOf, nextCursorOf, storeListBinding } from './page-cursor.js';
@@ -9,14 +9,16 @@ import {
   ListQuery,
   StoreParams,
   StorePage,
+  StoreSchema,
   TenantParams,
   problems,
 } from './v1-schemas.js';
 import { storeView } from './v1-views.js';
+import { noContent, refTo } from '../response-schemas.js';
 
 /** `/v1/tenants/{tenant}/stores…`: the tenant's own stores (Neostore `default`, envs, Cloudflare). */
-export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
-  return async (app: FastifyInstance) => {
+export function v1StoreRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/tenants/:tenant/stores',
       {
@@ -32,8 +34,8 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { tenant } = request.params as TenantParams;
-        const query = request.query as ListQuery;
+        const { tenant } = request.params;
+        const query = request.query;
         const prefix = query.prefix ?? '';
         const binding = storeListBinding(tenant, prefix);
         const page = await core.stores.listByName(callerOf(request), tenant, {
@@ -57,14 +59,14 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
           params: TenantParams,
           body: CreateStoreBody,
           response: {
-            201: { description: 'The store', $ref: 'V1Store#' },
+            201: refTo(StoreSchema, { description: 'The store' }),
             ...problems(400, 401, 403, 404, 409, 415),
           },
         },
       },
       async (request, reply) => {
-        const { tenant } = request.params as TenantParams;
-        const { name } = request.body as CreateStoreBody;
+        const { tenant } = request.params;
+        const { name } = request.body;
         const store = await core.stores.create(callerOf(request), tenant, name);
         return reply.code(201).send(storeView(store));
       },
@@ -79,11 +81,14 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
           summary: 'Get a store',
           description: 'A store by id or by URL-encoded name. Requires `secrets:read`.',
           params: StoreParams,
-          response: { 200: { description: 'The store', $ref: 'V1Store#' }, ...problems(400, 401, 403, 404) },
+          response: {
+            200: refTo(StoreSchema, { description: 'The store' }),
+            ...problems(400, 401, 403, 404),
+          },
         },
       },
       async (request) => {
-        const { tenant, store } = request.params as StoreParams;
+        const { tenant, store } = request.params;
         return storeView(await core.stores.getByRef(callerOf(request), tenant, store));
       },
     );
@@ -99,12 +104,12 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsync {
             'Deletes an empty store; one holding secrets is 409 `store_not_empty` unless `force=true`, which destroys them. Requires `secrets:write`.',
           params: StoreParams,
           querystring: DeleteStoreQuery,
-          response: { 204: { description: 'Deleted', type: 'null' }, ...problems(400, 401, 403, 404, 409) },
+          response: { 204: noContent('Deleted'), ...problems(400, 401, 403, 404, 409) },
         },
       },
       async (request, reply) => {
-        const { tenant, store } = request.params as StoreParams;
-        const { force } = request.query as DeleteStoreQuery;
+        const { tenant, store } = request.params;
+        const { force } = request.query;
         const actor = callerOf(request);
         const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
         await core.stores.delete(actor, tenant, found.id, { force: force === true });

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
-import type { AuditSink } from '../core/audit-trail.js';
-import type { Clock } from '../core/clock.js';
+import { AuditService } from '../core/audit-service.js';
+import { type AuditSink, AuditTrail } from '../core/audit-trail.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -51,12 +52,12 @@ export function assertDataExists(config: Config): void {
 /**
  * The runtime of a reading command: refuses, instead of creating, a missing database or key file.
  */
-export async function openExistingRuntime(config: Config): Promise<Runtime> {
+export async function buildExistingRuntime(config: Config): Promise<Runtime> {
   assertDataExists(config);
-  return openRuntime(config, { createKeyring: false });
+  return buildRuntime(config, { createKeyring: false });
 }
 
-export interface RuntimeOptions {
+export interface RuntimeOverrides {
   /** The server's metrics: the core reports to it and every repository call is timed into it. */
   readonly metrics?: MetricsSink & DbTimer;
   /** Told when the OIDC identity provider cannot be reached (for the log). */
@@ -69,7 +70,7 @@ export interface RuntimeOptions {
   readonly createKeyring?: boolean;
 }
 
-export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
   // The data directory holds the SQLite file and the default key file; PostgreSQL with
   // COFFER_MASTER_KEY or a keyring file elsewhere needs neither. A reading command creates neither.
   if (
@@ -120,4 +121,20 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     await repository.close();
     throw error;
   }
+}
+
+/** What `coffer audit verify|export` needs: the trail, without the keyring (no key reads a hash chain). */
+export interface AuditRuntime {
+  readonly audit: AuditService;
+  close(): Promise<void>;
+}
+
+/** The audit half of the runtime, over existing data only: creates no database and no key file. */
+export async function buildAuditRuntime(config: Config): Promise<AuditRuntime> {
+  assertDataExists(config);
+  const repository = await openRepository(config);
+  return {
+    audit: new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) }),
+    close: () => repository.close(),
+  };
 }
