@@ -19,6 +19,25 @@ export default tseslint.config(
     },
   },
   {
+    // The core owns its ports (src/core/ports/) and knows nothing of SQL, HTTP, the command line or
+    // of what wires it together.
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['fastify', 'pg', 'better-sqlite3'],
+          patterns: [
+            {
+              group: ['**/storage/**', '**/http/**', '**/cli/**', '**/composition/**'],
+              message: 'src/core imports nothing from src/storage, src/http, src/cli or src/composition.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['bin/**/*.js', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },

@@ -9,7 +9,7 @@ import type { MetricsSink } from '../core/metrics-sink.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from '../core/ports/repository.js';
 
 export const DATABASE_FILE = 'coffer.db';
 

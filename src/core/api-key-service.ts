@@ -1,5 +1,5 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { type Actor, requirePermission } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import type { AuditTrail } from './audit-trail.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RepositoryReads } from '../storage/repository.js';
+import type { RepositoryReads } from './ports/repository.js';
 import type { AuditEventRecord, AuditHead } from './model.js';
 
 /**

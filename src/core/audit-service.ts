@@ -1,4 +1,4 @@
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { requirePermission } from './actor.js';
 import { type ChainCheck, verifyChain } from './audit-chain.js';
 import type { AuditTrail } from './audit-trail.js';

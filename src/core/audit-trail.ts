@@ -1,5 +1,5 @@
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
-import type { Repository, RepositoryTx } from '../storage/repository.js';
+import type { Repository, RepositoryTx } from './ports/repository.js';
 import { type Actor, actorLabel } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import { chainEvent } from './audit-chain.js';

@@ -1,5 +1,5 @@
 import { hashesEqual, hashToken, hasTokenShape, isWellFormedToken } from '../crypto/tokens.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { type Actor, type Audience, requireAudience } from './actor.js';
 import { type BearerVerifier, looksLikeJwt } from './bearer-verifier.js';
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from './errors.js';

@@ -1,4 +1,4 @@
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { OPERATOR } from './actor.js';
 import type { ApiKeyService, CreatedApiKey } from './api-key-service.js';
 import { ConflictError } from './errors.js';

@@ -1,5 +1,5 @@
 import type { Keyring } from '../crypto/keyring.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import { ApiKeyService } from './api-key-service.js';
 import { AuditService } from './audit-service.js';
 import { type AuditSink, AuditTrail } from './audit-trail.js';

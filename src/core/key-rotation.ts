@@ -1,7 +1,7 @@
 import { CryptoError, rewrapDataKey } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import type { VersionCursor } from './model.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 
 export interface RewrapProgress {
   /** Data keys now wrapped by the active KEK. */

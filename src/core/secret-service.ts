@@ -1,7 +1,7 @@
 import { openValue, sealValue } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { newId } from '../crypto/tokens.js';
-import type { Repository, RepositoryTx } from '../storage/repository.js';
+import type { Repository, RepositoryTx } from './ports/repository.js';
 import { type Actor, holdsPermission, requirePermission, requireStorePermission } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import { isWithinWindow } from './validity-window.js';

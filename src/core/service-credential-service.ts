@@ -1,5 +1,5 @@
 import { displayPrefix, generateToken, hashToken } from '../crypto/tokens.js';
-import type { Repository } from '../storage/repository.js';
+import type { Repository } from './ports/repository.js';
 import type { Actor } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import { type AuditTrail, PLATFORM_CHAIN } from './audit-trail.js';

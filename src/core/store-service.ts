@@ -1,5 +1,5 @@
 import { newId } from '../crypto/tokens.js';
-import type { Repository, RepositoryTx } from '../storage/repository.js';
+import type { Repository, RepositoryTx } from './ports/repository.js';
 import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import type { AuditTrail } from './audit-trail.js';

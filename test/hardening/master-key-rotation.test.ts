@@ -19,7 +19,7 @@ import {
 } from '../../src/crypto/keyring-file.js';
 import { loadKeyring } from '../../src/crypto/keyring-source.js';
 import { PostgresRepository } from '../../src/storage/postgres/postgres-repository.js';
-import type { Repository } from '../../src/storage/repository.js';
+import type { Repository } from '../../src/core/ports/repository.js';
 import { SqliteRepository } from '../../src/storage/sqlite/sqlite-repository.js';
 import { runCoffer, spawnServer } from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';

@@ -10,7 +10,7 @@ import type {
   VersionRecord,
 } from '../../src/core/model.js';
 import { chainEvent, verifyChain } from '../../src/core/audit-chain.js';
-import type { Repository, RepositoryTx } from '../../src/storage/repository.js';
+import type { Repository, RepositoryTx } from '../../src/core/ports/repository.js';
 
 /** One engine under test: every test opens its own repository over fresh, empty storage. */
 export interface RepositoryEngine {
@@ -152,7 +152,7 @@ function names(items: readonly SecretRecord[]): string[] {
 }
 
 /**
- * The storage contract (src/storage/repository.ts), run unchanged against every engine: whatever
+ * The storage contract (src/core/ports/), run unchanged against every engine: whatever
  * passes here behaves the same under the core, whichever database is configured.
  */
 export function describeRepositoryContract(engine: RepositoryEngine): void {

@@ -1,3 +1,6 @@
+import type pg from 'pg';
+import { classifyPgError, mapPgError } from './postgres-errors.js';
+
 /**
  * PostgreSQL schema, forward only: a migration is never edited once released; add the next one.
  * Tables live in the connection's current schema (the first of `search_path`), never a named one.
@@ -104,3 +107,59 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     `,
   },
 ];
+
+/** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */
+const MIGRATION_LOCK_CLASS = 0x436f66; // "Cof"
+
+/** Brings the schema up to date, one node at a time; refuses a database newer than this Coffer. */
+export async function migrate(pool: pg.Pool): Promise<void> {
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw mapPgError(error);
+  }
+  let failed: unknown;
+  try {
+    await client.query('BEGIN');
+    const schema = (await client.query<{ s: string | null }>('SELECT current_schema() AS s')).rows[0]?.s;
+    if (schema === null || schema === undefined) {
+      throw new Error('PostgreSQL: no schema of the search_path exists; create it or fix search_path.');
+    }
+    // Held until COMMIT: nodes starting together migrate one after another, each seeing the last's work.
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))', [
+      MIGRATION_LOCK_CLASS,
+    ]);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await client.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+        (r) => r.version,
+      ),
+    );
+    const known = Math.max(0, ...POSTGRES_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(
+        `The database schema (version ${newest}) is newer than this Coffer knows (${known}); upgrade Coffer.`,
+      );
+    }
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        Date.now(),
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    failed = error;
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw mapPgError(error);
+  } finally {
+    client.release(failed !== undefined && classifyPgError(failed) !== 'other');
+  }
+}

@@ -1,3 +1,5 @@
+import type { Db } from './sqlite-connection.js';
+
 /**
  * SQLite schema, forward only: a migration is never edited once released; add the next one.
  * Times are epoch milliseconds. Names compare and sort byte-wise (BINARY collation).
@@ -98,3 +100,35 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     `,
   },
 ];
+
+/** Brings the schema up to date; refuses a database newer than this Coffer. */
+export function migrate(db: Db): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  // IMMEDIATE takes the write lock first, so two processes starting together migrate once.
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+    const known = Math.max(0, ...SQLITE_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > known) {
+      throw new Error(
+        `The database schema (version ${newest}) is newer than this Coffer knows (${known}); upgrade Coffer.`,
+      );
+    }
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
+    }
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw error;
+  }
+}

@@ -1,0 +1,32 @@
+import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
+import type { AuditReads, AuditWrites } from './audit.js';
+import type { SecretReads, SecretWrites } from './secrets.js';
+import type { StoreReads, StoreWrites } from './stores.js';
+import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+
+/**
+ * The one storage contract, owned by the core and composed of one port per area (the files beside
+ * this one). Engines (src/storage/sqlite, src/storage/postgres) implement it; the core depends on
+ * these files alone. Reads outside a transaction see committed data only. Every write happens inside
+ * `transaction`, whose callback receives the handle to run in; a thrown error rolls it back.
+ * Inserts that may collide with a concurrent writer return false instead of throwing.
+ */
+export interface RepositoryReads
+  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads {}
+
+export interface RepositoryTx
+  extends RepositoryReads, TenantAndMetaWrites, ApiKeyWrites, StoreWrites, SecretWrites, AuditWrites {}
+
+export interface Repository extends RepositoryReads {
+  readonly engine: 'sqlite' | 'postgres';
+  transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /**
+   * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
+   * changed anywhere, including in another process or node: caches of key lookups are valid only
+   * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
+   */
+  credentialsEpoch(): number;
+  /** Throws when the database cannot be reached (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+import { rowMappers } from '../row-mappers.js';
+
+/** BIGINT arrives as a string (node-postgres keeps 64-bit precision); epoch-ms fits a double exactly. */
+export const {
+  str,
+  num,
+  numOrNull,
+  blob,
+  bool,
+  toApiKey,
+  toService,
+  toStore,
+  toSecret,
+  toVersion,
+  toAuditEvent,
+} = rowMappers({
+  engine: 'postgres',
+  integer: (v) => {
+    const n = typeof v === 'string' ? Number(v) : v;
+    return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
+  },
+  boolean: (v) => (typeof v === 'boolean' ? v : undefined),
+  strings: (v) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined),
+});
+
+// Explicit column lists, never `*`: a prepared `SELECT *` fails on a node still running when a later
+// migration adds a column ("cached plan must not change result type").
+export const API_KEY_COLUMNS =
+  'tenant_id, name, token_hash, token_prefix, enabled, permissions, created_at, updated_at';
+export const SERVICE_COLUMNS = 'name, token_hash, token_prefix, enabled, created_at';
+export const STORE_COLUMNS = 'id, tenant_id, name, managed_by, created_at, updated_at';
+export const VERSION_COLUMNS = 'secret_id, version, kek_id, wrapped_key, ciphertext, created_at';
+export const AUDIT_COLUMNS =
+  'tenant_id, seq, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
+export const SECRET_COLUMNS =
+  'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
