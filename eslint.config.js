@@ -43,8 +43,11 @@ export default tseslint.config(
   },
   {
     // CommonJS (bin/package.json): the `coffer` command starts without Node's ES module loader.
-    files: ['bin/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { __dirname: 'readonly' } },
+    files: ['bin/**/*.js', 'scripts/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { __dirname: 'readonly', __filename: 'readonly', process: 'readonly' },
+    },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,

@@ -14,6 +14,11 @@ const builtAt = (file) => statSync(`${__dirname}/${file}`, { throwIfNoEntry: fal
 // After `tsc` alone (a developer's quick build, DEVELOPERS.md) the bundle is older than the modules
 // it was made from: run those, never an out-of-date command. A package's files all have one date.
 if (builtAt('../dist/bundle/cli/coffer.cjs') >= builtAt('../dist/src/cli/main.js')) {
+  // Node 22+ has its own cache (above); ours is for Node 20, which has none.
+  if (typeof nodeModule.enableCompileCache !== 'function') {
+    const { join, sep } = require('node:path');
+    require('./code-cache.js').useCodeCache(join(__dirname, '..', 'dist', 'bundle', 'cli') + sep);
+  }
   require('../dist/bundle/cli/coffer.cjs');
 } else {
   import('../dist/src/cli/main.js');

@@ -70,8 +70,10 @@ describe('npm pack and install', () => {
     for (const needed of [
       'bin/coffer.js',
       'bin/package.json',
+      'bin/code-cache.js',
       'dist/bundle/cli/coffer.cjs',
       'dist/bundle/cli/commands.cjs',
+      'dist/bundle/cli/commands.cjs.v8cache',
       'dist/src/cli/main.js',
       'dist/src/client/index.js',
       'dist/src/client/index.d.ts',
