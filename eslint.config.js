@@ -41,5 +41,14 @@ export default tseslint.config(
     files: ['bin/**/*.js', 'bench/**/*.ts', 'test/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  {
+    // CommonJS (bin/package.json): the `coffer` command starts without Node's ES module loader.
+    files: ['bin/**/*.js', 'scripts/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { __dirname: 'readonly', __filename: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
   prettier,
 );

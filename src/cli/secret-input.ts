@@ -11,7 +11,10 @@ export interface SecretInput {
 }
 
 export const processInput: SecretInput = {
-  isTty: process.stdin.isTTY === true,
+  // Asked when needed: looking at process.stdin makes the stream, which most commands never read.
+  get isTty() {
+    return process.stdin.isTTY === true;
+  },
   readAll: () => readFileSync(0, 'utf8'),
   readHidden,
 };

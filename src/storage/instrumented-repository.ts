@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Repository } from '../core/ports/repository.js';
 import { forwardingClass } from './forwarding-class.js';
 import { repositoryReadMethods } from './repository-reads-forwarder.js';
@@ -29,6 +28,7 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
 
   constructor(inner: Repository, timer: DbTimer) {
     super(inner, async (operation, call) => {
+      // The global, not an import of node:perf_hooks: the CLI's bundle would load that for every command.
       const start = performance.now();
       try {
         return await call();

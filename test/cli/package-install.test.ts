@@ -69,6 +69,11 @@ describe('npm pack and install', () => {
     const files = JSON.parse(readFileSync(join(work.path, 'files.json'), 'utf8')) as string[];
     for (const needed of [
       'bin/coffer.js',
+      'bin/package.json',
+      'bin/code-cache.js',
+      'dist/bundle/cli/coffer.cjs',
+      'dist/bundle/cli/commands.cjs',
+      'dist/bundle/cli/commands.cjs.v8cache',
       'dist/src/cli/main.js',
       'dist/src/client/index.js',
       'dist/src/client/index.d.ts',

@@ -9,7 +9,7 @@ import { toApiKey, toService } from './sqlite-rows.js';
  * on one SQLite connection.
  */
 export function sqliteApiKeyQueries(conn: SqliteConnection): ApiKeyReads & ApiKeyWrites {
-  const p = (sql: string) => conn.db.prepare(sql);
+  const p = (sql: string) => conn.statement(sql);
   const stmt = {
     countApiKeys: p('SELECT count(*) AS n FROM api_keys').pluck(),
     findApiKeyByHash: p('SELECT * FROM api_keys WHERE token_hash = ?'),

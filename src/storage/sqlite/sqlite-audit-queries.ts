@@ -12,7 +12,7 @@ const AUDIT_COLUMNS =
  * on one SQLite connection.
  */
 export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWrites {
-  const p = (sql: string) => conn.db.prepare(sql);
+  const p = (sql: string) => conn.statement(sql);
   const stmt = {
     getAuditHead: p('SELECT seq, hash FROM audit_heads WHERE tenant_id = ?'),
     listAuditChains: p(

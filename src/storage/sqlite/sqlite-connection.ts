@@ -7,25 +7,41 @@ import { UnavailableError } from '../../core/errors.js';
 export type Db = Database.Database;
 
 /**
- * The compiled addon where `npm install` builds it. Naming it skips the `bindings` package's search
- * of a dozen candidate paths, which every CLI command that opens the database would pay for at
- * start-up; when it is elsewhere (a Debug build), better-sqlite3 searches as usual.
+ * The compiled addon, named so that better-sqlite3 skips the `bindings` package's search of a dozen
+ * candidate paths (every CLI command that opens the database would pay for it at start-up): where
+ * `npm install` builds it, else (a Debug build) wherever that same search, made from better-sqlite3's
+ * own directory, finds it. Looked for once, on the first open; undefined leaves the search to
+ * better-sqlite3.
  */
-const NATIVE_BINDING: string | undefined = (() => {
+let nativeBinding: { readonly path: string | undefined } | null = null;
+
+function nativeBindingPath(): string | undefined {
+  nativeBinding ??= { path: findNativeBinding() };
+  return nativeBinding.path;
+}
+
+function findNativeBinding(): string | undefined {
   try {
-    const root = dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json'));
+    const packageJson = createRequire(import.meta.url).resolve('better-sqlite3/package.json');
+    const root = dirname(packageJson);
     const file = join(root, 'build', 'Release', 'better_sqlite3.node');
-    return existsSync(file) ? file : undefined;
+    if (existsSync(file)) return file;
+    // The CLI's bundle (rolldown.config.js) holds better-sqlite3's JavaScript, so `bindings` would
+    // search from the bundle's directory: search from better-sqlite3's instead, as it would itself.
+    const search: (options: { bindings: string; module_root: string; path: true }) => string =
+      createRequire(packageJson)('bindings');
+    return search({ bindings: 'better_sqlite3.node', module_root: root, path: true });
   } catch {
     return undefined;
   }
-})();
+}
 
 /** How long a connection waits for another process's lock (the CLI and a server sharing the file). */
 export const BUSY_TIMEOUT_MS = 5000;
 
 export function openConnection(path: string): Db {
-  const db = new Database(path, NATIVE_BINDING === undefined ? {} : { nativeBinding: NATIVE_BINDING });
+  const binding = nativeBindingPath();
+  const db = new Database(path, binding === undefined ? {} : { nativeBinding: binding });
   db.pragma('journal_mode = WAL');
   // An acknowledged write must survive power loss, not only a process crash.
   db.pragma('synchronous = FULL');
@@ -47,6 +63,48 @@ export function isBusy(error: unknown): boolean {
 }
 
 /**
+ * A statement prepared on its first use, so that opening a connection prepares none of the ~55: the
+ * CLI opens two connections for each command and one command uses a handful (BENCHMARKS.md).
+ */
+export class StatementOnFirstUse {
+  readonly #db: Db;
+  readonly #sql: string;
+  #pluck = false;
+  #statement: Database.Statement | null = null;
+
+  constructor(db: Db, sql: string) {
+    this.#db = db;
+    this.#sql = sql;
+  }
+
+  /** As better-sqlite3's `pluck()`: rows come back as their first column. */
+  pluck(): this {
+    this.#pluck = true;
+    return this;
+  }
+
+  #prepared(): Database.Statement {
+    if (this.#statement === null) {
+      const statement = this.#db.prepare(this.#sql);
+      this.#statement = this.#pluck ? statement.pluck() : statement;
+    }
+    return this.#statement;
+  }
+
+  run(...params: unknown[]): Database.RunResult {
+    return this.#prepared().run(...params);
+  }
+
+  get(...params: unknown[]): unknown {
+    return this.#prepared().get(...params);
+  }
+
+  all(...params: unknown[]): unknown[] {
+    return this.#prepared().all(...params);
+  }
+}
+
+/**
  * One open connection and what its statements share: the prepared statements of list queries, and
  * what the transaction on it did that the repository must act on after COMMIT. The reader and the
  * writer each have their own.
@@ -58,16 +116,21 @@ export class SqliteConnection {
   constructor(db: Db) {
     this.db = db;
     this.#s = {
-      ping: db.prepare('SELECT 1').pluck(),
-      bumpCredentialsEpoch: db.prepare(
+      ping: this.statement('SELECT 1').pluck(),
+      bumpCredentialsEpoch: this.statement(
         `INSERT INTO coffer_meta (key, value) VALUES ('credentials_epoch', '1')
          ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1`,
       ),
-      credentialsEpoch: db
-        .prepare("SELECT CAST(value AS INTEGER) FROM coffer_meta WHERE key = 'credentials_epoch'")
-        .pluck(),
-      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      credentialsEpoch: this.statement(
+        "SELECT CAST(value AS INTEGER) FROM coffer_meta WHERE key = 'credentials_epoch'",
+      ).pluck(),
+      dataVersion: this.statement('PRAGMA data_version').pluck(),
     };
+  }
+
+  /** One of the contract's fixed statements, prepared on its first use. */
+  statement(sql: string): StatementOnFirstUse {
+    return new StatementOnFirstUse(this.db, sql);
   }
 
   ping(): void {

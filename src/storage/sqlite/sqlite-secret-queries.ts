@@ -34,7 +34,7 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
  * on one SQLite connection.
  */
 export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & SecretWrites {
-  const p = (sql: string) => conn.db.prepare(sql);
+  const p = (sql: string) => conn.statement(sql);
   const stmt = {
     getSecret: p('SELECT * FROM secrets WHERE store_id = ? AND name = ?'),
     getSecretById: p('SELECT * FROM secrets WHERE store_id = ? AND id = ?'),

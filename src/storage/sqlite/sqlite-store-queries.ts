@@ -16,7 +16,7 @@ const STORE_ORDER_COLUMNS: Record<StorePageQuery['order'], string> = {
  * on one SQLite connection.
  */
 export function sqliteStoreQueries(conn: SqliteConnection): StoreReads & StoreWrites {
-  const p = (sql: string) => conn.db.prepare(sql);
+  const p = (sql: string) => conn.statement(sql);
   const stmt = {
     getStoreByName: p('SELECT * FROM stores WHERE tenant_id = ? AND managed_by = ? AND name = ?'),
     getStoreById: p('SELECT * FROM stores WHERE tenant_id = ? AND id = ?'),

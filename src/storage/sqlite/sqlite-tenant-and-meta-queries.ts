@@ -9,7 +9,7 @@ import { str, num } from './sqlite-rows.js';
  * on one SQLite connection.
  */
 export function sqliteTenantAndMetaQueries(conn: SqliteConnection): TenantAndMetaReads & TenantAndMetaWrites {
-  const p = (sql: string) => conn.db.prepare(sql);
+  const p = (sql: string) => conn.statement(sql);
   const stmt = {
     getTenant: p('SELECT id, created_at FROM tenants WHERE id = ?'),
     getMeta: p('SELECT value FROM coffer_meta WHERE key = ?').pluck(),
