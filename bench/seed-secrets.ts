@@ -24,7 +24,7 @@ for (let offset = 0; offset < count; offset += batch) {
     name: `seed-${String(offset + i).padStart(7, '0')}`,
     value: `seeded-value-${offset + i}-${'x'.repeat(32)}`,
   }));
-  await runtime.core.secrets.createMany(OPERATOR, tenant, store.id, inputs);
+  await runtime.core.secrets.createMany(OPERATOR, tenant, { id: store.id }, inputs);
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await runtime.close();

@@ -3,6 +3,7 @@ import { parseConfig } from '../config.js';
 import { OPERATOR } from '../core/actor.js';
 import { isCofferError, NotFoundError } from '../core/errors.js';
 import type { StoreRecord } from '../core/model.js';
+import type { StoreRef } from '../core/secrets/store-ref.js';
 import { secretView } from '../http/v1/v1-views.js';
 import { buildExistingRuntime, buildRuntime, type Runtime } from '../composition/runtime.js';
 import type { SecretSource, StoreAddress } from './secret-source.js';
@@ -35,12 +36,16 @@ class LocalSource implements SecretSource {
     this.#address = address;
   }
 
-  async #store(): Promise<StoreRecord> {
+  /**
+   * Runs one core operation on the command's store, named as given (`{ref}`: an id or a name); the
+   * core resolves it inside the operation. The operator sees every tenant, so a missing store says
+   * which of the two is missing.
+   */
+  async #inStore<T>(run: (tenant: string, store: StoreRef) => Promise<T>): Promise<T> {
     const { tenant, store } = this.#address;
     try {
-      return await this.#runtime.core.stores.resolveRef(OPERATOR, tenant, store);
+      return await run(tenant, { ref: store });
     } catch (error) {
-      // The operator sees every tenant: say which of the two is missing.
       if (
         isCofferError(error) &&
         error.code === 'store_not_found' &&
@@ -52,12 +57,8 @@ class LocalSource implements SecretSource {
   }
 
   async reveal(names: readonly string[] | null): Promise<RevealResult> {
-    const store = await this.#store();
-    const result = await this.#runtime.core.secrets.revealMany(
-      OPERATOR,
-      this.#address.tenant,
-      store.id,
-      names,
+    const result = await this.#inStore((tenant, store) =>
+      this.#runtime.core.secrets.revealMany(OPERATOR, tenant, store, names),
     );
     return {
       secrets: result.secrets.map((s) => ({
@@ -70,23 +71,29 @@ class LocalSource implements SecretSource {
   }
 
   async get(name: string, reveal: boolean): Promise<Secret & { value?: string }> {
-    const store = await this.#store();
     const secrets = this.#runtime.core.secrets;
-    if (!reveal) return secretView(await secrets.getByName(OPERATOR, this.#address.tenant, store.id, name));
-    const { secret, value } = await secrets.revealByName(OPERATOR, this.#address.tenant, store.id, name);
+    if (!reveal) {
+      return secretView(
+        await this.#inStore((tenant, store) => secrets.get(OPERATOR, tenant, store, { name })),
+      );
+    }
+    const { secret, value } = await this.#inStore((tenant, store) =>
+      secrets.revealByName(OPERATOR, tenant, store, name),
+    );
     return secretView(secret, value);
   }
 
   async list(): Promise<Secret[]> {
-    const store = await this.#store();
     const all: Secret[] = [];
     for (let offset = 0; ; offset += LIST_PAGE) {
-      const page = await this.#runtime.core.secrets.listInStore(OPERATOR, this.#address.tenant, store.id, {
-        order: 'name',
-        direction: 'asc',
-        limit: LIST_PAGE,
-        offset,
-      });
+      const page = await this.#inStore((tenant, store) =>
+        this.#runtime.core.secrets.listInStore(OPERATOR, tenant, store, {
+          order: 'name',
+          direction: 'asc',
+          limit: LIST_PAGE,
+          offset,
+        }),
+      );
       all.push(...page.items.map((s) => secretView(s)));
       if (page.items.length < LIST_PAGE) return all;
     }
@@ -103,15 +110,16 @@ class LocalSource implements SecretSource {
     }
     let written = 0;
     for (const [name, value] of entries) {
-      await this.#runtime.core.secrets.writeByName(OPERATOR, tenant, store.id, name, { value });
+      await this.#runtime.core.secrets.write(OPERATOR, tenant, { id: store.id }, name, { value });
       written++;
     }
     return written;
   }
 
   async delete(name: string): Promise<void> {
-    const store = await this.#store();
-    await this.#runtime.core.secrets.deleteByName(OPERATOR, this.#address.tenant, store.id, name);
+    await this.#inStore((tenant, store) =>
+      this.#runtime.core.secrets.remove(OPERATOR, tenant, store, { name }),
+    );
   }
 
   close(): Promise<void> {

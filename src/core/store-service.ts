@@ -1,15 +1,23 @@
-import { newId } from '../crypto/tokens.js';
-import type { Repository, RepositoryTx } from './ports/repository.js';
-import { type Actor, managedScopeOf, requireStorePermission } from './actor.js';
+import type { Repository } from './ports/repository.js';
+import { managedScopeOf, requireStorePermission } from './actor.js';
 import { safeName } from './audit-redaction.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import type { Clock } from './clock.js';
-import { ConflictError, NotFoundError, QuotaExceededError, UnavailableError } from './errors.js';
+import { ConflictError, UnavailableError } from './errors.js';
 import type { NamePage, NamePageQuery, StorePage, StorePageQuery, StoreRecord } from './model.js';
 import { checkNamePage, emptyPage } from './name-paging.js';
 import { assertStoreName, assertTenantId } from './names.js';
-import type { Permission } from './permissions.js';
+import {
+  ensureStoreInTx,
+  findStore,
+  resolveStore,
+  type StoreRef,
+  StoreTarget,
+  storeNotFound,
+} from './secrets/store-ref.js';
+
+export { ensureStoreInTx, resolveStore, STORE_ID_PATTERN, storeNotFound } from './secrets/store-ref.js';
 
 export interface StoreServiceDeps {
   readonly repository: Repository;
@@ -19,61 +27,8 @@ export interface StoreServiceDeps {
   readonly audit: AuditTrail;
 }
 
-/** Store ids, as `newId` makes them. */
-export const STORE_ID_PATTERN = /^[0-9a-f]{32}$/;
-
 const byName = (name: string) => `store:${safeName(name)}`;
 const byId = (id: string) => `store-id:${safeName(id)}`;
-
-export function storeNotFound(): NotFoundError {
-  return new NotFoundError('store_not_found', 'The store does not exist.');
-}
-
-/**
- * The store an actor may address: a tenant key sees its tenant's unmanaged stores, a service only
- * the stores it manages. Anything else is NotFound, never a hint that it exists.
- */
-export async function resolveStore(
-  reads: Pick<RepositoryTx, 'getStoreById'>,
-  actor: Actor,
-  tenantId: string,
-  storeId: string,
-): Promise<StoreRecord> {
-  const store = await reads.getStoreById(tenantId, storeId);
-  if (store === null) throw storeNotFound();
-  if (actor.kind !== 'operator' && store.managedBy !== managedScopeOf(actor)) throw storeNotFound();
-  return store;
-}
-
-/**
- * Creates the store, or returns the existing one of that name; for facades that create on first use.
- * This is where a tenant comes into existence (its first store), so the tenant id is checked here.
- * A managed store is a service's: a service never brings a tenant into existence (docs/adr/0007).
- */
-export async function ensureStoreInTx(
-  tx: RepositoryTx,
-  tenantId: string,
-  name: string,
-  managedBy: string | null,
-  now: number,
-  storeLimit: number,
-): Promise<{ store: StoreRecord; created: boolean }> {
-  const existing = await tx.getStoreByName(tenantId, name, managedBy);
-  if (existing !== null) return { store: existing, created: false };
-  assertTenantId(tenantId);
-  if (managedBy !== null && (await tx.getTenant(tenantId)) === null) {
-    throw new NotFoundError('tenant_not_found', 'The tenant does not exist.');
-  }
-  if ((await tx.countStores(tenantId)) >= storeLimit) {
-    throw new QuotaExceededError('maximum_stores_exceeded', `The tenant already has ${storeLimit} stores.`);
-  }
-  await tx.ensureTenant({ id: tenantId, createdAt: now });
-  const store: StoreRecord = { id: newId(), tenantId, name, managedBy, createdAt: now, updatedAt: now };
-  if (await tx.insertStore(store)) return { store, created: true };
-  const raced = await tx.getStoreByName(tenantId, name, managedBy);
-  if (raced === null) throw new UnavailableError('write_conflict', 'A concurrent write interfered; retry.');
-  return { store: raced, created: false };
-}
 
 /** Stores of a tenant: the Neostore `default`, Cloudflare stores, envs `{project}/{env}` stores. */
 export class StoreService {
@@ -140,45 +95,27 @@ export class StoreService {
     );
   }
 
-  /**
-   * The store of that name, or null. `permission` is the one the caller's operation needs: a key that
-   * may only set values (envs `PUT …/value`) must still find the store it writes to.
-   */
-  async getByName(
-    caller: Caller,
-    tenantId: string,
-    name: string,
-    permission: Permission = 'secrets:read',
-  ): Promise<StoreRecord | null> {
+  /** The store of that name, or null. */
+  async getByName(caller: Caller, tenantId: string, name: string): Promise<StoreRecord | null> {
     const ctx = callContextOf(caller);
     return this.#deps.audit.read(ctx, { tenantId, action: 'store.get', resource: byName(name) }, async () => {
-      requireStorePermission(ctx.actor, tenantId, permission);
+      requireStorePermission(ctx.actor, tenantId, 'secrets:read');
       return this.#deps.repository.getStoreByName(tenantId, name, managedScopeOf(ctx.actor));
     });
   }
 
   /**
    * The store a caller names by reference: its 32-hex id, else its name. An id wins over a store
-   * whose name looks like an id. NotFound when neither matches.
+   * whose name looks like an id. NotFound when neither matches. Unaudited: facades never call it
+   * (their operations take a `StoreRef` and resolve it themselves); the local CLI does, ahead of
+   * operations that record themselves.
    */
-  async resolveRef(
-    caller: Caller,
-    tenantId: string,
-    ref: string,
-    permission: Permission = 'secrets:read',
-  ): Promise<StoreRecord> {
-    // A lookup ahead of an operation, which records itself; a refusal here is recorded by the
-    // facade's refusal recorder (src/http/audit-refusals.ts).
+  async resolveRef(caller: Caller, tenantId: string, ref: string): Promise<StoreRecord> {
     const { actor } = callContextOf(caller);
-    requireStorePermission(actor, tenantId, permission);
-    if (STORE_ID_PATTERN.test(ref)) {
-      const byId = await this.#deps.repository.getStoreById(tenantId, ref);
-      if (byId !== null && (actor.kind === 'operator' || byId.managedBy === managedScopeOf(actor)))
-        return byId;
-    }
-    const byName = await this.#deps.repository.getStoreByName(tenantId, ref, managedScopeOf(actor));
-    if (byName === null) throw storeNotFound();
-    return byName;
+    requireStorePermission(actor, tenantId, 'secrets:read');
+    const store = await findStore(this.#deps.repository, actor, tenantId, { ref });
+    if (store === null) throw storeNotFound();
+    return store;
   }
 
   /** `resolveRef` as a read of its own (native `GET …/stores/{ref}`), recorded as `store.get`. */
@@ -261,27 +198,44 @@ export class StoreService {
     });
   }
 
-  /** Deletes a store; one still holding secrets only with `force` (which destroys them), else 409. */
+  /**
+   * Deletes a store, resolved inside the transaction; one still holding secrets only with `force`
+   * (which destroys them), else 409. Answers the store deleted.
+   */
   async delete(
     caller: Caller,
     tenantId: string,
-    storeId: string,
+    storeRef: StoreRef,
     options: { force: boolean },
-  ): Promise<void> {
+  ): Promise<StoreRecord> {
     const ctx = callContextOf(caller);
-    const entry = { tenantId, action: 'store.delete', resource: byId(storeId) };
+    const target = new StoreTarget(tenantId, storeRef);
+    const entry = {
+      tenantId,
+      action: 'store.delete',
+      get resource() {
+        return target.resource;
+      },
+    };
     await this.#deps.audit.check(ctx, entry, () =>
       requireStorePermission(ctx.actor, tenantId, 'secrets:write'),
     );
-    await this.#deps.audit.change(ctx, entry, async (tx) => {
-      const store = await resolveStore(tx, ctx.actor, tenantId, storeId);
-      if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {
-        throw new ConflictError(
-          'store_not_empty',
-          'The store still holds secrets; delete them or pass force=true.',
-        );
-      }
-      await tx.deleteStore(store.id);
-    });
+    return this.#deps.audit.change(
+      ctx,
+      entry,
+      async (tx) => {
+        const store = await target.find(tx, ctx.actor);
+        if (store === null) throw storeNotFound();
+        if (!options.force && (await tx.countSecretsInStore(store.id)) > 0) {
+          throw new ConflictError(
+            'store_not_empty',
+            'The store still holds secrets; delete them or pass force=true.',
+          );
+        }
+        await tx.deleteStore(store.id);
+        return store;
+      },
+      () => [{ ...entry }],
+    );
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
+import { eventsDuring, summary } from '../audit/audit-events.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { systemRoutes } from './cloudflare-routes-table.js';
 import {
@@ -225,6 +226,31 @@ describe('Cloudflare system routes: stores managed by the calling service', () =
     assert.equal((gone.body.result as StoreResult).id, storeA);
     assertError(await as(serviceA, 'GET', `/${storeA}`), 404, 'store_not_found');
     assert.ok(log.exchanges.every((e) => e.status !== 204));
+  });
+
+  test('a delete that answers what it deleted is one operation: one event per secret or store, no reads', async () => {
+    const store = (await as(serviceA, 'POST', '', { account_id: 1, name: 'audited' })).body
+      .result as StoreResult;
+    const created = (
+      await as(serviceA, 'POST', `/${store.id}/secrets`, [
+        { name: 'A', value: VALUES[3], scopes: ['workers'] },
+        { name: 'B', value: VALUES[3], scopes: ['workers'] },
+        { name: 'C', value: VALUES[3], scopes: ['workers'] },
+      ])
+    ).body.result as SecretResult[];
+    const [a, b, c] = created.map((s) => s.id);
+    const s = `store-id:${store.id}`;
+    const events = await eventsDuring(server, TENANT, async () => {
+      assert.equal((await as(serviceA, 'DELETE', `/${store.id}/secrets/${a}`)).status, 200);
+      assert.equal((await as(serviceA, 'DELETE', `/${store.id}/secrets`, { ids: [b, c] })).status, 200);
+      assert.equal((await as(serviceA, 'DELETE', `/${store.id}`)).status, 200);
+    });
+    assert.deepEqual(summary(events), [
+      `secret.delete ${s}/secret-id:${a} allowed`,
+      `secret.delete ${s}/secret-id:${b} allowed`,
+      `secret.delete ${s}/secret-id:${c} allowed`,
+      `store.delete ${s} allowed`,
+    ]);
   });
 
   test('force delete cascades; a disabled service is refused at once', async () => {

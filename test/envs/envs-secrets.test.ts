@@ -116,7 +116,12 @@ describe('envs secrets', () => {
       (s) => s.name === 'web/production',
     );
     assert.ok(store);
-    const secret = await server.runtime.core.secrets.getByName(OPERATOR, 'default', store.id, 'DATABASE_URL');
+    const secret = await server.runtime.core.secrets.get(
+      OPERATOR,
+      'default',
+      { id: store.id },
+      { name: 'DATABASE_URL' },
+    );
     assert.equal(secret.currentVersion, 1);
   });
 
@@ -345,6 +350,32 @@ describe('envs secrets', () => {
         403,
         'quota_exceeded',
       );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a declare refused by the quota leaves no environment behind (store and secret are one transaction)', async () => {
+    const small = await startTestServer({ env: { COFFER_SECRET_QUOTA: '1' } });
+    try {
+      const client = new EnvsClient(small);
+      assert.equal(
+        (await client.call('POST', envPath('default', 'web', 'dev'), { body: { kind: 'Secret', name: 'A' } }))
+          .status,
+        201,
+      );
+      assertError(
+        await client.call('POST', envPath('default', 'web', 'staging'), {
+          body: { kind: 'Secret', name: 'B' },
+        }),
+        403,
+        'quota_exceeded',
+      );
+      const stores = await client.call('GET', '/v1/tenants/default/stores', {});
+      assert.equal(stores.status, 200, stores.text);
+      const names = (stores.body as { items: { name: string }[] }).items.map((s) => s.name);
+      assert.ok(names.includes('web/dev'), stores.text);
+      assert.ok(!names.includes('web/staging'), `the refused declare left its store: ${stores.text}`);
     } finally {
       await small.close();
     }

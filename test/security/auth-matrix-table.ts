@@ -78,16 +78,21 @@ async function storeId(ctx: MatrixContext, name: string): Promise<string> {
 async function deleteStoreNamed(ctx: MatrixContext, name: string, managedBy: string | null): Promise<void> {
   const store = await ctx.server.runtime.repository.getStoreByName(TENANT, name, managedBy);
   if (store === null) return;
-  await ctx.server.runtime.core.stores.delete(managedBy === null ? OPERATOR : asService, TENANT, store.id, {
-    force: true,
-  });
+  await ctx.server.runtime.core.stores.delete(
+    managedBy === null ? OPERATOR : asService,
+    TENANT,
+    { id: store.id },
+    {
+      force: true,
+    },
+  );
 }
 
 /** A store with one secret holding CANARY; returns both ids. */
 async function storeWithSecret(ctx: MatrixContext, store: string, secret: string) {
   const id = await storeId(ctx, store);
   await ensureSecret(ctx, store, secret);
-  const record = await ctx.server.runtime.core.secrets.getByName(OPERATOR, TENANT, id, secret);
+  const record = await ctx.server.runtime.core.secrets.get(OPERATOR, TENANT, { id }, { name: secret });
   return { storeId: id, secretId: record.id };
 }
 
@@ -109,7 +114,7 @@ async function managedStoreWithSecret(ctx: MatrixContext, store: string, secret:
   const found = await repository.getSecret(made.id, secret);
   const record =
     found ??
-    (await core.secrets.createMany(asService, TENANT, made.id, [{ name: secret, value: CANARY }]))[0];
+    (await core.secrets.createMany(asService, TENANT, { id: made.id }, [{ name: secret, value: CANARY }]))[0];
   if (record === undefined) throw new Error('the managed secret was not created');
   return { storeId: made.id, secretId: record.id };
 }
@@ -440,7 +445,7 @@ async function sysTargets(ctx: MatrixContext) {
   for (const name of ['COPY', 'NEW']) {
     const found = await ctx.server.runtime.repository.getSecret(ids.storeId, name);
     if (found !== null)
-      await ctx.server.runtime.core.secrets.deleteById(asService, TENANT, ids.storeId, found.id);
+      await ctx.server.runtime.core.secrets.remove(asService, TENANT, { id: ids.storeId }, { id: found.id });
   }
   return {
     store: `${SYS_BASE}/stores/${ids.storeId}`,

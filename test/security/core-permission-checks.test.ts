@@ -50,115 +50,156 @@ const CALLS: readonly CoreCall[] = [
     name: 'secrets.listByName',
     needs: 'secrets:read',
     run: (c, a, { storeId }) =>
-      c.secrets.listByName(a, TENANT, storeId, { prefix: '', after: null, limit: 10 }),
+      c.secrets.listByName(a, TENANT, { id: storeId }, { prefix: '', after: null, limit: 10 }),
   },
   {
     name: 'secrets.listAllByName',
     needs: 'secrets:read',
-    run: (c, a, { storeId }) => c.secrets.listAllByName(a, TENANT, storeId),
+    run: (c, a, { storeId }) => c.secrets.listAllByName(a, TENANT, { id: storeId }),
   },
   {
-    name: 'secrets.getById',
+    name: 'secrets.get (by id)',
     needs: 'secrets:read',
-    run: (c, a, { storeId, secretId }) => c.secrets.getById(a, TENANT, storeId, secretId),
+    run: (c, a, { storeId, secretId }) => c.secrets.get(a, TENANT, { id: storeId }, { id: secretId }),
   },
   {
-    name: 'secrets.getByName',
+    name: 'secrets.get (by name)',
     needs: 'secrets:read',
-    run: (c, a, { storeId }) => c.secrets.getByName(a, TENANT, storeId, 'S'),
+    run: (c, a, { storeId }) => c.secrets.get(a, TENANT, { id: storeId }, { name: 'S' }),
   },
   {
     name: 'secrets.createMany',
     needs: 'secrets:write',
-    run: (c, a, { storeId }) => c.secrets.createMany(a, TENANT, storeId, [{ name: 'NEW', value: 'x' }]),
+    run: (c, a, { storeId }) =>
+      c.secrets.createMany(a, TENANT, { id: storeId }, [{ name: 'NEW', value: 'x' }]),
   },
   {
     name: 'secrets.createMany (a value)',
     needs: 'secrets:set-value',
-    run: (c, a, { storeId }) => c.secrets.createMany(a, TENANT, storeId, [{ name: 'NEW', value: 'x' }]),
+    run: (c, a, { storeId }) =>
+      c.secrets.createMany(a, TENANT, { id: storeId }, [{ name: 'NEW', value: 'x' }]),
   },
   {
     name: 'secrets.update (value)',
     needs: 'secrets:set-value',
-    run: (c, a, { storeId, secretId }) => c.secrets.update(a, TENANT, storeId, secretId, { value: 'x' }),
+    run: (c, a, { storeId, secretId }) =>
+      c.secrets.update(a, TENANT, { id: storeId }, { id: secretId }, { value: 'x' }),
   },
   {
     name: 'secrets.update (read)',
     needs: 'secrets:read',
-    run: (c, a, { storeId, secretId }) => c.secrets.update(a, TENANT, storeId, secretId, { value: 'x' }),
+    run: (c, a, { storeId, secretId }) =>
+      c.secrets.update(a, TENANT, { id: storeId }, { id: secretId }, { value: 'x' }),
   },
   {
     name: 'secrets.update (metadata)',
     needs: 'secrets:write',
     run: (c, a, { storeId, secretId }) =>
-      c.secrets.update(a, TENANT, storeId, secretId, { description: 'd' }),
+      c.secrets.update(a, TENANT, { id: storeId }, { id: secretId }, { description: 'd' }),
   },
   {
-    name: 'secrets.setValueByName',
+    name: 'secrets.setValue',
     needs: 'secrets:set-value',
-    run: (c, a, { storeId }) => c.secrets.setValueByName(a, TENANT, storeId, 'S', 'x'),
+    run: (c, a, { storeId }) => c.secrets.setValue(a, TENANT, { id: storeId }, 'S', 'x'),
   },
   {
-    name: 'secrets.deleteManyById',
+    name: 'secrets.removeMany',
     needs: 'secrets:write',
-    run: (c, a, { storeId, secretId }) => c.secrets.deleteManyById(a, TENANT, storeId, [secretId]),
+    run: (c, a, { storeId, secretId }) =>
+      c.secrets.removeMany(a, TENANT, { id: storeId }, [{ id: secretId }]),
   },
   {
     name: 'secrets.duplicate (write)',
     needs: 'secrets:write',
     run: (c, a, { storeId, secretId }) =>
-      c.secrets.duplicate(a, TENANT, storeId, secretId, { name: 'COPY', scopes: [] }),
+      c.secrets.duplicate(a, TENANT, { id: storeId }, secretId, { name: 'COPY', scopes: [] }),
   },
   {
     name: 'secrets.duplicate (set-value)',
     needs: 'secrets:set-value',
     run: (c, a, { storeId, secretId }) =>
-      c.secrets.duplicate(a, TENANT, storeId, secretId, { name: 'COPY', scopes: [] }),
+      c.secrets.duplicate(a, TENANT, { id: storeId }, secretId, { name: 'COPY', scopes: [] }),
   },
   {
-    name: 'secrets.writeByName (read)',
+    name: 'secrets.write (read)',
     needs: 'secrets:read',
-    run: (c, a, { storeId }) => c.secrets.writeByName(a, TENANT, storeId, 'S', { value: 'x' }),
+    run: (c, a, { storeId }) => c.secrets.write(a, TENANT, { id: storeId }, 'S', { value: 'x' }),
   },
   {
-    name: 'secrets.writeByName (value)',
+    name: 'secrets.write (value)',
     needs: 'secrets:set-value',
-    run: (c, a, { storeId }) => c.secrets.writeByName(a, TENANT, storeId, 'S', { value: 'x' }),
+    run: (c, a, { storeId }) => c.secrets.write(a, TENANT, { id: storeId }, 'S', { value: 'x' }),
   },
   {
-    name: 'secrets.writeByName (metadata)',
+    name: 'secrets.write (metadata)',
     needs: 'secrets:write',
-    run: (c, a, { storeId }) => c.secrets.writeByName(a, TENANT, storeId, 'S', { description: 'd' }),
+    run: (c, a, { storeId }) => c.secrets.write(a, TENANT, { id: storeId }, 'S', { description: 'd' }),
   },
   {
-    name: 'secrets.writeByName (create)',
+    name: 'secrets.write (create)',
     needs: 'secrets:write',
-    run: (c, a, { storeId }) => c.secrets.writeByName(a, TENANT, storeId, 'NEW', { value: 'x' }),
+    run: (c, a, { storeId }) => c.secrets.write(a, TENANT, { id: storeId }, 'NEW', { value: 'x' }),
   },
   {
-    name: 'secrets.deleteByName',
+    name: 'secrets.remove',
     needs: 'secrets:write',
-    run: (c, a, { storeId }) => c.secrets.deleteByName(a, TENANT, storeId, 'S'),
+    run: (c, a, { storeId }) => c.secrets.remove(a, TENANT, { id: storeId }, { name: 'S' }),
   },
   {
     name: 'secrets.revealByName (reveal)',
     needs: 'secrets:reveal',
-    run: (c, a, { storeId }) => c.secrets.revealByName(a, TENANT, storeId, 'S'),
+    run: (c, a, { storeId }) => c.secrets.revealByName(a, TENANT, { id: storeId }, 'S'),
   },
   {
     name: 'secrets.revealByName (read)',
     needs: 'secrets:read',
-    run: (c, a, { storeId }) => c.secrets.revealByName(a, TENANT, storeId, 'S'),
+    run: (c, a, { storeId }) => c.secrets.revealByName(a, TENANT, { id: storeId }, 'S'),
   },
   {
     name: 'secrets.revealMany (named)',
     needs: 'secrets:reveal',
-    run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, storeId, ['S']),
+    run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, { id: storeId }, ['S']),
   },
   {
     name: 'secrets.revealMany (all)',
     needs: 'secrets:read',
-    run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, storeId, null),
+    run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, { id: storeId }, null),
+  },
+  // The same operations with the store named the other ways (`StoreRef`): the checks do not depend on it.
+  {
+    name: 'secrets.listAllByName (store by name)',
+    needs: 'secrets:read',
+    run: (c, a) => c.secrets.listAllByName(a, TENANT, { name: 'box' }),
+  },
+  {
+    name: 'secrets.get (store by ref)',
+    needs: 'secrets:read',
+    run: (c, a) => c.secrets.get(a, TENANT, { ref: 'box' }, { name: 'S' }),
+  },
+  {
+    name: 'secrets.createMany (creating its store)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.createMany(a, TENANT, { name: 'made-env', create: true }, [{ name: 'NEW' }]),
+  },
+  {
+    name: 'secrets.update (store and secret by name)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.update(a, TENANT, { name: 'box' }, { name: 'S' }, { description: 'd' }),
+  },
+  {
+    name: 'secrets.write (store by ref, value)',
+    needs: 'secrets:set-value',
+    run: (c, a) => c.secrets.write(a, TENANT, { ref: 'box' }, 'S', { value: 'x' }),
+  },
+  {
+    name: 'secrets.remove (store by ref)',
+    needs: 'secrets:write',
+    run: (c, a) => c.secrets.remove(a, TENANT, { ref: 'box' }, { name: 'S' }),
+  },
+  {
+    name: 'secrets.revealMany (store by ref)',
+    needs: 'secrets:reveal',
+    run: (c, a) => c.secrets.revealMany(a, TENANT, { ref: 'box' }, ['S']),
   },
   { name: 'secrets.quota', needs: 'secrets:read', run: (c, a) => c.secrets.quota(a, TENANT) },
   { name: 'stores.list', needs: 'secrets:read', run: (c, a) => c.stores.list(a, TENANT) },
@@ -172,7 +213,12 @@ const CALLS: readonly CoreCall[] = [
   {
     name: 'stores.delete',
     needs: 'secrets:write',
-    run: (c, a, { storeId }) => c.stores.delete(a, TENANT, storeId, { force: true }),
+    run: (c, a, { storeId }) => c.stores.delete(a, TENANT, { id: storeId }, { force: true }),
+  },
+  {
+    name: 'stores.delete (by ref)',
+    needs: 'secrets:write',
+    run: (c, a) => c.stores.delete(a, TENANT, { ref: 'box' }, { force: true }),
   },
   { name: 'apiKeys.list', needs: 'apikeys:read', run: (c, a) => c.apiKeys.list(a, TENANT) },
   { name: 'apiKeys.get', needs: 'apikeys:read', run: (c, a) => c.apiKeys.get(a, TENANT, 'target') },
@@ -197,7 +243,9 @@ describe('core permission checks, each on its own (no facade in front)', () => {
     const { core } = server.runtime;
     await core.apiKeys.create(OPERATOR, TENANT, { name: 'target', permissions: ['secrets:read'] });
     const store = await core.stores.create(OPERATOR, TENANT, 'box');
-    const [secret] = await core.secrets.createMany(OPERATOR, TENANT, store.id, [{ name: 'S', value: 'v' }]);
+    const [secret] = await core.secrets.createMany(OPERATOR, TENANT, { id: store.id }, [
+      { name: 'S', value: 'v' },
+    ]);
     await core.secrets.putValue(OPERATOR, { tenantId: TENANT, name: 'S', value: 'v' });
     ids.storeId = store.id;
     ids.secretId = secret?.id ?? '';

@@ -165,7 +165,7 @@ describe('PostgreSQL engine: several nodes, one database', () => {
 
     const creates = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        (cores[i % 2] as CofferCore).secrets.createMany(OPERATOR, 'acme', store.id, [
+        (cores[i % 2] as CofferCore).secrets.createMany(OPERATOR, 'acme', { id: store.id }, [
           { name: 'ONCE', value: `v${i}` },
         ]),
       ),
@@ -202,7 +202,9 @@ describe('PostgreSQL engine: several nodes, one database', () => {
     const store = await cores[0].stores.create(OPERATOR, 'acme', 'prod');
     const creates = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) =>
-        (cores[i % 2] as CofferCore).secrets.createMany(OPERATOR, 'acme', store.id, [{ name: `S${i}` }]),
+        (cores[i % 2] as CofferCore).secrets.createMany(OPERATOR, 'acme', { id: store.id }, [
+          { name: `S${i}` },
+        ]),
       ),
     );
     assert.deepEqual(
@@ -377,7 +379,7 @@ describe('PostgreSQL engine: what the database holds', () => {
     const batchValue = `batch-${randomBytes(12).toString('hex')}`;
     await core.secrets.putValue(OPERATOR, { tenantId: 'acme', name: 'DUMP_ME', value });
     const store = await core.stores.create(OPERATOR, 'acme', 'cf');
-    await core.secrets.createMany(OPERATOR, 'acme', store.id, [{ name: 'BATCH', value: batchValue }]);
+    await core.secrets.createMany(OPERATOR, 'acme', { id: store.id }, [{ name: 'BATCH', value: batchValue }]);
     const apiToken = (await core.apiKeys.create(OPERATOR, 'acme', { name: 'ci', permissions: ['*'] })).token;
     const serviceToken = (await core.services.create(OPERATOR, 'workers')).token;
 

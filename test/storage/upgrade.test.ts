@@ -67,7 +67,7 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
       }
     }
     const stored = (await core.stores.getByName(OPERATOR, 'default', 'default')) ?? assert.fail('no store');
-    const record = await core.secrets.getByName(OPERATOR, 'default', stored.id, name);
+    const record = await core.secrets.get(OPERATOR, 'default', { id: stored.id }, { name });
     assert.equal(record.notBefore, expected.notBefore, `${name} notBefore`);
     assert.equal(record.expiresOn, expected.expiresOn, `${name} expiresOn`);
     assert.equal(record.latestVersion, expected.latestVersion, `${name} versions`);
@@ -89,7 +89,7 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
   const names = (stores.json as { result: { name: string }[] }).result.map((s) => s.name);
   assert.deepEqual(names, ['payments']);
   const payments = (await core.stores.getByName(OPERATOR, 'acme', 'payments')) ?? assert.fail('no store');
-  const paid = await core.secrets.revealMany(OPERATOR, 'acme', payments.id, null);
+  const paid = await core.secrets.revealMany(OPERATOR, 'acme', { id: payments.id }, null);
   assert.deepEqual(
     Object.fromEntries(paid.secrets.map((s) => [s.name, s.value.toString('utf8')])),
     manifest.acmePayments,
@@ -108,10 +108,10 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
   );
   const managedId = managed[0]?.id ?? '';
   const asService = { kind: 'service', serviceName: 'payments-svc' } as const;
-  const opened = await core.secrets.revealMany(asService, 'acme', managedId, null).catch(() => null);
+  const opened = await core.secrets.revealMany(asService, 'acme', { id: managedId }, null).catch(() => null);
   // A service may not reveal (no secrets:reveal); the operator may.
   assert.equal(opened, null);
-  const byOperator = await core.secrets.revealMany(OPERATOR, 'acme', managedId, null);
+  const byOperator = await core.secrets.revealMany(OPERATOR, 'acme', { id: managedId }, null);
   assert.deepEqual(
     Object.fromEntries(byOperator.secrets.map((s) => [s.name, s.value.toString('utf8')])),
     manifest.acmeManaged,

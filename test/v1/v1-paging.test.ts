@@ -49,7 +49,7 @@ describe('/v1 cursor paging and prefix search', () => {
     await server.runtime.core.secrets.createMany(
       OPERATOR,
       'default',
-      store.id,
+      { id: store.id },
       Array.from({ length: 57 }, (_, i) => ({
         name: `${i % 3 === 0 ? 'APP_' : 'DB_'}${String(i).padStart(3, '0')}`,
       })),

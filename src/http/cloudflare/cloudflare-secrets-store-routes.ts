@@ -93,6 +93,8 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
     // The tenant parameter's name is the family's, so the params type has it as an index signature:
     // present on every route (the schema requires it), though the type cannot say so.
     const tenantOf = (params: Readonly<Record<string, string>>) => params[family.tenantParam] ?? '';
+    // Cloudflare names stores and secrets by id only.
+    const storeRefOf = (params: { readonly store_id: string }) => ({ id: params.store_id });
 
     if (!system) {
       app.get(
@@ -230,16 +232,15 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
         const { force } = request.query;
-        // The system contract answers the deleted store; read it first (404 stays 404).
-        const store = system
-          ? await core.stores.get(actor, tenantOf(request.params), request.params.store_id)
-          : null;
-        await core.stores.delete(actor, tenantOf(request.params), request.params.store_id, {
-          force: force === true,
-        });
-        return ok(reply, 200, { result: store === null ? null : storeView(store) });
+        const store = await core.stores.delete(
+          callerOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { force: force === true },
+        );
+        // The system contract answers the deleted store.
+        return ok(reply, 200, { result: system ? storeView(store) : null });
       },
     );
 
@@ -263,7 +264,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const found = await core.secrets.listInStore(
           callerOf(request),
           tenantOf(request.params),
-          request.params.store_id,
+          storeRefOf(request.params),
           {
             ...(query.search === undefined ? {} : { search: query.search }),
             ...(scopes === undefined ? {} : { scopes }),
@@ -299,7 +300,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const created = await core.secrets.createMany(
           callerOf(request),
           tenantOf(request.params),
-          request.params.store_id,
+          storeRefOf(request.params),
           body.map((s) => ({
             name: s.name,
             value: s.value,
@@ -331,16 +332,15 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
         const body = request.body;
         const ids = [...new Set(Array.isArray(body) ? body.map((b) => b.id) : body.ids)];
-        const tenant = tenantOf(request.params);
-        const storeId = request.params.store_id;
-        const deleted = system
-          ? await Promise.all(ids.map((id) => core.secrets.getById(actor, tenant, storeId, id)))
-          : null;
-        await core.secrets.deleteManyById(actor, tenant, storeId, ids);
-        if (deleted === null) return ok(reply, 202, { result: null });
+        const deleted = await core.secrets.removeMany(
+          callerOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          ids.map((id) => ({ id })),
+        );
+        if (!system) return ok(reply, 202, { result: null });
         return ok(reply, 200, { result: deleted.map((s) => secretView(s, true)) });
       },
     );
@@ -358,11 +358,11 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const secret = await core.secrets.getById(
+        const secret = await core.secrets.get(
           callerOf(request),
           tenantOf(request.params),
-          request.params.store_id,
-          request.params.secret_id,
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
         );
         return ok(reply, 200, { result: secretView(secret) });
       },
@@ -387,8 +387,8 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const secret = await core.secrets.update(
           callerOf(request),
           tenantOf(request.params),
-          request.params.store_id,
-          request.params.secret_id,
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
           {
             ...(body.comment === undefined ? {} : { description: body.comment }),
             ...(body.scopes === undefined ? {} : { scopes: [...new Set(body.scopes)] }),
@@ -415,11 +415,13 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         },
       },
       async (request, reply) => {
-        const actor = callerOf(request);
-        const args = [tenantOf(request.params), request.params.store_id, request.params.secret_id] as const;
-        const deleted = system ? await core.secrets.getById(actor, ...args) : null;
-        await core.secrets.deleteById(actor, ...args);
-        if (deleted === null) return ok(reply, 202, { result: null });
+        const deleted = await core.secrets.remove(
+          callerOf(request),
+          tenantOf(request.params),
+          storeRefOf(request.params),
+          { id: request.params.secret_id },
+        );
+        if (!system) return ok(reply, 202, { result: null });
         return ok(reply, 200, { result: secretView(deleted, true) });
       },
     );
@@ -442,7 +444,7 @@ export function secretsStoreRoutes(core: CofferCore, family: RouteFamily): Fasti
         const copy = await core.secrets.duplicate(
           callerOf(request),
           tenantOf(request.params),
-          request.params.store_id,
+          storeRefOf(request.params),
           request.params.secret_id,
           {
             name: body.name,

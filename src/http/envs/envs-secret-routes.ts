@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { CofferCore } from '../../core/coffer-core.js';
-import { InvalidError, NotFoundError, UnavailableError } from '../../core/errors.js';
+import { InvalidError, UnavailableError } from '../../core/errors.js';
 import type { SecretRecord } from '../../core/model.js';
 import { callerOf } from '../auth.js';
 import Type from 'typebox';
@@ -22,6 +22,11 @@ export function envStoreName(params: EnvParams): string {
   return `${params.p}/${params.envName}`;
 }
 
+/** That store, by name: it exists once something is declared into it, and reads as empty before. */
+function envStoreOf(params: EnvParams): { readonly name: string } {
+  return { name: envStoreName(params) };
+}
+
 function secretView(s: SecretRecord): SecretView {
   return {
     name: s.name,
@@ -30,10 +35,6 @@ function secretView(s: SecretRecord): SecretView {
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
   };
-}
-
-function secretNotFound(): NotFoundError {
-  return new NotFoundError('secret_not_found', 'The secret does not exist.');
 }
 
 const errors = (...statuses: number[]) =>
@@ -60,11 +61,9 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const params = request.params;
-        const actor = callerOf(request);
         // Reading never creates the store: an environment nobody declared into is simply empty.
-        const store = await core.stores.getByName(actor, params.o, envStoreName(params));
-        if (store === null) return [];
-        return (await core.secrets.listAllByName(actor, params.o, store.id)).map(secretView);
+        const all = await core.secrets.listAllByName(callerOf(request), params.o, envStoreOf(params));
+        return all.map(secretView);
       },
     );
 
@@ -88,11 +87,13 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const params = request.params;
         const body = request.body;
-        const actor = callerOf(request);
-        const store = await core.stores.ensure(actor, params.o, envStoreName(params));
-        const [created] = await core.secrets.createMany(actor, params.o, store.id, [
-          { name: body.name, description: body.description ?? null },
-        ]);
+        // The environment is created on its first declare, in the declare's own transaction.
+        const [created] = await core.secrets.createMany(
+          callerOf(request),
+          params.o,
+          { ...envStoreOf(params), create: true },
+          [{ name: body.name, description: body.description ?? null }],
+        );
         if (created === undefined) throw new UnavailableError();
         return reply.code(201).send(secretView(created));
       },
@@ -115,10 +116,8 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const params = request.params;
-        const actor = callerOf(request);
-        const store = await core.stores.getByName(actor, params.o, envStoreName(params));
-        if (store === null) throw secretNotFound();
-        return secretView(await core.secrets.getByName(actor, params.o, store.id, params.name));
+        const ref = { name: params.name };
+        return secretView(await core.secrets.get(callerOf(request), params.o, envStoreOf(params), ref));
       },
     );
 
@@ -145,13 +144,13 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         if (body.name !== params.name) {
           throw InvalidError.field('name_mismatch', 'name', 'The body name must equal the name in the path.');
         }
-        const actor = callerOf(request);
-        const store = await core.stores.getByName(actor, params.o, envStoreName(params));
-        if (store === null) throw secretNotFound();
-        const secret = await core.secrets.getByName(actor, params.o, store.id, params.name);
-        const updated = await core.secrets.update(actor, params.o, store.id, secret.id, {
-          description: body.description ?? null,
-        });
+        const updated = await core.secrets.update(
+          callerOf(request),
+          params.o,
+          envStoreOf(params),
+          { name: params.name },
+          { description: body.description ?? null },
+        );
         return secretView(updated);
       },
     );
@@ -174,13 +173,8 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const params = request.params;
-        const deleted = await core.secrets.delete(
-          callerOf(request),
-          params.o,
-          params.name,
-          envStoreName(params),
-        );
-        if (!deleted) throw secretNotFound();
+        const ref = { name: params.name };
+        await core.secrets.remove(callerOf(request), params.o, envStoreOf(params), ref);
         const result: DeletedView = { deleted: true, name: params.name };
         return result;
       },
@@ -208,10 +202,10 @@ export function envsSecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request) => {
         const params = request.params;
         const { value } = request.body;
-        const actor = callerOf(request);
-        const store = await core.stores.getByName(actor, params.o, envStoreName(params), 'secrets:set-value');
-        if (store === null) throw secretNotFound();
-        return secretView(await core.secrets.setValueByName(actor, params.o, store.id, params.name, value));
+        const store = envStoreOf(params);
+        return secretView(
+          await core.secrets.setValue(callerOf(request), params.o, store, params.name, value),
+        );
       },
     );
   };

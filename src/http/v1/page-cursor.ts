@@ -10,8 +10,9 @@ import type { NamePage } from '../../core/model.js';
  */
 export type ListBinding = readonly string[];
 
-export function secretListBinding(tenant: string, storeId: string, prefix: string): ListBinding {
-  return ['v1-secrets', tenant, storeId, prefix];
+/** A secret list's binding names the store as the URL does (the core resolves it, inside the list). */
+export function secretListBinding(tenant: string, storeRef: string, prefix: string): ListBinding {
+  return ['v1-secrets', tenant, storeRef, prefix];
 }
 
 export function storeListBinding(tenant: string, prefix: string): ListBinding {

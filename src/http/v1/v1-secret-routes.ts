@@ -52,15 +52,18 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request) => {
         const { tenant, store } = request.params;
         const query = request.query;
-        const actor = callerOf(request);
         const prefix = query.prefix ?? '';
-        const found = await core.stores.resolveRef(actor, tenant, store);
-        const binding = secretListBinding(tenant, found.id, prefix);
-        const page = await core.secrets.listByName(actor, tenant, found.id, {
-          prefix,
-          after: afterOf(core, binding, query.cursor),
-          limit: query.limit ?? DEFAULT_PAGE_SIZE,
-        });
+        const binding = secretListBinding(tenant, store, prefix);
+        const page = await core.secrets.listByName(
+          callerOf(request),
+          tenant,
+          { ref: store },
+          {
+            prefix,
+            after: afterOf(core, binding, query.cursor),
+            limit: query.limit ?? DEFAULT_PAGE_SIZE,
+          },
+        );
         return { items: page.items.map((s) => secretView(s)), nextCursor: nextCursorOf(core, binding, page) };
       },
     );
@@ -83,9 +86,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         const { tenant, store, name } = request.params;
         const { reveal } = request.query;
         const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store);
         if (reveal === true) {
-          const { secret, value } = await core.secrets.revealByName(actor, tenant, found.id, name);
+          const { secret, value } = await core.secrets.revealByName(actor, tenant, { ref: store }, name);
           try {
             reply.header('etag', secretEtag(secret.currentVersion));
             return secretView(secret, value);
@@ -93,7 +95,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
             value.fill(0);
           }
         }
-        const secret = await core.secrets.getByName(actor, tenant, found.id, name);
+        const secret = await core.secrets.get(actor, tenant, { ref: store }, { name });
         reply.header('etag', secretEtag(secret.currentVersion));
         return secretView(secret);
       },
@@ -123,14 +125,12 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         const { tenant, store, name } = request.params;
         const body = request.body;
         const precondition = preconditionOf(request.headers, true);
-        const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store);
         const notBefore = instantOf(body.notBefore, 'notBefore');
         const expiresOn = instantOf(body.expiresOn, 'expiresOn');
-        const { secret, created } = await core.secrets.writeByName(
-          actor,
+        const { secret, created } = await core.secrets.write(
+          callerOf(request),
           tenant,
-          found.id,
+          { ref: store },
           name,
           {
             ...(body.value === undefined ? {} : { value: body.value }),
@@ -164,9 +164,7 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const { tenant, store, name } = request.params;
         const precondition = preconditionOf(request.headers, false);
-        const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
-        await core.secrets.deleteByName(actor, tenant, found.id, name, precondition);
+        await core.secrets.remove(callerOf(request), tenant, { ref: store }, { name }, precondition);
         return reply.code(204).send();
       },
     );
@@ -192,9 +190,12 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request) => {
         const { tenant, store } = request.params;
         const { names } = request.body;
-        const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:reveal');
-        const result = await core.secrets.revealMany(actor, tenant, found.id, names ?? null);
+        const result = await core.secrets.revealMany(
+          callerOf(request),
+          tenant,
+          { ref: store },
+          names ?? null,
+        );
         try {
           return {
             secrets: result.secrets.map((s) => ({

@@ -110,9 +110,7 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const { tenant, store } = request.params;
         const { force } = request.query;
-        const actor = callerOf(request);
-        const found = await core.stores.resolveRef(actor, tenant, store, 'secrets:write');
-        await core.stores.delete(actor, tenant, found.id, { force: force === true });
+        await core.stores.delete(callerOf(request), tenant, { ref: store }, { force: force === true });
         return reply.code(204).send();
       },
     );
