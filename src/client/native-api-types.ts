@@ -1,5 +1,7 @@
+import type { ProblemDetailsView } from '../http/problem-details-schema.js';
 import type {
   ListQuery,
+  PageOf,
   PutSecretBody,
   RevealResponse,
   SecretView,
@@ -8,8 +10,8 @@ import type {
 
 /**
  * The native API's wire types (docs/native-api.md), as the typed client returns them: read-only views
- * of the types of the route schemas (src/http/v1/v1-wire-schemas.ts), so that the two cannot drift.
- * Type-only: the client loads nothing of the server.
+ * of the types of the route schemas (src/http/v1/v1-wire-schemas.ts, src/http/problem-details-schema.ts),
+ * so that the two cannot drift. Type-only: the client loads nothing of the server.
  */
 
 /** A store. */
@@ -22,11 +24,8 @@ export interface RevealedSecret extends Secret {
   readonly value: string;
 }
 
-export interface Page<T> {
-  readonly items: T[];
-  /** Pass it back as `cursor` for the next page; null on the last one. */
-  readonly nextCursor: string | null;
-}
+/** One page of a list: pass `nextCursor` back as `cursor` for the next one; null on the last. */
+export type Page<T> = Readonly<PageOf<T>>;
 
 /** `prefix`, `limit` (1-1000, default 100) and `cursor` (the previous page's `nextCursor`). */
 export type ListOptions = Readonly<ListQuery>;
@@ -39,7 +38,8 @@ export type SecretInput = Readonly<Omit<PutSecretBody, 'scopes'>> & {
 
 /**
  * A conditional write: `ifMatch` a version (or `*`: it exists), `ifNoneMatch: '*'` (it does not).
- * A failed condition is a CofferApiError with status 412.
+ * A failed condition is a CofferApiError with status 412. The client's own: on the wire these are
+ * the `If-Match` and `If-None-Match` headers (a quoted version), which no route schema describes.
  */
 export interface WriteCondition {
   readonly ifMatch?: number | '*';
@@ -48,14 +48,12 @@ export interface WriteCondition {
 
 export type RevealResult = Readonly<RevealResponse>;
 
-/** RFC 7807, with Coffer's `code` and `traceId`; `errors` on validation failures. */
-export interface ProblemDetails {
-  readonly type?: string | null;
-  readonly title?: string | null;
-  readonly status?: number | null;
-  readonly detail?: string | null;
-  readonly code?: string;
-  readonly traceId?: string;
-  readonly errors?: Record<string, string[]>;
+/**
+ * RFC 7807, with Coffer's `code` and `traceId`; `errors` on validation failures. Read from any
+ * non-2xx body that is a JSON object, so even `type`, `title` and `status` may be absent.
+ */
+export interface ProblemDetails extends Readonly<
+  Partial<Pick<ProblemDetailsView, 'type' | 'title' | 'status' | 'detail' | 'code' | 'traceId' | 'errors'>>
+> {
   readonly [extension: string]: unknown;
 }

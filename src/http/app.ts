@@ -11,7 +11,8 @@ import { clientErrorHandler, frameworkErrorHandler } from './framework-errors.js
 import { healthRoutes } from './health-routes.js';
 import { lingerOnEarlyAnswers } from './lingering-close.js';
 import { type HttpMetrics, instrumentRequests, metricsRoute, withFacadeLabel } from './http-metrics.js';
-import { ProblemDetailsSchema, sendRouteProblem } from './problem-details.js';
+import { sendRouteProblem } from './problem-details.js';
+import { ProblemDetailsSchema } from './problem-details-schema.js';
 import { RouteMethods } from './route-methods.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { v1Facade } from './v1/v1-facade.js';

@@ -1,5 +1,4 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import Type from 'typebox';
 import {
   type CofferError,
   type CofferErrorCode,
@@ -13,29 +12,7 @@ import type { FacadeErrors } from './facade.js';
 import { MethodNotAllowedError } from './route-methods.js';
 import { classifyRequestError, type RequestFailure, retryAfterOf } from './request-errors.js';
 
-/**
- * RFC 7807 ProblemDetails, as the Neostore contract (ASP.NET Core) writes them. Shared, not
- * Neostore's alone: the native API (`/v1`) uses the same shape with its own status mapping on top
- * of `toProblem`, and so does the server for paths outside every facade.
- */
-export const ProblemDetailsSchema = Type.Object(
-  {
-    type: Type.Union([Type.String(), Type.Null()]),
-    title: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Union([Type.Integer(), Type.Null()]),
-    detail: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    instance: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    code: Type.Optional(Type.String({ description: 'Stable machine-readable reason (Coffer extension).' })),
-    traceId: Type.Optional(Type.String({ description: 'Request id, for support (Coffer extension).' })),
-    errors: Type.Optional(
-      Type.Record(Type.String(), Type.Array(Type.String()), {
-        description: 'HttpValidationProblemDetails: messages per invalid field.',
-      }),
-    ),
-  },
-  { $id: 'ProblemDetails', additionalProperties: true },
-);
-
+/** The mapping to RFC 7807 bodies; their schema is src/http/problem-details-schema.ts. */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 const STATUS: Record<number, { title: string; type: string }> = {

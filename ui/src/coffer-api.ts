@@ -4,9 +4,16 @@
  * The token goes in the Authorization header, never in a URL.
  */
 
-// The native API's types come from its route schemas (written once, src/http/v1/v1-wire-schemas.ts).
-// Type-only: nothing of the server, nor TypeBox, ends up in the bundle.
-import type { PutSecretBody, SecretView, StoreView } from '../../src/http/v1/v1-wire-schemas.js';
+// Every answer's type comes from its route's schema (written once: src/http/v1/v1-wire-schemas.ts,
+// src/http/neostore/neostore-wire-schemas.ts). Type-only: nothing of the server, nor TypeBox, ends
+// up in the bundle.
+import type {
+  ApiKeyCreatedResponse,
+  ApiKeyDefinition,
+  AuditEvent as AuditEventView,
+  AuditPage as AuditPageView,
+} from '../../src/http/neostore/neostore-wire-schemas.js';
+import type { PageOf, PutSecretBody, SecretView, StoreView } from '../../src/http/v1/v1-wire-schemas.js';
 
 export interface Credentials {
   readonly tenant: string;
@@ -19,42 +26,21 @@ export type Store = Readonly<StoreView>;
 /** A secret's metadata, with its value only when revealed (`?reveal=true`). */
 export type Secret = Readonly<SecretView>;
 
-export interface Page<T> {
-  readonly items: readonly T[];
-  readonly nextCursor: string | null;
-}
+/** One page of a `/v1` list; `nextCursor` is null on the last one. */
+export type Page<T> = Readonly<PageOf<T>>;
 
-export interface ApiKey {
-  readonly name: string;
-  readonly enabled: boolean;
-  readonly permissions: readonly string[];
-}
+/** An API key as `/api/{tenant}/admin/apiKeys` answers it; never its hash. */
+export type ApiKey = Readonly<ApiKeyDefinition>;
 
-export interface CreatedApiKey extends ApiKey {
-  readonly token: string;
-}
+/** The answer to a key's creation, the only one that holds its token. */
+export type CreatedApiKey = Readonly<ApiKeyCreatedResponse>;
 
-export type AuditOutcome = 'allowed' | 'denied' | 'error';
+/** One audit event as `/api/{tenant}/audit` answers it. */
+export type AuditEvent = Readonly<AuditEventView>;
 
-/** One audit event as `/api/{tenant}/audit` answers it; fields beyond the core ones are optional. */
-export interface AuditEvent {
-  readonly seq?: number;
-  readonly time: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly resource: string;
-  readonly outcome: AuditOutcome;
-  readonly reason?: string | null;
-  readonly requestId?: string;
-  readonly clientAddress?: string;
-  readonly prevHash?: string;
-  readonly hash?: string;
-}
+export type AuditOutcome = AuditEvent['outcome'];
 
-export interface AuditPage {
-  readonly events: readonly AuditEvent[];
-  readonly nextCursor: string | null;
-}
+export type AuditPage = Readonly<AuditPageView>;
 
 export interface AuditFilter {
   readonly action?: string;

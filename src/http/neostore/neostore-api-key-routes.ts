@@ -5,6 +5,7 @@ import type { CofferCore } from '../../core/coffer-core.js';
 import { KNOWN_PERMISSION_NAMES } from '../../core/permissions.js';
 import { callerOf } from '../auth.js';
 import { noContent } from '../response-schemas.js';
+import { ApiKeyCreatedResponse, ApiKeyDefinition } from './neostore-wire-schemas.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const KeyNameParam = Type.String({ maxLength: 256, description: 'Key name.' });
@@ -13,25 +14,6 @@ const Permissions = Type.Array(Type.String({ maxLength: 64 }), {
   description: `Permission scopes. Use ["*"] for full tenant-admin access. Known names: ${KNOWN_PERMISSION_NAMES.join(', ')}.`,
 });
 
-const ApiKeyDefinition = Type.Object(
-  {
-    name: Type.String({ description: 'Key name identifier.' }),
-    enabled: Type.Boolean({ description: 'Whether this key is currently active.' }),
-    permissions: Type.Array(Type.String(), { description: 'Permission scopes granted to this key.' }),
-  },
-  { additionalProperties: false, description: 'API key definition. The key hash is never exposed.' },
-);
-const ApiKeyCreatedResponse = Type.Object(
-  {
-    name: Type.String(),
-    enabled: Type.Boolean(),
-    permissions: Type.Array(Type.String()),
-    token: Type.String({
-      description: 'Plaintext API key. Copy and store it immediately: it will not be shown again.',
-    }),
-  },
-  { additionalProperties: false, description: 'Returned once after a successful key creation.' },
-);
 const CreateApiKeyRequest = Type.Object(
   {
     name: Type.String({

@@ -4,6 +4,7 @@ import { AUDIT_PAGE_MAX } from '../../core/audit-service.js';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { parseInstant } from '../../core/instant.js';
 import { callerOf } from '../auth.js';
+import { AuditPage } from './neostore-wire-schemas.js';
 
 const TenantParam = Type.String({ maxLength: 256, description: 'Tenant id.' });
 const Instant = Type.String({
@@ -31,31 +32,6 @@ const AuditQuery = Type.Object(
   { additionalProperties: false },
 );
 type AuditQuery = Static<typeof AuditQuery>;
-
-const AuditEvent = Type.Object(
-  {
-    seq: Type.Integer({ description: "Position in the tenant's chain: 1, 2, 3…" }),
-    time: Type.String({ format: 'date-time' }),
-    actor: Type.String({ description: '`key:<name>`, `service:<name>`, `operator` or `anonymous`.' }),
-    action: Type.String(),
-    resource: Type.String({ description: 'Store, secret and key names or ids; never a value.' }),
-    outcome: Type.Union([Type.Literal('allowed'), Type.Literal('denied'), Type.Literal('error')]),
-    reason: Type.Union([Type.String(), Type.Null()], { description: 'Error code when not allowed.' }),
-    requestId: Type.String(),
-    clientAddress: Type.String(),
-    prevHash: Type.String({ description: 'SHA-256 (hex) of the previous event.' }),
-    hash: Type.String({ description: 'SHA-256 (hex) of prevHash and this event’s canonical form.' }),
-  },
-  { additionalProperties: false },
-);
-
-const AuditPage = Type.Object(
-  {
-    events: Type.Array(AuditEvent, { description: 'Newest first.' }),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
-  },
-  { additionalProperties: false },
-);
 
 const problems = (...statuses: number[]) =>
   Object.fromEntries(

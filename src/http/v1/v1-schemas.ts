@@ -1,8 +1,6 @@
-import Type, { type Static, type TSchema } from 'typebox';
+import Type, { type Static } from 'typebox';
 import { MAX_REVEAL_BATCH } from '../../core/secret-service.js';
 import { SECRET_NAME_MAX, SECRET_NAME_PATTERN, TENANT_ID_PATTERN } from '../../core/names.js';
-import { refTo } from '../response-schemas.js';
-import { SecretSchema, StoreSchema } from './v1-wire-schemas.js';
 
 export {
   DEFAULT_PAGE_SIZE,
@@ -11,8 +9,10 @@ export {
   MAX_PAGE_SIZE,
   PutSecretBody,
   RevealResponse,
+  SecretPage,
   SecretSchema,
   type SecretView,
+  StorePage,
   StoreSchema,
   type StoreView,
 } from './v1-wire-schemas.js';
@@ -46,20 +46,6 @@ export const StoreParams = Type.Object({ tenant: Tenant, store: StoreRef });
 export type StoreParams = Static<typeof StoreParams>;
 export const SecretParams = Type.Object({ tenant: Tenant, store: StoreRef, name: SecretName });
 export type SecretParams = Static<typeof SecretParams>;
-
-function pageOf<T extends TSchema>(item: T, description: string) {
-  return Type.Object(
-    {
-      items: Type.Array(refTo(item)),
-      nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
-    },
-    { description, additionalProperties: false },
-  );
-}
-export const StorePage = pageOf(StoreSchema, 'One page of stores, by name');
-export type StorePage = Static<typeof StorePage>;
-export const SecretPage = pageOf(SecretSchema, 'One page of secrets (metadata only), by name');
-export type SecretPage = Static<typeof SecretPage>;
 
 export const CreateStoreBody = Type.Object(
   {

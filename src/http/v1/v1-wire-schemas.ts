@@ -1,10 +1,12 @@
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TSchema } from 'typebox';
+import { refTo } from '../response-schemas.js';
 
 /**
  * The native API's resources as they cross the wire, written once: the routes validate and serialise
  * with these schemas, and the typed client (src/client/native-api-types.ts) and the console
- * (ui/src/coffer-api.ts) take their types from them. Only `typebox` here, nothing of the server: the
- * console's type-check reads this file (its imports are type-only, so no bundle carries it).
+ * (ui/src/coffer-api.ts) take their types from them. Only `typebox` here (and refTo, TypeBox alone
+ * too), nothing of the server: the console's type-check reads this file (its imports are type-only,
+ * so no bundle carries it).
  */
 
 /** Most items one page of a list may hold. */
@@ -69,6 +71,23 @@ export const SecretSchema = Type.Object(
   { $id: 'V1Secret', additionalProperties: false },
 );
 export type SecretView = Static<typeof SecretSchema>;
+
+function pageOf<T extends TSchema>(item: T, description: string) {
+  return Type.Object(
+    {
+      items: Type.Array(refTo(item)),
+      nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
+    },
+    { description, additionalProperties: false },
+  );
+}
+export const StorePage = pageOf(StoreSchema, 'One page of stores, by name');
+export type StorePage = Static<typeof StorePage>;
+export const SecretPage = pageOf(SecretSchema, 'One page of secrets (metadata only), by name');
+export type SecretPage = Static<typeof SecretPage>;
+
+/** The shape of StorePage and SecretPage over any item type: `items`, then `nextCursor` (null: the last). */
+export type PageOf<T> = { [K in keyof StorePage]: K extends 'items' ? T[] : StorePage[K] };
 
 const WriteInstant = Type.Union([Type.String({ format: 'date-time', maxLength: 64 }), Type.Null()], {
   'x-message': 'Expected an ISO 8601 date-time (e.g. 2030-01-31T12:00:00Z) or null.',
