@@ -54,6 +54,8 @@ export function v1SecretRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         const query = request.query;
         const prefix = query.prefix ?? '';
         const binding = secretListBinding(tenant, store, prefix);
+        // One use case per request: `afterOf`/`nextCursorOf` only open and issue the HMAC cursor
+        // (core.pageCursors, a pure computation: no storage, no audit event).
         const page = await core.secrets.listByName(
           callerOf(request),
           tenant,

@@ -38,6 +38,8 @@ export function v1StoreRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         const query = request.query;
         const prefix = query.prefix ?? '';
         const binding = storeListBinding(tenant, prefix);
+        // One use case per request: `afterOf`/`nextCursorOf` only open and issue the HMAC cursor
+        // (core.pageCursors, a pure computation: no storage, no audit event).
         const page = await core.stores.listByName(callerOf(request), tenant, {
           prefix,
           after: afterOf(core, binding, query.cursor),
