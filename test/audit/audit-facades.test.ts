@@ -49,7 +49,10 @@ describe('audit events of every facade', () => {
       await neo('DELETE', '/api/default/secrets/db-password', admin);
     });
     assert.equal(putStatus, 204);
+    // The tenant's first write creates its `default` store: recorded too, in the same transaction.
+    const store = await server.runtime.repository.getStoreByName('default', 'default', null);
     assert.deepEqual(summary(events), [
+      `store.create store:default/store-id:${store?.id ?? '?'} allowed`,
       'secret.create store:default/secret:db-password allowed',
       'secret.set-value store:default/secret:db-password allowed',
       'secret.reveal store:default/secret:db-password allowed',
@@ -63,9 +66,10 @@ describe('audit events of every facade', () => {
       assert.equal(e.clientAddress, '127.0.0.1');
       assert.match(e.requestId, /^[0-9a-f-]{36}$/);
     }
-    // The change and its event share a transaction, so the create's two events share a request id.
+    // The change and its events share a transaction, so the first PUT's three events share a request id.
     assert.equal(events[0]?.requestId, events[1]?.requestId);
-    assert.notEqual(events[1]?.requestId, events[2]?.requestId);
+    assert.equal(events[1]?.requestId, events[2]?.requestId);
+    assert.notEqual(events[2]?.requestId, events[3]?.requestId);
   });
 
   it('Neostore: refusals after authentication are recorded with their reason and the response trace id', async () => {
@@ -217,9 +221,11 @@ describe('audit events of every facade', () => {
         403,
       );
     });
-    // One core call per request, so one event per request (issue 14): the environment's store is
-    // resolved (and created on the first declare) inside the operation, and named as addressed.
+    // One core call per request (issue 14): the environment's store is resolved inside the
+    // operation and named as addressed; the first declare creates it, recorded in its transaction.
+    const store = await server.runtime.repository.getStoreByName('default', 'app/prod', null);
     assert.deepEqual(summary(events), [
+      `store.create store:app/prod/store-id:${store?.id ?? '?'} allowed`,
       'secret.create store:app/prod/secret:API_KEY allowed',
       'secret.set-value store:app/prod/secret:API_KEY allowed',
       'secret.get store:app/prod/secret:API_KEY allowed',

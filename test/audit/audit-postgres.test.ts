@@ -47,7 +47,9 @@ describe('audit on PostgreSQL', () => {
     const events = await a.listAuditEvents({ tenantId: 'acme', direction: 'asc', limit: 10_000 });
     const creates = events.filter((e) => e.action === 'secret.create').length;
     assert.equal(creates, 8, 'each of the 8 names created once');
-    assert.equal(events.length, 2 * per * 3 + creates);
+    const stores = events.filter((e) => e.action === 'store.create').length;
+    assert.equal(stores, 1, 'the default store, created once by whichever node wrote first');
+    assert.equal(events.length, 2 * per * 3 + creates + stores);
     assert.deepEqual(
       events.map((e) => e.seq),
       Array.from({ length: events.length }, (_, i) => i + 1),

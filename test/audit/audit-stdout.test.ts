@@ -60,11 +60,12 @@ describe('COFFER_AUDIT_STDOUT', () => {
       lines.filter((e) => e.tenantId === 'default').map((e) => `${e.seq} ${e.action}`),
       [
         '1 apikey.create',
-        '2 secret.create',
-        '3 secret.set-value',
-        '4 secret.reveal',
-        '5 apikey.create',
-        '6 secret.list',
+        '2 store.create',
+        '3 secret.create',
+        '4 secret.set-value',
+        '5 secret.reveal',
+        '6 apikey.create',
+        '7 secret.list',
       ],
     );
     // The bootstrap banner prints the admin token once, by design; no other line holds a token or the value.

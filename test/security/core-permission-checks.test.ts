@@ -274,6 +274,73 @@ describe('core permission checks, each on its own (no facade in front)', () => {
     }
   });
 
+  // A store named by `{ ref }` (the native API) is looked up only once the caller holds the
+  // lookup's permission: without it the answer is 403 whether or not the store exists, so a key
+  // cannot probe which store names or ids a tenant has. A store that does not exist is the test.
+  const REF_LOOKUPS: readonly CoreCall[] = [
+    {
+      name: 'secrets.listByName',
+      needs: 'secrets:read',
+      run: (c, a) =>
+        c.secrets.listByName(a, TENANT, { ref: 'no-such-store' }, { prefix: '', after: null, limit: 1 }),
+    },
+    {
+      name: 'secrets.get',
+      needs: 'secrets:read',
+      run: (c, a) => c.secrets.get(a, TENANT, { ref: 'no-such-store' }, { name: 'S' }),
+    },
+    {
+      name: 'secrets.revealByName',
+      needs: 'secrets:read',
+      run: (c, a) => c.secrets.revealByName(a, TENANT, { ref: 'no-such-store' }, 'S'),
+    },
+    {
+      name: 'secrets.revealMany',
+      needs: 'secrets:reveal',
+      run: (c, a) => c.secrets.revealMany(a, TENANT, { ref: 'no-such-store' }, ['S']),
+    },
+    {
+      name: 'secrets.write',
+      needs: 'secrets:read',
+      run: (c, a) => c.secrets.write(a, TENANT, { ref: 'no-such-store' }, 'S', { value: 'x' }),
+    },
+    {
+      name: 'secrets.update',
+      needs: 'secrets:read',
+      run: (c, a) =>
+        c.secrets.update(a, TENANT, { ref: 'no-such-store' }, { name: 'S' }, { description: 'd' }),
+    },
+    {
+      name: 'secrets.createMany',
+      needs: 'secrets:write',
+      run: (c, a) => c.secrets.createMany(a, TENANT, { ref: 'no-such-store' }, [{ name: 'NEW' }]),
+    },
+    {
+      name: 'secrets.duplicate',
+      needs: 'secrets:write',
+      run: (c, a, { secretId }) =>
+        c.secrets.duplicate(a, TENANT, { ref: 'no-such-store' }, secretId, { name: 'COPY', scopes: [] }),
+    },
+    {
+      name: 'secrets.removeMany',
+      needs: 'secrets:write',
+      run: (c, a) => c.secrets.removeMany(a, TENANT, { ref: 'no-such-store' }, [{ name: 'S' }]),
+    },
+    {
+      name: 'secrets.setValue',
+      needs: 'secrets:set-value',
+      run: (c, a) => c.secrets.setValue(a, TENANT, { ref: 'no-such-store' }, 'S', 'x'),
+    },
+  ];
+  for (const call of REF_LOOKUPS) {
+    it(`${call.name} of a store by ref that does not exist: 403 without ${call.needs}, not a 404 that tells`, async () => {
+      await assert.rejects(call.run(server.runtime.core, keyWithout(call.needs), ids), (error: unknown) => {
+        assert.ok(error instanceof ForbiddenError, `${call.name}: ${String(error)}`);
+        return true;
+      });
+    });
+  }
+
   it('the audit service needs audit:read', async () => {
     await assert.rejects(
       server.runtime.core.audit.list(keyWithout('audit:read'), TENANT, { limit: 10 }),

@@ -131,8 +131,10 @@ export class SecretWrites {
     });
     const plaintext = Buffer.from(input.value, 'utf8');
     // Creating the secret is recorded as well as setting its value.
-    const entriesOf = (r: { created: boolean }): AuditEntry[] =>
-      r.created ? [{ ...entry, action: 'secret.create' }, { ...entry }] : [{ ...entry }];
+    const entriesOf = (r: { created: boolean }): AuditEntry[] => [
+      ...target.creationEntries(),
+      ...(r.created ? [{ ...entry, action: 'secret.create' }, { ...entry }] : [{ ...entry }]),
+    ];
     try {
       return await this.#deps.audit.change(
         ctx,
@@ -402,12 +404,14 @@ export class SecretWrites {
     const lookup = () => requireStorePermission(actor, tenantId, 'secrets:write');
     await this.#deps.audit.check(ctx, entry, () => target.checkBefore(lookup, checks));
     // One event per secret created (each with its own resource), all in the change's transaction.
-    const entriesOf = (created: readonly SecretRecord[]): AuditEntry[] =>
-      created.map((c) => ({
+    const entriesOf = (created: readonly SecretRecord[]): AuditEntry[] => [
+      ...target.creationEntries(),
+      ...created.map((c) => ({
         tenantId,
         action: entry.action,
         resource: secretResource(target.resource, { name: c.name }),
-      }));
+      })),
+    ];
     return this.#deps.audit.change(
       ctx,
       entry,

@@ -2,6 +2,7 @@ import { newId } from '../../crypto/tokens.js';
 import type { RepositoryTx } from '../ports/repository.js';
 import { type Actor, managedScopeOf, requireStorePermission } from '../actor.js';
 import { safeName } from '../audit-redaction.js';
+import type { AuditEntry } from '../audit-trail.js';
 import { NotFoundError, QuotaExceededError, UnavailableError } from '../errors.js';
 import type { StoreRecord } from '../model.js';
 import { assertStoreName, assertTenantId } from '../names.js';
@@ -106,6 +107,7 @@ export class StoreTarget {
   readonly tenantId: string;
   readonly ref: StoreRef;
   #store: StoreRecord | null = null;
+  #created = false;
 
   constructor(tenantId: string, ref: StoreRef) {
     this.tenantId = tenantId;
@@ -139,6 +141,19 @@ export class StoreTarget {
     return this.#store === null ? `store:${safeName(ref.ref)}` : `store-id:${this.#store.id}`;
   }
 
+  /**
+   * The `store.create` event of a store this operation created (a `{name, create}` written first),
+   * to go before the operation's own events, in its transaction: a store never comes into being
+   * unrecorded, whichever facade's first write made it. Empty when the store already existed.
+   */
+  creationEntries(): AuditEntry[] {
+    const store = this.#store;
+    if (!this.#created || store === null) return [];
+    return [
+      { tenantId: this.tenantId, action: 'store.create', resource: `${this.resource}/store-id:${store.id}` },
+    ];
+  }
+
   /** The store, or null for a `{name}` that does not exist yet (see `findStore`). */
   async find(reads: StoreReads, actor: Actor): Promise<StoreRecord | null> {
     this.#store = await findStore(reads, actor, this.tenantId, this.ref);
@@ -157,7 +172,7 @@ export class StoreTarget {
     if (found !== null || !('name' in ref) || ref.create !== true) return found;
     requireStorePermission(actor, this.tenantId, 'secrets:write');
     assertStoreName(ref.name);
-    const { store } = await ensureStoreInTx(
+    const { store, created } = await ensureStoreInTx(
       tx,
       this.tenantId,
       ref.name,
@@ -166,6 +181,7 @@ export class StoreTarget {
       storeLimit,
     );
     this.#store = store;
+    this.#created = created;
     return store;
   }
 }
