@@ -208,6 +208,11 @@ const CALLS: readonly CoreCall[] = [
     needs: 'secrets:read',
     run: (c, a, { storeId }) => c.stores.get(a, TENANT, storeId),
   },
+  {
+    name: 'stores.getByName',
+    needs: 'secrets:read',
+    run: (c, a) => c.stores.getByName(a, TENANT, 'box'),
+  },
   { name: 'stores.create', needs: 'secrets:write', run: (c, a) => c.stores.create(a, TENANT, 'made') },
   { name: 'stores.ensure', needs: 'secrets:write', run: (c, a) => c.stores.ensure(a, TENANT, 'made') },
   {
