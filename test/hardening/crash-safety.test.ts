@@ -65,9 +65,12 @@ describe('crash safety', () => {
       // Kill at a different depth each round, always with writes in flight.
       const killAfter = 80 + round * 60;
       while (acks < killAfter) await new Promise((r) => setImmediate(r));
+      // SIGKILL takes effect a moment after kill() returns; a fast server can answer every request
+      // in that moment. The writers keep writing until the process is gone, so the kill always
+      // lands on writes the server had not answered (each writer stops at its first failed write).
       server.child.kill('SIGKILL');
-      alive = false;
       await server.exited;
+      alive = false;
       await Promise.all(writers);
       assert.ok(
         [...ledgers.values()].some((l) => l.inFlight !== null),
