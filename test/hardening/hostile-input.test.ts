@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
  * the server as sent; fetch would normalise them. Seeds are fixed: a failure reproduces.
  */
 
-type Facade = 'neostore' | 'cloudflare' | 'envs';
+type Facade = 'neostore' | 'cloudflare' | 'envs' | 'v1';
 
 interface RawResponse {
   readonly status: number;
@@ -109,6 +109,7 @@ function assertFacadeShape(facade: Facade, res: RawResponse, where: string): voi
   assert.equal(res.headers['cache-control'], 'no-store', where);
   switch (facade) {
     case 'neostore':
+    case 'v1':
       assert.match(contentType, /^application\/problem\+json/, where);
       assert.equal(body.status, res.status, where);
       assert.equal(typeof body.title, 'string', where);
@@ -368,6 +369,19 @@ const ROUTES: RouteTemplate[] = [
   r('envs', 'PUT', '/:tenant/:project/envs/:env/secrets/:name'),
   r('envs', 'DELETE', '/:tenant/:project/envs/:env/secrets/:name'),
   r('envs', 'PUT', '/:tenant/:project/envs/:env/secrets/:name/value'),
+  ...(
+    [
+      ['GET', '/stores'],
+      ['POST', '/stores'],
+      ['GET', '/stores/:store'],
+      ['DELETE', '/stores/:store'],
+      ['GET', '/stores/:store/secrets'],
+      ['GET', '/stores/:store/secrets/:name'],
+      ['PUT', '/stores/:store/secrets/:name'],
+      ['DELETE', '/stores/:store/secrets/:name'],
+      ['POST', '/stores/:store/reveal'],
+    ] as const
+  ).map(([m, p]) => r('v1', m, `/v1/tenants/:tenant${p}`)),
 ];
 
 describe('hostile input on every route of every facade', () => {
@@ -444,14 +458,14 @@ describe('hostile input on every route of every facade', () => {
     await holds(
       fc.asyncProperty(
         credential,
-        fc.constantFrom(...(['neostore', 'cloudflare', 'envs'] as const)),
+        fc.constantFrom(...(['neostore', 'cloudflare', 'envs', 'v1'] as const)),
         async (cred, facade) => {
-          const path =
-            facade === 'neostore'
-              ? '/api/default/secrets'
-              : facade === 'cloudflare'
-                ? '/client/v4/accounts/default/secrets_store/stores'
-                : '/default/web/envs/dev/secrets';
+          const path = {
+            neostore: '/api/default/secrets',
+            cloudflare: '/client/v4/accounts/default/secrets_store/stores',
+            envs: '/default/web/envs/dev/secrets',
+            v1: '/v1/tenants/default/stores',
+          }[facade];
           const headers: Record<string, string> =
             facade === 'neostore' ? { 'x-api-key': cred } : { authorization: `Bearer ${cred}` };
           const res = await rawRequest(base, 'GET', path, headers);
