@@ -14,6 +14,7 @@ import {
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
+import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
 
@@ -24,6 +25,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteApiKeyQueries(conn),
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
+    ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
   };
 }
