@@ -1,7 +1,7 @@
 import { openValue } from '../../crypto/envelope.js';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Repository, RepositoryReads, RepositoryTx } from '../ports/repository.js';
-import { holdsPermission, requirePermission } from '../actor.js';
+import { requirePermission } from '../actor.js';
 import type { AuditEntry, AuditTrail } from '../audit-trail.js';
 import { type Caller, callContextOf } from '../call-context.js';
 import type { Clock } from '../clock.js';
@@ -722,15 +722,13 @@ export class KvSecrets {
 
   /**
    * The store a mount names, or null while it does not exist (a first write creates it): what the
-   * `vault` CLI's preflight asks. Needs `secrets:read` or `secrets:reveal`.
+   * `vault` CLI's preflight asks. Needs `secrets:read`.
    */
   async mount(caller: Caller, tenantId: string, mount: string): Promise<StoreRecord | null> {
     const ctx = callContextOf(caller);
     const target = new StoreTarget(tenantId, { name: mount });
     return this.#deps.audit.read(ctx, entryOf(target, 'store.get'), async () => {
-      if (!holdsPermission(ctx.actor, tenantId, 'secrets:reveal')) {
-        requirePermission(ctx.actor, tenantId, 'secrets:read');
-      }
+      requirePermission(ctx.actor, tenantId, 'secrets:read');
       assertStoreName(mount, 'mount');
       return target.find(this.#deps.repository, ctx.actor);
     });

@@ -89,7 +89,7 @@ export function vaultSysRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
           tags: ['Vault'],
           summary: 'The mount of a path (the vault CLI’s KV preflight)',
           description:
-            'Every mount is a store, KV version 2 (`options.version: "2"`). Requires `secrets:read` or `secrets:reveal`.',
+            'Every mount is a store, KV version 2 (`options.version: "2"`). Requires `secrets:read`.',
           params: PreflightParams,
           response: {
             200: refTo(VaultResponseSchema, { description: 'The mount.' }),
