@@ -48,18 +48,33 @@ export function chainEvent(head: AuditHead, fields: Omit<AuditFields, 'seq'>): A
 }
 
 export type ChainCheck =
-  | { readonly ok: true; readonly tenantId: string; readonly events: number; readonly head: AuditHead }
+  | {
+      readonly ok: true;
+      readonly tenantId: string;
+      /** Events present and verified (after the prune point). */
+      readonly events: number;
+      readonly head: AuditHead;
+      /**
+       * Where the stored events start from: seq 0 and GENESIS_HASH, or the prune point (the newest
+       * pruned event's seq and hash), which only a signed checkpoint can vouch for (verify --anchors).
+       */
+      readonly from: AuditHead;
+    }
   | { readonly ok: false; readonly tenantId: string; readonly seq: number; readonly problem: string };
 
 const BATCH = 1_000;
 
-/** Walks one chain from its first event; names the first event that does not verify. */
+/**
+ * Walks one chain from its first stored event (seq 1, or the one after its prune point); names the
+ * first event that does not verify.
+ */
 export async function verifyChain(
-  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
+  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead' | 'getAuditPrunePoint'>,
   tenantId: string,
 ): Promise<ChainCheck> {
-  let expected = 1;
-  let prev = GENESIS_HASH;
+  const from = (await reads.getAuditPrunePoint(tenantId)) ?? { seq: 0, hash: GENESIS_HASH };
+  let expected = from.seq + 1;
+  let prev = from.hash;
   const broken = (seq: number, problem: string): ChainCheck => ({ ok: false, tenantId, seq, problem });
   for (;;) {
     const page = await reads.listAuditEvents({
@@ -83,18 +98,27 @@ export async function verifyChain(
     }
     if (page.length < BATCH) break;
   }
-  const events = expected - 1;
+  if (from.seq > 0) {
+    // Pruned events are gone; nothing may sit below the prune point either.
+    const below = await reads.listAuditEvents({ tenantId, direction: 'asc', limit: 1 });
+    const first = below[0];
+    if (first !== undefined && first.seq <= from.seq) {
+      return broken(first.seq, `it is at or below the prune point (seq ${from.seq})`);
+    }
+  }
+  const last = expected - 1;
+  const events = last - from.seq;
   const head = await reads.getAuditHead(tenantId);
   if (head === null) {
-    return events === 0
-      ? { ok: true, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
-      : broken(events, 'the chain head is missing');
+    return last === 0
+      ? { ok: true, tenantId, events, head: { seq: 0, hash: GENESIS_HASH }, from }
+      : broken(last, 'the chain head is missing');
   }
-  if (head.seq !== events || !head.hash.equals(prev)) {
+  if (head.seq !== last || !head.hash.equals(prev)) {
     return broken(
-      Math.min(head.seq, events + 1),
-      `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
+      Math.min(head.seq, last + 1),
+      `the chain head is at seq ${head.seq} but the events end at seq ${last} (the newest events were deleted or the head was edited)`,
     );
   }
-  return { ok: true, tenantId, events, head };
+  return { ok: true, tenantId, events, head, from };
 }
