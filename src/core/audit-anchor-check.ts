@@ -184,10 +184,10 @@ export async function checkAgainstAnchors(
     const pruneSeq = prune?.seq ?? 0;
     const [last] = await reads.listAuditEvents({ tenantId: chainId, direction: 'desc', limit: 1 });
     const lastSeq = last?.seq ?? pruneSeq;
-    if (pruneSeq > newestSeq) {
+    if (pruneSeq >= newestSeq) {
       problem(
         'pruned-uncovered',
-        `its events up to seq ${pruneSeq} were removed, past seq ${newestSeq} of the newest checkpoint stating it (${newest.checkpoint}): pruning never goes past a checkpoint`,
+        `its events up to seq ${pruneSeq} were removed, but pruning keeps every event from seq ${newestSeq} on (the newest checkpoint stating it, ${newest.checkpoint})`,
       );
     }
     if (lastSeq < newestSeq) {

@@ -9,7 +9,7 @@ import type {
   StoreRecord,
   VersionRecord,
 } from '../../src/core/model.js';
-import { chainEvent, verifyChain } from '../../src/core/audit-chain.js';
+import { chainEvent, GENESIS_HASH, verifyChain } from '../../src/core/audit-chain.js';
 import type { Repository, RepositoryTx } from '../../src/core/ports/repository.js';
 
 /** One engine under test: every test opens its own repository over fresh, empty storage. */
@@ -1089,6 +1089,54 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       assert.deepEqual(await repo.listAuditEvents({ ...q, tenantId: 'other' }), []);
     });
 
+    contract(
+      'audit anchors: a checkpoint number is taken once; the newest is what the next links to',
+      async (repo) => {
+        assert.equal(await repo.getLatestAuditCheckpoint(), null);
+        const first = { seq: 1, hash: 'a'.repeat(64), time: T0, line: '{"seq":1}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(first)), true);
+        const again = { ...first, hash: 'b'.repeat(64), line: '{"seq":1,"other":true}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(again)), false);
+        await repo.transaction((tx) => tx.recordAuditCheckpoint({ ...first, seq: 2, hash: 'c'.repeat(64) }));
+        assert.deepEqual(await repo.getLatestAuditCheckpoint(), { ...first, seq: 2, hash: 'c'.repeat(64) });
+      },
+    );
+
+    contract(
+      'audit anchors: pruning deletes one chain up to a point, and the chain verifies from it',
+      async (repo) => {
+        await repo.transaction(async (tx) => {
+          for (let i = 1; i <= 5; i++) await appendEvent(tx, 't1');
+          await appendEvent(tx, 't2');
+        });
+        const events = await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 });
+        const third = events[2];
+        assert.ok(third);
+        assert.equal(await repo.getAuditPrunePoint('t1'), null);
+        const through = { seq: 3, hash: third.hash };
+        assert.equal(await repo.transaction((tx) => tx.pruneAuditEvents('t1', through)), 3);
+        assert.deepEqual(await repo.getAuditPrunePoint('t1'), through);
+        const left = await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 });
+        assert.deepEqual(
+          left.map((e) => e.seq),
+          [4, 5],
+        );
+        assert.equal((await repo.listAuditEvents({ tenantId: 't2', direction: 'asc', limit: 10 })).length, 1);
+        assert.deepEqual(await verifyChain(repo, 't1'), {
+          ok: true,
+          tenantId: 't1',
+          events: 2,
+          head: { seq: 5, hash: events[4]?.hash },
+          from: through,
+        });
+        // A prune point that is not the hash the rest links from breaks the chain at its first event.
+        await repo.transaction((tx) => tx.pruneAuditEvents('t1', { seq: 3, hash: Buffer.alloc(32, 1) }));
+        const broken = await verifyChain(repo, 't1');
+        assert.equal(broken.ok, false);
+        assert.equal(broken.ok ? 0 : broken.seq, 4);
+      },
+    );
+
     // Two instances in one process take turns here: SQLite's busy wait would block the one thread that
     // both share. test/audit/audit-postgres.test.ts runs two PostgreSQL instances truly at once.
     test('audit: concurrent appenders keep one linear chain, continued by a second instance', async () => {
@@ -1111,6 +1159,7 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
           tenantId: 't1',
           events: 2 * per,
           head: { seq: 2 * per, hash: events.at(-1)?.hash },
+          from: { seq: 0, hash: GENESIS_HASH },
         });
       } finally {
         await a.close();
