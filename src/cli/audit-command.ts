@@ -16,9 +16,12 @@ import type { CliIo } from './cli.js';
 import { type AuditRuntime, buildAuditRuntime } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
-/** The platform chain has no tenant id; this is how the CLI names it. */
-function chainName(tenantId: string): string {
-  return tenantId === '' ? 'the platform chain' : `tenant '${tenantId}'`;
+/** The platform has no tenant id; this is how the CLI names a chain (ADR 0011: several per tenant). */
+function chainName(check: { readonly tenantId: string; readonly chainId: string }): string {
+  const whose = check.tenantId === '' ? 'the platform' : `tenant '${check.tenantId}'`;
+  // A chain written before schema 3 is the tenant's only one, named by the tenant id.
+  if (check.chainId === check.tenantId) return check.tenantId === '' ? 'the platform chain' : whose;
+  return `${whose}, chain ${check.chainId}`;
 }
 
 const SUBCOMMANDS = ['verify', 'export', 'checkpoint', 'prune', 'anchor-key'] as const;
@@ -190,10 +193,9 @@ async function checkpoint(
   );
   if (pruned !== null) {
     io.err.write(`Pruned ${pruned.events} event(s) from ${pruned.chains.length} chain(s).\n`);
-    for (const c of pruned.chains)
-      io.err.write(`  ${chainName(c.chainId)}: events up to seq ${c.through} pruned\n`);
+    for (const c of pruned.chains) io.err.write(`  ${chainName(c)}: events up to seq ${c.through} pruned\n`);
     for (const r of pruned.refused) {
-      io.err.write(`coffer: audit chain of ${chainName(r.chainId)} was not pruned: ${r.problem}.\n`);
+      io.err.write(`coffer: audit chain of ${chainName(r)} was not pruned: ${r.problem}.\n`);
     }
     if (pruned.refused.length > 0) return 1;
   }
@@ -244,16 +246,14 @@ async function verify(
     }
     anchored = await runtime.audit.verifyAgainstAnchors(OPERATOR, loaded.checkpoints, checks);
     for (const p of anchored.problems) {
-      report(`audit chain of ${chainName(p.tenantId)} ${CHAIN_PROBLEM[p.kind]}: ${p.message}`);
+      report(`audit chain of ${chainName(p)} ${CHAIN_PROBLEM[p.kind]}: ${p.message}`);
     }
   }
   const anchoredChains = new Set(anchored?.problems.map((p) => p.chainId) ?? []);
   for (const check of checks) {
     // A break inside what a checkpoint covers is already reported as a rewrite.
-    if (check.ok || anchoredChains.has(check.tenantId)) continue;
-    report(
-      `audit chain of ${chainName(check.tenantId)} does not verify at seq ${check.seq}: ${check.problem}`,
-    );
+    if (check.ok || anchoredChains.has(check.chainId)) continue;
+    report(`audit chain of ${chainName(check)} does not verify at seq ${check.seq}: ${check.problem}`);
   }
   if (broken > 0) return 1;
   const events = checks.reduce((n, c) => n + (c.ok ? c.events : 0), 0);
@@ -271,7 +271,7 @@ async function verify(
       );
     }
     if (anchored !== null) {
-      const c = covered.get(check.tenantId) ?? null;
+      const c = covered.get(check.chainId) ?? null;
       notes.push(
         c === null
           ? 'in no checkpoint yet: nothing outside the database vouches for it'
@@ -279,7 +279,7 @@ async function verify(
       );
     }
     io.out.write(
-      `  ${chainName(check.tenantId)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}${notes.map((n) => `; ${n}`).join('')}\n`,
+      `  ${chainName(check)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}${notes.map((n) => `; ${n}`).join('')}\n`,
     );
   }
   return 0;

@@ -165,7 +165,7 @@ export async function checkAgainstAnchors(
       stated.set(e.chain, chain);
     }
   }
-  const inDatabase = new Map(checks.map((c) => [c.tenantId, c]));
+  const inDatabase = new Map(checks.map((c) => [c.chainId, c]));
   for (const [chainId, { tenant, seqs }] of stated) {
     const newestSeq = Math.max(...seqs.keys());
     const newest = seqs.get(newestSeq);
@@ -180,9 +180,16 @@ export async function checkAgainstAnchors(
       );
       continue;
     }
+    if (check.tenantId !== tenant) {
+      problem(
+        'rewritten',
+        `checkpoint ${newest.checkpoint} states it as tenant '${tenant}'s, but the database gives it to '${check.tenantId}'`,
+      );
+      continue;
+    }
     const prune = await reads.getAuditPrunePoint(chainId);
     const pruneSeq = prune?.seq ?? 0;
-    const [last] = await reads.listAuditEvents({ tenantId: chainId, direction: 'desc', limit: 1 });
+    const [last] = await reads.listAuditEvents({ chainId, direction: 'desc', limit: 1 });
     const lastSeq = last?.seq ?? pruneSeq;
     if (pruneSeq >= newestSeq) {
       problem(
@@ -212,7 +219,7 @@ export async function checkAgainstAnchors(
         hash = prune?.hash.toString('hex') ?? null;
       } else {
         const [e] = await reads.listAuditEvents({
-          tenantId: chainId,
+          chainId,
           direction: 'desc',
           beforeSeq: seq + 1,
           limit: 1,
@@ -231,11 +238,11 @@ export async function checkAgainstAnchors(
     }
   }
   const chains: AnchoredChain[] = checks.map((c) => {
-    const s = stated.get(c.tenantId);
-    if (s === undefined) return { chainId: c.tenantId, covered: null };
+    const s = stated.get(c.chainId);
+    if (s === undefined) return { chainId: c.chainId, covered: null };
     const seq = Math.max(...s.seqs.keys());
     const at = s.seqs.get(seq);
-    return { chainId: c.tenantId, covered: at === undefined ? null : { checkpoint: at.checkpoint, seq } };
+    return { chainId: c.chainId, covered: at === undefined ? null : { checkpoint: at.checkpoint, seq } };
   });
   return { problems, chains };
 }

@@ -1,5 +1,5 @@
 import type { Repository, RepositoryReads } from './ports/repository.js';
-import { auditHash, GENESIS_HASH } from './audit-chain.js';
+import { auditHash, byChainId, GENESIS_HASH } from './audit-chain.js';
 import {
   CHECKPOINT_GENESIS,
   CHECKPOINT_TYPE,
@@ -35,22 +35,23 @@ export interface ChainHead {
 }
 
 /**
- * Every chain's committed head, sorted by chain id. Today a chain is a tenant's; the chain id is what
- * the storage calls it. A chain whose head row is missing is stated at its newest event.
+ * Every chain's committed head, sorted by chain id (ADR 0011: several chains per tenant, opaque ids).
+ * A chain whose head row is missing is stated at its newest event; an empty chain is left out.
  */
 export async function listChainHeads(
-  reads: Pick<RepositoryReads, 'listAuditChains' | 'getAuditHead' | 'listAuditEvents'>,
+  reads: Pick<RepositoryReads, 'listAuditChains' | 'listAuditEvents'>,
 ): Promise<ChainHead[]> {
   const out: ChainHead[] = [];
-  for (const chainId of await reads.listAuditChains()) {
-    let head: AuditHead | null = await reads.getAuditHead(chainId);
+  for (const chain of await reads.listAuditChains({ withHeadless: true })) {
+    let head: AuditHead | null = chain.head;
     if (head === null) {
-      const [newest] = await reads.listAuditEvents({ tenantId: chainId, direction: 'desc', limit: 1 });
+      const [newest] = await reads.listAuditEvents({ chainId: chain.chainId, direction: 'desc', limit: 1 });
       head = newest === undefined ? null : { seq: newest.seq, hash: newest.hash };
     }
-    if (head !== null && head.seq > 0) out.push({ chainId, tenantId: chainId, ...head });
+    if (head !== null && head.seq > 0)
+      out.push({ chainId: chain.chainId, tenantId: chain.tenantId, ...head });
   }
-  return out.sort((a, b) => (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : 0));
+  return out.sort(byChainId);
 }
 
 /** What one pruning run did, chain by chain. */
@@ -58,9 +59,17 @@ export interface PruneReport {
   /** Events deleted in all. */
   readonly events: number;
   /** Chains that now start after a prune point they did not have before this run. */
-  readonly chains: readonly { readonly chainId: string; readonly through: number }[];
+  readonly chains: readonly {
+    readonly chainId: string;
+    readonly tenantId: string;
+    readonly through: number;
+  }[];
   /** Chains not pruned because they do not verify up to the checkpointed head (evidence is kept). */
-  readonly refused: readonly { readonly chainId: string; readonly problem: string }[];
+  readonly refused: readonly {
+    readonly chainId: string;
+    readonly tenantId: string;
+    readonly problem: string;
+  }[];
 }
 
 /** A checkpoint that sinks failed to take, with the sinks still owed it. */
@@ -208,13 +217,13 @@ export class AuditAnchoring {
     const cutoff = this.#clock.now() - retentionMs;
     const reads = this.#repository;
     let events = 0;
-    const chains: { chainId: string; through: number }[] = [];
-    const refused: { chainId: string; problem: string }[] = [];
+    const chains: { chainId: string; tenantId: string; through: number }[] = [];
+    const refused: { chainId: string; tenantId: string; problem: string }[] = [];
     for (const entry of checkpoint.chains) {
       const chainId = entry.chain;
       const from = (await reads.getAuditPrunePoint(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
       const [young] = await reads.listAuditEvents({
-        tenantId: chainId,
+        chainId,
         direction: 'asc',
         afterSeq: from.seq,
         since: cutoff,
@@ -229,7 +238,7 @@ export class AuditAnchoring {
       let problem: string | null = null;
       while (problem === null && expected <= entry.seq) {
         const page = await reads.listAuditEvents({
-          tenantId: chainId,
+          chainId,
           direction: 'asc',
           afterSeq: expected - 1,
           limit: PAGE,
@@ -252,13 +261,13 @@ export class AuditAnchoring {
         problem = `its event ${entry.seq} is not the one checkpoint ${checkpoint.seq} states`;
       }
       if (problem !== null) {
-        refused.push({ chainId, problem });
+        refused.push({ chainId, tenantId: entry.tenant, problem });
         continue;
       }
       for (const cut of cuts) {
         events += await this.#repository.transaction((tx) => tx.pruneAuditEvents(chainId, cut));
       }
-      chains.push({ chainId, through: target });
+      chains.push({ chainId, tenantId: entry.tenant, through: target });
     }
     return { events, chains, refused };
   }

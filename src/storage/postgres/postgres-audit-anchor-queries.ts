@@ -40,7 +40,7 @@ export function postgresAuditAnchorQueries(conn: PostgresConnection): AuditAncho
     async pruneAuditEvents(chainId: string, through: AuditHead): Promise<number> {
       const deleted = await conn.changes(
         'coffer_prune_audit_events',
-        'DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2',
+        'DELETE FROM audit_events WHERE chain_id = $1 AND seq <= $2',
         [chainId, through.seq],
       );
       await conn.changes(

@@ -17,7 +17,7 @@ export function sqliteAuditAnchorQueries(conn: SqliteConnection): AuditAnchorRea
       'INSERT INTO audit_checkpoints (seq, hash, time, line) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING',
     ),
     prunePoint: p('SELECT seq, hash FROM audit_prune_points WHERE chain_id = ?'),
-    deleteEvents: p('DELETE FROM audit_events WHERE tenant_id = ? AND seq <= ?'),
+    deleteEvents: p('DELETE FROM audit_events WHERE chain_id = ? AND seq <= ?'),
     setPrunePoint: p(
       `INSERT INTO audit_prune_points (chain_id, seq, hash) VALUES (?, ?, ?)
        ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
