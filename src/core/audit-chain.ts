@@ -83,18 +83,36 @@ export type ChainCheck =
 const BATCH = 1_000;
 
 /**
- * Walks one chain from its first stored event (seq 1, or the one after its prune point); names the
- * first event that does not verify. `tenantId` is the tenant its head row names: every event must
- * name it too.
+ * Walks one chain from its first stored event (seq 1, or the one after its prune point) to its
+ * head; names the first event that does not verify. `tenantId` is the tenant its head row names:
+ * every event must name it too. Safe while the chain's owner keeps appending: the head is read
+ * first and the walk stops there; events past it are accepted only if the head has moved on to cover
+ * them since (appended meanwhile, checked next time). Safe while pruning runs: a break found after
+ * the prune point moved is walked again from the new one.
  */
 export async function verifyChain(
   reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead' | 'getAuditPrunePoint'>,
   chain: { readonly chainId: string; readonly tenantId: string },
 ): Promise<ChainCheck> {
+  const { chainId } = chain;
+  const prunePoint = async (): Promise<AuditHead> =>
+    (await reads.getAuditPrunePoint(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
+  for (let attempt = 0; ; attempt++) {
+    const from = await prunePoint();
+    const check = await walk(reads, chain, from, attempt);
+    if (check === 'again') continue;
+    if (!check.ok && attempt === 0 && (await prunePoint()).seq !== from.seq) continue;
+    return check;
+  }
+}
+
+async function walk(
+  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
+  chain: { readonly chainId: string; readonly tenantId: string },
+  from: AuditHead,
+  attempt: number,
+): Promise<ChainCheck | 'again'> {
   const { chainId, tenantId } = chain;
-  const from = (await reads.getAuditPrunePoint(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
-  let expected = from.seq + 1;
-  let prev = from.hash;
   const broken = (seq: number, problem: string): ChainCheck => ({
     ok: false,
     chainId,
@@ -102,12 +120,16 @@ export async function verifyChain(
     seq,
     problem,
   });
-  for (;;) {
+  const head = await reads.getAuditHead(chainId);
+  const last = head?.seq ?? Number.MAX_SAFE_INTEGER;
+  let expected = from.seq + 1;
+  let prev = from.hash;
+  while (expected <= last) {
     const page = await reads.listAuditEvents({
       chainId,
       direction: 'asc',
       afterSeq: expected - 1,
-      limit: BATCH,
+      limit: Math.min(BATCH, last - expected + 1),
     });
     for (const e of page) {
       if (e.seq !== expected) {
@@ -128,26 +150,29 @@ export async function verifyChain(
     if (page.length < BATCH) break;
   }
   if (from.seq > 0) {
-    // Pruned events are gone; nothing may sit below the prune point either.
-    const below = await reads.listAuditEvents({ chainId, direction: 'asc', limit: 1 });
-    const first = below[0];
+    // Pruned events are gone; nothing may sit at or below the prune point either.
+    const [first] = await reads.listAuditEvents({ chainId, direction: 'asc', limit: 1 });
     if (first !== undefined && first.seq <= from.seq) {
       return broken(first.seq, `it is at or below the prune point (seq ${from.seq})`);
     }
   }
-  const last = expected - 1;
-  const events = last - from.seq;
-  const head = await reads.getAuditHead(chainId);
+  const end = expected - 1;
+  const events = end - from.seq;
   if (head === null) {
-    return last === 0
-      ? { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH }, from }
-      : broken(last, 'the chain head is missing');
+    if (end === 0) return { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH }, from };
+    // A chain its owner created during the walk has a head now: walk again against it.
+    if (attempt === 0 && (await reads.getAuditHead(chainId)) !== null) return 'again';
+    return broken(end, 'the chain head is missing');
   }
-  if (head.seq !== last || !head.hash.equals(prev)) {
+  if (head.seq !== end || !head.hash.equals(prev)) {
     return broken(
-      Math.min(head.seq, last + 1),
-      `the chain head is at seq ${head.seq} but the events end at seq ${last} (the newest events were deleted or the head was edited)`,
+      Math.min(head.seq, end + 1),
+      `the chain head is at seq ${head.seq} but the events end at seq ${end} (the newest events were deleted or the head was edited)`,
     );
+  }
+  const [beyond] = await reads.listAuditEvents({ chainId, direction: 'asc', afterSeq: head.seq, limit: 1 });
+  if (beyond !== undefined && ((await reads.getAuditHead(chainId))?.seq ?? 0) < beyond.seq) {
+    return broken(beyond.seq, `it follows the chain head at seq ${head.seq} (the head was moved back)`);
   }
   return { ok: true, chainId, tenantId, events, head, from };
 }

@@ -27,6 +27,7 @@ const AUDIT_PAGE = 25;
 /** The fields of `GET /api/{tenant}/audit`'s answer these steps read. */
 interface AuditPageBody {
   readonly events: readonly {
+    readonly chainId: string;
     readonly seq: number;
     readonly actor: string;
     readonly action: string;
@@ -559,15 +560,18 @@ describe('web console in Chromium', () => {
 
     // Tamper with the file as someone with write access would: one event names a predecessor that
     // is not the one before it. The console checks the links of the page it shows.
-    const pair = newest.body.events.findIndex((e, i) => newest.body.events[i + 1]?.seq === e.seq - 1);
+    const pair = newest.body.events.findIndex(
+      (e, i) =>
+        newest.body.events[i + 1]?.seq === e.seq - 1 && newest.body.events[i + 1]?.chainId === e.chainId,
+    );
     const victim = newest.body.events[pair];
     const predecessor = newest.body.events[pair + 1];
     assert.ok(victim !== undefined && predecessor !== undefined, 'two consecutive events on the page');
     const db = new Database(join(server.dataDir, DATABASE_FILE));
     try {
       const changed = db
-        .prepare("UPDATE audit_events SET prev_hash = ? WHERE tenant_id = 'default' AND seq = ?")
-        .run(randomBytes(32), victim.seq);
+        .prepare('UPDATE audit_events SET prev_hash = ? WHERE chain_id = ? AND seq = ?')
+        .run(randomBytes(32), victim.chainId, victim.seq);
       assert.equal(changed.changes, 1);
     } finally {
       db.close();
