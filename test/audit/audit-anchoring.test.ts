@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { buildAuditAnchoring } from '../../src/composition/runtime.js';
+import { CheckpointShippingError, type CheckpointSink } from '../../src/core/audit-anchoring.js';
+import { generateAnchorKey } from '../../src/crypto/anchor-key.js';
+import { request } from '../support/http-client.js';
+import { tempDir } from '../support/temp-dir.js';
+import { startTestServer, type TestServer, testEngine } from '../support/test-server.js';
+import { openDatabaseFile } from './audit-events.js';
+
+/**
+ * AuditAnchoring in a real server's process, on the engine of COFFER_TEST_ENGINE: a sink that fails
+ * gets the same checkpoint again before any newer one, and pruning leaves a chain that does not
+ * verify alone (the evidence is kept).
+ */
+const engine = testEngine();
+const outside = tempDir();
+after(() => outside.remove());
+const key = join(outside.path, 'anchor.pem');
+before(() => generateAnchorKey(key));
+
+async function sql(server: TestServer, text: string): Promise<void> {
+  if (server.engine === 'sqlite') {
+    const db = openDatabaseFile(server.dataDir);
+    try {
+      db.exec(text);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: server.databaseUrl ?? '' });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+describe(`audit anchoring in process (${engine})`, () => {
+  it('a sink that failed gets the same checkpoint again before the next one', async () => {
+    const file = join(outside.path, `retry-${engine}.jsonl`);
+    const server = await startTestServer({
+      env: { COFFER_AUDIT_ANCHOR_KEY: key, COFFER_AUDIT_ANCHOR_FILE: file },
+    });
+    try {
+      await request(server.url, 'GET', '/api/default/secrets', { token: server.adminToken });
+      let failing = true;
+      const got: number[] = [];
+      const flaky: CheckpointSink = {
+        name: 'flaky',
+        async write(checkpoint) {
+          if (failing) throw new Error('collector unreachable');
+          got.push(checkpoint.seq);
+        },
+      };
+      const anchoring = buildAuditAnchoring(server.runtime.config, server.runtime.repository, {
+        extraSinks: [flaky],
+      });
+      assert.ok(anchoring);
+      await assert.rejects(
+        anchoring.checkpoint(),
+        (error) =>
+          error instanceof CheckpointShippingError &&
+          error.seq === 1 &&
+          /checkpoint 1 could not be written to flaky \(collector unreachable\)/.test(error.message),
+      );
+      // Still failing: no new number is taken while checkpoint 1 is owed.
+      await assert.rejects(anchoring.checkpoint(), /checkpoint 1 could not be written to flaky/);
+      assert.equal((await server.runtime.repository.getLatestAuditCheckpoint())?.seq, 1);
+      failing = false;
+      const next = await anchoring.checkpoint();
+      assert.equal(next.seq, 2);
+      assert.deepEqual(got, [1, 2]);
+      // The file took checkpoint 1 the first time and is not given it twice.
+      const seqs = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq);
+      assert.deepEqual(seqs, [1, 2]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('pruning leaves alone a chain that does not verify up to the checkpoint', async () => {
+    let now = Date.parse('2020-06-01T00:00:00Z');
+    const server = await startTestServer({
+      clock: { now: () => now },
+      env: {
+        COFFER_AUDIT_ANCHOR_KEY: key,
+        COFFER_AUDIT_ANCHOR_FILE: join(outside.path, `prune-${engine}.jsonl`),
+        COFFER_AUDIT_RETENTION: '30d',
+      },
+    });
+    try {
+      const token = server.adminToken;
+      for (let i = 0; i < 3; i++) {
+        await request(server.url, 'PUT', `/api/default/secrets/s${i}`, { token, body: { value: `v${i}` } });
+        await request(server.url, 'GET', `/api/default/secrets/s${i}`, { token });
+      }
+      now = Date.now();
+      await request(server.url, 'GET', '/api/default/secrets/s0', { token });
+      const chains = await server.runtime.repository.listAuditChains({ tenantId: 'default' });
+      const reads = chains.find((c) => c.chainId.includes('/r/'));
+      const changes = chains.find((c) => c.chainId.includes('/c/'));
+      assert.ok(reads && changes);
+      await sql(
+        server,
+        `UPDATE audit_events SET actor = 'key:nobody' WHERE chain_id = '${changes.chainId}' AND seq = 2`,
+      );
+      const anchoring = buildAuditAnchoring(server.runtime.config, server.runtime.repository);
+      assert.ok(anchoring);
+      const { pruned } = await anchoring.checkpointAndPrune();
+      assert.ok(pruned);
+      assert.deepEqual(
+        pruned.refused.map((r) => [r.chainId, r.problem]),
+        [[changes.chainId, 'it does not verify at seq 2']],
+      );
+      assert.ok(pruned.chains.some((c) => c.chainId === reads.chainId && c.through >= 3));
+      assert.equal(await server.runtime.repository.getAuditPrunePoint(changes.chainId), null);
+      const left = await server.runtime.repository.listAuditEvents({
+        chainId: changes.chainId,
+        direction: 'asc',
+        limit: 100,
+      });
+      assert.equal(left[0]?.seq, 1);
+    } finally {
+      await server.close();
+    }
+  });
+});
