@@ -9,8 +9,10 @@ import {
   type CheckpointStatement,
   checkpointHash,
   checkpointLine,
+  parseCheckpointLine,
   type SignedCheckpoint,
   signCheckpoint,
+  signedCheckpointBytes,
 } from './audit-checkpoint.js';
 import type { Clock } from './clock.js';
 import type { AuditHead } from './model.js';
@@ -35,21 +37,16 @@ export interface ChainHead {
 }
 
 /**
- * Every chain's committed head, sorted by chain id (ADR 0011: several chains per tenant, opaque ids).
- * A chain whose head row is missing is stated at its newest event; an empty chain is left out.
+ * Every chain's committed head, sorted by chain id (ADR 0011: several chains per tenant, opaque ids),
+ * from the heads alone (no scan of the events). A chain whose head row is gone is not stated; verify
+ * reports it as broken anyway. An empty chain is left out.
  */
-export async function listChainHeads(
-  reads: Pick<RepositoryReads, 'listAuditChains' | 'listAuditEvents'>,
-): Promise<ChainHead[]> {
+export async function listChainHeads(reads: Pick<RepositoryReads, 'listAuditChains'>): Promise<ChainHead[]> {
   const out: ChainHead[] = [];
-  for (const chain of await reads.listAuditChains({ withHeadless: true })) {
-    let head: AuditHead | null = chain.head;
-    if (head === null) {
-      const [newest] = await reads.listAuditEvents({ chainId: chain.chainId, direction: 'desc', limit: 1 });
-      head = newest === undefined ? null : { seq: newest.seq, hash: newest.hash };
+  for (const chain of await reads.listAuditChains()) {
+    if (chain.head !== null && chain.head.seq > 0) {
+      out.push({ chainId: chain.chainId, tenantId: chain.tenantId, ...chain.head });
     }
-    if (head !== null && head.seq > 0)
-      out.push({ chainId: chain.chainId, tenantId: chain.tenantId, ...head });
   }
   return out.sort(byChainId);
 }
@@ -210,17 +207,23 @@ export class AuditAnchoring {
   /**
    * Deletes, chain by chain, the events older than the retention that the checkpoint covers, never
    * the checkpointed event itself (so every chain keeps an event, and what remains starts at or
-   * before a checkpointed head). A chain is first walked from its prune point to the checkpointed
-   * head: one that does not link there is not pruned, so pruning never destroys evidence of tampering.
+   * before a checkpointed head). A chain is first walked from its prune point to a head a signed
+   * checkpoint states (the first one made after the cutoff, else this one): one that does not link
+   * there is not pruned, so pruning never destroys evidence of tampering.
    */
   async #prune(checkpoint: SignedCheckpoint, retentionMs: number): Promise<PruneReport> {
     const cutoff = this.#clock.now() - retentionMs;
     const reads = this.#repository;
+    // The first checkpoint made at or after the cutoff states, per chain, a head at or after its
+    // last old event: walking up to it (not to the newest head) bounds each run's reading to what
+    // became old since the last run, plus about one interval. Signed by this key, or not used.
+    const boundary = await this.#checkpointSince(cutoff);
     let events = 0;
     const chains: { chainId: string; tenantId: string; through: number }[] = [];
     const refused: { chainId: string; tenantId: string; problem: string }[] = [];
     for (const entry of checkpoint.chains) {
       const chainId = entry.chain;
+      const stated = boundary?.chains.find((c) => c.chain === chainId && c.seq <= entry.seq) ?? entry;
       const from = (await reads.getAuditPrunePoint(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
       const [young] = await reads.listAuditEvents({
         chainId,
@@ -229,23 +232,22 @@ export class AuditAnchoring {
         since: cutoff,
         limit: 1,
       });
-      const target = Math.min(entry.seq - 1, young === undefined ? entry.seq - 1 : young.seq - 1);
+      const target = Math.min(stated.seq - 1, young === undefined ? stated.seq - 1 : young.seq - 1);
       if (target <= from.seq) continue;
-      // Walk from the prune point to the checkpointed head, keeping a (seq, hash) per page to cut at.
+      // Walk from the prune point to the stated head, keeping a (seq, hash) per page to cut at.
       const cuts: AuditHead[] = [];
       let prev = from.hash;
       let expected = from.seq + 1;
       let problem: string | null = null;
-      while (problem === null && expected <= entry.seq) {
+      while (problem === null && expected <= stated.seq) {
         const page = await reads.listAuditEvents({
           chainId,
           direction: 'asc',
           afterSeq: expected - 1,
-          limit: PAGE,
+          limit: Math.min(PAGE, stated.seq - expected + 1),
         });
         if (page.length === 0) problem = `its events end at seq ${expected - 1}`;
         for (const e of page) {
-          if (e.seq > entry.seq) break;
           if (e.seq !== expected || !e.prevHash.equals(prev) || !auditHash(prev, e).equals(e.hash)) {
             problem = `it does not verify at seq ${e.seq}`;
             break;
@@ -257,8 +259,8 @@ export class AuditAnchoring {
           }
         }
       }
-      if (problem === null && prev.toString('hex') !== entry.hash) {
-        problem = `its event ${entry.seq} is not the one checkpoint ${checkpoint.seq} states`;
+      if (problem === null && prev.toString('hex') !== stated.hash) {
+        problem = `its event ${stated.seq} is not the one a signed checkpoint states`;
       }
       if (problem !== null) {
         refused.push({ chainId, tenantId: entry.tenant, problem });
@@ -270,5 +272,16 @@ export class AuditAnchoring {
       chains.push({ chainId, tenantId: entry.tenant, through: target });
     }
     return { events, chains, refused };
+  }
+
+  /** The first recorded checkpoint made at or after `time`, if this key signed it; else null. */
+  async #checkpointSince(time: number): Promise<SignedCheckpoint | null> {
+    const recorded = await this.#repository.getAuditCheckpointSince(time);
+    if (recorded === null) return null;
+    const parsed = parseCheckpointLine(recorded.line);
+    if (parsed === null || typeof parsed === 'string' || parsed.key !== this.#signer.keyId) return null;
+    return this.#signer.verify(signedCheckpointBytes(parsed), Buffer.from(parsed.signature, 'base64'))
+      ? parsed
+      : null;
   }
 }

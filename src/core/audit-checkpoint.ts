@@ -54,6 +54,8 @@ export interface SignedCheckpoint extends CheckpointStatement {
 export interface CheckpointSigner {
   readonly keyId: string;
   sign(bytes: Buffer): Buffer;
+  /** Whether `signature` over `bytes` is this key's (checkpoints read back from the database). */
+  verify(bytes: Buffer, signature: Buffer): boolean;
 }
 
 /** Checks signatures against the public keys a verifier was given; false for an unknown key id. */

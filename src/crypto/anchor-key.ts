@@ -28,9 +28,13 @@ export function anchorKeyId(publicKey: KeyObject): string {
 }
 
 export function anchorSigner(privateKey: KeyObject): CheckpointSigner {
+  const publicKey = createPublicKey(privateKey);
+  const verifier = anchorVerifier([publicKey]);
+  const keyId = anchorKeyId(publicKey);
   return {
-    keyId: anchorKeyId(createPublicKey(privateKey)),
+    keyId,
     sign: (bytes) => sign(null, bytes, privateKey),
+    verify: (bytes, signature) => verifier.verify(keyId, bytes, signature),
   };
 }
 

@@ -35,6 +35,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditChains: true,
   listTenantAuditEvents: true,
   getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
   getAuditPrunePoint: true,
 };
 

@@ -133,4 +133,58 @@ describe(`audit anchoring in process (${engine})`, () => {
       await server.close();
     }
   });
+
+  it('pruning reads only up to the first checkpoint made after the cutoff, and prunes no further', async () => {
+    let now = Date.parse('2020-06-01T00:00:00Z');
+    const server = await startTestServer({
+      clock: { now: () => now },
+      env: {
+        COFFER_AUDIT_ANCHOR_KEY: key,
+        COFFER_AUDIT_ANCHOR_FILE: join(outside.path, `bound-${engine}.jsonl`),
+        COFFER_AUDIT_RETENTION: '30d',
+      },
+    });
+    try {
+      const token = server.adminToken;
+      const read = () => request(server.url, 'GET', '/api/default/secrets', { token });
+      for (let i = 0; i < 3; i++) await read();
+      const day = 86_400_000;
+      let anchorTime = Date.now() - 10 * day;
+      const anchoring = buildAuditAnchoring(server.runtime.config, server.runtime.repository, {
+        clock: { now: () => anchorTime },
+      });
+      assert.ok(anchoring);
+      // Checkpoint A, ten days ago (after the cutoff of a 30-day retention), then more old events.
+      const a = await anchoring.checkpoint();
+      const chain = (await server.runtime.repository.listAuditChains({ tenantId: 'default' })).find((c) =>
+        c.chainId.includes('/r/'),
+      );
+      assert.ok(chain);
+      const stated = a.chains.find((c) => c.chain === chain.chainId)?.seq ?? 0;
+      assert.equal(stated, 3);
+      for (let i = 0; i < 3; i++) await read();
+      now = Date.now();
+      await read();
+      anchorTime = Date.now();
+      const { checkpoint, pruned } = await anchoring.checkpointAndPrune();
+      assert.equal(checkpoint.chains.find((c) => c.chain === chain.chainId)?.seq, 7);
+      // Old events 4-6 came after A: pruned next time (when a checkpoint after the cutoff covers them).
+      assert.deepEqual(
+        pruned?.chains.filter((c) => c.chainId === chain.chainId).map((c) => c.through),
+        [stated - 1],
+      );
+      assert.deepEqual(await server.runtime.repository.getAuditPrunePoint(chain.chainId), {
+        seq: stated - 1,
+        hash: (
+          await server.runtime.repository.listAuditEvents({
+            chainId: chain.chainId,
+            direction: 'asc',
+            limit: 1,
+          })
+        )[0]?.prevHash,
+      });
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -1246,6 +1246,12 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(again)), false);
         await repo.transaction((tx) => tx.recordAuditCheckpoint({ ...first, seq: 2, hash: 'c'.repeat(64) }));
         assert.deepEqual(await repo.getLatestAuditCheckpoint(), { ...first, seq: 2, hash: 'c'.repeat(64) });
+        await repo.transaction((tx) =>
+          tx.recordAuditCheckpoint({ ...first, seq: 3, hash: 'd'.repeat(64), time: T0 + 1000 }),
+        );
+        assert.equal((await repo.getAuditCheckpointSince(T0))?.seq, 1);
+        assert.equal((await repo.getAuditCheckpointSince(T0 + 1))?.seq, 3);
+        assert.equal(await repo.getAuditCheckpointSince(T0 + 1001), null);
       },
     );
 

@@ -19,6 +19,8 @@ export interface RecordedCheckpoint {
 export interface AuditAnchorReads {
   /** The newest recorded checkpoint, or null before the first. */
   getLatestAuditCheckpoint(): Promise<RecordedCheckpoint | null>;
+  /** The first recorded checkpoint made at or after `time` (epoch ms), or null. */
+  getAuditCheckpointSince(time: number): Promise<RecordedCheckpoint | null>;
   /**
    * The newest event a chain has had pruned (its seq and hash): the remaining events link from it.
    * Null when nothing of the chain was pruned.

@@ -10,6 +10,16 @@ import { blob, num, str } from './postgres-rows.js';
 /** Checkpoint numbering and prune points: the port of src/core/ports/audit-anchors.ts on PostgreSQL. */
 export function postgresAuditAnchorQueries(conn: PostgresConnection): AuditAnchorReads & AuditAnchorWrites {
   return {
+    async getAuditCheckpointSince(time: number): Promise<RecordedCheckpoint | null> {
+      const row = await conn.one(
+        'coffer_audit_checkpoint_since',
+        'SELECT seq, hash, time, line FROM audit_checkpoints WHERE time >= $1 ORDER BY seq LIMIT 1',
+        [time],
+      );
+      return row
+        ? { seq: num(row, 'seq'), hash: str(row, 'hash'), time: num(row, 'time'), line: str(row, 'line') }
+        : null;
+    },
     async getLatestAuditCheckpoint(): Promise<RecordedCheckpoint | null> {
       const row = await conn.one(
         'coffer_latest_audit_checkpoint',

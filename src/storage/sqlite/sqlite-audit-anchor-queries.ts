@@ -13,6 +13,7 @@ export function sqliteAuditAnchorQueries(conn: SqliteConnection): AuditAnchorRea
   const p = (sql: string) => conn.statement(sql);
   const stmt = {
     latest: p('SELECT seq, hash, time, line FROM audit_checkpoints ORDER BY seq DESC LIMIT 1'),
+    since: p('SELECT seq, hash, time, line FROM audit_checkpoints WHERE time >= ? ORDER BY seq LIMIT 1'),
     record: p(
       'INSERT INTO audit_checkpoints (seq, hash, time, line) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING',
     ),
@@ -23,7 +24,14 @@ export function sqliteAuditAnchorQueries(conn: SqliteConnection): AuditAnchorRea
        ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
     ),
   };
+  const checkpoint = (row: Row | undefined): RecordedCheckpoint | null =>
+    row
+      ? { seq: num(row, 'seq'), hash: str(row, 'hash'), time: num(row, 'time'), line: str(row, 'line') }
+      : null;
   return {
+    async getAuditCheckpointSince(time: number): Promise<RecordedCheckpoint | null> {
+      return checkpoint(stmt.since.get(time) as Row | undefined);
+    },
     async getLatestAuditCheckpoint(): Promise<RecordedCheckpoint | null> {
       const row = stmt.latest.get() as Row | undefined;
       return row
