@@ -263,6 +263,28 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         changes.map((e) => e.seq).sort((a, b) => a - b),
         Array.from({ length: changes.length }, (_, i) => i + 1),
       );
+
+      // Many more at once than the pool has connections, none failing, on a chain not yet created:
+      // each takes the chain's head in turn (a stale guess then waits for the row, not for luck).
+      const plain = new AuditTrail({ repository: real, clock: systemClock });
+      const burst = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          plain.change(
+            ctx,
+            { tenantId: TENANT, action: 'secret.set-value', resource: `secret:b${i}` },
+            (tx) => tx.setMeta(`b${i}`, 'v'),
+          ),
+        ),
+      );
+      assert.deepEqual(
+        burst.filter((r) => r.status === 'rejected'),
+        [],
+      );
+      const [burstChain] = (await real.listAuditChains({ tenantId: TENANT })).filter(
+        (c) => c.writerId === plain.writerId,
+      );
+      assert.equal(burstChain?.head?.seq, 60);
+      assert.equal((await verifyChain(real, burstChain ?? { chainId: '', tenantId: '' })).ok, true);
     });
   });
 }
