@@ -217,5 +217,74 @@ for (const engine of ['sqlite', 'postgres'] as const) {
         'no seq skipped or reused: changes 1 + 4 + 1 lost; reads 3 + 4 + 2 error events + 1 lost',
       );
     });
+
+    it('concurrent changes of one process on one chain stay linear, also when some roll back', async () => {
+      const storage = await engines[engine]();
+      const real = await storage.open();
+      cleanups.push(() => real.close());
+      let transactions = 0;
+      // Every fifth transaction fails after its events were appended (its COMMIT failed); the
+      // refusals that record the failed changes are transactions too (and may fail alike: lost).
+      const repo = new Proxy(real, {
+        get(target, prop) {
+          if (prop === 'transaction') {
+            return <T>(fn: Parameters<Repository['transaction']>[0]): Promise<T> => {
+              const doomed = transactions++ % 5 === 4;
+              return target.transaction(async (tx) => {
+                const v = await fn(tx);
+                if (doomed) throw new Error('COMMIT failed');
+                return v;
+              }) as Promise<T>;
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const trail = new AuditTrail({ repository: repo, clock: systemClock });
+      const ctx = { actor: OPERATOR, requestId: 'r', clientAddress: 'local' };
+      const results = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) =>
+          trail.change(
+            ctx,
+            { tenantId: TENANT, action: 'secret.set-value', resource: `secret:s${i}` },
+            (tx) => tx.setMeta(`k${i}`, 'v'),
+          ),
+        ),
+      );
+      const failed = results.filter((r) => r.status === 'rejected').length;
+      assert.ok(failed > 0 && failed < 40, `${failed} failed`);
+      const stored = [...(await verifiedEvents(real)).values()];
+      const changes = stored.filter((e) => e.action === 'secret.set-value' && e.outcome === 'allowed');
+      assert.equal(changes.length, 40 - failed, 'one event per committed change, none of a rolled-back one');
+      const chainIds = new Set(changes.map((e) => e.chainId));
+      assert.equal(chainIds.size, 1, 'one chain of changes');
+      assert.deepEqual(
+        changes.map((e) => e.seq).sort((a, b) => a - b),
+        Array.from({ length: changes.length }, (_, i) => i + 1),
+      );
+
+      // Many more at once than the pool has connections, none failing, on a chain not yet created:
+      // each takes the chain's head in turn (a stale guess then waits for the row, not for luck).
+      const plain = new AuditTrail({ repository: real, clock: systemClock });
+      const burst = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          plain.change(
+            ctx,
+            { tenantId: TENANT, action: 'secret.set-value', resource: `secret:b${i}` },
+            (tx) => tx.setMeta(`b${i}`, 'v'),
+          ),
+        ),
+      );
+      assert.deepEqual(
+        burst.filter((r) => r.status === 'rejected'),
+        [],
+      );
+      const [burstChain] = (await real.listAuditChains({ tenantId: TENANT })).filter(
+        (c) => c.writerId === plain.writerId,
+      );
+      assert.equal(burstChain?.head?.seq, 60);
+      assert.equal((await verifyChain(real, burstChain ?? { chainId: '', tenantId: '' })).ok, true);
+    });
   });
 }
