@@ -120,7 +120,8 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     keyringTimer.unref();
   }
   // Signed checkpoints of the audit chains (docs/audit.md, "Anchors"): every interval, and a last
-  // one on a clean stop, which covers every event this process wrote.
+  // one on a clean stop, which covers every event this process wrote (none with interval 0: on
+  // demand only).
   const anchoring = buildAuditAnchoring(
     config,
     runtime.repository,
@@ -172,7 +173,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     try {
       await app?.close();
       await cadence?.stop();
-      if (anchoring !== null) {
+      if (anchoring !== null && (config.auditAnchors?.intervalMs ?? 0) > 0) {
         try {
           const last = await anchoring.checkpoint();
           anchorLog.written(last, null);

@@ -1,5 +1,6 @@
 import type { RepositoryReads } from './ports/repository.js';
 import type { ChainCheck } from './audit-chain.js';
+import type { AuditHead } from './model.js';
 import {
   CHECKPOINT_GENESIS,
   type CheckpointVerifier,
@@ -211,21 +212,13 @@ export async function checkAgainstAnchors(
       );
       continue;
     }
-    for (const seq of [...seqs.keys()].sort((a, b) => b - a)) {
+    // Newest first: the first mismatch found is the latest rewrite a checkpoint can show.
+    const checked = [...seqs.keys()].filter((seq) => seq >= pruneSeq && seq <= lastSeq).sort((a, b) => b - a);
+    const hashes = await storedHashes(reads, chainId, checked, prune?.seq === pruneSeq ? prune : null);
+    for (const seq of checked) {
       const at = seqs.get(seq);
-      if (at === undefined || seq > lastSeq || seq < pruneSeq) continue;
-      let hash: string | null;
-      if (seq === pruneSeq) {
-        hash = prune?.hash.toString('hex') ?? null;
-      } else {
-        const [e] = await reads.listAuditEvents({
-          chainId,
-          direction: 'desc',
-          beforeSeq: seq + 1,
-          limit: 1,
-        });
-        hash = e?.seq === seq ? e.hash.toString('hex') : null;
-      }
+      if (at === undefined) continue;
+      const hash = hashes.get(seq) ?? null;
       if (hash !== at.hash) {
         problem(
           'rewritten',
@@ -245,4 +238,38 @@ export async function checkAgainstAnchors(
     return { chainId: c.chainId, covered: at === undefined ? null : { checkpoint: at.checkpoint, seq } };
   });
   return { problems, chains };
+}
+
+/** Stated seqs looked up one by one up to this many; more are read in one pass over the chain. */
+const POINT_LOOKUPS = 64;
+const PAGE = 1_000;
+
+/** The stored hash (hex) of each of `seqs` in a chain (the prune point's for its seq). */
+async function storedHashes(
+  reads: Pick<RepositoryReads, 'listAuditEvents'>,
+  chainId: string,
+  seqs: readonly number[],
+  prune: AuditHead | null,
+): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  const wanted = new Set(seqs);
+  if (prune !== null && wanted.delete(prune.seq)) out.set(prune.seq, prune.hash.toString('hex'));
+  if (wanted.size === 0) return out;
+  if (wanted.size <= POINT_LOOKUPS) {
+    for (const seq of wanted) {
+      const [e] = await reads.listAuditEvents({ chainId, direction: 'desc', beforeSeq: seq + 1, limit: 1 });
+      if (e?.seq === seq) out.set(seq, e.hash.toString('hex'));
+    }
+    return out;
+  }
+  const high = Math.max(...wanted);
+  let after = Math.min(...wanted) - 1;
+  while (after < high) {
+    const page = await reads.listAuditEvents({ chainId, direction: 'asc', afterSeq: after, limit: PAGE });
+    for (const e of page) if (wanted.has(e.seq)) out.set(e.seq, e.hash.toString('hex'));
+    const last = page.at(-1);
+    if (last === undefined || page.length < PAGE) break;
+    after = last.seq;
+  }
+  return out;
 }

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { buildAuditAnchoring } from '../../src/composition/runtime.js';
+import { checkAgainstAnchors } from '../../src/core/audit-anchor-check.js';
 import { CheckpointShippingError, type CheckpointSink } from '../../src/core/audit-anchoring.js';
+import { verifyChain } from '../../src/core/audit-chain.js';
+import type { SignedCheckpoint } from '../../src/core/audit-checkpoint.js';
 import { generateAnchorKey } from '../../src/crypto/anchor-key.js';
 import { request } from '../support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -183,6 +186,51 @@ describe(`audit anchoring in process (${engine})`, () => {
           })
         )[0]?.prevHash,
       });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('checks every head any checkpoint states, also past 64 of them on one chain', async () => {
+    const server = await startTestServer({
+      env: {
+        COFFER_AUDIT_ANCHOR_KEY: key,
+        COFFER_AUDIT_ANCHOR_FILE: join(outside.path, `many-${engine}.jsonl`),
+      },
+    });
+    try {
+      const anchoring = buildAuditAnchoring(server.runtime.config, server.runtime.repository);
+      assert.ok(anchoring);
+      const made: SignedCheckpoint[] = [];
+      for (let i = 0; i < 70; i++) {
+        await request(server.url, 'GET', '/api/default/secrets', { token: server.adminToken });
+        made.push(await anchoring.checkpoint());
+      }
+      const repo = server.runtime.repository;
+      const checks = [];
+      for (const chain of await repo.listAuditChains()) checks.push(await verifyChain(repo, chain));
+      assert.deepEqual((await checkAgainstAnchors(repo, made, checks)).problems, []);
+      // Checkpoint 30 stating another hash for the reads chain than the event it names now.
+      const reads = checks.find((c) => c.tenantId === 'default' && c.chainId.includes('/r/'));
+      assert.ok(reads);
+      const forged = made.map((c) =>
+        c.seq !== 30
+          ? c
+          : {
+              ...c,
+              chains: c.chains.map((e) => (e.chain === reads.chainId ? { ...e, hash: 'ab'.repeat(32) } : e)),
+            },
+      );
+      const seq = made[29]?.chains.find((e) => e.chain === reads.chainId)?.seq;
+      const { problems } = await checkAgainstAnchors(repo, forged, checks);
+      assert.deepEqual(
+        problems.map((p) => [p.kind, p.chainId]),
+        [['rewritten', reads.chainId]],
+      );
+      assert.match(
+        problems[0]?.message ?? '',
+        new RegExp(`its event ${seq} is not the one checkpoint 30 states`),
+      );
     } finally {
       await server.close();
     }
