@@ -1285,6 +1285,14 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
           head: { seq: 5, hash: events[4]?.hash },
           from: through,
         });
+        // A second pruner that walked from an older point cannot move the prune point back.
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.pruneAuditEvents(chainId, { seq: 2, hash: events[1]?.hash ?? GENESIS_HASH }),
+          ),
+          0,
+        );
+        assert.deepEqual(await repo.getAuditPrunePoint(chainId), through);
         // A prune point that is not the hash the rest links from breaks the chain at its first event.
         await repo.transaction((tx) => tx.pruneAuditEvents(chainId, { seq: 3, hash: Buffer.alloc(32, 1) }));
         const broken = await verifyChain(repo, { chainId, tenantId: 't1' });

@@ -33,7 +33,8 @@ export interface AuditAnchorWrites {
   recordAuditCheckpoint(checkpoint: RecordedCheckpoint): Promise<boolean>;
   /**
    * Deletes the chain's events up to and including `through.seq` and records `through` as its prune
-   * point. The caller has checked that a shipped checkpoint covers them.
+   * point, which only moves forward (a slower pruner of the same chain cannot move it back). The
+   * caller has checked that a shipped checkpoint covers them.
    */
   pruneAuditEvents(chainId: string, through: AuditHead): Promise<number>;
 }

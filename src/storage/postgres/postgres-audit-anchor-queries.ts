@@ -56,7 +56,8 @@ export function postgresAuditAnchorQueries(conn: PostgresConnection): AuditAncho
       await conn.changes(
         'coffer_set_audit_prune_point',
         `INSERT INTO audit_prune_points (chain_id, seq, hash) VALUES ($1, $2, $3)
-         ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+         ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+       WHERE audit_prune_points.seq <= excluded.seq`,
         [chainId, through.seq, through.hash],
       );
       return deleted;

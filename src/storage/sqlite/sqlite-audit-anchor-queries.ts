@@ -21,7 +21,8 @@ export function sqliteAuditAnchorQueries(conn: SqliteConnection): AuditAnchorRea
     deleteEvents: p('DELETE FROM audit_events WHERE chain_id = ? AND seq <= ?'),
     setPrunePoint: p(
       `INSERT INTO audit_prune_points (chain_id, seq, hash) VALUES (?, ?, ?)
-       ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+       ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+       WHERE audit_prune_points.seq <= excluded.seq`,
     ),
   };
   const checkpoint = (row: Row | undefined): RecordedCheckpoint | null =>
