@@ -337,6 +337,34 @@ describe(`audit anchors (${engine})`, () => {
     assert.equal(gap.code, 1);
     assert.match(gap.stderr, /broken checkpoint chain \(checkpoints 2–2\): checkpoint\(s\) 2–2 are missing/);
 
+    // Two nodes' files, each with gaps the other fills (one checkpoint in both), verify together.
+    const nodeA = variant('node-a', [l1, l2]);
+    const nodeB = variant('node-b', [l2, l3]);
+    const alone = await verifyAnchored(trail, nodeB);
+    assert.equal(alone.code, 0, alone.stderr);
+    const together = await verify(
+      trail,
+      '--anchors',
+      nodeA,
+      '--anchors',
+      nodeB,
+      '--anchor-public-key',
+      publicKey,
+    );
+    ok(together);
+    assert.match(together.stdout, /Anchors verified: 3 checkpoint\(s\), 1–3/);
+    const withGap = await verify(
+      trail,
+      '--anchors',
+      variant('node-c', [l1]),
+      '--anchors',
+      variant('node-d', [l3]),
+      '--anchor-public-key',
+      publicKey,
+    );
+    assert.equal(withGap.code, 1);
+    assert.match(withGap.stderr, /broken checkpoint chain \(checkpoints 2–2\)/);
+
     const empty = await verifyAnchored(trail, variant('empty', ['{"type":"audit","seq":1}']));
     assert.equal(empty.code, 1);
     assert.match(empty.stderr, /the anchors hold no valid checkpoint/);
