@@ -36,6 +36,10 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
+  listTenantAuditEvents: true,
+  getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
+  getAuditPrunePoint: true,
 };
 
 /**
