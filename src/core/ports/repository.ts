@@ -14,7 +14,8 @@ import type { VersionStateReads, VersionStateWrites } from './version-states.js'
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads,
+  extends
+    TenantAndMetaReads,
     ApiKeyReads,
     StoreReads,
     SecretReads,
