@@ -4,6 +4,7 @@ import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+import type { VersionStateReads, VersionStateWrites } from './version-states.js';
 
 /**
  * The one storage contract, owned by the core and composed of one port per area (the files beside
@@ -13,7 +14,14 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, AuditAnchorReads {}
+  extends
+    TenantAndMetaReads,
+    ApiKeyReads,
+    StoreReads,
+    SecretReads,
+    VersionStateReads,
+    AuditReads,
+    AuditAnchorReads {}
 
 export interface RepositoryTx
   extends
@@ -22,6 +30,7 @@ export interface RepositoryTx
     ApiKeyWrites,
     StoreWrites,
     SecretWrites,
+    VersionStateWrites,
     AuditWrites,
     AuditAnchorWrites {}
 
