@@ -33,6 +33,8 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
+  findIssuedTokenByHash: true,
+  getIssuedToken: true,
 };
 
 /**

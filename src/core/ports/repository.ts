@@ -1,5 +1,6 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
@@ -12,16 +13,28 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads {}
+  extends TenantAndMetaReads,
+    ApiKeyReads,
+    StoreReads,
+    SecretReads,
+    AuditReads,
+    IssuedTokenReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads, TenantAndMetaWrites, ApiKeyWrites, StoreWrites, SecretWrites, AuditWrites {}
+  extends RepositoryReads,
+    TenantAndMetaWrites,
+    ApiKeyWrites,
+    StoreWrites,
+    SecretWrites,
+    AuditWrites,
+    IssuedTokenWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
-   * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
+   * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
+   * token (revoked, renewed) may have
    * changed anywhere, including in another process or node: caches of key lookups are valid only
    * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
    */

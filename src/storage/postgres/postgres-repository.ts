@@ -5,6 +5,7 @@ import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
+import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
@@ -21,6 +22,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresStoreQueries(conn),
     ...postgresSecretQueries(conn),
     ...postgresAuditQueries(conn),
+    ...postgresIssuedTokenQueries(conn),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
 import { sqliteAuditQueries } from './sqlite-audit-queries.js';
+import { sqliteIssuedTokenQueries } from './sqlite-issued-token-queries.js';
 import {
   BUSY_TIMEOUT_MS,
   busy,
@@ -25,6 +26,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
     ...sqliteAuditQueries(conn),
+    ...sqliteIssuedTokenQueries(conn),
   };
 }
 
