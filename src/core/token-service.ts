@@ -14,12 +14,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from './errors.js';
-import {
-  boundsBroken,
-  type JwtAuthMount,
-  type LoginJwtVerifier,
-  userOf,
-} from './jwt-login.js';
+import { boundsBroken, type JwtAuthMount, type LoginJwtVerifier, userOf } from './jwt-login.js';
 import type { IssuedTokenRecord } from './model.js';
 import { ADMIN_PERMISSION, CANONICAL_PERMISSIONS, grantsOf } from './permissions.js';
 import type { FailureLimiter } from './rate-limits.js';
@@ -185,7 +180,10 @@ export class TokenService {
     if (input.role === '') throw refused('missing role', 'login_missing_role');
     const role = mount.roles.get(input.role);
     if (role === undefined) {
-      throw refused(`role ${JSON.stringify(input.role.slice(0, 64))} could not be found`, 'login_unknown_role');
+      throw refused(
+        `role ${JSON.stringify(input.role.slice(0, 64))} could not be found`,
+        'login_unknown_role',
+      );
     }
     if (input.jwt === '') throw refused('missing token', 'login_missing_jwt');
     const verified = await this.#deps.verifier.verify(mount.path, input.jwt, role.boundAudiences);
@@ -197,7 +195,10 @@ export class TokenService {
         );
       }
       // One message for every failure of the token itself: which check failed is in the metrics.
-      throw refused('error validating token: the JWT is not valid for this role', `login_${verified.failure}`);
+      throw refused(
+        'error validating token: the JWT is not valid for this role',
+        `login_${verified.failure}`,
+      );
     }
     const broken = boundsBroken(role, verified.claims);
     if (broken !== null) throw refused(`error validating claims: ${broken}`, 'login_bad_claims');
@@ -210,7 +211,10 @@ export class TokenService {
     }
     if ((await this.#deps.repository.getTenant(role.tenantId)) === null) {
       // Tenants are made by the operator, never by a login: the role names one that does not exist.
-      throw refused(`role ${JSON.stringify(role.name)} names a tenant that does not exist`, 'login_unknown_tenant');
+      throw refused(
+        `role ${JSON.stringify(role.name)} names a tenant that does not exist`,
+        'login_unknown_tenant',
+      );
     }
 
     const token = generateToken();

@@ -4,9 +4,7 @@ import type { PostgresConnection } from './postgres-connection.js';
 import { ISSUED_TOKEN_COLUMNS, toIssuedToken } from './postgres-rows.js';
 
 /** Tokens issued by a login: the port of src/core/ports/issued-tokens.ts on one PostgreSQL connection. */
-export function postgresIssuedTokenQueries(
-  conn: PostgresConnection,
-): IssuedTokenReads & IssuedTokenWrites {
+export function postgresIssuedTokenQueries(conn: PostgresConnection): IssuedTokenReads & IssuedTokenWrites {
   return {
     async findIssuedTokenByHash(tokenHash: Buffer): Promise<IssuedTokenRecord | null> {
       const row = await conn.one(
