@@ -4,6 +4,7 @@ import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+import type { VersionStateReads, VersionStateWrites } from './version-states.js';
 
 /**
  * The one storage contract, owned by the core and composed of one port per area (the files beside
@@ -13,19 +14,23 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads,
+  extends
+    TenantAndMetaReads,
     ApiKeyReads,
     StoreReads,
     SecretReads,
+    VersionStateReads,
     AuditReads,
     IssuedTokenReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads,
+  extends
+    RepositoryReads,
     TenantAndMetaWrites,
     ApiKeyWrites,
     StoreWrites,
     SecretWrites,
+    VersionStateWrites,
     AuditWrites,
     IssuedTokenWrites {}
 
@@ -34,8 +39,7 @@ export interface Repository extends RepositoryReads {
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
    * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
-   * token (revoked, renewed) may have
-   * changed anywhere, including in another process or node: caches of key lookups are valid only
+   * token (revoked, renewed) may have changed anywhere, including in another process or node: caches of key lookups are valid only
    * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
    */
   credentialsEpoch(): number;

@@ -10,6 +10,7 @@ import {
   vaultErrorHandler,
   vaultFailureBody,
 } from './vault-errors.js';
+import { vaultKvRoutes } from './vault-kv-routes.js';
 import { vaultSysRoutes } from './vault-sys-routes.js';
 
 declare module 'fastify' {
@@ -75,5 +76,6 @@ export const vaultFacade: FacadeDescriptor = {
     });
     await app.register(vaultSysRoutes(core));
     await app.register(vaultAuthRoutes(core));
+    await app.register(vaultKvRoutes(core));
   },
 };

@@ -1,8 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
+import { NotFoundError } from '../../core/errors.js';
 import type { CofferCore } from '../../core/coffer-core.js';
+import type { StoreRecord } from '../../core/model.js';
+import { callerOf } from '../auth.js';
 import { refTo } from '../response-schemas.js';
+import { envelope, tenantOf, VaultResponseSchema } from './vault-envelope.js';
 import { VaultErrorSchema } from './vault-errors.js';
+import { RESERVED_MOUNTS } from './vault-kv-routes.js';
 
 /** What Coffer says it is when a Vault client asks: a single, initialised, unsealed, active node. */
 const CLUSTER_NAME = 'coffer';
@@ -45,12 +50,90 @@ const SealStatusSchema = Type.Object(
 
 const errorResponse = (description: string) => refTo(VaultErrorSchema, { description });
 
+const PreflightParams = Type.Object({
+  '*': Type.String({ maxLength: 1024, description: 'A KV path: its first segment is the mount.' }),
+});
+
+/**
+ * A store as Vault describes a mount: KV version 2, at `{name}/`. A mount not created yet (its first
+ * write creates the store) is described the same, without a uuid.
+ */
+export function mountView(name: string, store: StoreRecord | null) {
+  return {
+    accessor: store === null ? '' : `kv_${store.id.slice(0, 8)}`,
+    config: { default_lease_ttl: 0, force_no_cache: false, max_lease_ttl: 0 },
+    description: '',
+    external_entropy_access: false,
+    local: false,
+    options: { version: '2' },
+    path: `${name}/`,
+    plugin_version: '',
+    running_plugin_version: '',
+    seal_wrap: false,
+    type: 'kv',
+    uuid: store?.id ?? '',
+  };
+}
+
 /**
  * `sys/health` and `sys/seal-status`: unauthenticated, as in Vault. Coffer has no seal (its master
  * key is loaded at start-up), so it is always initialised and unsealed while it answers.
  */
-export function vaultSysRoutes(_core: CofferCore): FastifyPluginAsyncTypebox {
+export function vaultSysRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
   return async (app) => {
+    app.get(
+      '/v1/sys/internal/ui/mounts/*',
+      {
+        schema: {
+          operationId: 'vaultPreflight',
+          tags: ['Vault'],
+          summary: 'The mount of a path (the vault CLI’s KV preflight)',
+          description:
+            'Every mount is a store, KV version 2 (`options.version: "2"`). Requires `secrets:read`.',
+          params: PreflightParams,
+          response: {
+            200: refTo(VaultResponseSchema, { description: 'The mount.' }),
+            403: errorResponse('permission denied'),
+            404: errorResponse('No mount in the path.'),
+          },
+        },
+      },
+      async (request) => {
+        const mount = request.params['*'].replace(/^\/+/, '').split('/', 1)[0] ?? '';
+        if (mount === '' || RESERVED_MOUNTS.has(mount)) {
+          throw new NotFoundError('route_not_found', 'unsupported path');
+        }
+        const store = await core.kv.mount(callerOf(request), tenantOf(request), mount);
+        return envelope(request, mountView(mount, store));
+      },
+    );
+
+    app.get(
+      '/v1/sys/mounts',
+      {
+        schema: {
+          operationId: 'vaultMounts',
+          tags: ['Vault'],
+          summary: 'List mounts (Vault sys/mounts)',
+          description:
+            'The tenant’s stores whose names are one path segment, each as a KV version 2 mount. Requires `secrets:read`.',
+          response: {
+            200: refTo(VaultResponseSchema, { description: 'Mount path → mount.' }),
+            403: errorResponse('permission denied'),
+          },
+        },
+      },
+      async (request) => {
+        const stores = await core.stores.list(callerOf(request), tenantOf(request));
+        const mounts = Object.fromEntries(
+          stores
+            .filter((s) => !s.name.includes('/') && !RESERVED_MOUNTS.has(s.name))
+            .map((s) => [`${s.name}/`, mountView(s.name, s)]),
+        );
+        return envelope(request, mounts);
+      },
+    );
+
     app.get(
       '/v1/sys/health',
       {

@@ -107,6 +107,33 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     `,
   },
   {
+    version: 5,
+    name: 'version states and settings',
+    // docs/adr/0014-vault-facade.md: a version's soft delete or destruction, a secret's settings
+    // (max versions, cas required, custom metadata as a JSON object of strings) and a store's defaults.
+    sql: `
+      CREATE TABLE secret_settings (
+        secret_id TEXT COLLATE "C" PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL,
+        custom_metadata TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE store_settings (
+        store_id TEXT COLLATE "C" PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL
+      );
+      CREATE TABLE version_states (
+        secret_id TEXT COLLATE "C" NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        destroyed BOOLEAN NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      );
+    `,
+  },
+  {
     version: 6,
     name: 'issued tokens',
     // Tokens issued by a login (docs/adr/0015-issued-tokens-and-jwt-login.md); only their SHA-256.

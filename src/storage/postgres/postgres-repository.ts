@@ -11,6 +11,7 @@ import { CredentialsListener } from './postgres-credentials-listener.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { postgresSecretQueries } from './postgres-secret-queries.js';
+import { postgresVersionStateQueries } from './postgres-version-state-queries.js';
 import { postgresStoreQueries } from './postgres-store-queries.js';
 import { postgresTenantAndMetaQueries } from './postgres-tenant-and-meta-queries.js';
 
@@ -21,6 +22,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresApiKeyQueries(conn),
     ...postgresStoreQueries(conn),
     ...postgresSecretQueries(conn),
+    ...postgresVersionStateQueries(conn),
     ...postgresAuditQueries(conn),
     ...postgresIssuedTokenQueries(conn),
   };

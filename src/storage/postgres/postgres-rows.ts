@@ -13,6 +13,9 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
   toIssuedToken,
 } = rowMappers({
   engine: 'postgres',

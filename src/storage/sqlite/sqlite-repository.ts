@@ -15,6 +15,7 @@ import {
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
+import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
 
@@ -25,6 +26,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteApiKeyQueries(conn),
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
+    ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
     ...sqliteIssuedTokenQueries(conn),
   };

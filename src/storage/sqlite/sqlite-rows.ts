@@ -12,6 +12,9 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
   toIssuedToken,
 } = rowMappers({
   engine: 'sqlite',
