@@ -366,6 +366,102 @@ describe('Vault auth: JWT login and the token routes', () => {
     });
   });
 
+  describe('the clients’ whole flow: log in, then read KV v2 with the issued token', () => {
+    before(async () => {
+      // Written as the Go client writes (PUT, no content type), with the bootstrap admin key.
+      const put = await goClientWrite(
+        server,
+        'secret/data/ci/deploy',
+        { data: { username: 'deployer', password: VALUE } },
+        server.adminToken,
+      );
+      assert.equal(put.status, 200, put.text);
+    });
+
+    it('vault-action: POST auth/jwt/login, then GET v1/secret/data/… with X-Vault-Token; the selector reads data.data', async () => {
+      const auth = authOf(await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy'));
+      // got, as vault-action configures it: prefixUrl + `v1/${path}`, X-Vault-Token, and the
+      // X-Vault-Namespace header only when `namespace` is set.
+      const res = await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy', {
+        headers: {
+          'X-Vault-Token': auth.client_token,
+          'user-agent': 'got (https://github.com/sindresorhus/got)',
+        },
+      });
+      assert.equal(res.status, 200, res.text);
+      const body = res.json as { data: { data: Record<string, string> } };
+      // secrets.js: `body.data["data"] != undefined` → selector `data.data.password`.
+      assert.equal(body.data.data.password, VALUE);
+      assert.equal(body.data.data.username, 'deployer');
+      // Its post step (revokeToken: true) revokes the token; the read then fails.
+      assert.equal(
+        (
+          await request(server.url, 'POST', '/vault/v1/auth/token/revoke-self', {
+            headers: { 'X-Vault-Token': auth.client_token },
+          })
+        ).status,
+        204,
+      );
+      assertVaultError(
+        await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy', {
+          headers: { 'X-Vault-Token': auth.client_token },
+        }),
+        403,
+        /^permission denied$/,
+      );
+    });
+
+    it('ESO (kubernetes auth): PUT login, lookup-self on each refresh, GET {mount}/data/{path} with the Go client’s headers', async () => {
+      const jwt = await idp.mint({ sub: 'system:serviceaccount:eso:external-secrets', aud: K8S_AUDIENCE });
+      const auth = authOf(await goClientWrite(server, 'auth/kubernetes/login', { role: 'eso', jwt }));
+      // The Go client sends X-Vault-Request on every request, and X-Vault-Namespace when the
+      // SecretStore names a namespace (here: the tenant).
+      const headers = {
+        'x-vault-token': auth.client_token,
+        'x-vault-request': 'true',
+        'x-vault-namespace': TENANT,
+        'user-agent': 'Go-http-client/1.1',
+      };
+      for (let refresh = 0; refresh < 3; refresh++) {
+        const check = await request(server.url, 'GET', '/vault/v1/auth/token/lookup-self', { headers });
+        const data = (check.json as { data: { type: string; ttl: number; expire_time: string } }).data;
+        assert.ok(data.type !== 'batch' && data.ttl >= 60 && data.expire_time !== null, 'checkToken: reuse');
+        const read = await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy', { headers });
+        assert.equal(read.status, 200, read.text);
+        assert.equal((read.json as { data: { data: Record<string, string> } }).data.data.password, VALUE);
+      }
+      // A specific version, as `remoteRef.version` asks for it.
+      const v1 = await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy?version=1', { headers });
+      assert.equal(v1.status, 200, v1.text);
+      // Another tenant's namespace: refused, whatever the token may do in its own.
+      assertVaultError(
+        await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy', {
+          headers: { ...headers, 'x-vault-namespace': 'other-co' },
+        }),
+        403,
+      );
+      // Near its end (ttl < 60) checkToken logs in again: lookup-self must say so.
+      clock.advance(550);
+      const late = await request(server.url, 'GET', '/vault/v1/auth/token/lookup-self', { headers });
+      assert.equal((late.json as { data: { ttl: number } }).data.ttl, 50);
+      clock.advance(50);
+      assertVaultError(await request(server.url, 'GET', '/vault/v1/secret/data/ci/deploy', { headers }), 403);
+    });
+
+    it('a token of the role’s permissions only: no write, no key management', async () => {
+      const auth = authOf(await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy'));
+      assertVaultError(
+        await goClientWrite(server, 'secret/data/ci/deploy', { data: { password: 'x' } }, auth.client_token),
+        403,
+        /^permission denied$/,
+      );
+      const keys = await request(server.url, 'GET', `/api/${TENANT}/admin/apiKeys`, {
+        token: auth.client_token,
+      });
+      assert.equal(keys.status, 403);
+    });
+  });
+
   describe('renew-self', () => {
     it('extends within the max ttl (Vault Agent: PUT with increment), caps past it with Vault’s warning', async () => {
       const auth = authOf(await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy'));
