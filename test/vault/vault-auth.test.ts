@@ -309,6 +309,13 @@ describe('Vault auth: JWT login and the token routes', () => {
       assert.equal(refused.actor, 'anonymous');
       assert.equal(refused.outcome, 'denied');
       assert.ok(!JSON.stringify(events).includes(jwt));
+      // Counted as a failed authentication, by its reason (metrics only; the caller saw its message).
+      const metrics = await request(server.url, 'GET', '/metrics');
+      assert.match(
+        metrics.text,
+        /coffer_auth_failures_total\{facade="vault",reason="login_bad_claims"\} [1-9]/,
+      );
+      assert.ok(!metrics.text.includes(jwt));
     });
   });
 
