@@ -44,7 +44,8 @@ export const VAULT_ANSWERS = {
   tenant_not_found: NOT_FOUND,
   store_not_found: NOT_FOUND,
   secret_not_found: NOT_FOUND,
-  secret_not_yet_valid: NOT_FOUND,
+  // Said (with when) only to callers who may know the secret exists; the core decides that.
+  secret_not_yet_valid: { status: 404 },
   secret_value_not_found: NOT_FOUND,
   api_key_not_found: NOT_FOUND,
   service_not_found: NOT_FOUND,
