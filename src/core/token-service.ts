@@ -42,7 +42,7 @@ export interface TokenDescription {
   /** Where it came from: `auth/<mount>/login`, `api-keys/<name>` or `oidc`. */
   readonly path: string;
   readonly policies: readonly string[];
-  readonly metadata: Readonly<Record<string, string>> | null;
+  readonly metadata: Readonly<Record<string, string>>;
   readonly createdAt: number | null;
   readonly creationTtlSeconds: number;
   /** Null: it does not expire (an API key). */
@@ -303,9 +303,11 @@ export class TokenService {
     const { accessor } = session;
     let asked = 0;
     let capped = false;
+    let renewedAt = 0;
     const renewed = await this.#deps.audit.change(ctx, entry, async (tx) => {
       const current = await tx.getIssuedToken(accessor);
       const now = this.#deps.clock.now();
+      renewedAt = now;
       // Revoked or expired since this request authenticated: as if it had not.
       if (current === null || current.expiresAt <= now) throw new UnauthenticatedError();
       asked = incrementSeconds ?? seconds(current.ttlMs);
@@ -315,7 +317,8 @@ export class TokenService {
       if (updated === null) throw new UnauthenticatedError();
       return updated;
     });
-    return { description: this.#describeIssued(renewed), capped, askedSeconds: asked };
+    // Described as of the renewal: its lease is what was granted, not a second less.
+    return { description: this.#describeIssued(renewed, renewedAt), capped, askedSeconds: asked };
   }
 
   /**
@@ -361,7 +364,7 @@ export class TokenService {
     if (session?.kind === 'issued_token') {
       const token = await this.#deps.repository.getIssuedToken(session.accessor);
       if (token === null || token.expiresAt <= now) throw new UnauthenticatedError();
-      return this.#describeIssued(token);
+      return this.#describeIssued(token, now);
     }
     if (session?.kind === 'oidc_jwt') {
       return {
@@ -371,7 +374,8 @@ export class TokenService {
         displayName: actor.keyName,
         path: 'oidc',
         policies: policiesOf(permissionNamesOf(actor)),
-        metadata: null,
+        // An object, never null: clients validate `meta` as one (node-vault's response schema).
+        metadata: {},
         createdAt: null,
         creationTtlSeconds: 0,
         expiresAt: session.expiresAt,
@@ -402,8 +406,7 @@ export class TokenService {
     };
   }
 
-  #describeIssued(token: IssuedTokenRecord): TokenDescription {
-    const now = this.#deps.clock.now();
+  #describeIssued(token: IssuedTokenRecord, now: number): TokenDescription {
     return {
       kind: 'issued_token',
       tenantId: token.tenantId,
