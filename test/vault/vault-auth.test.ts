@@ -6,6 +6,7 @@ import nodeVault from 'node-vault';
 import { OPERATOR } from '../../src/core/actor.js';
 import { generateToken } from '../../src/crypto/tokens.js';
 import {
+  AUDIENCE,
   type LocalIdentityProvider,
   startLocalIdentityProvider,
 } from '../observability/local-identity-provider.js';
@@ -179,7 +180,9 @@ describe('Vault auth: JWT login and the token routes', () => {
 
   describe('auth/jwt/login (vault-action: GitHub OIDC)', () => {
     it('issues a token with the role’s tenant, permissions as policies, metadata and ttl', async () => {
-      const auth = authOf(await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy'));
+      const res = await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy');
+      assert.equal(res.headers.get('cache-control'), 'no-store', 'a token in a body is never cached');
+      const auth = authOf(res);
       assert.match(auth.client_token, /^coffer_[0-9A-Za-z]{49}$/);
       assert.match(auth.accessor, /^[0-9A-Za-z]{24}$/);
       // Secret.Read is an alias of secrets:read + secrets:reveal: policies are the canonical names.
@@ -776,6 +779,39 @@ describe('Vault auth through node-vault, unchanged', () => {
           return true;
         },
       );
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+});
+
+describe('Vault auth: an OIDC access token used directly', () => {
+  it('looks itself up (its exp as expire_time) but neither renews nor revokes', async () => {
+    const idp = await startLocalIdentityProvider();
+    const server = await startTestServer({
+      env: { COFFER_OIDC_ISSUER: idp.issuer, COFFER_OIDC_AUDIENCE: AUDIENCE },
+    });
+    try {
+      const exp = Math.floor(Date.now() / 1000) + 1800;
+      const jwt = await idp.mint({
+        sub: 'user-1',
+        coffer_tenant: TENANT,
+        coffer_permissions: ['Secret.Read'],
+        exp,
+      });
+      const res = await vaultGet(server, 'auth/token/lookup-self', jwt);
+      assert.equal(res.status, 200, res.text);
+      const data = (res.json as { data: Record<string, unknown> }).data;
+      assert.equal(data.expire_time, new Date(exp * 1000).toISOString());
+      assert.equal(typeof data.ttl, 'number');
+      assert.ok((data.ttl as number) > 0);
+      assert.equal(data.renewable, false);
+      assert.deepEqual(data.policies, ['secrets:read', 'secrets:reveal']);
+      assert.deepEqual(data.meta, {});
+      assert.equal(data.path, 'oidc');
+      assertVaultError(await goClientWrite(server, 'auth/token/renew-self', {}, jwt), 400, /not renewable/);
+      assertVaultError(await goClientWrite(server, 'auth/token/revoke-self', {}, jwt), 400, /its own expiry/);
     } finally {
       await server.close();
       await idp.close();
