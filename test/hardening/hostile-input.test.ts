@@ -402,6 +402,7 @@ const ROUTES: RouteTemplate[] = [
       ['PUT', '/:mount/undelete/:path'],
       ['POST', '/:mount/destroy/:path'],
       ['GET', '/:mount/metadata/:path'],
+      ['GET', '/:mount/metadata'],
       ['PUT', '/:mount/metadata/:path'],
       ['PATCH', '/:mount/metadata/:path'],
       ['DELETE', '/:mount/metadata/:path'],

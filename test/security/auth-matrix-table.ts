@@ -614,6 +614,10 @@ const VAULT: MatrixCase[] = [
     await kvSecret(ctx);
     return { path: `${V}/${VAULT_MOUNT}/metadata/p${ctx.n}/?list=true` };
   }),
+  vault('GET', `${V}/:mount/metadata`, 'list the mount root', ['secrets:read'], 200, async (ctx) => {
+    await kvSecret(ctx);
+    return { path: `${V}/${VAULT_MOUNT}/metadata?list=true` };
+  }),
   ...VAULT_WRITES.map((method) =>
     vault(method, `${V}/:mount/metadata/*`, 'write metadata', ['secrets:write'], 204, async (ctx) => ({
       path: `${V}/${VAULT_MOUNT}/metadata/${await kvSecret(ctx)}`,

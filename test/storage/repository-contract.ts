@@ -429,6 +429,78 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       },
     );
 
+    contract(
+      'version states and settings: stored, replaced, pruned and deleted with their owner',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.equal(await repo.getStoreSettings(st.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        for (let i = 0; i < 4; i++) await putVersion(repo, s.id);
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, {
+            maxVersions: 3,
+            casRequired: true,
+            customMetadata: { b: '2', a: '1' },
+          });
+          await tx.putStoreSettings(st.id, { maxVersions: 7, casRequired: false });
+          await tx.putVersionState(s.id, {
+            version: 2,
+            createdAt: T0 + 2,
+            deletedAt: T0 + 9,
+            destroyed: false,
+          });
+          await tx.putVersionState(s.id, { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true });
+          assert.equal(await tx.destroyVersionValue(s.id, 3), true);
+          assert.equal(await tx.destroyVersionValue(s.id, 3), false, 'nothing left to destroy');
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 3,
+          casRequired: true,
+          customMetadata: { b: '2', a: '1' },
+        });
+        assert.deepEqual(await repo.getStoreSettings(st.id), { maxVersions: 7, casRequired: false });
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [1, 2, 4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), [
+          { version: 2, createdAt: T0 + 2, deletedAt: T0 + 9, destroyed: false },
+          { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true },
+        ]);
+        // Replaced in place; removed.
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, { maxVersions: 0, casRequired: false, customMetadata: {} });
+          await tx.putVersionState(s.id, { version: 2, createdAt: T0 + 2, deletedAt: null, destroyed: true });
+          await tx.deleteVersionState(s.id, 3);
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 0,
+          casRequired: false,
+          customMetadata: {},
+        });
+        assert.deepEqual(
+          (await repo.listVersionStates(s.id)).map((v) => [v.version, v.destroyed]),
+          [[2, true]],
+        );
+        // Pruning keeps the newest version numbers issued (4 and 3: 3's value is already gone), with their states.
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 2));
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        // Everything goes with the secret, and the store's settings with the store.
+        await repo.transaction(async (tx) => {
+          await tx.putVersionState(s.id, { version: 4, createdAt: T0, deletedAt: T0, destroyed: false });
+          assert.equal(await tx.deleteSecret(st.id, s.id), true);
+        });
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+      },
+    );
+
     contract('getCurrentValue finds the current version in an unmanaged store only', async (repo) => {
       const st = await seedTenantStore(repo, { name: 'default' });
       const managed = await seedTenantStore(repo, { name: 'default', managedBy: 'workers' });

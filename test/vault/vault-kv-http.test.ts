@@ -176,6 +176,9 @@ describe('Vault facade over raw HTTP', () => {
     assert.deepEqual((preflight.data as { options: unknown }).options, { version: '2' });
     assert.equal(preflight.data.path, 'secret/');
     assert.equal(preflight.data.type, 'kv');
+    // `vault kv list secret/`: path.Join drops the slash, so the root is asked without one.
+    const root = json(await vault('GET', 'secret/metadata?list=true'));
+    assert.ok((root.data as { keys: string[] }).keys.includes('go/'));
     // Logical().List: GET …/metadata/…?list=true.
     const listed = json(await vault('GET', 'secret/metadata/go/?list=true'));
     assert.deepEqual(listed.data, { keys: ['client'] });

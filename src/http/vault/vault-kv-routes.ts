@@ -16,6 +16,7 @@ import {
   PathParams,
   ReadQuery,
   VersionsBody,
+  WILDCARD_AS_PATH,
   WriteBody,
 } from './vault-kv-schemas.js';
 
@@ -88,6 +89,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.get(
       '/v1/:mount/data/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvRead',
           tags: ['Vault'],
@@ -124,6 +126,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       app.route({
         method,
         url: '/v1/:mount/data/*',
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: `vaultKvWrite${method === 'PUT' ? 'Put' : ''}`,
           tags: ['Vault'],
@@ -155,6 +158,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.patch(
       '/v1/:mount/data/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvPatch',
           tags: ['Vault'],
@@ -188,6 +192,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.delete(
       '/v1/:mount/data/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvDeleteLatest',
           tags: ['Vault'],
@@ -233,6 +238,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
         app.route({
           method,
           url: `/v1/:mount/${verb}/*`,
+          config: WILDCARD_AS_PATH,
           schema: {
             operationId: `vaultKv${verb[0]?.toUpperCase() ?? ''}${verb.slice(1)}${method === 'PUT' ? 'Put' : ''}`,
             tags: ['Vault'],
@@ -259,6 +265,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.get(
       '/v1/:mount/metadata/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvMetadata',
           tags: ['Vault'],
@@ -301,10 +308,39 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
     );
 
+    // The Go client joins paths (`path.Join`), so `vault kv list secret/` asks for the mount's root
+    // without a trailing slash: `GET /v1/secret/metadata?list=true`.
+    app.get(
+      '/v1/:mount/metadata',
+      {
+        schema: {
+          operationId: 'vaultKvListRoot',
+          tags: ['Vault'],
+          summary: 'List the keys at the mount’s root (KV v2)',
+          description:
+            'With `?list=true`: the keys at the root of the mount, folders ending in `/` (404 when there are none). Requires `secrets:read`.',
+          params: MountParams,
+          querystring: ListQuery,
+          response: { 200: ok('`{keys: [...]}`.'), ...ERRORS },
+        },
+      },
+      async (request) => {
+        const caller = callerOf(request);
+        const tenant = tenantOf(request);
+        const mount = mountOf(request.params);
+        if (!wantsList(request.query))
+          throw new NotFoundError('secret_not_found', 'No secret at the mount root.');
+        const keys = await core.kv.list(caller, tenant, mount, '');
+        if (keys.length === 0) throw new NotFoundError('secret_not_found', 'No keys under this path.');
+        return envelope(request, { keys }, { mountType: 'kv' });
+      },
+    );
+
     for (const method of WRITE_METHODS) {
       app.route({
         method,
         url: '/v1/:mount/metadata/*',
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: `vaultKvWriteMetadata${method === 'PUT' ? 'Put' : ''}`,
           tags: ['Vault'],
@@ -337,6 +373,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.patch(
       '/v1/:mount/metadata/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvPatchMetadata',
           tags: ['Vault'],
@@ -371,6 +408,7 @@ export function vaultKvRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.delete(
       '/v1/:mount/metadata/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultKvDeleteMetadata',
           tags: ['Vault'],

@@ -1,3 +1,4 @@
+import type { SwaggerTransform } from '@fastify/swagger';
 import Type, { type Static } from 'typebox';
 import { SECRET_PATH_MAX } from '../../core/names.js';
 
@@ -111,3 +112,29 @@ export const ConfigBody = Type.Object(
   { additionalProperties: false },
 );
 export type ConfigBody = Static<typeof ConfigBody>;
+
+/** A route schema's `params`, with the wildcard parameter `*` named `path` (for /openapi.json only). */
+function starAsPath(params: unknown): unknown {
+  if (typeof params !== 'object' || params === null || !('properties' in params)) return params;
+  const { properties, required, ...rest } = params as {
+    properties: Record<string, unknown>;
+    required?: readonly string[];
+  };
+  const { '*': star, ...others } = properties;
+  return {
+    ...rest,
+    properties: { ...others, path: star },
+    required: (required ?? []).map((r) => (r === '*' ? 'path' : r)),
+  };
+}
+
+/**
+ * Route `config` of a wildcard route: /openapi.json shows `/vault/v1/{mount}/data/{path}` instead of
+ * a parameter named `*` (the router's own syntax stays as it is).
+ */
+export const WILDCARD_AS_PATH: { swaggerTransform: SwaggerTransform } = {
+  swaggerTransform: ({ schema, url }) => ({
+    schema: { ...schema, params: starAsPath(schema.params) },
+    url: url.replace(/\*$/, ':path'),
+  }),
+};

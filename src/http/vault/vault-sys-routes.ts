@@ -8,6 +8,7 @@ import { refTo } from '../response-schemas.js';
 import { envelope, tenantOf, VaultResponseSchema } from './vault-envelope.js';
 import { VaultErrorSchema } from './vault-errors.js';
 import { RESERVED_MOUNTS } from './vault-kv-routes.js';
+import { WILDCARD_AS_PATH } from './vault-kv-schemas.js';
 
 /** What Coffer says it is when a Vault client asks: a single, initialised, unsealed, active node. */
 const CLUSTER_NAME = 'coffer';
@@ -84,6 +85,7 @@ export function vaultSysRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
     app.get(
       '/v1/sys/internal/ui/mounts/*',
       {
+        config: WILDCARD_AS_PATH,
         schema: {
           operationId: 'vaultPreflight',
           tags: ['Vault'],
