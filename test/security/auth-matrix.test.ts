@@ -147,7 +147,9 @@ function routesOf(server: TestServer): Set<string> {
     const path = `${depth === 0 ? '' : (stack[depth - 1] ?? '')}${m[2] ?? ''}`;
     stack[depth] = path;
     for (const method of (m[3] ?? '').split(', ')) {
-      if (method !== 'HEAD') routes.add(`${method} ${path}`);
+      // A wildcard under a static segment that is also a route of its own prints as `…/name` then
+      // `*`: joined back as the router knows it, `…/name/*`.
+      if (method !== 'HEAD') routes.add(`${method} ${path.replace(/([^/])\*$/, '$1/*')}`);
     }
   }
   return routes;
