@@ -87,6 +87,11 @@ export function createCore(deps: {
     rate.authFailuresPerMinute > 0
       ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
       : null;
+  // One request budget per credential, shared with logins: a workload logs in on its own budget.
+  const perKey =
+    rate.keyRequestsPerSecond > 0
+      ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
+      : null;
   return {
     auth: new AuthService({
       repository,
@@ -94,10 +99,7 @@ export function createCore(deps: {
       clock,
       bearerVerifier: deps.bearerVerifier,
       failures,
-      perKey:
-        rate.keyRequestsPerSecond > 0
-          ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
-          : null,
+      perKey,
     }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
     kv: new KvSecrets({ repository, keyring: deps.keyring, clock, ...limits, audit }),
@@ -111,6 +113,7 @@ export function createCore(deps: {
       mounts: deps.jwtLogin?.mounts ?? new Map(),
       verifier: deps.jwtLogin?.verifier ?? null,
       failures,
+      perKey,
     }),
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,

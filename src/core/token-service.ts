@@ -17,7 +17,7 @@ import {
 import { boundsBroken, type JwtAuthMount, type LoginJwtVerifier, userOf } from './jwt-login.js';
 import type { IssuedTokenRecord } from './model.js';
 import { ADMIN_PERMISSION, CANONICAL_PERMISSIONS, grantsOf } from './permissions.js';
-import type { FailureLimiter } from './rate-limits.js';
+import type { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 
 /**
  * What a credential reports as Vault policies (docs/adr/0015-issued-tokens-and-jwt-login.md): its
@@ -87,6 +87,11 @@ export interface TokenServiceDeps {
   readonly verifier: LoginJwtVerifier | null;
   /** The failed-authentication limit AuthService uses: a refused login is a failed authentication. */
   readonly failures: FailureLimiter | null;
+  /**
+   * Requests per credential (COFFER_KEY_RATE_LIMIT), AuthService's: a login takes one from the
+   * budget of the workload it logs in (tenant and actor name), so a loop cannot mint without end.
+   */
+  readonly perKey?: RequestRateLimiter | null;
 }
 
 /** Expired tokens deleted by each login, so the table does not grow with every CI run. */
@@ -240,6 +245,8 @@ export class TokenService {
       grants: grantsOf(record.permissions),
       session: { kind: 'issued_token' as const, accessor: record.accessor, expiresAt: record.expiresAt },
     });
+    const wait = this.#deps.perKey?.take(`key:${record.tenantId}/${issuedTokenKeyName(record)}`) ?? 0;
+    if (wait > 0) throw new RateLimitedError('key_rate_limited', wait);
     const ctx = { actor, requestId: context.requestId, clientAddress: context.client };
     await this.#deps.audit.change(
       ctx,

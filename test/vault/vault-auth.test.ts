@@ -693,6 +693,38 @@ describe('Vault auth: a refused login counts against the address’s failed-auth
   });
 });
 
+describe('Vault auth: logins draw on the workload’s request budget (COFFER_KEY_RATE_LIMIT)', () => {
+  it('a burst of logins by one workload is cut off with 429 and Retry-After', async () => {
+    const idp = await startLocalIdentityProvider();
+    const server = await startTestServer({
+      env: { COFFER_JWT_AUTH: jwtAuth(idp), COFFER_KEY_RATE_LIMIT: '1' },
+    });
+    try {
+      const jwt = await idp.mint(githubClaims());
+      // Twenty at once against a budget of one per second: unless they take twenty seconds, some are cut.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => vaultActionLogin(server, jwt, 'deploy')),
+      );
+      const statuses = answers.map((a) => a.status);
+      assert.ok(statuses.includes(200), statuses.join(','));
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 429),
+        statuses.join(','),
+      );
+      const limited = answers.find((a) => a.status === 429);
+      assert.ok(limited, statuses.join(','));
+      assertVaultError(limited, 429);
+      assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+      // Another workload has its own budget.
+      const other = await idp.mint(githubClaims({ sub: 'repo:octo-org/app:ref:refs/heads/other' }));
+      assert.equal((await vaultActionLogin(server, other, 'deploy')).status, 200);
+    } finally {
+      await server.close();
+      await idp.close();
+    }
+  });
+});
+
 describe('Vault auth: revocation reaches every node', () => {
   it('a token revoked on one node is refused by another that had it cached', async () => {
     const idp = await startLocalIdentityProvider();
