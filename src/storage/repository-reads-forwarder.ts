@@ -36,6 +36,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
+  listTenantAuditEvents: true,
   findIssuedTokenByHash: true,
   getIssuedToken: true,
 };

@@ -199,13 +199,13 @@ describe('Vault auth: JWT login and the token routes', () => {
       assert.equal(value.text, VALUE);
     });
 
-    it('is stored only as its hash, and audited in the tenant’s chain with its accessor', async () => {
+    it('is stored only as its hash, and audited in the tenant’s trail with its accessor', async () => {
       const auth = authOf(await vaultActionLogin(server, await idp.mint(githubClaims()), 'deploy'));
       const stored = await server.runtime.repository.getIssuedToken(auth.accessor);
       assert.ok(stored !== null);
       assert.equal(stored.tokenHash.length, 32);
       assert.ok(!stored.tokenHash.toString('latin1').includes(auth.client_token));
-      const events = await server.runtime.repository.listAuditEvents({
+      const events = await server.runtime.repository.listTenantAuditEvents({
         tenantId: TENANT,
         direction: 'desc',
         limit: 20,
@@ -300,10 +300,10 @@ describe('Vault auth: JWT login and the token routes', () => {
       }
     });
 
-    it('records a refused login in the platform chain, never the JWT', async () => {
+    it('records a refused login in the platform trail, never the JWT', async () => {
       const jwt = await idp.mint(githubClaims({ repository: 'octo-org/other' }));
       assertVaultError(await vaultActionLogin(server, jwt, 'deploy'), 400);
-      const events = await server.runtime.repository.listAuditEvents({
+      const events = await server.runtime.repository.listTenantAuditEvents({
         tenantId: '',
         direction: 'desc',
         limit: 10,
