@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodeVault from 'node-vault';
+import { LIST_REFUSED } from '../../src/http/vault/vault-errors.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 /**
@@ -223,11 +224,11 @@ describe('Vault KV v2 through node-vault (unchanged, real server)', () => {
     assert.equal((await failure(lister.list('tree/metadata/nothing/'))).status, 404);
   });
 
-  it('list with node-vault’s default LIST method: refused by the HTTP parser, in Vault’s error shape', async () => {
+  it('list with node-vault’s default LIST method: refused by the HTTP parser, in Vault’s shape, saying what to do', async () => {
     const plain = nodeVault({ endpoint: `${server.url}/vault`, token: server.adminToken });
     const refused = await failure(plain.list('tree/metadata/'));
     assert.equal(refused.status, 400);
-    assert.ok(Array.isArray((refused.body as { errors: unknown }).errors));
+    assert.deepEqual(refused.body, { errors: [LIST_REFUSED] });
   });
 
   it('mount config: read and written', async () => {

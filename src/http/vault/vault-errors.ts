@@ -20,6 +20,10 @@ export interface VaultFailure {
   readonly allow?: readonly string[];
 }
 
+/** Said to a request line whose method Node's HTTP parser refuses (Vault's LIST): docs/vault.md, "LIST". */
+export const LIST_REFUSED =
+  'unsupported method: Coffer cannot receive the LIST method; list with GET and ?list=true (node-vault: noCustomHTTPVerbs, hvac: strict_http)';
+
 /** Vault's own words for a refused token or permission. */
 export const PERMISSION_DENIED = 'permission denied';
 
@@ -138,6 +142,8 @@ export function toVaultFailure(failure: RequestFailure): VaultFailure {
     case 'body_too_large':
       return { status: 413, errors: ['request body too large'] };
     case 'client':
+      // Vault's LIST method: Node's parser refuses any method outside its own list, before Coffer sees it.
+      if (failure.parserCode === 'HPE_INVALID_METHOD') return { status: 400, errors: [LIST_REFUSED] };
       return { status: failure.status, errors: [failure.detail] };
     case 'internal':
       return { status: 500, errors: ['internal error'] };
