@@ -39,6 +39,9 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listTenantAuditEvents: true,
   findIssuedTokenByHash: true,
   getIssuedToken: true,
+  getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
+  getAuditPrunePoint: true,
 };
 
 /**

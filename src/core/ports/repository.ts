@@ -1,6 +1,7 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
 import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
+import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
@@ -21,7 +22,8 @@ export interface RepositoryReads
     SecretReads,
     VersionStateReads,
     AuditReads,
-    IssuedTokenReads {}
+    IssuedTokenReads,
+    AuditAnchorReads {}
 
 export interface RepositoryTx
   extends
@@ -32,15 +34,17 @@ export interface RepositoryTx
     SecretWrites,
     VersionStateWrites,
     AuditWrites,
-    IssuedTokenWrites {}
+    IssuedTokenWrites,
+    AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
    * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
-   * token (revoked, renewed) may have changed anywhere, including in another process or node: caches of key lookups are valid only
-   * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
+   * token (revoked, renewed) may have changed anywhere, including in another process or node:
+   * caches of key lookups are valid only while it stays the same. NaN when the engine cannot
+   * currently tell (nothing is cached then).
    */
   credentialsEpoch(): number;
   /** Throws when the database cannot be reached (readiness). */
