@@ -117,6 +117,17 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
           keyRequestsPerSecond: config.keyRateLimit,
         },
         ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+        ...(config.jwtAuth === null
+          ? {}
+          : {
+              jwtLogin: {
+                mounts: config.jwtAuth.mounts,
+                verifier: new (await import('../oidc/jwt-login-verifier.js')).JwtLoginVerifier(
+                  config.jwtAuth,
+                  options.onIdentityProviderUnavailable,
+                ),
+              },
+            }),
       }),
       close: () => repository.close(),
     };

@@ -13,6 +13,8 @@ import { SecretService } from './secret-service.js';
 import { KvSecrets } from './secrets/kv-secrets.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
+import type { JwtAuthMount, LoginJwtVerifier } from './jwt-login.js';
+import { TokenService } from './token-service.js';
 
 /** Per-tenant limits (COFFER_SECRET_QUOTA, COFFER_STORE_LIMIT). */
 export interface TenantLimits {
@@ -44,6 +46,8 @@ export interface CofferCore {
   readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
   readonly services: ServiceCredentialService;
+  /** Tokens issued by a login, and what a credential says of itself (docs/vault.md). */
+  readonly tokens: TokenService;
   /** Reading the trail; writing it is each service's own business, through the shared AuditTrail. */
   readonly audit: AuditService;
   /** For facades: refusals that never reached a service (no credential, a malformed request). */
@@ -64,6 +68,8 @@ export function createCore(deps: {
   rateLimits?: RateLimits;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   auditSink?: AuditSink;
+  /** JWT login mounts and the verifier of their JWTs (COFFER_JWT_AUTH); absent: no login path. */
+  jwtLogin?: { mounts: ReadonlyMap<string, JwtAuthMount>; verifier: LoginJwtVerifier };
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -76,25 +82,39 @@ export function createCore(deps: {
     metrics,
     ...(deps.auditSink ? { sink: deps.auditSink } : {}),
   });
+  // One limiter for every way of authenticating: a refused login counts as a failed token does.
+  const failures =
+    rate.authFailuresPerMinute > 0
+      ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
+      : null;
+  // One request budget per credential, shared with logins: a workload logs in on its own budget.
+  const perKey =
+    rate.keyRequestsPerSecond > 0
+      ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
+      : null;
   return {
     auth: new AuthService({
       repository,
       metrics,
+      clock,
       bearerVerifier: deps.bearerVerifier,
-      failures:
-        rate.authFailuresPerMinute > 0
-          ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
-          : null,
-      perKey:
-        rate.keyRequestsPerSecond > 0
-          ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
-          : null,
+      failures,
+      perKey,
     }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
     kv: new KvSecrets({ repository, keyring: deps.keyring, clock, ...limits, audit }),
     stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit, audit }),
     apiKeys: new ApiKeyService({ repository, clock, audit }),
     services: new ServiceCredentialService({ repository, clock, audit }),
+    tokens: new TokenService({
+      repository,
+      clock,
+      audit,
+      mounts: deps.jwtLogin?.mounts ?? new Map(),
+      verifier: deps.jwtLogin?.verifier ?? null,
+      failures,
+      perKey,
+    }),
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),

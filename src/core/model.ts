@@ -277,3 +277,28 @@ export interface VersionState {
   readonly deletedAt: number | null;
   readonly destroyed: boolean;
 }
+
+/**
+ * A short-lived token issued by a login (`auth/<mount>/login`, docs/vault.md): bound to one tenant
+ * and a set of permission names, refused after `expiresAt` or once deleted (revoked). Only its
+ * SHA-256 is stored, as for API keys; the accessor is its public id (audit events, lookups).
+ */
+export interface IssuedTokenRecord {
+  readonly tokenHash: Buffer;
+  /** 24 random base62 characters: names the token without revealing it. */
+  readonly accessor: string;
+  readonly tenantId: string;
+  /** The login mount and role that issued it, and the role's user claim value. */
+  readonly mount: string;
+  readonly role: string;
+  readonly subject: string;
+  /** The role's permission names (canonical or alias), expanded by `grantsOf` when used. */
+  readonly permissions: readonly string[];
+  /** What a renewal without an increment extends it by (the role's `token_ttl`), in ms. */
+  readonly ttlMs: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Renewals never extend it past this (the role's `token_max_ttl` after issue). */
+  readonly maxExpiresAt: number;
+  readonly renewedAt: number | null;
+}

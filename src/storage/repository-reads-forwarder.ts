@@ -37,6 +37,8 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   getAuditHead: true,
   listAuditChains: true,
   listTenantAuditEvents: true,
+  findIssuedTokenByHash: true,
+  getIssuedToken: true,
   getLatestAuditCheckpoint: true,
   getAuditCheckpointSince: true,
   getAuditPrunePoint: true,

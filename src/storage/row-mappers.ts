@@ -2,6 +2,7 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditOutcome,
+  IssuedTokenRecord,
   SecretRecord,
   SecretSettings,
   ServiceCredentialRecord,
@@ -144,6 +145,20 @@ export function rowMappers(values: EngineValues) {
       clientAddress: str(row, 'client_address'),
       prevHash: blob(row, 'prev_hash'),
       hash: blob(row, 'hash'),
+    }),
+    toIssuedToken: (row: Row): IssuedTokenRecord => ({
+      tokenHash: blob(row, 'token_hash'),
+      accessor: str(row, 'accessor'),
+      tenantId: str(row, 'tenant_id'),
+      mount: str(row, 'mount'),
+      role: str(row, 'role'),
+      subject: str(row, 'subject'),
+      permissions: strings(row, 'permissions'),
+      ttlMs: num(row, 'ttl_ms'),
+      createdAt: num(row, 'created_at'),
+      expiresAt: num(row, 'expires_at'),
+      maxExpiresAt: num(row, 'max_expires_at'),
+      renewedAt: numOrNull(row, 'renewed_at'),
     }),
   };
 }

@@ -410,6 +410,16 @@ const ROUTES: RouteTemplate[] = [
       ['POST', '/:mount/config'],
       ['GET', '/sys/internal/ui/mounts/:mount'],
       ['GET', '/sys/mounts'],
+      // The token's own routes (an API key: lookup answers, renew and revoke refuse) and the JWT
+      // login (no mount configured here: every body reaches validation, then a 404).
+      ['GET', '/auth/token/lookup-self'],
+      ['POST', '/auth/token/lookup-self'],
+      ['POST', '/auth/token/renew-self'],
+      ['PUT', '/auth/token/renew-self'],
+      ['POST', '/auth/token/revoke-self'],
+      ['PUT', '/auth/token/revoke-self'],
+      ['POST', '/auth/:mount/login'],
+      ['PUT', '/auth/:mount/login'],
     ] as const
   ).map(([m, p]) => r('vault', m, `/vault/v1${p}`)),
 ];

@@ -682,6 +682,25 @@ export const PUBLIC_ROUTES: readonly string[] = [
   // Vault's unauthenticated status routes (vault status, load balancers).
   'GET /vault/v1/sys/health',
   'GET /vault/v1/sys/seal-status',
+  // JWT logins take a JWT, not a token: refused logins, their audit and rate limit are tested in
+  // test/vault/vault-auth.test.ts.
+  'POST /vault/v1/auth/:mount/login',
+  'PUT /vault/v1/auth/:mount/login',
+];
+
+/**
+ * A token's routes about itself: they need no permission (every tenant credential may ask what it
+ * is, and renew or revoke itself), which this matrix, built on "exactly the needed permissions",
+ * cannot state. test/vault/vault-auth.test.ts runs them with every kind of caller instead (none,
+ * malformed, unknown, disabled, deleted, expired, revoked, service → 403; any tenant key → itself).
+ */
+export const SELF_ROUTES: readonly string[] = [
+  'GET /vault/v1/auth/token/lookup-self',
+  'POST /vault/v1/auth/token/lookup-self',
+  'POST /vault/v1/auth/token/renew-self',
+  'PUT /vault/v1/auth/token/renew-self',
+  'POST /vault/v1/auth/token/revoke-self',
+  'PUT /vault/v1/auth/token/revoke-self',
 ];
 
 /**

@@ -16,6 +16,7 @@ import {
   OTHER_SERVICE,
   PERMISSIONS,
   PUBLIC_ROUTES,
+  SELF_ROUTES,
   SERVICE,
   TENANT,
 } from './auth-matrix-table.js';
@@ -185,6 +186,7 @@ describe('auth matrix: every route of every facade × every kind of caller', () 
       (r) =>
         !covered.has(r) &&
         !PUBLIC_ROUTES.includes(r) &&
+        !SELF_ROUTES.includes(r) &&
         !CATCH_ALLS.some((all) => r.endsWith(` ${all}`)) &&
         // The console's top-level static files (favicon…), present once the UI is built.
         !/^GET \/ui\/[^/:]+\.[a-z0-9]+$/.test(r),

@@ -5,6 +5,7 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditPosition,
+  IssuedTokenRecord,
   SecretListQuery,
   SecretRecord,
   ServiceCredentialRecord,
@@ -41,6 +42,23 @@ function apiKey(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     tokenPrefix: 'cof_abcd',
     createdAt: T0,
     updatedAt: T0,
+    ...over,
+  };
+}
+function issuedToken(over: Partial<IssuedTokenRecord> = {}): IssuedTokenRecord {
+  return {
+    tokenHash: randomBytes(32),
+    accessor: uid('acc'),
+    tenantId: 't1',
+    mount: 'jwt',
+    role: 'deploy',
+    subject: 'repo:octo-org/app:ref:refs/heads/main',
+    permissions: ['secrets:read', 'Secret.Read'],
+    ttlMs: 60_000,
+    createdAt: T0,
+    expiresAt: T0 + 60_000,
+    maxExpiresAt: T0 + 300_000,
+    renewedAt: null,
     ...over,
   };
 }
@@ -1041,9 +1059,15 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
             () =>
               a.transaction(async (tx) => {
                 await tx.ensureTenant({ id: 't1', createdAt: T0 });
+                await tx.insertIssuedToken(issuedToken({ accessor: 'epoch-token' }));
                 return tx.insertApiKey(apiKey({ name: 'k1' }));
               }),
           ],
+          [
+            'renew issued token',
+            () => a.transaction((tx) => tx.renewIssuedToken('epoch-token', T0 + 1000, T0)),
+          ],
+          ['revoke issued token', () => a.transaction((tx) => tx.deleteIssuedToken('epoch-token'))],
           [
             'update key',
             () =>
@@ -1086,6 +1110,38 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         await b.close();
       }
     });
+    contract(
+      'issued tokens: found by hash and accessor, renewed, revoked, and purged once expired',
+      async (repo) => {
+        await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 }));
+        const token = issuedToken();
+        const early = issuedToken({ expiresAt: T0 + 10 });
+        assert.equal(await repo.transaction((tx) => tx.insertIssuedToken(token)), true);
+        assert.equal(await repo.transaction((tx) => tx.insertIssuedToken(early)), true);
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.insertIssuedToken({ ...issuedToken(), tokenHash: token.tokenHash }),
+          ),
+          false,
+          'a taken hash is refused, not overwritten',
+        );
+        assert.deepEqual(await repo.findIssuedTokenByHash(token.tokenHash), token);
+        assert.deepEqual(await repo.getIssuedToken(token.accessor), token);
+        assert.equal(await repo.findIssuedTokenByHash(randomBytes(32)), null);
+        const renewed = await repo.transaction((tx) =>
+          tx.renewIssuedToken(token.accessor, T0 + 120_000, T0 + 5),
+        );
+        assert.deepEqual(renewed, { ...token, expiresAt: T0 + 120_000, renewedAt: T0 + 5 });
+        assert.equal(await repo.transaction((tx) => tx.renewIssuedToken('no-such', T0, T0)), null);
+        // Purging takes only what expired by `now`, at most `limit` of it.
+        assert.equal(await repo.transaction((tx) => tx.purgeExpiredTokens(T0 + 60_000, 10)), 1);
+        assert.equal(await repo.getIssuedToken(early.accessor), null);
+        assert.notEqual(await repo.getIssuedToken(token.accessor), null);
+        assert.equal(await repo.transaction((tx) => tx.deleteIssuedToken(token.accessor)), true);
+        assert.equal(await repo.transaction((tx) => tx.deleteIssuedToken(token.accessor)), false);
+        assert.equal(await repo.findIssuedTokenByHash(token.tokenHash), null);
+      },
+    );
     contract(
       'audit: a new chain starts at seq 0 with a zero hash; events link, and the head follows',
       async (repo) => {

@@ -1,5 +1,6 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
 import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
@@ -21,6 +22,7 @@ export interface RepositoryReads
     SecretReads,
     VersionStateReads,
     AuditReads,
+    IssuedTokenReads,
     AuditAnchorReads {}
 
 export interface RepositoryTx
@@ -32,15 +34,17 @@ export interface RepositoryTx
     SecretWrites,
     VersionStateWrites,
     AuditWrites,
+    IssuedTokenWrites,
     AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
-   * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
-   * changed anywhere, including in another process or node: caches of key lookups are valid only
-   * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
+   * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
+   * token (revoked, renewed) may have changed anywhere, including in another process or node:
+   * caches of key lookups are valid only while it stays the same. NaN when the engine cannot
+   * currently tell (nothing is cached then).
    */
   credentialsEpoch(): number;
   /** Throws when the database cannot be reached (readiness). */

@@ -81,9 +81,13 @@ export const VAULT_ANSWERS = {
   permissions_missing: INVALID,
   invalid_precondition: INVALID,
   name_mismatch: INVALID,
+  token_not_renewable: INVALID,
+  token_not_revocable: INVALID,
   unauthenticated: DENIED,
   missing_credentials: DENIED,
   invalid_credentials: DENIED,
+  // Vault's JWT method answers a refused login 400 with its reason (role, token or claims).
+  login_refused: INVALID,
   other_tenant: DENIED,
   missing_permission: DENIED,
   permission_escalation: DENIED,

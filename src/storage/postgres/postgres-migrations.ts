@@ -181,6 +181,28 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    version: 6,
+    name: 'issued tokens',
+    // Tokens issued by a login (docs/adr/0015-issued-tokens-and-jwt-login.md); only their SHA-256.
+    sql: `
+      CREATE TABLE issued_tokens (
+        token_hash BYTEA PRIMARY KEY,
+        accessor TEXT COLLATE "C" NOT NULL UNIQUE,
+        tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+        mount TEXT COLLATE "C" NOT NULL,
+        role TEXT COLLATE "C" NOT NULL,
+        subject TEXT COLLATE "C" NOT NULL,
+        permissions TEXT[] COLLATE "C" NOT NULL,
+        ttl_ms BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        max_expires_at BIGINT NOT NULL,
+        renewed_at BIGINT
+      );
+      CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
+    `,
+  },
 ];
 
 /** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */

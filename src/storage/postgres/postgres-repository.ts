@@ -6,6 +6,7 @@ import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
+import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
@@ -24,6 +25,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresSecretQueries(conn),
     ...postgresVersionStateQueries(conn),
     ...postgresAuditQueries(conn),
+    ...postgresIssuedTokenQueries(conn),
     ...postgresAuditAnchorQueries(conn),
   };
 }

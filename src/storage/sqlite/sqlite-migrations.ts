@@ -190,6 +190,28 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    name: 'issued tokens',
+    // Tokens issued by a login (docs/adr/0015-issued-tokens-and-jwt-login.md); only their SHA-256.
+    sql: `
+      CREATE TABLE issued_tokens (
+        token_hash BLOB PRIMARY KEY,
+        accessor TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        mount TEXT NOT NULL,
+        role TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        ttl_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        max_expires_at INTEGER NOT NULL,
+        renewed_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
+    `,
+  },
 ];
 
 /** Brings the schema up to date; refuses a database newer than this Coffer. */

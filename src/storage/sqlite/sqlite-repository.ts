@@ -5,6 +5,7 @@ import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
 import { sqliteAuditAnchorQueries } from './sqlite-audit-anchor-queries.js';
 import { sqliteAuditQueries } from './sqlite-audit-queries.js';
+import { sqliteIssuedTokenQueries } from './sqlite-issued-token-queries.js';
 import {
   BUSY_TIMEOUT_MS,
   busy,
@@ -28,6 +29,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteSecretQueries(conn),
     ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
+    ...sqliteIssuedTokenQueries(conn),
     ...sqliteAuditAnchorQueries(conn),
   };
 }

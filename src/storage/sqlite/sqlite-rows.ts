@@ -15,6 +15,7 @@ export const {
   toSecretSettings,
   toStoreSettings,
   toVersionState,
+  toIssuedToken,
 } = rowMappers({
   engine: 'sqlite',
   integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),
