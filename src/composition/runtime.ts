@@ -10,6 +10,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import type { Repository } from '../core/ports/repository.js';
+import type { FileSync } from '../storage/sqlite/sqlite-repository.js';
 
 export const DATABASE_FILE = 'coffer.db';
 
@@ -31,13 +32,16 @@ export class NoDataError extends Error {}
  * PostgreSQL when COFFER_DATABASE_URL is set (schema migrated on the way), else SQLite in the data
  * directory. Each driver is loaded only when used: the CLI's start-up time is the price of every command.
  */
-export async function openRepository(config: Config): Promise<Repository> {
+export async function openRepository(
+  config: Config,
+  options: { readonly syncWal?: FileSync } = {},
+): Promise<Repository> {
   if (config.databaseUrl !== null) {
     const { PostgresRepository } = await import('../storage/postgres/postgres-repository.js');
     return PostgresRepository.connect(config.databaseUrl);
   }
   const { SqliteRepository } = await import('../storage/sqlite/sqlite-repository.js');
-  return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+  return SqliteRepository.open(join(config.dataDir, DATABASE_FILE), options);
 }
 
 /** Refuses, naming the directory, when there is no SQLite database to read (PostgreSQL always has one). */
@@ -68,6 +72,11 @@ export interface RuntimeOverrides {
   readonly clock?: Clock;
   /** False for reading commands: a missing key file is an error instead of a new key (default true). */
   readonly createKeyring?: boolean;
+  /**
+   * SQLite: how the WAL is made durable after each COMMIT (default: fs.fsync on the threadpool).
+   * Tests inject one that holds the sync, to show that no answer leaves before it completes.
+   */
+  readonly syncWal?: FileSync;
 }
 
 export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
@@ -80,7 +89,10 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
-  const opened = await openRepository(config);
+  const opened = await openRepository(
+    config,
+    options.syncWal === undefined ? {} : { syncWal: options.syncWal },
+  );
   const repository =
     options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
   try {

@@ -1,5 +1,7 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
@@ -11,6 +13,7 @@ import {
   openConnection,
   SqliteConnection,
   type Db,
+  walFramesMatchFull,
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
@@ -32,6 +35,31 @@ interface PendingTransaction {
   readonly fn: (tx: RepositoryTx) => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Makes everything written so far to the file behind `fd` durable. The default is Node's `fs.fsync`,
+ * which runs on the libuv threadpool: the event loop keeps serving while the disk works. Tests
+ * inject one that holds the sync, to show that no answer leaves before it completes.
+ */
+export type FileSync = (fd: number) => Promise<void>;
+
+export const fsyncOnThreadpool: FileSync = (fd) =>
+  new Promise<void>((resolve, reject) => {
+    fsync(fd, (error) => (error === null ? resolve() : reject(error)));
+  });
+
+export interface SqliteRepositoryOptions {
+  /** How the WAL is made durable after each COMMIT (default fsyncOnThreadpool). */
+  readonly syncWal?: FileSync;
+}
+
+/** Every transaction fails this way once a WAL sync has failed: nothing after it can be trusted. */
+function syncFailed(): UnavailableError {
+  return new UnavailableError(
+    'database_unavailable',
+    'The database could not make a write durable; the server must be restarted.',
+  );
 }
 
 /** Most transactions committed together, under one fsync (group commit). */
@@ -61,7 +89,21 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   #draining: Promise<void> | null = null;
   #closed = false;
 
-  private constructor(writer: Db, reader: Db) {
+  /**
+   * The `-wal` file, which Coffer itself syncs after each COMMIT (the writer runs at
+   * `synchronous=NORMAL`); null: SQLite syncs it inside COMMIT (`synchronous=FULL`), as before.
+   */
+  readonly #walFd: number | null;
+  readonly #syncWal: FileSync;
+  /** COMMITs that returned: their frames are in the WAL file (not necessarily on disk). */
+  #commits = 0;
+  /** COMMITs covered by a completed sync: durable. */
+  #durableCommits = 0;
+  #syncInFlight: Promise<void> | null = null;
+  /** Set by the first failed sync, for good: the kernel may have dropped the pages it could not write. */
+  #syncError: UnavailableError | null = null;
+
+  private constructor(writer: Db, reader: Db, walFd: number | null, syncWal: FileSync) {
     const readerConnection = new SqliteConnection(reader);
     super(sqliteStatements(readerConnection));
     this.#writer = writer;
@@ -69,29 +111,38 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     this.#writerConnection = new SqliteConnection(writer);
     this.#readerConnection = readerConnection;
     this.#write = sqliteStatements(this.#writerConnection);
+    this.#walFd = walFd;
+    this.#syncWal = syncWal;
   }
 
-  static open(path: string): SqliteRepository {
+  static open(path: string, options: SqliteRepositoryOptions = {}): SqliteRepository {
     const created = !existsSync(path);
+    const walPath = `${path}-wal`;
+    const walExisted = existsSync(walPath);
     const writer = openConnection(path);
     if (created) chmodSync(path, 0o600);
+    let walFd: number | null = null;
     try {
       migrate(writer);
+      walFd = takeOverWalSync(writer, walPath, !walExisted);
+      return new SqliteRepository(writer, openConnection(path), walFd, options.syncWal ?? fsyncOnThreadpool);
     } catch (error) {
+      if (walFd !== null) closeSync(walFd);
       writer.close();
       throw error;
     }
-    return new SqliteRepository(writer, openConnection(path));
   }
 
   /**
    * Group commit: transactions that queue up while one batch is being written go into the next one,
    * each inside its own SAVEPOINT (a failing one is rolled back alone), under a single COMMIT and
    * so a single fsync. Every caller is answered only after the COMMIT holding its work is durable
-   * (`synchronous=FULL`); if that COMMIT fails, every transaction in it fails.
+   * (the WAL synced, as `synchronous=FULL` would, but on the threadpool: `#untilDurable`); if that
+   * COMMIT or its sync fails, every transaction in it fails.
    */
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(busy());
+    if (this.#syncError !== null) return Promise.reject(this.#syncError);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       this.#draining ??= this.#drain();
@@ -151,13 +202,56 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       for (const d of done) d.job.reject(isBusy(error) ? busy() : error);
       return;
     }
+    const commit = ++this.#commits;
     if (this.#writerConnection.credentialsTouched) {
       this.#writerConnection.credentialsTouched = false;
       this.#recheck = true;
     }
     // Answered only once no file holds the removed bytes any more: "deleted" means gone from disk.
     if (this.#writerConnection.sealedBytesRemoved || this.#scrubOwed) await this.#scrubWal();
-    for (const d of done) d.job.resolve(d.value);
+    if (this.#walFd === null) {
+      for (const d of done) d.job.resolve(d.value);
+      return;
+    }
+    // The next batch is built and committed while this one's sync runs on the threadpool; its
+    // callers are answered when a sync that started after this COMMIT has completed.
+    this.#untilDurable(commit).then(
+      () => {
+        for (const d of done) d.job.resolve(d.value);
+      },
+      (error: unknown) => {
+        for (const d of done) d.job.reject(error);
+      },
+    );
+  }
+
+  /**
+   * Resolves once COMMIT number `commit` is on disk. One sync at a time, each covering every COMMIT
+   * that returned before it started (group commit of the fsync itself): a COMMIT that returns while
+   * a sync runs waits for the next one, which starts as soon as that one ends.
+   */
+  async #untilDurable(commit: number): Promise<void> {
+    while (this.#durableCommits < commit) {
+      if (this.#syncError !== null) throw this.#syncError;
+      this.#syncInFlight ??= this.#syncOnce();
+      await this.#syncInFlight;
+    }
+  }
+
+  /** Never rejects: a failure is kept in #syncError, which fails this and every later transaction. */
+  async #syncOnce(): Promise<void> {
+    const covers = this.#commits;
+    try {
+      await this.#syncWal(this.#walFd ?? -1);
+      this.#durableCommits = covers;
+    } catch {
+      // As PostgreSQL does since 2018 ("fsyncgate"), never retry a failed fsync as if the data were
+      // still there: Linux may have marked the unwritten pages clean. Fail closed until a restart,
+      // whose recovery reads what is really on disk.
+      this.#syncError = syncFailed();
+    } finally {
+      this.#syncInFlight = null;
+    }
   }
 
   /** A scrub that gave up (a reader held the WAL too long): retried after the next commit. */
@@ -170,8 +264,9 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * page images into the database and cuts the WAL to zero bytes. It cannot finish while a reader
    * still uses the WAL; this process's reader never holds a snapshot between statements, but
    * another process's may, so it is tried without a busy wait (the event loop keeps serving reads)
-   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the COMMIT
-   * was already durable (synchronous=FULL) and the checkpoint syncs before it truncates.
+   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the checkpoint syncs the WAL before it copies it (so the COMMIT is on disk
+   * either way), syncs the database after, and only then truncates; callers are still answered
+   * after the repository's own sync too (#untilDurable).
    */
   async #scrubWal(): Promise<void> {
     const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
@@ -213,6 +308,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   }
 
   async ping(): Promise<void> {
+    if (this.#syncError !== null) throw this.#syncError;
     this.#readerConnection.ping();
   }
 
@@ -245,7 +341,48 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#draining !== null) await this.#draining;
+    // Every committed transaction's caller is answered (or failed) before the files close.
+    await this.#untilDurable(this.#commits).catch(() => undefined);
     this.#reader.close();
     this.#writer.close();
+    if (this.#walFd !== null) closeSync(this.#walFd);
+  }
+}
+
+/**
+ * Switches the writer to `synchronous=NORMAL` and returns a descriptor of its `-wal` file, which the
+ * repository then fsyncs after each COMMIT, before any caller is answered
+ * (docs/adr/0012-wal-fsync-off-the-event-loop.md). Null, leaving the writer at `synchronous=FULL`,
+ * when this SQLite would write different frames under NORMAL (no powersafe overwrite) or the WAL
+ * file cannot be opened. `created`: the WAL file is new, so its directory entry is synced too, as
+ * SQLite does on the first sync of a WAL it created.
+ *
+ * SQLite takes no lock on the `-wal` file (its WAL locks are in `-shm` and the database file), so
+ * closing this descriptor cannot drop a POSIX lock of the connection's; and SQLite deletes the file
+ * only when the last connection closes, so while this repository is open the file is the WAL.
+ */
+function takeOverWalSync(writer: Db, walPath: string, created: boolean): number | null {
+  if (!walFramesMatchFull(writer)) return null;
+  let fd: number;
+  try {
+    fd = openSync(walPath, 'r+');
+  } catch {
+    return null;
+  }
+  try {
+    // The migrations ran at FULL: nothing written so far waits for this descriptor.
+    if (created) {
+      const dir = openSync(dirname(walPath), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    }
+    writer.pragma('synchronous = NORMAL');
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
   }
 }
