@@ -10,7 +10,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import type { Repository } from '../core/ports/repository.js';
-import type { FileSync } from '../storage/sqlite/sqlite-repository.js';
+import type { FileSync, SqliteRepositoryOptions } from '../storage/sqlite/sqlite-repository.js';
 
 export const DATABASE_FILE = 'coffer.db';
 
@@ -34,7 +34,7 @@ export class NoDataError extends Error {}
  */
 export async function openRepository(
   config: Config,
-  options: { readonly syncWal?: FileSync } = {},
+  options: SqliteRepositoryOptions = {},
 ): Promise<Repository> {
   if (config.databaseUrl !== null) {
     const { PostgresRepository } = await import('../storage/postgres/postgres-repository.js');
@@ -77,6 +77,8 @@ export interface RuntimeOverrides {
    * Tests inject one that holds the sync, to show that no answer leaves before it completes.
    */
   readonly syncWal?: FileSync;
+  /** SQLite: WAL checkpoints on a worker thread, off the event loop (the server; a CLI command: no). */
+  readonly checkpointInWorker?: boolean;
 }
 
 export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
@@ -89,10 +91,10 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
-  const opened = await openRepository(
-    config,
-    options.syncWal === undefined ? {} : { syncWal: options.syncWal },
-  );
+  const opened = await openRepository(config, {
+    ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
+    ...(options.checkpointInWorker === undefined ? {} : { checkpointInWorker: options.checkpointInWorker }),
+  });
   const repository =
     options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
   try {

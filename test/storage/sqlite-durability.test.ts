@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -196,6 +197,40 @@ describe('SQLite: one WAL sync covers every COMMIT made while the previous one r
     } finally {
       gate.release();
       await repo.close();
+    }
+  });
+});
+
+describe('SQLite: the server checkpoints the WAL on a worker thread', () => {
+  const dir = tempDir('coffer-sqlite-checkpoint-');
+  after(() => dir.remove());
+
+  test('with no checkpoint inside COMMIT, the WAL is still copied into the database', async () => {
+    const file = join(dir.path, 'checkpointed.db');
+    const repo = SqliteRepository.open(file, { checkpointInWorker: true });
+    try {
+      const before = statSync(file).size;
+      const value = 'x'.repeat(4000);
+      // ~8 MB through the WAL, in commits of 20 rows; the writer itself never checkpoints
+      // (wal_autocheckpoint = 0), so the database file grows only by the worker's checkpoints.
+      for (let batch = 0; batch < 100; batch++) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            repo.transaction(async (tx) => tx.setMeta(`big${batch}-${i}`, value)),
+          ),
+        );
+      }
+      await until(() => statSync(file).size >= before + 4_000_000, 'a checkpoint into the database file');
+      assert.equal(await repo.getMeta('big99-19'), value);
+    } finally {
+      await repo.close();
+    }
+    // Closed cleanly (the worker's connection too): the file opens and reads back.
+    const reopened = SqliteRepository.open(file);
+    try {
+      assert.equal((await reopened.getMeta('big0-0'))?.length, 4000);
+    } finally {
+      await reopened.close();
     }
   });
 });

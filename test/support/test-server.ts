@@ -89,6 +89,8 @@ export async function startTestServer(
   const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const runtime: Runtime = await buildRuntime(config, {
     metrics,
+    // As `coffer serve` does.
+    checkpointInWorker: true,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
     ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),

@@ -1,6 +1,8 @@
-import { chmodSync, closeSync, existsSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
@@ -52,7 +54,17 @@ export const fsyncOnThreadpool: FileSync = (fd) =>
 export interface SqliteRepositoryOptions {
   /** How the WAL is made durable after each COMMIT (default fsyncOnThreadpool). */
   readonly syncWal?: FileSync;
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside a COMMIT (the server: `coffer serve`).
+   * A CLI command leaves it to SQLite: it commits a few times and exits.
+   */
+  readonly checkpointInWorker?: boolean;
 }
+
+/** The WAL size at which the worker is asked for a checkpoint: SQLite's own default, 1,000 pages of 4 KiB. */
+const CHECKPOINT_WAL_BYTES = 1000 * 4096;
+/** SQLite's default `wal_autocheckpoint`, given back to the writer if the worker fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
 
 /** Every transaction fails this way once a WAL sync has failed: nothing after it can be trusted. */
 function syncFailed(): UnavailableError {
@@ -102,8 +114,15 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   #syncInFlight: Promise<void> | null = null;
   /** Set by the first failed sync, for good: the kernel may have dropped the pages it could not write. */
   #syncError: UnavailableError | null = null;
+  readonly #checkpointer: WalCheckpointer | null;
 
-  private constructor(writer: Db, reader: Db, walFd: number | null, syncWal: FileSync) {
+  private constructor(
+    writer: Db,
+    reader: Db,
+    walFd: number | null,
+    syncWal: FileSync,
+    checkpointer: WalCheckpointer | null,
+  ) {
     const readerConnection = new SqliteConnection(reader);
     super(sqliteStatements(readerConnection));
     this.#writer = writer;
@@ -113,6 +132,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     this.#write = sqliteStatements(this.#writerConnection);
     this.#walFd = walFd;
     this.#syncWal = syncWal;
+    this.#checkpointer = checkpointer;
   }
 
   static open(path: string, options: SqliteRepositoryOptions = {}): SqliteRepository {
@@ -125,7 +145,17 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     try {
       migrate(writer);
       walFd = takeOverWalSync(writer, walPath, !walExisted);
-      return new SqliteRepository(writer, openConnection(path), walFd, options.syncWal ?? fsyncOnThreadpool);
+      const checkpointer =
+        options.checkpointInWorker === true && walFd !== null
+          ? WalCheckpointer.forWriter(writer, path)
+          : null;
+      return new SqliteRepository(
+        writer,
+        openConnection(path),
+        walFd,
+        options.syncWal ?? fsyncOnThreadpool,
+        checkpointer,
+      );
     } catch (error) {
       if (walFd !== null) closeSync(walFd);
       writer.close();
@@ -244,6 +274,9 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     try {
       await this.#syncWal(this.#walFd ?? -1);
       this.#durableCommits = covers;
+      if (this.#checkpointer !== null && this.#walFd !== null) {
+        if (fstatSync(this.#walFd).size >= CHECKPOINT_WAL_BYTES) this.#checkpointer.request();
+      }
     } catch {
       // As PostgreSQL does since 2018 ("fsyncgate"), never retry a failed fsync as if the data were
       // still there: Linux may have marked the unwritten pages clean. Fail closed until a restart,
@@ -343,6 +376,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     while (this.#draining !== null) await this.#draining;
     // Every committed transaction's caller is answered (or failed) before the files close.
     await this.#untilDurable(this.#commits).catch(() => undefined);
+    await this.#checkpointer?.close();
     this.#reader.close();
     this.#writer.close();
     if (this.#walFd !== null) closeSync(this.#walFd);
@@ -386,3 +420,78 @@ function takeOverWalSync(writer: Db, walPath: string, created: boolean): number 
     throw error;
   }
 }
+
+/**
+ * Runs the WAL checkpoints of a server on a worker thread (sqlite-checkpoint-worker.ts), so that
+ * the page copy and its two fsyncs leave the event loop; the writer's `wal_autocheckpoint` is 0
+ * while it works. Started on the first request, so that start-up does not wait for a thread; if the
+ * worker fails, the writer checkpoints by itself again (SQLite's default), so the WAL never grows
+ * without bound.
+ */
+class WalCheckpointer {
+  readonly #writer: Db;
+  readonly #path: string;
+  #worker: Worker | null = null;
+  #busy = false;
+  #failed = false;
+
+  private constructor(writer: Db, path: string) {
+    this.#writer = writer;
+    this.#path = path;
+  }
+
+  /** Null when the worker's module is not beside this one (the CLI's bundle): SQLite checkpoints. */
+  static forWriter(writer: Db, path: string): WalCheckpointer | null {
+    if (!existsSync(fileURLToPath(WORKER_URL))) return null;
+    writer.pragma('wal_autocheckpoint = 0');
+    return new WalCheckpointer(writer, path);
+  }
+
+  request(): void {
+    if (this.#busy || this.#failed) return;
+    this.#busy = true;
+    this.#started().postMessage('checkpoint');
+  }
+
+  #started(): Worker {
+    if (this.#worker !== null) return this.#worker;
+    const worker = new Worker(WORKER_URL, { workerData: { path: this.#path } });
+    worker.unref();
+    worker.on('message', (result: { ok: boolean }) => {
+      this.#busy = false;
+      if (!result.ok) this.#fail();
+    });
+    worker.on('error', () => this.#fail());
+    worker.on('exit', () => {
+      if (this.#worker === worker) this.#fail();
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #fail(): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#busy = false;
+    this.#worker = null;
+    try {
+      this.#writer.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    } catch {
+      // Closed already.
+    }
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = null;
+    this.#failed = true;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // Unreferenced while it works (it must not keep a process alive), referenced while it closes.
+    worker.ref();
+    worker.postMessage('close');
+    await exited;
+  }
+}
+
+const WORKER_URL = new URL('./sqlite-checkpoint-worker.js', import.meta.url);
