@@ -1,6 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -430,6 +439,33 @@ function writeBlock(name: string, report: string): void {
   );
 }
 
+/**
+ * What the disk under the data directories does right now: 4 KiB writes, each followed by fsync, for
+ * `seconds`. Every durable figure here (PUT, and GET: each read's audit event is fsynced before the
+ * answer) is bounded by this latency, which other work on a shared machine can move tenfold.
+ */
+function diskSyncRate(seconds = 3): string {
+  const dir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-disk-'));
+  const fd = openSync(join(dir, 'probe'), 'w');
+  const page = Buffer.alloc(4096, 1);
+  const latencies: number[] = [];
+  try {
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      const t = performance.now();
+      writeSync(fd, page, 0, page.length, (latencies.length % 256) * 4096);
+      fsyncSync(fd);
+      latencies.push(performance.now() - t);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => (latencies[Math.floor(latencies.length * q)] ?? Number.NaN).toFixed(2);
+  return `${Math.round(latencies.length / seconds).toLocaleString('en')} synchronous 4 KiB writes/s (fsync p50 ${at(0.5)} ms, p99 ${at(0.99)} ms)`;
+}
+
 /** `coffer` start-up, first, while nothing else of the bench runs. `BENCH_ONLY=cli` stops after it. */
 function benchCliStartup(): void {
   const report = measureCliStartup(BIN);
@@ -441,6 +477,8 @@ async function main(): Promise<void> {
   if (ONLY === null || ONLY.has('cli')) benchCliStartup();
   if (process.env.BENCH_ONLY === 'cli') return;
   const startedAt = Date.now();
+  const diskBefore = diskSyncRate();
+  process.stdout.write(`disk: ${diskBefore}\n`);
   const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -528,6 +566,15 @@ async function main(): Promise<void> {
               } |`,
           ),
         ];
+  notes.push(
+    `disk under the data directories: ${diskBefore} at the start of the run, ${diskSyncRate()} at the end`,
+  );
+  notes.push(
+    `load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')} (other work on the machine shares the two cores and the disk)`,
+  );
   notes.push(
     `${ONLY === null ? 'the whole run (bare http, SQLite, PostgreSQL, several nodes, 1,000,000 secrets; without the CLI start-up and the build)' : `this run (bare http, ${[...ONLY].join(', ')})`} took ${((Date.now() - startedAt) / 60_000).toFixed(1)} min`,
   );
