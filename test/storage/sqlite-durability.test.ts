@@ -170,30 +170,38 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
   });
 });
 
-describe('SQLite: one WAL sync covers every COMMIT made while the previous one ran', () => {
+describe('SQLite: a WAL sync covers every COMMIT made before it started', () => {
   const dir = tempDir('coffer-sqlite-sync-');
   after(() => dir.remove());
 
-  test('commits made during a held sync share the next one', async () => {
+  /** Polls the reader connection until every key is committed (visible), answered or not. */
+  async function committed(repo: SqliteRepository, keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      while ((await repo.getMeta(key)) === null) await sleep(5);
+    }
+  }
+
+  test('at most two syncs run at once; commits made meanwhile share the next one', async () => {
     const gate = new HeldSync();
     const repo = SqliteRepository.open(join(dir.path, 'shared-sync.db'), { syncWal: gate.sync });
     try {
       gate.held = true;
       const first = repo.transaction(async (tx) => tx.setMeta('first', '1'));
       await until(() => gate.waiting === 1, 'the first sync');
-      const rest = Array.from({ length: 40 }, (_, i) =>
-        repo.transaction(async (tx) => tx.setMeta(`k${i}`, 'x')),
+      // Committed while the first sync runs: a second sync starts at once, not after the first.
+      const a = Array.from({ length: 20 }, (_, i) =>
+        repo.transaction(async (tx) => tx.setMeta(`a${i}`, 'x')),
       );
-      // All committed (readable by the other connection) while the first sync is still held...
-      await until(() => gate.calls === 1, 'nothing more');
-      for (let i = 0; i < 40; i++) {
-        while ((await repo.getMeta(`k${i}`)) === null) await sleep(5);
-      }
-      assert.equal(gate.calls, 1, 'no second sync runs while the first is in flight');
+      await until(() => gate.waiting === 2, 'a second sync');
+      // Committed while two run: no third until one of them ends.
+      const bKeys = Array.from({ length: 20 }, (_, i) => `b${i}`);
+      const b = bKeys.map((key) => repo.transaction(async (tx) => tx.setMeta(key, 'x')));
+      await committed(repo, bKeys);
+      assert.equal(gate.calls, 2, 'a third sync started while two were running');
       gate.release();
-      await Promise.all([first, ...rest]);
-      // ...and answered after one more sync, which covered all of them.
-      assert.equal(gate.calls, 2);
+      await Promise.all([first, ...a, ...b]);
+      // One more sync covered every commit of the second group.
+      assert.equal(gate.calls, 3);
     } finally {
       gate.release();
       await repo.close();
