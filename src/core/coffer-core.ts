@@ -10,6 +10,7 @@ import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { PageCursors } from './page-cursors.js';
 import { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 import { SecretService } from './secret-service.js';
+import { KvSecrets } from './secrets/kv-secrets.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
 
@@ -38,6 +39,8 @@ export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
 export interface CofferCore {
   readonly auth: AuthService;
   readonly secrets: SecretService;
+  /** Versions, soft delete, settings and paths of secrets, as the Vault KV v2 facade speaks them. */
+  readonly kv: KvSecrets;
   readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
   readonly services: ServiceCredentialService;
@@ -88,6 +91,7 @@ export function createCore(deps: {
           : null,
     }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
+    kv: new KvSecrets({ repository, keyring: deps.keyring, clock, ...limits, audit }),
     stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit, audit }),
     apiKeys: new ApiKeyService({ repository, clock, audit }),
     services: new ServiceCredentialService({ repository, clock, audit }),

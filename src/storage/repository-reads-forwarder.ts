@@ -30,10 +30,16 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   hasSealedValues: true,
   listKekIdsInUse: true,
   listWrappedKeys: true,
+  getSecretSettings: true,
+  getStoreSettings: true,
+  listVersionStates: true,
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
   listTenantAuditEvents: true,
+  getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
+  getAuditPrunePoint: true,
 };
 
 /**

@@ -3,9 +3,12 @@ import type {
   AuditEventRecord,
   AuditOutcome,
   SecretRecord,
+  SecretSettings,
   ServiceCredentialRecord,
   StoreRecord,
+  StoreSettings,
   VersionRecord,
+  VersionState,
 } from '../core/model.js';
 
 /** A result row as a driver returns it: column name → value. */
@@ -47,12 +50,36 @@ export function rowMappers(values: EngineValues) {
     return Buffer.isBuffer(v) ? v : fail(key, 'binary');
   };
 
+  /** A JSON object of strings (custom metadata); anything else in the column is an error. */
+  const stringMap = (row: Row, key: string): Record<string, string> => {
+    const parsed: unknown = JSON.parse(str(row, key));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(key, 'an object');
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed)) out[k] = typeof v === 'string' ? v : fail(key, 'strings');
+    return out;
+  };
+
   return {
     num,
     str,
     numOrNull,
     blob,
     bool,
+    toSecretSettings: (row: Row): SecretSettings => ({
+      maxVersions: num(row, 'max_versions'),
+      casRequired: bool(row, 'cas_required'),
+      customMetadata: stringMap(row, 'custom_metadata'),
+    }),
+    toStoreSettings: (row: Row): StoreSettings => ({
+      maxVersions: num(row, 'max_versions'),
+      casRequired: bool(row, 'cas_required'),
+    }),
+    toVersionState: (row: Row): VersionState => ({
+      version: num(row, 'version'),
+      createdAt: num(row, 'created_at'),
+      deletedAt: numOrNull(row, 'deleted_at'),
+      destroyed: bool(row, 'destroyed'),
+    }),
     toApiKey: (row: Row): ApiKeyRecord => ({
       tenantId: str(row, 'tenant_id'),
       name: str(row, 'name'),

@@ -422,6 +422,78 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       },
     );
 
+    contract(
+      'version states and settings: stored, replaced, pruned and deleted with their owner',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.equal(await repo.getStoreSettings(st.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        for (let i = 0; i < 4; i++) await putVersion(repo, s.id);
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, {
+            maxVersions: 3,
+            casRequired: true,
+            customMetadata: { b: '2', a: '1' },
+          });
+          await tx.putStoreSettings(st.id, { maxVersions: 7, casRequired: false });
+          await tx.putVersionState(s.id, {
+            version: 2,
+            createdAt: T0 + 2,
+            deletedAt: T0 + 9,
+            destroyed: false,
+          });
+          await tx.putVersionState(s.id, { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true });
+          assert.equal(await tx.destroyVersionValue(s.id, 3), true);
+          assert.equal(await tx.destroyVersionValue(s.id, 3), false, 'nothing left to destroy');
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 3,
+          casRequired: true,
+          customMetadata: { b: '2', a: '1' },
+        });
+        assert.deepEqual(await repo.getStoreSettings(st.id), { maxVersions: 7, casRequired: false });
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [1, 2, 4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), [
+          { version: 2, createdAt: T0 + 2, deletedAt: T0 + 9, destroyed: false },
+          { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true },
+        ]);
+        // Replaced in place; removed.
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, { maxVersions: 0, casRequired: false, customMetadata: {} });
+          await tx.putVersionState(s.id, { version: 2, createdAt: T0 + 2, deletedAt: null, destroyed: true });
+          await tx.deleteVersionState(s.id, 3);
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 0,
+          casRequired: false,
+          customMetadata: {},
+        });
+        assert.deepEqual(
+          (await repo.listVersionStates(s.id)).map((v) => [v.version, v.destroyed]),
+          [[2, true]],
+        );
+        // Pruning keeps the newest version numbers issued (4 and 3: 3's value is already gone), with their states.
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 2));
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        // Everything goes with the secret, and the store's settings with the store.
+        await repo.transaction(async (tx) => {
+          await tx.putVersionState(s.id, { version: 4, createdAt: T0, deletedAt: T0, destroyed: false });
+          assert.equal(await tx.deleteSecret(st.id, s.id), true);
+        });
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+      },
+    );
+
     contract('getCurrentValue finds the current version in an unmanaged store only', async (repo) => {
       const st = await seedTenantStore(repo, { name: 'default' });
       const managed = await seedTenantStore(repo, { name: 'default', managedBy: 'workers' });
@@ -1236,6 +1308,71 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       }
     });
 
+    contract(
+      'audit anchors: a checkpoint number is taken once; the newest is what the next links to',
+      async (repo) => {
+        assert.equal(await repo.getLatestAuditCheckpoint(), null);
+        const first = { seq: 1, hash: 'a'.repeat(64), time: T0, line: '{"seq":1}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(first)), true);
+        const again = { ...first, hash: 'b'.repeat(64), line: '{"seq":1,"other":true}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(again)), false);
+        await repo.transaction((tx) => tx.recordAuditCheckpoint({ ...first, seq: 2, hash: 'c'.repeat(64) }));
+        assert.deepEqual(await repo.getLatestAuditCheckpoint(), { ...first, seq: 2, hash: 'c'.repeat(64) });
+        await repo.transaction((tx) =>
+          tx.recordAuditCheckpoint({ ...first, seq: 3, hash: 'd'.repeat(64), time: T0 + 1000 }),
+        );
+        assert.equal((await repo.getAuditCheckpointSince(T0))?.seq, 1);
+        assert.equal((await repo.getAuditCheckpointSince(T0 + 1))?.seq, 3);
+        assert.equal(await repo.getAuditCheckpointSince(T0 + 1001), null);
+      },
+    );
+
+    contract(
+      'audit anchors: pruning deletes one chain up to a point, and the chain verifies from it',
+      async (repo) => {
+        const chainId = chainOf('t1');
+        await repo.transaction(async (tx) => {
+          for (let i = 1; i <= 5; i++) await appendEvent(tx, 't1');
+          await appendEvent(tx, 't2');
+        });
+        const events = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 });
+        const third = events[2];
+        assert.ok(third);
+        assert.equal(await repo.getAuditPrunePoint(chainId), null);
+        const through = { seq: 3, hash: third.hash };
+        assert.equal(await repo.transaction((tx) => tx.pruneAuditEvents(chainId, through)), 3);
+        assert.deepEqual(await repo.getAuditPrunePoint(chainId), through);
+        const left = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 });
+        assert.deepEqual(
+          left.map((e) => e.seq),
+          [4, 5],
+        );
+        const t2 = await repo.listAuditEvents({ chainId: chainOf('t2'), direction: 'asc', limit: 10 });
+        assert.equal(t2.length, 1);
+        assert.deepEqual(await verifyChain(repo, { chainId, tenantId: 't1' }), {
+          ok: true,
+          chainId,
+          tenantId: 't1',
+          events: 2,
+          head: { seq: 5, hash: events[4]?.hash },
+          from: through,
+        });
+        // A second pruner that walked from an older point cannot move the prune point back.
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.pruneAuditEvents(chainId, { seq: 2, hash: events[1]?.hash ?? GENESIS_HASH }),
+          ),
+          0,
+        );
+        assert.deepEqual(await repo.getAuditPrunePoint(chainId), through);
+        // A prune point that is not the hash the rest links from breaks the chain at its first event.
+        await repo.transaction((tx) => tx.pruneAuditEvents(chainId, { seq: 3, hash: Buffer.alloc(32, 1) }));
+        const broken = await verifyChain(repo, { chainId, tenantId: 't1' });
+        assert.equal(broken.ok, false);
+        assert.equal(broken.ok ? 0 : broken.seq, 4);
+      },
+    );
+
     // Two instances in one process take turns here: SQLite's busy wait would block the one thread that
     // both share. test/audit/audit-chains-processes.test.ts runs several OS processes truly at once.
     test('audit: two instances append to their own chains of one tenant; each verifies', async () => {
@@ -1261,6 +1398,7 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
             tenantId: 't1',
             events: 2 * per,
             head: { seq: 2 * per, hash: events.at(-1)?.hash },
+            from: { seq: 0, hash: GENESIS_HASH },
           });
         }
       } finally {

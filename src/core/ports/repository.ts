@@ -1,8 +1,10 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+import type { VersionStateReads, VersionStateWrites } from './version-states.js';
 
 /**
  * The one storage contract, owned by the core and composed of one port per area (the files beside
@@ -12,10 +14,25 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads {}
+  extends
+    TenantAndMetaReads,
+    ApiKeyReads,
+    StoreReads,
+    SecretReads,
+    VersionStateReads,
+    AuditReads,
+    AuditAnchorReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads, TenantAndMetaWrites, ApiKeyWrites, StoreWrites, SecretWrites, AuditWrites {}
+  extends
+    RepositoryReads,
+    TenantAndMetaWrites,
+    ApiKeyWrites,
+    StoreWrites,
+    SecretWrites,
+    VersionStateWrites,
+    AuditWrites,
+    AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';

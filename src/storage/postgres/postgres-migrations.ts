@@ -134,6 +134,53 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
     `,
   },
+  {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // node (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,
+        hash TEXT COLLATE "C" NOT NULL,
+        time BIGINT NOT NULL,
+        line TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT COLLATE "C" PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'version states and settings',
+    // docs/adr/0014-vault-facade.md: a version's soft delete or destruction, a secret's settings
+    // (max versions, cas required, custom metadata as a JSON object of strings) and a store's defaults.
+    sql: `
+      CREATE TABLE secret_settings (
+        secret_id TEXT COLLATE "C" PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL,
+        custom_metadata TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE store_settings (
+        store_id TEXT COLLATE "C" PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL
+      );
+      CREATE TABLE version_states (
+        secret_id TEXT COLLATE "C" NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        destroyed BOOLEAN NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      );
+    `,
+  },
 ];
 
 /** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */

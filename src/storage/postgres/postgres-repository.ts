@@ -4,12 +4,14 @@ import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
+import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { postgresSecretQueries } from './postgres-secret-queries.js';
+import { postgresVersionStateQueries } from './postgres-version-state-queries.js';
 import { postgresStoreQueries } from './postgres-store-queries.js';
 import { postgresTenantAndMetaQueries } from './postgres-tenant-and-meta-queries.js';
 
@@ -20,7 +22,9 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresApiKeyQueries(conn),
     ...postgresStoreQueries(conn),
     ...postgresSecretQueries(conn),
+    ...postgresVersionStateQueries(conn),
     ...postgresAuditQueries(conn),
+    ...postgresAuditAnchorQueries(conn),
   };
 }
 

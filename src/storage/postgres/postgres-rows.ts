@@ -13,6 +13,9 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
 } = rowMappers({
   engine: 'postgres',
   integer: (v) => {

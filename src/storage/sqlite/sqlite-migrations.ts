@@ -143,6 +143,53 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
     `,
   },
+  {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // process (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        line TEXT NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'version states and settings',
+    // docs/adr/0014-vault-facade.md: a version's soft delete or destruction, a secret's settings
+    // (max versions, cas required, custom metadata as a JSON object of strings) and a store's defaults.
+    sql: `
+      CREATE TABLE secret_settings (
+        secret_id TEXT PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required INTEGER NOT NULL,
+        custom_metadata TEXT NOT NULL
+      );
+      CREATE TABLE store_settings (
+        store_id TEXT PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required INTEGER NOT NULL
+      );
+      CREATE TABLE version_states (
+        secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        destroyed INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Brings the schema up to date; refuses a database newer than this Coffer. */

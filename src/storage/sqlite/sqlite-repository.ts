@@ -7,6 +7,7 @@ import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
+import { sqliteAuditAnchorQueries } from './sqlite-audit-anchor-queries.js';
 import { sqliteAuditQueries } from './sqlite-audit-queries.js';
 import {
   BUSY_TIMEOUT_MS,
@@ -19,6 +20,7 @@ import {
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
+import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
 
@@ -29,7 +31,9 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteApiKeyQueries(conn),
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
+    ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
+    ...sqliteAuditAnchorQueries(conn),
   };
 }
 
