@@ -121,6 +121,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   readonly #queue: PendingTransaction[] = [];
   #draining: Promise<void> | null = null;
   #closed = false;
+  #closing: Promise<void> | null = null;
 
   /**
    * The `-wal` file, which Coffer itself syncs after each COMMIT (the writer runs at
@@ -408,7 +409,16 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     return this.#epoch;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Idempotent: a second call waits for the first. Closing the WAL descriptor twice could close an
+   * unrelated file that reused its number in between.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeOnce();
+    return this.#closing;
+  }
+
+  async #closeOnce(): Promise<void> {
     this.#closed = true;
     while (this.#draining !== null) await this.#draining;
     // Every committed transaction's caller is answered (or failed) before the files close.
