@@ -8,6 +8,7 @@ import type { Clock } from './clock.js';
 import { isCofferError, UnavailableError } from './errors.js';
 import type { AuditEventRecord, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
+import { ChangeRecorder } from './change-recorder.js';
 
 /** The chain of platform-wide events: unauthenticated callers, service credentials. Never a tenant id. */
 export const PLATFORM_CHAIN = '';
@@ -145,9 +146,12 @@ export class AuditTrail {
     try {
       result = await this.#repository.transaction(async (tx) => {
         appending = false;
-        const value = await fn(tx);
+        // What the change did, exactly, for its events' resource detail (the change feed's names).
+        const recorder = new ChangeRecorder();
+        const value = await fn(recorder.wrap(tx));
         appending = true;
-        appended = await this.#append(tx, ctx, entriesOf(value), 'allowed', null);
+        const entries = entriesOf(value).map((e) => recorder.detailed(e));
+        appended = await this.#append(tx, ctx, entries, 'allowed', null);
         appending = false;
         return value;
       });

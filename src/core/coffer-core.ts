@@ -5,6 +5,7 @@ import { AuditService } from './audit-service.js';
 import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
 import { ChangeFeed } from './change-feed.js';
+import { ChangeWatchService, type WatchLimits } from './change-watch-service.js';
 import type { ChangeSignals } from './ports/change-signals.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
@@ -51,6 +52,8 @@ export interface CofferCore {
   readonly pageCursors: PageCursors;
   /** Change events derived from the audit chains, with their wake-ups (docs/notifications.md). */
   readonly changeFeed: ChangeFeed;
+  /** Opening change streams: permission, audit, limits (the SSE routes, `coffer run --watch`). */
+  readonly watch: ChangeWatchService;
 }
 
 export function createCore(deps: {
@@ -69,6 +72,8 @@ export function createCore(deps: {
   changeSignals?: ChangeSignals;
   /** How often watched tenants' chain heads are polled while `changeSignals` is not live (ms). */
   changePollMs?: number;
+  /** Open change streams per tenant and per key (COFFER_WATCH_LIMIT_TENANT, COFFER_WATCH_LIMIT_KEY). */
+  watchLimits?: WatchLimits;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -80,6 +85,12 @@ export function createCore(deps: {
     clock,
     metrics,
     ...(deps.auditSink ? { sink: deps.auditSink } : {}),
+  });
+  const changeFeed = new ChangeFeed({
+    reads: repository,
+    commits: audit,
+    ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
+    ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
   });
   return {
     auth: new AuthService({
@@ -102,11 +113,12 @@ export function createCore(deps: {
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),
-    changeFeed: new ChangeFeed({
-      reads: repository,
-      commits: audit,
-      ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
-      ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
+    changeFeed,
+    watch: new ChangeWatchService({
+      repository,
+      feed: changeFeed,
+      audit,
+      ...(deps.watchLimits === undefined ? {} : { limits: deps.watchLimits }),
     }),
   };
 }

@@ -1,5 +1,7 @@
 import type { AuditEventRecord, AuditHead, AuditQuery } from '../../core/model.js';
 import type { AuditReads, AuditWrites } from '../../core/ports/audit.js';
+import { mayRecordChange } from '../../core/change-events.js';
+import { CHANGES_CHANNEL } from './postgres-change-listener.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { str, num, blob, toAuditEvent, AUDIT_COLUMNS } from './postgres-rows.js';
 
@@ -85,6 +87,16 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
           e.hash,
         ],
       );
+      // Other nodes' change feeds: delivered on COMMIT only (NOTIFY is transactional), once per
+      // transaction and tenant (identical payloads are folded). Changes only: a NOTIFY serialises
+      // its transaction's commit with other notifying ones, which reads must not pay for.
+      if (mayRecordChange(e)) {
+        await conn.one(
+          'coffer_notify_changes',
+          `SELECT pg_notify('${CHANGES_CHANNEL}', current_schema() || ' ' || $1::text) AS sent`,
+          [e.tenantId],
+        );
+      }
     },
   };
   return queries;
