@@ -10,7 +10,9 @@ import {
   type FeedPosition,
   isKeyChange,
 } from './change-events.js';
+import type { Clock } from './clock.js';
 import { InvalidError, RateLimitedError } from './errors.js';
+import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import type { StoreRecord } from './model.js';
 import { type StoreRef, StoreTarget, storeNotFound } from './secrets/store-ref.js';
 
@@ -21,6 +23,9 @@ export interface WatchLimits {
 }
 
 export const DEFAULT_WATCH_LIMITS: WatchLimits = Object.freeze({ perTenant: 100, perKey: 10 });
+
+/** How often an idle stream sends a heartbeat comment (COFFER_WATCH_HEARTBEAT_SECONDS). */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /** What a watcher asks for: a tenant's changes, or one store's, from a position or from now. */
 export interface WatchRequest {
@@ -39,6 +44,8 @@ export interface Watch {
   readonly reader: FeedReader;
   /** The reader's position now, opaque (to send as an SSE id when nothing else moves it). */
   position(): string;
+  /** Counts events sent to the subscriber (metrics: how many, how long after their commit). */
+  sent(events: readonly ChangeEvent[]): void;
   /** Frees the watch's place in the limits; idempotent. */
   close(): void;
 }
@@ -63,16 +70,31 @@ export class ChangeWatchService {
     readonly feed: ChangeFeed;
     readonly audit: AuditTrail;
     readonly limits: WatchLimits;
+    readonly clock: Clock;
+    readonly metrics: Pick<MetricsSink, 'changeSubscribers' | 'changeEventsSent'>;
   };
+  /** Heartbeat period of the streams (ms). */
+  readonly heartbeatMs: number;
   readonly #open = new Map<string, number>();
 
   constructor(deps: {
     repository: Pick<Repository, 'getStoreById' | 'getStoreByName'>;
     feed: ChangeFeed;
     audit: AuditTrail;
+    clock: Clock;
     limits?: WatchLimits;
+    heartbeatMs?: number;
+    metrics?: Pick<MetricsSink, 'changeSubscribers' | 'changeEventsSent'>;
   }) {
-    this.#deps = { ...deps, limits: deps.limits ?? DEFAULT_WATCH_LIMITS };
+    this.#deps = {
+      repository: deps.repository,
+      feed: deps.feed,
+      audit: deps.audit,
+      clock: deps.clock,
+      limits: deps.limits ?? DEFAULT_WATCH_LIMITS,
+      metrics: deps.metrics ?? NO_METRICS,
+    };
+    this.heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   }
 
   /** How many watches are open now (the subscribers gauge). */
@@ -104,9 +126,11 @@ export class ChangeWatchService {
     });
     const slots = this.#slotsOf(tenantId, actor);
     let taken = false;
+    const { metrics, clock } = this.#deps;
     const release = () => {
       if (!taken) return;
       taken = false;
+      metrics.changeSubscribers(-1);
       for (const slot of slots) {
         const left = (this.#open.get(slot) ?? 1) - 1;
         if (left <= 0) this.#open.delete(slot);
@@ -121,6 +145,7 @@ export class ChangeWatchService {
         if (target !== null && store === null) throw storeNotFound();
         this.#take(slots);
         taken = true;
+        metrics.changeSubscribers(1);
         const start = from ?? (await this.#deps.feed.head(tenantId));
         const admin = actor.kind === 'operator' || (actor.kind === 'api_key' && actor.grants.admin);
         const filter = (event: ChangeEvent) => {
@@ -137,6 +162,10 @@ export class ChangeWatchService {
           store,
           reader,
           position: () => encodePosition(reader.position),
+          sent: (events) => {
+            const now = clock.now();
+            metrics.changeEventsSent(events.map((e) => (now - e.time) / 1000));
+          },
           close: () => {
             reader.close();
             release();

@@ -74,6 +74,8 @@ export function createCore(deps: {
   changePollMs?: number;
   /** Open change streams per tenant and per key (COFFER_WATCH_LIMIT_TENANT, COFFER_WATCH_LIMIT_KEY). */
   watchLimits?: WatchLimits;
+  /** Heartbeat period of change streams, ms (COFFER_WATCH_HEARTBEAT_SECONDS). */
+  watchHeartbeatMs?: number;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -118,7 +120,10 @@ export function createCore(deps: {
       repository,
       feed: changeFeed,
       audit,
+      clock,
+      metrics,
       ...(deps.watchLimits === undefined ? {} : { limits: deps.watchLimits }),
+      ...(deps.watchHeartbeatMs === undefined ? {} : { heartbeatMs: deps.watchHeartbeatMs }),
     }),
   };
 }
