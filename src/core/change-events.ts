@@ -227,7 +227,7 @@ export function changeOf(event: AuditEventRecord, id: string): ChangeEvent | nul
     tenantId: event.tenantId,
     time: event.time,
     actor: event.actor,
-    chain: event.tenantId,
+    chain: event.chainId,
     seq: event.seq,
   };
   if (isKeyChange(kind)) {

@@ -33,6 +33,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
+  listTenantAuditEvents: true,
 };
 
 /**

@@ -160,16 +160,15 @@ describe('/v1 change streams (SSE)', () => {
     const refused = await request(server.url, 'GET', `/v1/tenants/${T}/events`, { token: none });
     assert.equal(refused.status, 403);
     const limited = await server.createKey(T, 'limited', ['secrets:read']);
-    const before = (await server.runtime.repository.getAuditHead(T))?.seq ?? 0;
     const held = [];
     for (let i = 0; i < 3; i++) held.push(await open(`/v1/tenants/${T}/events`, limited));
     const over = await request(server.url, 'GET', `/v1/tenants/${T}/events`, { token: limited });
     assert.equal(over.status, 429);
     assert.equal((over.json as { code: string }).code, 'too_many_watchers');
-    const events = await server.runtime.repository.listAuditEvents({
+    const events = await server.runtime.repository.listTenantAuditEvents({
       tenantId: T,
       direction: 'asc',
-      afterSeq: before,
+      actor: 'key:limited',
       limit: 100,
     });
     const watches = events.filter((e) => e.action === 'changes.watch' && e.actor === 'key:limited');
@@ -221,7 +220,7 @@ describe('/v1 change streams (SSE)', () => {
       token: admin,
       body: { value: 'q' },
     });
-    const events = await server.runtime.repository.listAuditEvents({
+    const events = await server.runtime.repository.listTenantAuditEvents({
       tenantId: T,
       direction: 'desc',
       limit: 5,
