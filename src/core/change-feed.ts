@@ -83,7 +83,9 @@ export class ChangeFeed {
     const position = new Map<string, number>();
     const scanned: AuditEventRecord[] = [];
     let more = false;
-    for (const { chainId: chain } of await this.#reads.listAuditChains({ tenantId })) {
+    // Heads first, events after: every event up to a head read here is committed, so an event missing
+    // below it was pruned, never one still committing (which a head read after the events could show).
+    for (const { chainId: chain, head } of await this.#reads.listAuditChains({ tenantId })) {
       const after = from.get(chain) ?? 0;
       const events = await this.#reads.listAuditEvents({
         chainId: chain,
@@ -92,10 +94,7 @@ export class ChangeFeed {
         limit,
       });
       const first = events[0];
-      const gap =
-        first !== undefined
-          ? first.seq !== after + 1
-          : ((await this.#reads.getAuditHead(chain))?.seq ?? 0) > after;
+      const gap = first !== undefined ? first.seq !== after + 1 : (head?.seq ?? 0) > after;
       if (gap) return { events: [], position: await this.head(tenantId), resync: true, more: false };
       if (events.length === limit) more = true;
       position.set(chain, events.at(-1)?.seq ?? after);

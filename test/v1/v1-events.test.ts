@@ -134,6 +134,7 @@ describe('/v1 change streams (SSE)', () => {
 
   it('a store stream carries that store only; key changes reach admin keys only', async () => {
     const reader = await server.createKey(T, 'reader-events', ['secrets:read']);
+    await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: T, name: 'FIRST', value: 'a' });
     const storeStream = await open(`/v1/tenants/${T}/stores/default/events`, reader);
     const tenantStream = await open(`/v1/tenants/${T}/events`, reader);
     const adminStream = await open(`/v1/tenants/${T}/events`, admin);
