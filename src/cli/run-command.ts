@@ -235,8 +235,16 @@ async function superviseWatching(
       const changed = watch.next(stop.signal);
       const outcome = await Promise.race([
         child.exited.then((code) => ({ exit: code })),
-        changed.then((why) => ({ why })),
+        changed.then(
+          (why) => ({ why }),
+          (error: unknown) => ({ lost: error instanceof Error ? error.message : String(error) }),
+        ),
       ]);
+      if ('lost' in outcome) {
+        // The watch ended (the token was revoked, the store deleted): the command is not orphaned.
+        io.err.write(`coffer: no longer watching for changes, the command keeps running: ${outcome.lost}\n`);
+        return await child.exited;
+      }
       if ('exit' in outcome) {
         stop.abort();
         await changed.catch(() => null);

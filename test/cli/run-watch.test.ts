@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
+import { OPERATOR } from '../../src/core/actor.js';
 import { COFFER_BIN } from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -158,6 +159,21 @@ describe('coffer run --watch', () => {
     // SIGINT, forwarded, ends this child (it ignores only SIGTERM), and with it the run.
     w.proc.kill('SIGINT');
     assert.equal(await w.exited, 130);
+  });
+
+  it('remote: a key disabled while watching ends the watch, not the command', async () => {
+    const token = await server.createKey('default', 'watcher', ['secrets:read', 'secrets:reveal']);
+    const w = runWatching(['--tenant', 'default', '--store', 'app', '--only', 'WATCHED'], {
+      ...modes.remote(),
+      COFFER_TOKEN: token,
+    });
+    running.push(w);
+    await w.waitFor('START ');
+    await server.runtime.core.apiKeys.update(OPERATOR, 'default', 'watcher', { enabled: false });
+    await w.waitFor('no longer watching for changes, the command keeps running');
+    assert.equal(w.proc.exitCode, null);
+    w.proc.kill('SIGTERM');
+    assert.equal(await w.exited, 0, w.output());
   });
 
   it('a child that exits by itself ends the run with its exit code', async () => {
