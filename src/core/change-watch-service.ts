@@ -97,13 +97,6 @@ export class ChangeWatchService {
     this.heartbeatMs = deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
   }
 
-  /** How many watches are open now (the subscribers gauge). */
-  openCount(): number {
-    let n = 0;
-    for (const [key, count] of this.#open) if (key.startsWith('t:')) n += count;
-    return n;
-  }
-
   async open(caller: Caller, tenantId: string, request: WatchRequest): Promise<Watch> {
     const ctx = callContextOf(caller);
     const { actor } = ctx;

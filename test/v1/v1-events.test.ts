@@ -85,6 +85,11 @@ describe('/v1 change streams (SSE)', () => {
     });
     await request(server.url, 'DELETE', `/v1/tenants/${T}/stores/default/secrets/V1_KEY`, { token: admin });
     await s.waitFor('the /v1 delete', (x) => x.changes().some(named('secret.deleted', 'V1_KEY')));
+    // Counted: streams open, events sent and their lag (docs/observability.md).
+    const metrics = await server.metrics.render();
+    assert.match(metrics, /^coffer_change_subscribers [1-9]/m);
+    assert.match(metrics, /^coffer_change_events_sent_total [1-9]/m);
+    assert.match(metrics, /^coffer_change_event_lag_seconds_count [1-9]/m);
     // Never a value.
     for (const e of s.events)
       for (const v of ['"v1"', '"x"', '"y"', '"e"', '"z"']) assert.ok(!e.data.includes(`:${v}`));
