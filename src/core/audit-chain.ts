@@ -77,16 +77,16 @@ export type ChainCheck =
 const BATCH = 1_000;
 
 /**
- * Walks one chain from its first event; names the first event that does not verify. `tenantId` is
- * the tenant its head row names: every event must name it too.
+ * Walks one chain from its first event to its head; names the first event that does not verify.
+ * `tenantId` is the tenant its head row names: every event must name it too. Safe while the chain's
+ * owner keeps appending: the head is read first and the walk stops there; events past it are
+ * accepted only if the head has moved on to cover them since (appended meanwhile, checked next time).
  */
 export async function verifyChain(
   reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
   chain: { readonly chainId: string; readonly tenantId: string },
 ): Promise<ChainCheck> {
   const { chainId, tenantId } = chain;
-  let expected = 1;
-  let prev = GENESIS_HASH;
   const broken = (seq: number, problem: string): ChainCheck => ({
     ok: false,
     chainId,
@@ -94,43 +94,53 @@ export async function verifyChain(
     seq,
     problem,
   });
-  for (;;) {
-    const page = await reads.listAuditEvents({
-      chainId,
-      direction: 'asc',
-      afterSeq: expected - 1,
-      limit: BATCH,
-    });
-    for (const e of page) {
-      if (e.seq !== expected) {
-        return broken(e.seq, `expected seq ${expected} here: an event was deleted or moved`);
+  for (let attempt = 0; ; attempt++) {
+    const head = await reads.getAuditHead(chainId);
+    const last = head?.seq ?? Number.MAX_SAFE_INTEGER;
+    let expected = 1;
+    let prev = GENESIS_HASH;
+    while (expected <= last) {
+      const page = await reads.listAuditEvents({
+        chainId,
+        direction: 'asc',
+        afterSeq: expected - 1,
+        limit: Math.min(BATCH, last - expected + 1),
+      });
+      for (const e of page) {
+        if (e.seq !== expected) {
+          return broken(e.seq, `expected seq ${expected} here: an event was deleted or moved`);
+        }
+        if (e.tenantId !== tenantId) {
+          return broken(e.seq, `it names tenant '${e.tenantId}' but its chain belongs to '${tenantId}'`);
+        }
+        if (!e.prevHash.equals(prev)) {
+          return broken(e.seq, 'its prev_hash is not the hash of the event before it (deleted or reordered)');
+        }
+        if (!auditHash(prev, e).equals(e.hash)) {
+          return broken(e.seq, 'its hash does not match its contents (the event was edited)');
+        }
+        prev = e.hash;
+        expected++;
       }
-      if (e.tenantId !== tenantId) {
-        return broken(e.seq, `it names tenant '${e.tenantId}' but its chain belongs to '${tenantId}'`);
-      }
-      if (!e.prevHash.equals(prev)) {
-        return broken(e.seq, 'its prev_hash is not the hash of the event before it (deleted or reordered)');
-      }
-      if (!auditHash(prev, e).equals(e.hash)) {
-        return broken(e.seq, 'its hash does not match its contents (the event was edited)');
-      }
-      prev = e.hash;
-      expected++;
+      if (page.length < BATCH) break;
     }
-    if (page.length < BATCH) break;
+    const events = expected - 1;
+    if (head === null) {
+      if (events === 0) return { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } };
+      // A chain its owner created during the walk has a head now: walk again against it.
+      if (attempt === 0 && (await reads.getAuditHead(chainId)) !== null) continue;
+      return broken(events, 'the chain head is missing');
+    }
+    if (head.seq !== events || !head.hash.equals(prev)) {
+      return broken(
+        Math.min(head.seq, events + 1),
+        `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
+      );
+    }
+    const [beyond] = await reads.listAuditEvents({ chainId, direction: 'asc', afterSeq: head.seq, limit: 1 });
+    if (beyond !== undefined && ((await reads.getAuditHead(chainId))?.seq ?? 0) < beyond.seq) {
+      return broken(beyond.seq, `it follows the chain head at seq ${head.seq} (the head was moved back)`);
+    }
+    return { ok: true, chainId, tenantId, events, head };
   }
-  const events = expected - 1;
-  const head = await reads.getAuditHead(chainId);
-  if (head === null) {
-    return events === 0
-      ? { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
-      : broken(events, 'the chain head is missing');
-  }
-  if (head.seq !== events || !head.hash.equals(prev)) {
-    return broken(
-      Math.min(head.seq, events + 1),
-      `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
-    );
-  }
-  return { ok: true, chainId, tenantId, events, head };
 }

@@ -79,7 +79,7 @@ function encodeCursor(last: AuditPosition): string {
 type DecodedCursor =
   { readonly v: 1; readonly before: number } | { readonly v: 2; readonly at: AuditPosition };
 
-const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const isNonNegative = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 function decodeCursor(cursor: string): DecodedCursor {
   const invalid = () =>
@@ -92,8 +92,8 @@ function decodeCursor(cursor: string): DecodedCursor {
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid();
   const c = parsed as { v?: unknown; before?: unknown; t?: unknown; c?: unknown; s?: unknown };
-  if (c.v === 1 && isPositive(c.before) && c.before >= 1) return { v: 1, before: c.before };
-  if (c.v === 2 && isPositive(c.t) && typeof c.c === 'string' && isPositive(c.s) && c.s >= 1) {
+  if (c.v === 1 && isNonNegative(c.before) && c.before >= 1) return { v: 1, before: c.before };
+  if (c.v === 2 && isNonNegative(c.t) && typeof c.c === 'string' && isNonNegative(c.s) && c.s >= 1) {
     return { v: 2, at: { time: c.t, chainId: c.c, seq: c.s } };
   }
   throw invalid();
