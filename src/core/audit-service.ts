@@ -1,6 +1,8 @@
 import type { Repository } from './ports/repository.js';
 import { requirePermission } from './actor.js';
+import { type AnchoredReport, checkAgainstAnchors } from './audit-anchor-check.js';
 import { type ChainCheck, verifyChain } from './audit-chain.js';
+import type { SignedCheckpoint } from './audit-checkpoint.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import { ForbiddenError, InvalidError } from './errors.js';
@@ -173,6 +175,20 @@ export class AuditService {
     const out: ChainCheck[] = [];
     for (const chain of chains) out.push(await verifyChain(this.#deps.repository, chain));
     return out;
+  }
+
+  /**
+   * Checks the database against signed checkpoints (already loaded and checked as a sequence):
+   * truncated chains, deleted chains, rewritten events, pruning past a checkpoint. `checks` are
+   * `verify`'s results for every chain.
+   */
+  async verifyAgainstAnchors(
+    caller: Caller,
+    checkpoints: readonly SignedCheckpoint[],
+    checks: readonly ChainCheck[],
+  ): Promise<AnchoredReport> {
+    requireOperator(caller);
+    return checkAgainstAnchors(this.#deps.repository, checkpoints, checks);
   }
 
   /**

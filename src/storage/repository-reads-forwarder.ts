@@ -34,6 +34,9 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   getAuditHead: true,
   listAuditChains: true,
   listTenantAuditEvents: true,
+  getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
+  getAuditPrunePoint: true,
 };
 
 /**

@@ -1,5 +1,6 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
@@ -12,10 +13,17 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads {}
+  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, AuditAnchorReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads, TenantAndMetaWrites, ApiKeyWrites, StoreWrites, SecretWrites, AuditWrites {}
+  extends
+    RepositoryReads,
+    TenantAndMetaWrites,
+    ApiKeyWrites,
+    StoreWrites,
+    SecretWrites,
+    AuditWrites,
+    AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';

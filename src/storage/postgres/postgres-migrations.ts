@@ -134,6 +134,26 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
     `,
   },
+  {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // node (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,
+        hash TEXT COLLATE "C" NOT NULL,
+        time BIGINT NOT NULL,
+        line TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT COLLATE "C" PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL
+      );
+    `,
+  },
 ];
 
 /** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */

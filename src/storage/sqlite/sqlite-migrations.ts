@@ -143,6 +143,26 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
     `,
   },
+  {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // process (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        line TEXT NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Brings the schema up to date; refuses a database newer than this Coffer. */
