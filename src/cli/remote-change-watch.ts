@@ -1,15 +1,12 @@
+import { CofferApiError } from '../client/coffer-api-error.js';
+import { CofferClient } from '../client/coffer-client.js';
+import type { StreamFrame } from '../client/event-stream.js';
 import type { ServerTarget } from './cli-settings.js';
 import { type ChangeWatch, concerns } from './change-watch.js';
 import { SourceError, type StoreAddress } from './secret-source.js';
 
 /** Wait before reconnecting a dropped stream (it resumes from the last event id). */
 const RECONNECT_MS = 1_000;
-
-interface Frame {
-  readonly event: string;
-  readonly id: string | null;
-  readonly data: string;
-}
 
 /**
  * The store's change stream on a server (`GET /v1/tenants/{t}/stores/{s}/events`), reconnected with
@@ -22,7 +19,6 @@ export async function openRemoteChangeWatch(
   names: readonly string[] | null,
 ): Promise<ChangeWatch> {
   const watched = names === null ? null : new Set(names);
-  const url = `${server.url.replace(/\/$/, '')}/v1/tenants/${encodeURIComponent(address.tenant)}/stores/${encodeURIComponent(address.store)}/events`;
   const stop = new AbortController();
   const pending: string[] = [];
   let failure: Error | null = null;
@@ -38,7 +34,7 @@ export async function openRemoteChangeWatch(
     w?.();
   };
 
-  const onFrame = (frame: Frame) => {
+  const onFrame = (frame: StreamFrame) => {
     if (frame.id !== null) lastEventId = frame.id;
     if (frame.event === 'ready') connected?.();
     else if (frame.event === 'resync') pending.push('changes were missed (resync)');
@@ -50,38 +46,27 @@ export async function openRemoteChangeWatch(
     if (pending.length > 0) notify();
   };
 
+  const client = new CofferClient({ baseUrl: server.url, token: server.token });
   const loop = async () => {
     while (!stop.signal.aborted) {
       try {
-        const headers: Record<string, string> = {
-          accept: 'text/event-stream',
-          authorization: `Bearer ${server.token}`,
-        };
-        if (lastEventId !== null) headers['last-event-id'] = lastEventId;
-        const res = await fetch(url, { headers, signal: stop.signal });
-        if (!res.ok) {
-          const text = await res.text();
-          let code = 'error';
-          let detail = text;
-          try {
-            const problem = JSON.parse(text) as { code?: string; detail?: string };
-            code = problem.code ?? code;
-            detail = problem.detail ?? detail;
-          } catch {
-            // Not a problem document: keep the text.
-          }
-          if (res.status === 429 || res.status >= 500) throw new Error(`${res.status} ${code}`);
-          failure = new SourceError(
-            `the server refused the change stream (${res.status} ${code}): ${detail}`,
-          );
+        for await (const frame of client.changes(address.tenant, {
+          store: address.store,
+          signal: stop.signal,
+          ...(lastEventId === null ? {} : { lastEventId }),
+        })) {
+          onFrame(frame);
+        }
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        // Refused (the token or the store is no longer good): the watch ends; anything else
+        // (a 429, a 5xx, no answer) is retried from the last event id.
+        if (error instanceof CofferApiError && error.status < 500 && error.status !== 429) {
+          failure = new SourceError(`the server refused the change stream: ${error.message}`);
           connected?.();
           notify();
           return;
         }
-        await readFrames(res, onFrame);
-      } catch (error) {
-        if (stop.signal.aborted) return;
-        void error;
       }
       await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
     }
@@ -111,35 +96,4 @@ export async function openRemoteChangeWatch(
       notify();
     },
   };
-}
-
-/** Reads SSE frames until the stream ends. */
-async function readFrames(res: Response, onFrame: (frame: Frame) => void): Promise<void> {
-  const reader = res.body?.getReader();
-  if (reader === undefined) return;
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      let id: string | null = null;
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = text;
-        else if (field === 'id') id = text;
-        else if (field === 'data') data.push(text);
-      }
-      onFrame({ event, id, data: data.join('\n') });
-    }
-  }
 }

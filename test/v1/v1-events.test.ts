@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
 import { encodePosition, splitResource } from '../../src/core/change-events.js';
+import { CofferApiError, CofferClient } from '../../src/client/index.js';
 import { request } from '../support/http-client.js';
 import { pruneAuditEvents } from '../support/raw-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -219,6 +220,45 @@ describe('/v1 change streams (SSE)', () => {
     await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: 'pruned', name: 'NEW', value: 'a' });
     await s.waitFor('NEW', (x) => x.changes().some(named('secret.value-set', 'NEW')));
     s.close();
+  });
+
+  it('the typed client reads a store stream and resumes from an id', async () => {
+    // A key of its own: the admin key's streams of the tests above are still open (limit 3 per key).
+    const token = await server.createKey(T, 'client-reader', ['secrets:read']);
+    const client = new CofferClient({ baseUrl: server.url, token });
+    await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: T, name: 'BEFORE_CLIENT', value: 'b' });
+    const stop = new AbortController();
+    const seen: string[] = [];
+    let lastId = '';
+    for await (const frame of client.changes(T, { store: 'default', signal: stop.signal })) {
+      if (frame.event === 'ready') {
+        await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: T, name: 'VIA_CLIENT', value: 'c' });
+      }
+      if (frame.event === 'change') {
+        const change = JSON.parse(frame.data) as ChangeData;
+        seen.push(`${change.kind} ${change.secret?.name ?? ''}`);
+        lastId = frame.id ?? '';
+        if (change.kind === 'secret.value-set') break;
+      }
+    }
+    assert.deepEqual(seen, ['secret.created VIA_CLIENT', 'secret.value-set VIA_CLIENT']);
+    await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: T, name: 'VIA_CLIENT', value: 'd' });
+    for await (const frame of client.changes(T, {
+      store: 'default',
+      lastEventId: lastId,
+      signal: stop.signal,
+    })) {
+      if (frame.event !== 'change') continue;
+      const change = JSON.parse(frame.data) as ChangeData;
+      assert.equal(change.version, 2);
+      break;
+    }
+    await assert.rejects(
+      async () => {
+        for await (const frame of client.changes(T, { store: 'no-such-store' })) void frame;
+      },
+      (error: unknown) => error instanceof CofferApiError && error.code === 'store_not_found',
+    );
   });
 
   it('the audit event of a change names store, secret and version exactly (resource detail)', async () => {
