@@ -87,6 +87,12 @@ export class ChangeFeed {
     // below it was pruned, never one still committing (which a head read after the events could show).
     for (const { chainId: chain, head } of await this.#reads.listAuditChains({ tenantId })) {
       const after = from.get(chain) ?? 0;
+      // A chain with nothing new (most of a tenant's: other processes', older writers') costs no read.
+      // What commits after the listing wakes the reader again.
+      if ((head?.seq ?? 0) <= after) {
+        position.set(chain, after);
+        continue;
+      }
       const events = await this.#reads.listAuditEvents({
         chainId: chain,
         direction: 'asc',
