@@ -64,7 +64,7 @@ export interface ChangeEvent {
 export type FeedPosition = ReadonlyMap<string, number>;
 
 const POSITION_PREFIX = 'c1.';
-const MAX_POSITION_TEXT = 4096;
+const MAX_POSITION_TEXT = 12_288;
 
 /**
  * The opaque text form of a position (the SSE event id, `Last-Event-ID`): `c1.` + base64url of the

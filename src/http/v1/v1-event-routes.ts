@@ -17,7 +17,7 @@ const EventsQuery = Type.Object(
   {
     lastEventId: Type.Optional(
       Type.String({
-        maxLength: 4096,
+        maxLength: 12_288,
         description:
           'For clients that cannot send the `Last-Event-ID` header: the id of the last event received (the header wins).',
       }),
