@@ -129,6 +129,17 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
       changePollMs: config.watch.pollMs,
       watchLimits: { perTenant: config.watch.perTenant, perKey: config.watch.perKey },
       watchHeartbeatMs: config.watch.heartbeatMs,
+      ...(config.jwtAuth === null
+        ? {}
+        : {
+            jwtLogin: {
+              mounts: config.jwtAuth.mounts,
+              verifier: new (await import('../oidc/jwt-login-verifier.js')).JwtLoginVerifier(
+                config.jwtAuth,
+                options.onIdentityProviderUnavailable,
+              ),
+            },
+          }),
     });
     return {
       config,

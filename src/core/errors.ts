@@ -57,8 +57,10 @@ export const ERROR_CODES = {
     'permissions_missing',
     'invalid_precondition',
     'name_mismatch',
+    'token_not_renewable',
+    'token_not_revocable',
   ],
-  unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials'],
+  unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials', 'login_refused'],
   forbidden: [
     'other_tenant',
     'missing_permission',

@@ -13,6 +13,10 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
+  toIssuedToken,
 } = rowMappers({
   engine: 'postgres',
   integer: (v) => {
@@ -34,3 +38,5 @@ export const AUDIT_COLUMNS =
   'chain_id, seq, tenant_id, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
 export const SECRET_COLUMNS =
   'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
+export const ISSUED_TOKEN_COLUMNS =
+  'token_hash, accessor, tenant_id, mount, role, subject, permissions, ttl_ms, created_at, expires_at, max_expires_at, renewed_at';
