@@ -77,6 +77,13 @@ export interface Config {
   readonly trustProxy: boolean | string;
   /** COFFER_AUDIT_STDOUT=1: `coffer serve` also writes each committed audit event to stdout as a JSON line. */
   readonly auditStdout: boolean;
+  /** Change streams (docs/notifications.md): heartbeat and poll periods (ms), open streams per tenant and per key (0: no limit). */
+  readonly watch: {
+    readonly heartbeatMs: number;
+    readonly pollMs: number;
+    readonly perTenant: number;
+    readonly perKey: number;
+  };
   /** Signed checkpoints of the audit chains; null when COFFER_AUDIT_ANCHOR_KEY is unset. */
   readonly auditAnchors: AuditAnchorsConfig | null;
   /** COFFER_AUDIT_RETENTION: events older than this may be pruned behind a checkpoint; null: kept forever. */
@@ -110,6 +117,15 @@ function parseCount(env: Env, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
     throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+function parsePositive(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) === 0) {
+    throw new ConfigError(`${name} must be a whole number above 0, got ${JSON.stringify(raw)}.`);
   }
   return Number(raw);
 }
@@ -414,6 +430,12 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     keyRateLimit: parseRate(env, 'COFFER_KEY_RATE_LIMIT', 0),
     trustProxy: parseTrustProxy(nonEmpty(env, 'COFFER_TRUST_PROXY')),
     auditStdout: parseFlag(env, 'COFFER_AUDIT_STDOUT'),
+    watch: Object.freeze({
+      heartbeatMs: parsePositive(env, 'COFFER_WATCH_HEARTBEAT_SECONDS', 15) * 1000,
+      pollMs: parsePositive(env, 'COFFER_WATCH_POLL_MS', 1000),
+      perTenant: parseRate(env, 'COFFER_WATCH_LIMIT_TENANT', 100),
+      perKey: parseRate(env, 'COFFER_WATCH_LIMIT_KEY', 10),
+    }),
     ...parseAuditRetention(env, cwd, dataDirPath),
   });
 }

@@ -45,8 +45,10 @@ const ENTRIES: readonly UsageEntry[] = [
   {
     command: 'run',
     sub: '',
-    text: `  run [${STORE}] [--only NAME ...] [--name-transformer upper-snake] [--allow-env NAME ...] [--url URL] -- COMMAND [ARGS ...]
-                                         Run COMMAND with the store's secrets as environment variables`,
+    text: `  run [${STORE}] [--only NAME ...] [--name-transformer upper-snake] [--allow-env NAME ...] [--url URL]
+      [--watch [--watch-signal SIG] [--watch-timeout SECONDS] [--watch-debounce MS]] -- COMMAND [ARGS ...]
+                                         Run COMMAND with the store's secrets as environment variables;
+                                         --watch restarts it when one of them changes`,
   },
   {
     command: 'secrets',

@@ -1,5 +1,6 @@
 import { CofferApiError } from './coffer-api-error.js';
 import { CofferConnectionError } from './coffer-connection-error.js';
+import { readFrames, type StreamFrame } from './event-stream.js';
 import type {
   ListOptions,
   Page,
@@ -50,6 +51,12 @@ export const CLIENT_OPERATIONS = {
     method: 'POST',
     path: '/v1/tenants/{tenant}/stores/{store}/reveal',
     operationId: 'v1RevealSecrets',
+  },
+  watchTenant: { method: 'GET', path: '/v1/tenants/{tenant}/events', operationId: 'v1WatchTenant' },
+  watchStore: {
+    method: 'GET',
+    path: '/v1/tenants/{tenant}/stores/{store}/events',
+    operationId: 'v1WatchStore',
   },
 } as const;
 
@@ -184,6 +191,46 @@ export class CofferClient {
   /** Values of `names` (or of every secret holding one) in one round trip. */
   reveal(tenant: string, store: string, names?: readonly string[]): Promise<RevealResult> {
     return this.#call('reveal', { params: { tenant, store }, body: names === undefined ? {} : { names } });
+  }
+
+  /**
+   * The change stream of a tenant, or of one store (docs/notifications.md): its Server-Sent Events
+   * as they arrive (`ready`, `change` with the JSON of a change in `data`, `resync`, `closed`), until
+   * the server ends it or `signal` aborts. Resume after a drop by passing the last `id` received as
+   * `lastEventId`. A refusal is a CofferApiError before the first event.
+   */
+  async *changes(
+    tenant: string,
+    options: { store?: string; lastEventId?: string; signal?: AbortSignal } = {},
+  ): AsyncGenerator<StreamFrame> {
+    const operation = options.store === undefined ? 'watchTenant' : 'watchStore';
+    const { path } = CLIENT_OPERATIONS[operation];
+    const url = new URL(
+      this.#base +
+        expandPath(path, options.store === undefined ? { tenant } : { tenant, store: options.store }),
+    );
+    const headers: Record<string, string> = {
+      accept: 'text/event-stream',
+      authorization: `Bearer ${this.#token}`,
+    };
+    if (options.lastEventId !== undefined) headers['last-event-id'] = options.lastEventId;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        headers,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (error) {
+      if (options.signal?.aborted === true) return;
+      throw new CofferConnectionError(this.#base === '' ? url.origin : this.#base, error);
+    }
+    if (!res.ok || res.body === null) throw new CofferApiError(res.status, parseProblem(await res.text()));
+    try {
+      yield* readFrames(res.body);
+    } catch (error) {
+      if (options.signal?.aborted === true) return;
+      throw error;
+    }
   }
 
   async #call<T>(operation: Operation, options: CallOptions): Promise<T> {

@@ -9,6 +9,7 @@ import type { Clock } from './clock.js';
 import { isCofferError, UnavailableError } from './errors.js';
 import type { AuditChainRef, AuditEventRecord, AuditHead, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
+import { ChangeRecorder } from './change-recorder.js';
 
 /**
  * The "tenant" of platform-wide events: unauthenticated callers, service credentials. Never a tenant
@@ -120,6 +121,8 @@ export class AuditTrail {
    * (whatever it is, a domain error or a bug's TypeError), so the record cannot travel inside it.
    */
   readonly #failures = new WeakMap<object, FailureRecord>();
+  /** Told of each committed batch of events, after the commit (the change feed's local wake-ups). */
+  readonly #committed = new Set<(events: readonly AuditEventRecord[]) => void>();
 
   constructor(deps: {
     repository: Repository;
@@ -134,6 +137,16 @@ export class AuditTrail {
     this.#clock = deps.clock;
     this.#sink = deps.sink ?? null;
     this.#metrics = deps.metrics ?? NO_METRICS;
+  }
+
+  /**
+   * Calls `listener` with each batch of events this trail has committed, after the commit (never for a
+   * rolled-back change). It must be cheap and must not throw: it runs on the writer's path. Answers
+   * the function that stops it.
+   */
+  onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void {
+    this.#committed.add(listener);
+    return () => this.#committed.delete(listener);
   }
 
   /** The writer identity whose chains this trail appends to. */
@@ -179,11 +192,13 @@ export class AuditTrail {
     try {
       result = await this.#repository.transaction(async (tx) => {
         appending = false;
-        const value = await fn(tx);
+        // What the change did, exactly, for its events' resource detail (the change feed's names).
+        const recorder = new ChangeRecorder();
+        const value = await fn(recorder.wrap(tx));
         appending = true;
         const drafts = entriesOf(value).map((e) => ({
           ctx,
-          entry: e,
+          entry: recorder.detailed(e),
           outcome: 'allowed' as const,
           reason: null,
         }));
@@ -400,7 +415,15 @@ export class AuditTrail {
   }
 
   #publish(events: readonly AuditEventRecord[]): void {
-    if (this.#sink === null || events.length === 0) return;
+    if (events.length === 0) return;
+    for (const listener of this.#committed) {
+      try {
+        listener(events);
+      } catch {
+        // Committed already: a listener's failure is not the change's.
+      }
+    }
+    if (this.#sink === null) return;
     try {
       this.#sink(events);
     } catch {

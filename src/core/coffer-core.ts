@@ -4,6 +4,9 @@ import { ApiKeyService } from './api-key-service.js';
 import { AuditService } from './audit-service.js';
 import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
+import { ChangeFeed } from './change-feed.js';
+import { ChangeWatchService, type WatchLimits } from './change-watch-service.js';
+import type { ChangeSignals } from './ports/change-signals.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
@@ -54,6 +57,10 @@ export interface CofferCore {
   readonly auditTrail: AuditTrail;
   /** Opaque, authenticated cursors for keyset lists (`/v1` paging). */
   readonly pageCursors: PageCursors;
+  /** Change events derived from the audit chains, with their wake-ups (docs/notifications.md). */
+  readonly changeFeed: ChangeFeed;
+  /** Opening change streams: permission, audit, limits (the SSE routes, `coffer run --watch`). */
+  readonly watch: ChangeWatchService;
 }
 
 export function createCore(deps: {
@@ -68,6 +75,14 @@ export function createCore(deps: {
   rateLimits?: RateLimits;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   auditSink?: AuditSink;
+  /** Other nodes' commits (PostgreSQL LISTEN/NOTIFY); absent: polling only (ADR 0016). */
+  changeSignals?: ChangeSignals;
+  /** How often watched tenants' chain heads are polled while `changeSignals` is not live (ms). */
+  changePollMs?: number;
+  /** Open change streams per tenant and per key (COFFER_WATCH_LIMIT_TENANT, COFFER_WATCH_LIMIT_KEY). */
+  watchLimits?: WatchLimits;
+  /** Heartbeat period of change streams, ms (COFFER_WATCH_HEARTBEAT_SECONDS). */
+  watchHeartbeatMs?: number;
   /** JWT login mounts and the verifier of their JWTs (COFFER_JWT_AUTH); absent: no login path. */
   jwtLogin?: { mounts: ReadonlyMap<string, JwtAuthMount>; verifier: LoginJwtVerifier };
 }): CofferCore {
@@ -81,6 +96,12 @@ export function createCore(deps: {
     clock,
     metrics,
     ...(deps.auditSink ? { sink: deps.auditSink } : {}),
+  });
+  const changeFeed = new ChangeFeed({
+    reads: repository,
+    commits: audit,
+    ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
+    ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
   });
   // One limiter for every way of authenticating: a refused login counts as a failed token does.
   const failures =
@@ -118,5 +139,15 @@ export function createCore(deps: {
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),
+    changeFeed,
+    watch: new ChangeWatchService({
+      repository,
+      feed: changeFeed,
+      audit,
+      clock,
+      metrics,
+      ...(deps.watchLimits === undefined ? {} : { limits: deps.watchLimits }),
+      ...(deps.watchHeartbeatMs === undefined ? {} : { heartbeatMs: deps.watchHeartbeatMs }),
+    }),
   };
 }

@@ -1,3 +1,4 @@
+import { splitResource } from '../../src/core/change-events.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
@@ -149,6 +150,8 @@ describe('audit redaction of token-like names', () => {
     });
     assert.equal(put.status, 204);
     const events = await chainOf(server, 'default');
-    assert.ok(events.some((e) => e.resource.endsWith('/secret:coffer_not_a_token')));
+    // As addressed, and in the change detail (docs/audit.md, "Resource detail").
+    assert.ok(events.some((e) => splitResource(e.resource).addressed.endsWith('/secret:coffer_not_a_token')));
+    assert.ok(events.some((e) => splitResource(e.resource).detail.secretName === 'coffer_not_a_token'));
   });
 });

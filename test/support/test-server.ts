@@ -93,6 +93,7 @@ export async function startTestServer(
     checkpointInWorker: true,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+    listenForChanges: true,
     ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
   });
   const { app, url, created } = await startServer(runtime, {

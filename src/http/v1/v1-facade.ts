@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
-import { bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
+import { TENANT_AUDIENCE } from '../auth.js';
 import type { FacadeDeps, FacadeDescriptor } from '../facade.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem-details.js';
 import { toV1Problem, v1ErrorHandler } from './v1-errors.js';
 import { SecretSchema, StoreSchema } from './v1-schemas.js';
 import { v1SecretRoutes } from './v1-secret-routes.js';
 import { v1StoreRoutes } from './v1-store-routes.js';
+import { v1EventRoutes } from './v1-event-routes.js';
+import { v1Token } from './v1-token.js';
 
 /**
  * Coffer's own API, mounted at `/v1`: a tenant's stores and secrets with full metadata, values on
@@ -17,8 +19,7 @@ export const v1Facade: FacadeDescriptor = {
   title: "Coffer's native API (`/v1/tenants/{tenant}/stores…`, docs/native-api.md)",
   prefix: '/v1',
   authentication: {
-    token: (request) =>
-      singleHeader(request.headers['x-api-key']) ?? bearerToken(singleHeader(request.headers.authorization)),
+    token: v1Token,
     missing: 'An API key is required.',
     send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
     audience: TENANT_AUDIENCE,
@@ -38,5 +39,6 @@ export const v1Facade: FacadeDescriptor = {
     app.removeContentTypeParser('text/plain');
     await app.register(v1StoreRoutes(core));
     await app.register(v1SecretRoutes(core));
+    await app.register(v1EventRoutes(core));
   },
 };

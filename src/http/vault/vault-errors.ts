@@ -98,6 +98,7 @@ export const VAULT_ANSWERS = {
   maximum_stores_exceeded: { status: 400 },
   too_many_failed_authentications: { status: 429 },
   key_rate_limited: { status: 429 },
+  too_many_watchers: { status: 429 },
   unavailable: UNAVAILABLE,
   write_conflict: UNAVAILABLE,
   database_busy: UNAVAILABLE,
