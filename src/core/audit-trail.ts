@@ -39,6 +39,16 @@ function chainIdOf(writerId: string, lane: Lane, tenantId: string): string {
   return `${writerId}/${lane}/${tenantId}`;
 }
 
+/**
+ * Whether a chain can hold a change's event: false only for a writer's `r` lane (reads and refusals,
+ * never an allowed change). Chains written before schema 3 (id = tenant id) hold both. The change
+ * feed reads, and names in its positions, only the chains for which this is true.
+ */
+export function carriesChanges(chainId: string): boolean {
+  const parts = chainId.split('/');
+  return !(parts.length >= 3 && parts[1] === 'r');
+}
+
 /** A bound on re-reading a chain's head in one transaction (after a locked read, one retry suffices). */
 const HEAD_RETRIES = 8;
 

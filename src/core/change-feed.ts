@@ -1,7 +1,8 @@
 import type { AuditReads } from './ports/audit.js';
 import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
 import { type ChangeEvent, changeOf, encodePosition, type FeedPosition } from './change-events.js';
-import type { AuditEventRecord } from './model.js';
+import { carriesChanges } from './audit-trail.js';
+import type { AuditChainInfo, AuditEventRecord } from './model.js';
 
 /** Audit events read per chain and call: a batch, not the whole backlog of a far-behind reader. */
 export const FEED_READ_LIMIT = 500;
@@ -66,10 +67,15 @@ export class ChangeFeed {
     );
   }
 
+  /** The tenant's chains that can hold changes (`carriesChanges`): a read-only writer adds none. */
+  async #changeChains(tenantId: string): Promise<AuditChainInfo[]> {
+    return (await this.#reads.listAuditChains({ tenantId })).filter((c) => carriesChanges(c.chainId));
+  }
+
   /** The tenant's position now: a reader that starts here sees only what is committed from now on. */
   async head(tenantId: string): Promise<FeedPosition> {
     const position = new Map<string, number>();
-    for (const chain of await this.#reads.listAuditChains({ tenantId })) {
+    for (const chain of await this.#changeChains(tenantId)) {
       position.set(chain.chainId, chain.head?.seq ?? 0);
     }
     return position;
@@ -85,7 +91,7 @@ export class ChangeFeed {
     let more = false;
     // Heads first, events after: every event up to a head read here is committed, so an event missing
     // below it was pruned, never one still committing (which a head read after the events could show).
-    for (const { chainId: chain, head } of await this.#reads.listAuditChains({ tenantId })) {
+    for (const { chainId: chain, head } of await this.#changeChains(tenantId)) {
       const after = from.get(chain) ?? 0;
       // A chain with nothing new (most of a tenant's: other processes', older writers') costs no read.
       // What commits after the listing wakes the reader again.
@@ -173,7 +179,7 @@ export class ChangeFeed {
       const live = this.#signals.live();
       for (const tenantId of [...this.#watchers.keys()]) {
         if (live && this.#polledHeads.has(tenantId)) continue;
-        const chains = await this.#reads.listAuditChains({ tenantId });
+        const chains = await this.#changeChains(tenantId);
         const seq = chains.map((c) => `${c.chainId}:${c.head?.seq ?? 0}`).join(' ');
         const before = this.#polledHeads.get(tenantId);
         if (this.#watchers.has(tenantId)) this.#polledHeads.set(tenantId, seq);

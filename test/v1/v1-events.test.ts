@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
-import { encodePosition, splitResource } from '../../src/core/change-events.js';
+import { decodePosition, encodePosition, splitResource } from '../../src/core/change-events.js';
+import { carriesChanges } from '../../src/core/audit-trail.js';
 import { CofferApiError, CofferClient } from '../../src/client/index.js';
 import { request } from '../support/http-client.js';
-import { pruneAuditEvents } from '../support/raw-database.js';
+import { allAuditRowsText, pruneAuditEvents } from '../support/raw-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { EnvsClient } from '../envs/envs-client.js';
 import { type ChangeData, EventStream } from './event-stream-client.js';
@@ -94,6 +95,43 @@ describe('/v1 change streams (SSE)', () => {
     // Never a value.
     for (const e of s.events)
       for (const v of ['"v1"', '"x"', '"y"', '"e"', '"z"']) assert.ok(!e.data.includes(`:${v}`));
+  });
+
+  it('an event id names only chains that can hold changes: reads and refusals add none', async () => {
+    // Reads and a refusal: their events go to this server's `r` chain of the tenant.
+    const put = await request(server.url, 'PUT', `/api/${T}/secrets/pos-read`, {
+      token: admin,
+      body: { value: 'x' },
+    });
+    assert.equal(put.status < 300, true);
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await request(server.url, 'GET', `/api/${T}/secrets/pos-read`, { token: admin })).status,
+        200,
+      );
+    }
+    assert.equal(
+      (await request(server.url, 'GET', `/api/${T}/secrets/pos-read`, { token: 'coffer_wrong' })).status,
+      401,
+    );
+    const chains = new Set(
+      (await allAuditRowsText(server))
+        .split('\n')
+        .flatMap((row) => row.split('\t').filter((f) => f.includes(`/${T}`))),
+    );
+    assert.ok(
+      [...chains].some((c) => !carriesChanges(c)),
+      'the reads were written to a read chain',
+    );
+    const s = await open(`/v1/tenants/${T}/events`, admin);
+    await request(server.url, 'PUT', `/api/${T}/secrets/pos-read`, { token: admin, body: { value: 'y' } });
+    await s.waitFor('the change', (x) => x.changes().some(named('secret.value-set', 'pos-read')));
+    const id = s.events.find((e) => e.event !== 'ready' && e.id !== null && e.data.includes('pos-read'))?.id;
+    assert.ok(id !== undefined && id !== null);
+    const position = decodePosition(id);
+    assert.ok(position !== null && position.size > 0);
+    for (const chain of position.keys()) assert.ok(carriesChanges(chain), `${chain} holds no change`);
+    s.close();
   });
 
   it('reconnecting with Last-Event-ID (header or query) loses nothing and repeats nothing', async () => {
