@@ -28,6 +28,7 @@ export const ERROR_CODES = {
     'secret_value_not_found',
     'api_key_not_found',
     'service_not_found',
+    'webhook_not_found',
     'route_not_found',
     'method_not_allowed',
   ],
@@ -57,6 +58,7 @@ export const ERROR_CODES = {
     'permissions_missing',
     'invalid_precondition',
     'name_mismatch',
+    'invalid_webhook',
   ],
   unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials'],
   forbidden: [

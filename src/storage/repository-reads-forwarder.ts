@@ -33,6 +33,11 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listAuditEvents: true,
   getAuditHead: true,
   listAuditChains: true,
+  getWebhook: true,
+  listWebhooks: true,
+  listActiveWebhooks: true,
+  listWebhookDeliveries: true,
+  listPendingDeliveries: true,
 };
 
 /**

@@ -3,6 +3,7 @@ import type { AuditReads, AuditWrites } from './audit.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+import type { WebhookReads, WebhookWrites } from './webhooks.js';
 
 /**
  * The one storage contract, owned by the core and composed of one port per area (the files beside
@@ -12,10 +13,16 @@ import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads {}
+  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, WebhookReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads, TenantAndMetaWrites, ApiKeyWrites, StoreWrites, SecretWrites, AuditWrites {}
+  extends RepositoryReads,
+    TenantAndMetaWrites,
+    ApiKeyWrites,
+    StoreWrites,
+    SecretWrites,
+    AuditWrites,
+    WebhookWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';

@@ -12,6 +12,7 @@ import { migrate } from './postgres-migrations.js';
 import { postgresSecretQueries } from './postgres-secret-queries.js';
 import { postgresStoreQueries } from './postgres-store-queries.js';
 import { postgresTenantAndMetaQueries } from './postgres-tenant-and-meta-queries.js';
+import { postgresWebhookQueries } from './postgres-webhook-queries.js';
 
 /** Every statement of the contract over one connection, area by area in the order of the ports. */
 function postgresStatements(conn: PostgresConnection): RepositoryTx {
@@ -21,6 +22,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresStoreQueries(conn),
     ...postgresSecretQueries(conn),
     ...postgresAuditQueries(conn),
+    ...postgresWebhookQueries(conn),
   };
 }
 

@@ -16,6 +16,7 @@ import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
+import { sqliteWebhookQueries } from './sqlite-webhook-queries.js';
 
 /** Every statement of the contract on one connection, area by area in the order of the ports. */
 function sqliteStatements(conn: SqliteConnection): RepositoryTx {
@@ -25,6 +26,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
     ...sqliteAuditQueries(conn),
+    ...sqliteWebhookQueries(conn),
   };
 }
 

@@ -1,7 +1,20 @@
 import { rowMappers } from '../row-mappers.js';
 
 /** SQLite has no booleans (0/1) and no arrays (lists are JSON text). */
-export const { str, num, numOrNull, blob, toApiKey, toService, toStore, toSecret, toVersion, toAuditEvent } =
+export const {
+  str,
+  num,
+  numOrNull,
+  blob,
+  toApiKey,
+  toService,
+  toStore,
+  toSecret,
+  toVersion,
+  toAuditEvent,
+  toWebhook,
+  toWebhookDelivery,
+} =
   rowMappers({
     engine: 'sqlite',
     integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),
