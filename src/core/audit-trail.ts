@@ -83,6 +83,8 @@ export class AuditTrail {
    * (whatever it is, a domain error or a bug's TypeError), so the record cannot travel inside it.
    */
   readonly #failures = new WeakMap<object, FailureRecord>();
+  /** Told of each committed batch of events, after the commit (the change feed's local wake-ups). */
+  readonly #committed = new Set<(events: readonly AuditEventRecord[]) => void>();
 
   constructor(deps: {
     repository: Repository;
@@ -94,6 +96,16 @@ export class AuditTrail {
     this.#clock = deps.clock;
     this.#sink = deps.sink ?? null;
     this.#metrics = deps.metrics ?? NO_METRICS;
+  }
+
+  /**
+   * Calls `listener` with each batch of events this trail has committed, after the commit (never for a
+   * rolled-back change). It must be cheap and must not throw: it runs on the writer's path. Answers
+   * the function that stops it.
+   */
+  onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void {
+    this.#committed.add(listener);
+    return () => this.#committed.delete(listener);
   }
 
   /** Whether this trail wrote (or failed to write) the event of the call `error` ended; null if neither. */
@@ -303,7 +315,15 @@ export class AuditTrail {
   }
 
   #publish(events: readonly AuditEventRecord[]): void {
-    if (this.#sink === null || events.length === 0) return;
+    if (events.length === 0) return;
+    for (const listener of this.#committed) {
+      try {
+        listener(events);
+      } catch {
+        // Committed already: a listener's failure is not the change's.
+      }
+    }
+    if (this.#sink === null) return;
     try {
       this.#sink(events);
     } catch {

@@ -4,6 +4,8 @@ import { ApiKeyService } from './api-key-service.js';
 import { AuditService } from './audit-service.js';
 import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
+import { ChangeFeed } from './change-feed.js';
+import type { ChangeSignals } from './ports/change-signals.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
@@ -47,6 +49,8 @@ export interface CofferCore {
   readonly auditTrail: AuditTrail;
   /** Opaque, authenticated cursors for keyset lists (`/v1` paging). */
   readonly pageCursors: PageCursors;
+  /** Change events derived from the audit chains, with their wake-ups (docs/notifications.md). */
+  readonly changeFeed: ChangeFeed;
 }
 
 export function createCore(deps: {
@@ -61,6 +65,10 @@ export function createCore(deps: {
   rateLimits?: RateLimits;
   /** Also receives every committed audit event (COFFER_AUDIT_STDOUT). */
   auditSink?: AuditSink;
+  /** Other nodes' commits (PostgreSQL LISTEN/NOTIFY); absent: polling only (ADR 0016). */
+  changeSignals?: ChangeSignals;
+  /** How often watched tenants' chain heads are polled while `changeSignals` is not live (ms). */
+  changePollMs?: number;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -94,5 +102,11 @@ export function createCore(deps: {
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),
+    changeFeed: new ChangeFeed({
+      reads: repository,
+      commits: audit,
+      ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
+      ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
+    }),
   };
 }

@@ -1,0 +1,269 @@
+import type { AuditReads } from './ports/audit.js';
+import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
+import { type ChangeEvent, changeOf, encodePosition, type FeedPosition } from './change-events.js';
+import type { AuditEventRecord } from './model.js';
+
+/** Audit events read per chain and call: a batch, not the whole backlog of a far-behind reader. */
+export const FEED_READ_LIMIT = 500;
+
+/** How often the heads of watched tenants are polled while no live channel announces every commit. */
+export const DEFAULT_FEED_POLL_MS = 1_000;
+
+/** One read of a tenant's changes after a position. */
+export interface FeedBatch {
+  /** Every change of the tenant after the position, in order (not filtered for any reader). */
+  readonly events: readonly ChangeEvent[];
+  /** Where the next read starts: after every audit event scanned (changes or not). */
+  readonly position: FeedPosition;
+  /**
+   * True when events after the position asked for are gone (retention pruned them): the reader
+   * cannot know what it missed and must resynchronise; `position` is then the tenant's heads.
+   */
+  readonly resync: boolean;
+  /** True when a chain had more events than one read scans: read again at once. */
+  readonly more: boolean;
+}
+
+/** What the feed reads: the audit chains (today one per tenant, named by the tenant's id). */
+export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead'>;
+
+/** Where committed events of this process are announced (AuditTrail.onCommitted). */
+export interface LocalCommits {
+  onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void;
+}
+
+/**
+ * The change feed (docs/notifications.md, ADR 0016): change events derived from the audit chains, the
+ * transactional outbox every change already writes. Content always comes from reading the chains
+ * after a position, never from a wake-up, so a change is announced only once committed, and a reader
+ * that was away (a lost connection, a restart, another node) resumes from its position without a gap.
+ *
+ * Wake-ups say when to read: this process's commits (`LocalCommits`), other nodes' through the
+ * engine's `ChangeSignals`, and, while those are not live (SQLite, whose other writers are other
+ * processes; PostgreSQL without its listen connection), polling of the watched tenants' chain heads.
+ * Nothing here runs inside a write: a slow reader never slows a change.
+ */
+export class ChangeFeed {
+  readonly #reads: FeedReads;
+  readonly #signals: ChangeSignals;
+  readonly #pollMs: number;
+  readonly #watchers = new Map<string, Set<() => void>>();
+  /** The head seq last seen per watched tenant (polling). */
+  readonly #polledHeads = new Map<string, number>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #poll: NodeJS.Timeout | null = null;
+  #polling = false;
+
+  constructor(deps: { reads: FeedReads; commits: LocalCommits; signals?: ChangeSignals; pollMs?: number }) {
+    this.#reads = deps.reads;
+    this.#signals = deps.signals ?? NO_CHANGE_SIGNALS;
+    this.#pollMs = deps.pollMs ?? DEFAULT_FEED_POLL_MS;
+    this.#unsubscribe.push(
+      deps.commits.onCommitted((events) => {
+        for (const tenant of new Set(events.map((e) => e.tenantId))) this.#wake(tenant);
+      }),
+      this.#signals.subscribe((tenant) => this.#wake(tenant)),
+    );
+  }
+
+  /** The chains a tenant's changes are written to. Today one: the tenant's own, named by its id. */
+  async #chainsOf(tenantId: string): Promise<string[]> {
+    return [tenantId];
+  }
+
+  /** The tenant's position now: a reader that starts here sees only what is committed from now on. */
+  async head(tenantId: string): Promise<FeedPosition> {
+    const position = new Map<string, number>();
+    for (const chain of await this.#chainsOf(tenantId)) {
+      position.set(chain, (await this.#reads.getAuditHead(chain))?.seq ?? 0);
+    }
+    return position;
+  }
+
+  /**
+   * The tenant's changes after `from`, oldest first (per chain by seq; chains interleaved by time).
+   * Scans at most `limit` audit events per chain; `more` says when to read again at once.
+   */
+  async read(tenantId: string, from: FeedPosition, limit = FEED_READ_LIMIT): Promise<FeedBatch> {
+    const position = new Map<string, number>();
+    const scanned: AuditEventRecord[] = [];
+    let more = false;
+    for (const chain of await this.#chainsOf(tenantId)) {
+      const after = from.get(chain) ?? 0;
+      const events = await this.#reads.listAuditEvents({
+        tenantId: chain,
+        direction: 'asc',
+        afterSeq: after,
+        limit,
+      });
+      const first = events[0];
+      const gap =
+        first !== undefined
+          ? first.seq !== after + 1
+          : ((await this.#reads.getAuditHead(chain))?.seq ?? 0) > after;
+      if (gap) return { events: [], position: await this.head(tenantId), resync: true, more: false };
+      if (events.length === limit) more = true;
+      position.set(chain, events.at(-1)?.seq ?? after);
+      scanned.push(...events);
+    }
+    // Several chains: by time, then chain, then seq (stable per chain).
+    scanned.sort(
+      (a, b) =>
+        a.time - b.time || (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0) || a.seq - b.seq,
+    );
+    const running = new Map(from);
+    const events: ChangeEvent[] = [];
+    for (const event of scanned) {
+      running.set(event.tenantId, event.seq);
+      const change = changeOf(event, encodePosition(running));
+      if (change !== null) events.push(change);
+    }
+    return { events, position, resync: false, more };
+  }
+
+  /**
+   * Calls `wake` whenever the tenant's chains may have grown (possibly spuriously). Answers the
+   * function that stops it.
+   */
+  watchTenant(tenantId: string, wake: () => void): () => void {
+    let set = this.#watchers.get(tenantId);
+    if (set === undefined) {
+      set = new Set();
+      this.#watchers.set(tenantId, set);
+    }
+    set.add(wake);
+    this.#schedulePoll();
+    return () => {
+      const current = this.#watchers.get(tenantId);
+      current?.delete(wake);
+      if (current?.size === 0) {
+        this.#watchers.delete(tenantId);
+        this.#polledHeads.delete(tenantId);
+      }
+    };
+  }
+
+  /** A reader of one tenant's changes from a position, filtered (a store, a subscriber's rights). */
+  reader(tenantId: string, from: FeedPosition, filter: (event: ChangeEvent) => boolean): FeedReader {
+    return new FeedReader(this, tenantId, from, filter);
+  }
+
+  #wake(tenantId: string | null): void {
+    if (tenantId === null) {
+      for (const set of this.#watchers.values()) for (const wake of set) wake();
+      return;
+    }
+    for (const wake of this.#watchers.get(tenantId) ?? []) wake();
+  }
+
+  #schedulePoll(): void {
+    if (this.#poll !== null || this.#watchers.size === 0) return;
+    this.#poll = setTimeout(() => {
+      this.#poll = null;
+      void this.#pollHeads().finally(() => this.#schedulePoll());
+    }, this.#pollMs);
+    this.#poll.unref();
+  }
+
+  /** While signals are not live: the heads of watched tenants; a moved head wakes its watchers. */
+  async #pollHeads(): Promise<void> {
+    if (this.#polling) return;
+    this.#polling = true;
+    try {
+      const live = this.#signals.live();
+      for (const tenantId of [...this.#watchers.keys()]) {
+        if (live && this.#polledHeads.has(tenantId)) continue;
+        let seq = 0;
+        for (const chain of await this.#chainsOf(tenantId)) {
+          seq += (await this.#reads.getAuditHead(chain))?.seq ?? 0;
+        }
+        const before = this.#polledHeads.get(tenantId);
+        if (this.#watchers.has(tenantId)) this.#polledHeads.set(tenantId, seq);
+        if (before !== undefined && before !== seq) this.#wake(tenantId);
+      }
+    } catch {
+      // The database is unreachable: the next round tries again.
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  close(): void {
+    for (const stop of this.#unsubscribe) stop();
+    if (this.#poll !== null) clearTimeout(this.#poll);
+    this.#poll = null;
+    this.#watchers.clear();
+  }
+}
+
+/**
+ * One reader's cursor into a tenant's feed: `next()` waits until there is something for it (changes
+ * that pass its filter, or a resync), and answers it together with the position after it.
+ */
+export class FeedReader {
+  readonly #feed: ChangeFeed;
+  readonly tenantId: string;
+  readonly #filter: (event: ChangeEvent) => boolean;
+  #position: FeedPosition;
+  #dirty = true;
+  #waiting: (() => void) | null = null;
+  readonly #stop: () => void;
+
+  constructor(
+    feed: ChangeFeed,
+    tenantId: string,
+    from: FeedPosition,
+    filter: (event: ChangeEvent) => boolean,
+  ) {
+    this.#feed = feed;
+    this.tenantId = tenantId;
+    this.#position = from;
+    this.#filter = filter;
+    this.#stop = feed.watchTenant(tenantId, () => this.poke());
+  }
+
+  get position(): FeedPosition {
+    return this.#position;
+  }
+
+  /** Makes a waiting `next()` read again (a wake-up; also usable to end a wait and look at `signal`). */
+  poke(): void {
+    this.#dirty = true;
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.();
+  }
+
+  /**
+   * The next changes for this reader, or a resync; waits for them. Answers null when `signal` is
+   * aborted first.
+   */
+  async next(signal: AbortSignal): Promise<{ events: ChangeEvent[]; resync: boolean } | null> {
+    for (;;) {
+      if (signal.aborted) return null;
+      if (!this.#dirty) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          this.#waiting = done;
+          signal.addEventListener('abort', done, { once: true });
+        });
+        continue;
+      }
+      this.#dirty = false;
+      const batch = await this.#feed.read(this.tenantId, this.#position);
+      this.#position = batch.position;
+      if (batch.more) this.#dirty = true;
+      if (batch.resync) return { events: [], resync: true };
+      const events = batch.events.filter(this.#filter);
+      if (events.length > 0) return { events, resync: false };
+    }
+  }
+
+  close(): void {
+    this.#stop();
+    this.poke();
+  }
+}
