@@ -114,6 +114,7 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
           keyRequestsPerSecond: config.keyRateLimit,
         },
         ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+        webhooksAllowPrivate: config.webhooks.allowPrivate,
       }),
       close: () => repository.close(),
     };

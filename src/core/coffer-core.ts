@@ -14,6 +14,7 @@ import { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 import { SecretService } from './secret-service.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 
 /** Per-tenant limits (COFFER_SECRET_QUOTA, COFFER_STORE_LIMIT). */
 export interface TenantLimits {
@@ -51,6 +52,8 @@ export interface CofferCore {
   readonly pageCursors: PageCursors;
   /** Change events derived from the audit chains, with their wake-ups (docs/notifications.md). */
   readonly changeFeed: ChangeFeed;
+  /** Webhook management (admins only); delivery is src/webhooks/ (docs/notifications.md). */
+  readonly webhooks: WebhookService;
 }
 
 export function createCore(deps: {
@@ -69,6 +72,8 @@ export function createCore(deps: {
   changeSignals?: ChangeSignals;
   /** How often watched tenants' chain heads are polled while `changeSignals` is not live (ms). */
   changePollMs?: number;
+  /** COFFER_WEBHOOKS_ALLOW_PRIVATE: webhooks may point at loopback, private and link-local addresses. */
+  webhooksAllowPrivate?: boolean;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -80,6 +85,12 @@ export function createCore(deps: {
     clock,
     metrics,
     ...(deps.auditSink ? { sink: deps.auditSink } : {}),
+  });
+  const changeFeed = new ChangeFeed({
+    reads: repository,
+    commits: audit,
+    ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
+    ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
   });
   return {
     auth: new AuthService({
@@ -102,11 +113,14 @@ export function createCore(deps: {
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),
-    changeFeed: new ChangeFeed({
-      reads: repository,
-      commits: audit,
-      ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
-      ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
+    changeFeed,
+    webhooks: new WebhookService({
+      repository,
+      keyring: deps.keyring,
+      clock,
+      audit,
+      events: changeFeed,
+      allowPrivate: deps.webhooksAllowPrivate ?? false,
     }),
   };
 }

@@ -1,53 +1,57 @@
-/**
- * What a webhook can subscribe to: the kinds of the change feed (names, versions and times, never
- * values). A webhook names the kinds it wants; each delivery carries one event.
- */
-export const WEBHOOK_EVENT_KINDS = [
-  'secret.created',
-  'secret.value_set',
-  'secret.metadata_changed',
-  'secret.deleted',
-  'store.created',
-  'store.deleted',
-  'key.created',
-  'key.updated',
-  'key.deleted',
-] as const;
-
-export type WebhookEventKind = (typeof WEBHOOK_EVENT_KINDS)[number];
-
-export function isWebhookEventKind(kind: string): kind is WebhookEventKind {
-  return (WEBHOOK_EVENT_KINDS as readonly string[]).includes(kind);
-}
-
-/** One committed change, as the feed gives it to the delivery worker. */
-export interface WebhookFeedEvent {
-  /** Unique and stable: the `webhook-id` of its deliveries. */
-  readonly id: string;
-  readonly kind: string;
-  /** The store's name, or '' for an event about the tenant (keys). */
-  readonly store: string;
-  /** Epoch ms of the commit. */
-  readonly time: number;
-  /** The event's fields as sent in `data` (names, ids, versions: never a value). */
-  readonly data: Readonly<Record<string, string | number | null>>;
-}
+import { CHANGE_KINDS, type ChangeEvent, type ChangeKind } from '../change-events.js';
+import type { FeedPosition } from '../change-events.js';
+import type { NewWebhookDelivery, WebhookRecord } from './webhook-records.js';
 
 /**
- * Where webhooks read committed changes from: the change feed, which is derived from the audit
- * trail (written in the same transaction as each change, so it is an outbox: a rolled-back change
- * has no event, a committed one always has).
+ * What a webhook can subscribe to: the kinds of the change feed (src/core/change-events.ts: names,
+ * ids, versions and times, never a value). A webhook names the kinds it wants; each delivery carries
+ * one event.
  */
-export interface WebhookEventSource {
-  /** The tenant's position after every event committed so far. */
-  head(tenantId: string): Promise<string>;
-  /**
-   * Up to `limit` events after `cursor`, oldest first, and the position after the last event read
-   * (which may be past events that are not changes).
-   */
-  after(
-    tenantId: string,
-    cursor: string,
-    limit: number,
-  ): Promise<{ readonly events: readonly WebhookFeedEvent[]; readonly cursor: string }>;
+export const WEBHOOK_EVENT_KINDS: readonly ChangeKind[] = CHANGE_KINDS;
+
+export function isWebhookEventKind(kind: string): kind is ChangeKind {
+  return (CHANGE_KINDS as readonly string[]).includes(kind);
+}
+
+/** Where webhooks start: the feed's head (the change feed, src/core/change-feed.ts). */
+export interface WebhookFeedHead {
+  head(tenantId: string): Promise<FeedPosition>;
+}
+
+/** The key deliveries keep their order by: the store (its id, else its name), '' for key events. */
+export function orderKeyOf(event: ChangeEvent): string {
+  return event.store?.id ?? event.store?.name ?? '';
+}
+
+/** Whether the webhook wants the event: its kind, and its store when the webhook names stores. */
+export function webhookWants(webhook: Pick<WebhookRecord, 'eventKinds' | 'stores'>, event: ChangeEvent): boolean {
+  if (!webhook.eventKinds.includes(event.kind)) return false;
+  if (webhook.stores.length === 0) return true;
+  const store = event.store;
+  if (store === null) return false;
+  return (
+    (store.name !== null && webhook.stores.includes(store.name)) ||
+    (store.id !== null && webhook.stores.includes(store.id))
+  );
+}
+
+/**
+ * The delivery of one event: the Standard Webhooks body `{type, timestamp, data}`, whose `data` names
+ * what changed (tenant, store, secret, version, key, actor) and never holds a value.
+ */
+export function deliveryOf(event: ChangeEvent): NewWebhookDelivery {
+  const body = {
+    type: event.kind,
+    timestamp: new Date(event.time).toISOString(),
+    data: {
+      id: event.id,
+      tenant: event.tenantId,
+      store: event.store,
+      secret: event.secret,
+      version: event.version,
+      apiKey: event.apiKey,
+      actor: event.actor,
+    },
+  };
+  return { eventId: event.id, kind: event.kind, store: orderKeyOf(event), payload: JSON.stringify(body) };
 }

@@ -8,7 +8,8 @@ import { InvalidError, NotFoundError } from '../errors.js';
 import { assertStoreName, assertTenantId } from '../names.js';
 import type { Repository } from '../ports/repository.js';
 import { validateWebhookUrl } from './webhook-destination.js';
-import { isWebhookEventKind, WEBHOOK_EVENT_KINDS, type WebhookEventSource } from './webhook-events.js';
+import { encodePosition } from '../change-events.js';
+import { isWebhookEventKind, WEBHOOK_EVENT_KINDS, type WebhookFeedHead } from './webhook-events.js';
 import type { WebhookDeliveryRecord, WebhookRecord } from './webhook-records.js';
 import { generateWebhookSecret, sealWebhookSecret } from './webhook-secret.js';
 
@@ -24,7 +25,7 @@ export interface WebhookServiceDeps {
   readonly clock: Clock;
   readonly audit: AuditTrail;
   /** Where new webhooks start reading (the feed's head at creation). */
-  readonly events: WebhookEventSource;
+  readonly events: WebhookFeedHead;
   /** COFFER_WEBHOOKS_ALLOW_PRIVATE: loopback, private and link-local destinations allowed. */
   readonly allowPrivate: boolean;
 }
@@ -167,7 +168,7 @@ export class WebhookService {
     const sealed = sealWebhookSecret(this.#deps.keyring, tenantId, id, 1, secret);
     // Read before the transaction: events committed from here on are delivered (ones committed in
     // between by other writers may be delivered too; never one from before this read).
-    const cursor = await this.#deps.events.head(tenantId);
+    const cursor = encodePosition(await this.#deps.events.head(tenantId));
     const now = this.#deps.clock.now();
     const record: WebhookRecord = {
       tenantId,

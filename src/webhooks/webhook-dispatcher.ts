@@ -1,0 +1,370 @@
+import { randomUUID } from 'node:crypto';
+import { type ChangeFeed } from '../core/change-feed.js';
+import { type ChangeEvent, decodePosition, encodePosition } from '../core/change-events.js';
+import type { Clock } from '../core/clock.js';
+import type { Repository } from '../core/ports/repository.js';
+import { deliveryOf, webhookWants } from '../core/webhooks/webhook-events.js';
+import type { WebhookDeliveryRecord, WebhookRecord } from '../core/webhooks/webhook-records.js';
+import { openWebhookKey } from '../core/webhooks/webhook-secret.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { sendWebhook, signWebhook, type SendOutcome } from './webhook-sender.js';
+
+/** What the dispatcher reports (coffer_webhook_*; src/metrics/prometheus-metrics.ts). */
+export interface WebhookMetrics {
+  /** One attempt's outcome: `delivered`, `retry` (failed, will be tried again) or `failed` (given up). */
+  webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void;
+  /** Seconds from the change's commit to its successful delivery. */
+  webhookLag(seconds: number): void;
+}
+
+export const NO_WEBHOOK_METRICS: WebhookMetrics = Object.freeze({
+  webhookAttempt: () => undefined,
+  webhookLag: () => undefined,
+});
+
+export interface DispatcherOptions {
+  readonly allowPrivate: boolean;
+  readonly timeoutMs: number;
+  /** How long an event is retried after it entered the log, before it is marked failed. */
+  readonly retryMs: number;
+  /** The first retry's delay bound (full jitter: a random delay up to base × 2^(attempt-1), capped). */
+  readonly backoffMs: number;
+  readonly leaseMs: number;
+  /** Attempts in flight at once on this node, all webhooks together. */
+  readonly concurrency?: number;
+  /** How often the webhooks are looked at when nothing wakes the dispatcher. */
+  readonly pollMs?: number;
+  /** The product and version, for User-Agent. */
+  readonly userAgent: string;
+}
+
+/** The longest backoff between two attempts. */
+const MAX_BACKOFF_MS = 60 * 60 * 1000;
+/** Log entries read per pass, per webhook: memory stays bounded whatever the backlog. */
+const PENDING_PAGE = 200;
+/** Feed reads per pass, per webhook, before deliveries get their turn. */
+const FEED_READS_PER_PASS = 4;
+/** Finished log entries kept per webhook (older ones are pruned). */
+export const DELIVERY_LOG_KEEP = 1000;
+
+/**
+ * Delivers webhooks, one instance per node, entirely off the request path. For each enabled webhook
+ * whose lease this node holds (a row claim in the database, so one node delivers a webhook at a
+ * time): copies the change feed after the webhook's cursor into its delivery log (the entries and the
+ * new cursor in one transaction: a restart resumes from the log, nothing is lost), then attempts the
+ * oldest pending entry of each store (in order per store), and records each attempt: delivered, a
+ * retry after a backoff with full jitter, or failed once the retry window is over. At least once: a
+ * delivery whose result was not recorded (a crash) is sent again.
+ */
+export class WebhookDispatcher {
+  readonly #repository: Repository;
+  readonly #keyring: Keyring;
+  readonly #feed: ChangeFeed;
+  readonly #clock: Clock;
+  readonly #options: DispatcherOptions;
+  readonly #metrics: WebhookMetrics;
+  readonly #onError: (error: unknown) => void;
+  readonly #owner = randomUUID();
+  /** Webhooks with a pass running here. */
+  readonly #busy = new Set<string>();
+  /** Lease expiry per webhook, as this node last set it. */
+  readonly #leases = new Map<string, number>();
+  readonly #watching = new Map<string, () => void>();
+  readonly #running = new Set<Promise<void>>();
+  #inFlight = 0;
+  readonly #slotWaiters: (() => void)[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
+  #again = false;
+  #closed = false;
+
+  constructor(deps: {
+    repository: Repository;
+    keyring: Keyring;
+    feed: ChangeFeed;
+    clock: Clock;
+    options: DispatcherOptions;
+    metrics?: WebhookMetrics;
+    onError?: (error: unknown) => void;
+  }) {
+    this.#repository = deps.repository;
+    this.#keyring = deps.keyring;
+    this.#feed = deps.feed;
+    this.#clock = deps.clock;
+    this.#options = deps.options;
+    this.#metrics = deps.metrics ?? NO_WEBHOOK_METRICS;
+    this.#onError = deps.onError ?? (() => undefined);
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  /** Runs a pass soon (a commit of a watched tenant, or a delivery finished). */
+  wake(): void {
+    if (this.#closed) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#schedule(0);
+  }
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#tick();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    this.#again = false;
+    let nextIn = this.#options.pollMs ?? 1_000;
+    try {
+      const webhooks = await this.#repository.listActiveWebhooks();
+      this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
+      for (const webhook of webhooks) {
+        if (this.#busy.has(webhook.id)) continue;
+        this.#busy.add(webhook.id);
+        const pass = this.#pass(webhook)
+          .then((due) => {
+            if (due !== null) nextIn = Math.min(nextIn, Math.max(0, due - this.#clock.now()));
+            if (due !== null && due <= this.#clock.now()) this.#again = true;
+          })
+          .catch((error: unknown) => this.#onError(error))
+          .finally(() => {
+            this.#busy.delete(webhook.id);
+            this.#running.delete(pass);
+          });
+        this.#running.add(pass);
+      }
+      await Promise.all([...this.#running]);
+    } catch (error) {
+      this.#onError(error);
+    } finally {
+      this.#ticking = false;
+    }
+    this.#schedule(this.#again ? 0 : nextIn);
+  }
+
+  #watchTenants(tenants: Set<string>): void {
+    for (const [tenant, stop] of this.#watching) {
+      if (!tenants.has(tenant)) {
+        stop();
+        this.#watching.delete(tenant);
+      }
+    }
+    for (const tenant of tenants) {
+      if (!this.#watching.has(tenant)) this.#watching.set(tenant, this.#feed.watchTenant(tenant, () => this.wake()));
+    }
+  }
+
+  /** Holds the webhook's lease, renewing it when half of it is gone; false when another node holds it. */
+  async #lease(id: string): Promise<boolean> {
+    const now = this.#clock.now();
+    const until = this.#leases.get(id);
+    if (until !== undefined && until - now > this.#options.leaseMs / 2) return true;
+    const next = now + this.#options.leaseMs;
+    const held = await this.#repository.transaction((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
+    if (held) this.#leases.set(id, next);
+    else this.#leases.delete(id);
+    return held;
+  }
+
+  /** One pass over one webhook; answers when its next attempt is due (null: nothing pending). */
+  async #pass(webhook: WebhookRecord): Promise<number | null> {
+    if (!(await this.#lease(webhook.id))) return null;
+    if (!(await this.#enqueue(webhook))) return null;
+    return this.#deliverDue(webhook);
+  }
+
+  /** Copies new changes the webhook wants into its log, moving its cursor with them. */
+  async #enqueue(webhook: WebhookRecord): Promise<boolean> {
+    let cursor = webhook.cursor;
+    const names = new Map<string, string | null>();
+    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
+      const from = decodePosition(cursor) ?? (await this.#feed.head(webhook.tenantId));
+      const batch = await this.#feed.read(webhook.tenantId, from);
+      const to = encodePosition(batch.position);
+      if (batch.resync) {
+        this.#onError(
+          new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
+        );
+      }
+      const events = await this.#withStoreNames(webhook.tenantId, batch.events, names);
+      const deliveries = events.filter((e) => webhookWants(webhook, e)).map(deliveryOf);
+      if (to === cursor && deliveries.length === 0) return true;
+      const now = this.#clock.now();
+      const moved = await this.#repository.transaction((tx) =>
+        tx.enqueueWebhookDeliveries(webhook.id, this.#owner, { from: cursor, to }, deliveries, now),
+      );
+      if (!moved) {
+        // Another node took the lease (or the webhook changed): leave it to the next pass.
+        this.#leases.delete(webhook.id);
+        return false;
+      }
+      cursor = to;
+      if (!batch.more) return true;
+    }
+    this.#again = true;
+    return true;
+  }
+
+  /**
+   * Events name a store as the change addressed it (by id, by name, or both); a webhook filters by
+   * name and receivers want names: a store known only by id gets its current name (one lookup per
+   * store and pass; a store deleted since keeps its id alone).
+   */
+  async #withStoreNames(
+    tenantId: string,
+    events: readonly ChangeEvent[],
+    names: Map<string, string | null>,
+  ): Promise<ChangeEvent[]> {
+    const out: ChangeEvent[] = [];
+    for (const event of events) {
+      const store = event.store;
+      if (store === null || store.name !== null || store.id === null) {
+        out.push(event);
+        continue;
+      }
+      let name = names.get(store.id);
+      if (name === undefined) {
+        name = (await this.#repository.getStoreById(tenantId, store.id))?.name ?? null;
+        names.set(store.id, name);
+      }
+      out.push({ ...event, store: { id: store.id, name } });
+    }
+    return out;
+  }
+
+  async #deliverDue(webhook: WebhookRecord): Promise<number | null> {
+    const pending = await this.#repository.listPendingDeliveries(webhook.id, PENDING_PAGE);
+    if (pending.length === 0) return null;
+    // The oldest pending entry of each store: a later one waits for it (order per store).
+    const heads = new Map<string, WebhookDeliveryRecord>();
+    for (const entry of pending) if (!heads.has(entry.store)) heads.set(entry.store, entry);
+    const now = this.#clock.now();
+    const due = [...heads.values()].filter((e) => (e.nextAttemptAt ?? 0) <= now);
+    let nextDue: number | null = null;
+    for (const e of heads.values()) {
+      if ((e.nextAttemptAt ?? 0) > now) nextDue = Math.min(nextDue ?? Infinity, e.nextAttemptAt ?? 0);
+    }
+    if (due.length === 0) return nextDue;
+    let key: Buffer;
+    try {
+      key = openWebhookKey(this.#keyring, webhook);
+    } catch (error) {
+      this.#onError(error);
+      return nextDue;
+    }
+    try {
+      const results = await Promise.all(
+        due.map(async (entry) => ({ entry, outcome: await this.#attempt(webhook, key, entry) })),
+      );
+      const recorded = this.#clock.now();
+      const updates = results.map(({ entry, outcome }) => ({ entry, outcome, ...this.#next(entry, outcome, recorded) }));
+      await this.#repository.transaction(async (tx) => {
+        for (const u of updates) {
+          await tx.recordDeliveryAttempt(webhook.id, u.entry.n, {
+            status: u.status,
+            attempts: u.entry.attempts + 1,
+            lastError: u.outcome.ok ? null : u.outcome.error,
+            lastStatus: u.outcome.status,
+            nextAttemptAt: u.nextAttemptAt,
+            updatedAt: recorded,
+          });
+        }
+        const newest = Math.max(...updates.map((u) => u.entry.n));
+        if (newest > DELIVERY_LOG_KEEP) await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
+      });
+      for (const u of updates) {
+        this.#metrics.webhookAttempt(u.status === 'pending' ? 'retry' : u.status);
+        if (u.status === 'delivered') {
+          this.#metrics.webhookLag(Math.max(0, recorded - eventTime(u.entry)) / 1000);
+        }
+        if (u.nextAttemptAt !== null) nextDue = Math.min(nextDue ?? Infinity, u.nextAttemptAt);
+      }
+      // A store whose head is done may have a next entry ready now.
+      if (updates.some((u) => u.status !== 'pending')) return recorded;
+      return nextDue;
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  #next(
+    entry: WebhookDeliveryRecord,
+    outcome: SendOutcome,
+    now: number,
+  ): { status: WebhookDeliveryRecord['status']; nextAttemptAt: number | null } {
+    if (outcome.ok) return { status: 'delivered', nextAttemptAt: null };
+    const attempt = entry.attempts + 1;
+    const bound = Math.min(MAX_BACKOFF_MS, this.#options.backoffMs * 2 ** Math.min(attempt - 1, 30));
+    const at = now + Math.floor(Math.random() * bound);
+    if (at - entry.createdAt > this.#options.retryMs) return { status: 'failed', nextAttemptAt: null };
+    return { status: 'pending', nextAttemptAt: at };
+  }
+
+  async #attempt(webhook: WebhookRecord, key: Buffer, entry: WebhookDeliveryRecord): Promise<SendOutcome> {
+    await this.#slot();
+    try {
+      const timestamp = Math.floor(this.#clock.now() / 1000);
+      return await sendWebhook(
+        webhook.url,
+        {
+          'content-type': 'application/json',
+          'user-agent': this.#options.userAgent,
+          'webhook-id': entry.eventId,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(key, entry.eventId, timestamp, entry.payload),
+        },
+        entry.payload,
+        { timeoutMs: this.#options.timeoutMs, allowPrivate: this.#options.allowPrivate },
+      );
+    } catch (error) {
+      return { ok: false, status: null, error: `delivery failed (${(error as Error).name})` };
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #slot(): Promise<void> {
+    const limit = this.#options.concurrency ?? 16;
+    while (this.#inFlight >= limit) await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    this.#inFlight++;
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    this.#slotWaiters.shift()?.();
+  }
+
+  /** Stops: no new pass; the passes running finish (attempts end within their timeout). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const stop of this.#watching.values()) stop();
+    this.#watching.clear();
+    await Promise.allSettled([...this.#running]);
+  }
+}
+
+/** The change's commit time, from the delivery's body (its `timestamp`). */
+function eventTime(entry: WebhookDeliveryRecord): number {
+  try {
+    const parsed: unknown = JSON.parse(entry.payload);
+    if (typeof parsed === 'object' && parsed !== null && 'timestamp' in parsed) {
+      const t = Date.parse(String(parsed.timestamp));
+      if (Number.isFinite(t)) return t;
+    }
+  } catch {
+    // A body that is not ours: no lag to report.
+  }
+  return entry.createdAt;
+}
