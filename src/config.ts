@@ -58,6 +58,13 @@ export interface Config {
   readonly trustProxy: boolean | string;
   /** COFFER_AUDIT_STDOUT=1: `coffer serve` also writes each committed audit event to stdout as a JSON line. */
   readonly auditStdout: boolean;
+  /** Change streams (docs/notifications.md): heartbeat and poll periods (ms), open streams per tenant and per key (0: no limit). */
+  readonly watch: {
+    readonly heartbeatMs: number;
+    readonly pollMs: number;
+    readonly perTenant: number;
+    readonly perKey: number;
+  };
   /** Webhook delivery (docs/notifications.md). */
   readonly webhooks: WebhookConfig;
 }
@@ -103,6 +110,15 @@ function parseCount(env: Env, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) {
     throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(raw)}.`);
+  }
+  return Number(raw);
+}
+
+function parsePositive(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) === 0) {
+    throw new ConfigError(`${name} must be a whole number above 0, got ${JSON.stringify(raw)}.`);
   }
   return Number(raw);
 }
@@ -317,5 +333,11 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       backoffMs: parseCount(env, 'COFFER_WEBHOOKS_BACKOFF_MS', 1_000),
       leaseSeconds: parseCount(env, 'COFFER_WEBHOOKS_LEASE_SECONDS', 30),
     },
+    watch: Object.freeze({
+      heartbeatMs: parsePositive(env, 'COFFER_WATCH_HEARTBEAT_SECONDS', 15) * 1000,
+      pollMs: parsePositive(env, 'COFFER_WATCH_POLL_MS', 1000),
+      perTenant: parseRate(env, 'COFFER_WATCH_LIMIT_TENANT', 100),
+      perKey: parseRate(env, 'COFFER_WATCH_LIMIT_KEY', 10),
+    }),
   });
 }

@@ -6,9 +6,12 @@ import type { CliIo } from './cli.js';
 import { buildAuditRuntime } from '../composition/runtime.js';
 import { UsageError } from './usage-error.js';
 
-/** The platform chain has no tenant id; this is how the CLI names it. */
-function chainName(tenantId: string): string {
-  return tenantId === '' ? 'the platform chain' : `tenant '${tenantId}'`;
+/** The platform has no tenant id; this is how the CLI names a chain (ADR 0011: several per tenant). */
+function chainName(check: { readonly tenantId: string; readonly chainId: string }): string {
+  const whose = check.tenantId === '' ? 'the platform' : `tenant '${check.tenantId}'`;
+  // A chain written before schema 3 is the tenant's only one, named by the tenant id.
+  if (check.chainId === check.tenantId) return check.tenantId === '' ? 'the platform chain' : whose;
+  return `${whose}, chain ${check.chainId}`;
 }
 
 /** `coffer audit verify|export`: the repository alone — checking the trail needs no master key. */
@@ -52,7 +55,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
       }
       broken++;
       io.err.write(
-        `coffer: audit chain of ${chainName(check.tenantId)} does not verify at seq ${check.seq}: ${check.problem}.\n`,
+        `coffer: audit chain of ${chainName(check)} does not verify at seq ${check.seq}: ${check.problem}.\n`,
       );
     }
     if (broken > 0) return 1;
@@ -60,7 +63,7 @@ export async function auditCommand(argv: string[], io: CliIo): Promise<number> {
     for (const check of checks) {
       if (check.ok) {
         io.out.write(
-          `  ${chainName(check.tenantId)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}\n`,
+          `  ${chainName(check)}: seq ${check.head.seq}, head ${check.head.hash.toString('hex')}\n`,
         );
       }
     }

@@ -105,6 +105,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
       // The message names the failing URL or status; never the token being verified.
       logger.warn({ err: { message: (error as Error).message } }, 'OIDC identity provider unavailable'),
     ...(config.auditStdout ? { auditSink } : {}),
+    listenForChanges: true,
   });
   // Master-key rotation (docs/operations.md): follow the keyring file, so a key added or activated
   // by `coffer master-key` (or copied in by configuration management) is used without a restart.

@@ -10,6 +10,7 @@ import type { Keyring } from '../crypto/keyring.js';
 import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import type { Repository } from '../core/ports/repository.js';
+import type { ChangeSignals } from '../core/ports/change-signals.js';
 
 export const DATABASE_FILE = 'coffer.db';
 
@@ -68,6 +69,11 @@ export interface RuntimeOverrides {
   readonly clock?: Clock;
   /** False for reading commands: a missing key file is an error instead of a new key (default true). */
   readonly createKeyring?: boolean;
+  /**
+   * True for the server: on PostgreSQL, listen for other nodes' changes (one more connection) so
+   * that change streams hear them at once; without it the change feed polls (ADR 0016).
+   */
+  readonly listenForChanges?: boolean;
 }
 
 export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
@@ -83,7 +89,14 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
   const opened = await openRepository(config);
   const repository =
     options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
+  let signals: ChangeSignals | undefined;
   try {
+    if (options.listenForChanges === true && config.databaseUrl !== null) {
+      const { PostgresChangeListener } = await import('../storage/postgres/postgres-change-listener.js');
+      const listener = new PostgresChangeListener(config.databaseUrl);
+      await listener.start();
+      signals = listener;
+    }
     const { keyring, watcher } = await loadKeyring({
       keyringFile: config.keyringFile,
       masterKey: config.masterKey,
@@ -91,34 +104,44 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
       kekIdsInUse: () => repository.listKekIdsInUse(),
       mayCreate: options.createKeyring ?? true,
     });
+    const core = createCore({
+      repository,
+      keyring,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
+      metrics: options.metrics,
+      // Loaded only when configured, and lazy: nothing is fetched until the first JWT.
+      bearerVerifier:
+        config.oidc === null
+          ? undefined
+          : new (await import('../oidc/oidc-verifier.js')).OidcVerifier(config.oidc, {
+              onUnavailable: options.onIdentityProviderUnavailable,
+            }),
+      rateLimits: {
+        authFailuresPerMinute: config.authFailureLimit,
+        keyRequestsPerSecond: config.keyRateLimit,
+      },
+      ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+      ...(signals === undefined ? {} : { changeSignals: signals }),
+      changePollMs: config.watch.pollMs,
+      watchLimits: { perTenant: config.watch.perTenant, perKey: config.watch.perKey },
+      watchHeartbeatMs: config.watch.heartbeatMs,
+      webhooksAllowPrivate: config.webhooks.allowPrivate,
+    });
     return {
       config,
       repository,
       keyring,
       keyringWatcher: watcher,
-      core: createCore({
-        repository,
-        keyring,
-        ...(options.clock === undefined ? {} : { clock: options.clock }),
-        limits: { secretQuota: config.secretQuota, storeLimit: config.storeLimit },
-        metrics: options.metrics,
-        // Loaded only when configured, and lazy: nothing is fetched until the first JWT.
-        bearerVerifier:
-          config.oidc === null
-            ? undefined
-            : new (await import('../oidc/oidc-verifier.js')).OidcVerifier(config.oidc, {
-                onUnavailable: options.onIdentityProviderUnavailable,
-              }),
-        rateLimits: {
-          authFailuresPerMinute: config.authFailureLimit,
-          keyRequestsPerSecond: config.keyRateLimit,
-        },
-        ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
-        webhooksAllowPrivate: config.webhooks.allowPrivate,
-      }),
-      close: () => repository.close(),
+      core,
+      close: async () => {
+        core.changeFeed.close();
+        await signals?.close();
+        await repository.close();
+      },
     };
   } catch (error) {
+    await signals?.close();
     await repository.close();
     throw error;
   }

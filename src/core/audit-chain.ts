@@ -3,27 +3,32 @@ import type { RepositoryReads } from './ports/repository.js';
 import type { AuditEventRecord, AuditHead } from './model.js';
 
 /**
- * The hash chain of audit events (docs/audit.md). Each tenant's events form one chain: event n stores
- * the hash of event n-1 (`prevHash`) and its own `hash = SHA-256(prevHash || canonical form)`, so an
- * edited, deleted or reordered row breaks the chain from that point on, and the chain head (kept in
- * its own table) catches a deleted tail.
+ * The hash chains of audit events (docs/audit.md, ADR 0011). A tenant's trail is a set of chains;
+ * in each, event n stores the hash of event n-1 (`prevHash`) and its own
+ * `hash = SHA-256(prevHash || canonical form)`, so an edited, deleted or reordered row breaks the
+ * chain from that point on, and the chain's head (kept in its own table) catches a deleted tail.
  */
 
 /** The `prevHash` of a chain's first event. */
 export const GENESIS_HASH: Buffer = Buffer.alloc(32);
 
-/** Bumped if the canonical form ever changes; it is part of what is hashed. */
-const CANONICAL_FORM_VERSION = 1;
-
 export type AuditFields = Omit<AuditEventRecord, 'prevHash' | 'hash'>;
+
+/**
+ * The canonical form's version, which is part of what is hashed. 1: chains written before schema 3,
+ * whose id is their tenant id (the id is not hashed; the tenant id is). 2: every chain opened since,
+ * whose id (never a tenant id: it holds a `/`) is hashed too, so an event cannot move between chains.
+ */
+export function canonicalFormOf(e: Pick<AuditFields, 'chainId' | 'tenantId'>): 1 | 2 {
+  return e.chainId === e.tenantId ? 1 : 2;
+}
 
 /**
  * A JSON array in fixed field order: JSON.stringify is deterministic for strings, integers and null,
  * so this is the same bytes on every node and in every language that re-implements the check.
  */
 export function canonicalAuditForm(e: AuditFields): string {
-  return JSON.stringify([
-    CANONICAL_FORM_VERSION,
+  const tail = [
     e.tenantId,
     e.seq,
     e.time,
@@ -34,7 +39,8 @@ export function canonicalAuditForm(e: AuditFields): string {
     e.reason,
     e.requestId,
     e.clientAddress,
-  ]);
+  ];
+  return JSON.stringify(canonicalFormOf(e) === 1 ? [1, ...tail] : [2, e.chainId, ...tail]);
 }
 
 export function auditHash(prevHash: Buffer, e: AuditFields): Buffer {
@@ -47,23 +53,50 @@ export function chainEvent(head: AuditHead, fields: Omit<AuditFields, 'seq'>): A
   return { ...withSeq, prevHash: head.hash, hash: auditHash(head.hash, withSeq) };
 }
 
+/** Ordinal order of chain ids (as the engines sort them: byte-wise). */
+export function byChainId(a: { readonly chainId: string }, b: { readonly chainId: string }): number {
+  return a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : 0;
+}
+
 export type ChainCheck =
-  | { readonly ok: true; readonly tenantId: string; readonly events: number; readonly head: AuditHead }
-  | { readonly ok: false; readonly tenantId: string; readonly seq: number; readonly problem: string };
+  | {
+      readonly ok: true;
+      readonly chainId: string;
+      readonly tenantId: string;
+      readonly events: number;
+      readonly head: AuditHead;
+    }
+  | {
+      readonly ok: false;
+      readonly chainId: string;
+      readonly tenantId: string;
+      readonly seq: number;
+      readonly problem: string;
+    };
 
 const BATCH = 1_000;
 
-/** Walks one chain from its first event; names the first event that does not verify. */
+/**
+ * Walks one chain from its first event; names the first event that does not verify. `tenantId` is
+ * the tenant its head row names: every event must name it too.
+ */
 export async function verifyChain(
   reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
-  tenantId: string,
+  chain: { readonly chainId: string; readonly tenantId: string },
 ): Promise<ChainCheck> {
+  const { chainId, tenantId } = chain;
   let expected = 1;
   let prev = GENESIS_HASH;
-  const broken = (seq: number, problem: string): ChainCheck => ({ ok: false, tenantId, seq, problem });
+  const broken = (seq: number, problem: string): ChainCheck => ({
+    ok: false,
+    chainId,
+    tenantId,
+    seq,
+    problem,
+  });
   for (;;) {
     const page = await reads.listAuditEvents({
-      tenantId,
+      chainId,
       direction: 'asc',
       afterSeq: expected - 1,
       limit: BATCH,
@@ -71,6 +104,9 @@ export async function verifyChain(
     for (const e of page) {
       if (e.seq !== expected) {
         return broken(e.seq, `expected seq ${expected} here: an event was deleted or moved`);
+      }
+      if (e.tenantId !== tenantId) {
+        return broken(e.seq, `it names tenant '${e.tenantId}' but its chain belongs to '${tenantId}'`);
       }
       if (!e.prevHash.equals(prev)) {
         return broken(e.seq, 'its prev_hash is not the hash of the event before it (deleted or reordered)');
@@ -84,10 +120,10 @@ export async function verifyChain(
     if (page.length < BATCH) break;
   }
   const events = expected - 1;
-  const head = await reads.getAuditHead(tenantId);
+  const head = await reads.getAuditHead(chainId);
   if (head === null) {
     return events === 0
-      ? { ok: true, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
+      ? { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
       : broken(events, 'the chain head is missing');
   }
   if (head.seq !== events || !head.hash.equals(prev)) {
@@ -96,5 +132,5 @@ export async function verifyChain(
       `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
     );
   }
-  return { ok: true, tenantId, events, head };
+  return { ok: true, chainId, tenantId, events, head };
 }

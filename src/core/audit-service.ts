@@ -4,14 +4,16 @@ import { type ChainCheck, verifyChain } from './audit-chain.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import { ForbiddenError, InvalidError } from './errors.js';
-import type { AuditEventRecord, AuditOutcome } from './model.js';
+import type { AuditEventRecord, AuditOutcome, AuditPosition } from './model.js';
 
 /** Most events one page of `GET /api/{tenantId}/audit` returns. */
 export const AUDIT_PAGE_MAX = 500;
 
 /** An event as it leaves the process (API, export, COFFER_AUDIT_STDOUT): hashes in hex, time in ISO 8601. */
 export interface AuditEventView {
-  /** '' for the platform chain. */
+  /** The chain it is a link of (opaque; a tenant's trail is several chains). */
+  readonly chainId: string;
+  /** '' for the platform. */
   readonly tenantId: string;
   readonly seq: number;
   readonly time: string;
@@ -28,6 +30,7 @@ export interface AuditEventView {
 
 export function auditEventView(e: AuditEventRecord): AuditEventView {
   return {
+    chainId: e.chainId,
     tenantId: e.tenantId,
     seq: e.seq,
     time: new Date(e.time).toISOString(),
@@ -56,18 +59,29 @@ export interface AuditPageQuery {
 }
 
 export interface AuditPage {
-  /** Newest first. */
+  /** Newest first: by time, then chain id, then seq, all descending. */
   readonly events: AuditEventView[];
   /** Null on the last page. */
   readonly nextCursor: string | null;
 }
 
-/** The cursor is opaque to clients; today it is the seq to continue below, versioned for later. */
-function encodeCursor(beforeSeq: number): string {
-  return Buffer.from(JSON.stringify({ v: 1, before: beforeSeq }), 'utf8').toString('base64url');
+/**
+ * The cursor is opaque to clients: the position of the page's last event in the order (time, chain
+ * id, seq), continued strictly below. Version 1 (before schema 3: a seq of the tenant's one chain)
+ * is still accepted: that chain is the tenant's schema-2 chain, whose id is the tenant id.
+ */
+function encodeCursor(last: AuditPosition): string {
+  return Buffer.from(JSON.stringify({ v: 2, t: last.time, c: last.chainId, s: last.seq }), 'utf8').toString(
+    'base64url',
+  );
 }
 
-function decodeCursor(cursor: string): number {
+type DecodedCursor =
+  { readonly v: 1; readonly before: number } | { readonly v: 2; readonly at: AuditPosition };
+
+const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+
+function decodeCursor(cursor: string): DecodedCursor {
   const invalid = () =>
     InvalidError.field('invalid_cursor', 'cursor', 'The cursor is not one this API returned.');
   let parsed: unknown;
@@ -76,16 +90,13 @@ function decodeCursor(cursor: string): number {
   } catch {
     throw invalid();
   }
-  const before = (parsed as { v?: unknown; before?: unknown } | null)?.before;
-  if (
-    (parsed as { v?: unknown } | null)?.v !== 1 ||
-    typeof before !== 'number' ||
-    !Number.isSafeInteger(before) ||
-    before < 1
-  ) {
-    throw invalid();
+  if (typeof parsed !== 'object' || parsed === null) throw invalid();
+  const c = parsed as { v?: unknown; before?: unknown; t?: unknown; c?: unknown; s?: unknown };
+  if (c.v === 1 && isPositive(c.before) && c.before >= 1) return { v: 1, before: c.before };
+  if (c.v === 2 && isPositive(c.t) && typeof c.c === 'string' && isPositive(c.s) && c.s >= 1) {
+    return { v: 2, at: { time: c.t, chainId: c.c, seq: c.s } };
   }
-  return before;
+  throw invalid();
 }
 
 function requireOperator(caller: Caller): void {
@@ -114,12 +125,12 @@ export class AuditService {
       if (!Number.isSafeInteger(query.limit) || query.limit < 1 || query.limit > AUDIT_PAGE_MAX) {
         throw InvalidError.field('invalid_limit', 'limit', `The limit must be from 1 to ${AUDIT_PAGE_MAX}.`);
       }
-      const beforeSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const rows = await this.#deps.repository.listAuditEvents({
+      const after = query.cursor === undefined ? undefined : await this.#position(tenantId, query.cursor);
+      const rows = await this.#deps.repository.listTenantAuditEvents({
         tenantId,
         direction: 'desc',
         limit: query.limit + 1,
-        ...(beforeSeq === undefined ? {} : { beforeSeq }),
+        ...(after === undefined ? {} : { after }),
         ...(query.action === undefined ? {} : { action: query.action }),
         ...(query.actor === undefined ? {} : { actor: query.actor }),
         ...(query.since === undefined ? {} : { since: query.since }),
@@ -129,9 +140,24 @@ export class AuditService {
       const last = page.at(-1);
       return {
         events: page.map(auditEventView),
-        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last.seq) : null,
+        nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last) : null,
       };
     });
+  }
+
+  /** Where a cursor continues: a version-1 cursor names a seq of the tenant's schema-2 chain. */
+  async #position(tenantId: string, cursor: string): Promise<AuditPosition> {
+    const decoded = decodeCursor(cursor);
+    if (decoded.v === 2) return decoded.at;
+    const [event] = await this.#deps.repository.listAuditEvents({
+      chainId: tenantId,
+      direction: 'asc',
+      afterSeq: decoded.before - 1,
+      limit: 1,
+    });
+    // Past the chain's end (or no such chain): nothing older on that chain to continue below.
+    if (event === undefined || event.seq !== decoded.before) return { time: 0, chainId: '', seq: 0 };
+    return { time: event.time, chainId: event.chainId, seq: event.seq };
   }
 
   /**
@@ -140,27 +166,35 @@ export class AuditService {
    */
   async verify(caller: Caller, tenantId?: string): Promise<ChainCheck[]> {
     requireOperator(caller);
-    const chains = tenantId === undefined ? await this.#deps.repository.listAuditChains() : [tenantId];
+    const chains = await this.#deps.repository.listAuditChains({
+      ...(tenantId === undefined ? {} : { tenantId }),
+      withHeadless: true,
+    });
     const out: ChainCheck[] = [];
     for (const chain of chains) out.push(await verifyChain(this.#deps.repository, chain));
     return out;
   }
 
-  /** Hands every event since `since` (epoch ms) to `write`, chain by chain in seq order; returns the count. */
+  /**
+   * Hands every event since `since` (epoch ms) to `write`, chain by chain (by chain id) in seq order;
+   * returns the count.
+   */
   async export(
     caller: Caller,
     options: { since: number; tenantId?: string },
     write: (event: AuditEventView) => void,
   ): Promise<number> {
     requireOperator(caller);
-    const chains =
-      options.tenantId === undefined ? await this.#deps.repository.listAuditChains() : [options.tenantId];
+    const chains = await this.#deps.repository.listAuditChains({
+      ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+      withHeadless: true,
+    });
     let count = 0;
-    for (const tenantId of chains) {
+    for (const { chainId } of chains) {
       let afterSeq = 0;
       for (;;) {
         const page = await this.#deps.repository.listAuditEvents({
-          tenantId,
+          chainId,
           direction: 'asc',
           afterSeq,
           since: options.since,

@@ -2,15 +2,45 @@ import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import type { Repository, RepositoryTx } from './ports/repository.js';
 import { type Actor, actorLabel } from './actor.js';
 import { safeName } from './audit-redaction.js';
-import { chainEvent } from './audit-chain.js';
+import { randomBytes } from 'node:crypto';
+import { chainEvent, GENESIS_HASH } from './audit-chain.js';
 import type { CallContext } from './call-context.js';
 import type { Clock } from './clock.js';
 import { isCofferError, UnavailableError } from './errors.js';
-import type { AuditEventRecord, AuditOutcome } from './model.js';
+import type { AuditChainRef, AuditEventRecord, AuditHead, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
+import { ChangeRecorder } from './change-recorder.js';
 
-/** The chain of platform-wide events: unauthenticated callers, service credentials. Never a tenant id. */
+/**
+ * The "tenant" of platform-wide events: unauthenticated callers, service credentials. Never a tenant
+ * id. (Before schema 3 it was also the id of the one platform chain.)
+ */
 export const PLATFORM_CHAIN = '';
+
+/**
+ * A writer identity: 96 random bits, new at every process start (ADR 0011). Chains are named after
+ * their writer, so two live processes can never append to one chain: no lease to take or renew, no
+ * row shared between nodes. A restarted process starts new chains rather than resuming its old ones,
+ * because nothing can prove that the process that owned them is gone (a paused node, a second CLI).
+ */
+export function newWriterId(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/**
+ * Which of a tenant's chains (per writer) an event joins: changes (`c`), appended inside the change's
+ * own transaction, and events appended alone (`r`: reads and refusals, group-committed), so that a
+ * read's batch never waits for a change's transaction to commit.
+ */
+type Lane = 'c' | 'r';
+
+/** Opaque to everything but this file; holds a `/`, so it is never a tenant id (a schema-2 chain's id). */
+function chainIdOf(writerId: string, lane: Lane, tenantId: string): string {
+  return `${writerId}/${lane}/${tenantId}`;
+}
+
+/** How often a chain's head guess may turn out stale within one transaction before it fails. */
+const HEAD_RETRIES = 8;
 
 /** What one event says happened: the tenant addressed, the action and the resource (names or ids). */
 export interface AuditEntry {
@@ -78,6 +108,14 @@ export class AuditTrail {
   readonly #metrics: Pick<MetricsSink, 'auditWriteFailed'>;
   readonly #queue: PendingAppend[] = [];
   #draining = false;
+  readonly #writerId: string;
+  /**
+   * The head of each chain this writer owns, as of its newest append. A guess, never trusted: the
+   * head update in the database is conditional on it (`advanceAuditHead`), and a chain whose
+   * transaction failed or whose outcome is unknown is forgotten here, so the next append re-reads its
+   * head inside its own transaction.
+   */
+  readonly #heads = new Map<string, AuditHead>();
   /**
    * The failures this trail has handled, by identity: the core rethrows a caller's error as it is
    * (whatever it is, a domain error or a bug's TypeError), so the record cannot travel inside it.
@@ -91,7 +129,10 @@ export class AuditTrail {
     clock: Clock;
     sink?: AuditSink;
     metrics?: Pick<MetricsSink, 'auditWriteFailed'>;
+    /** This process's writer identity; a fresh random one by default (`newWriterId`). */
+    writerId?: string;
   }) {
+    this.#writerId = deps.writerId ?? newWriterId();
     this.#repository = deps.repository;
     this.#clock = deps.clock;
     this.#sink = deps.sink ?? null;
@@ -106,6 +147,11 @@ export class AuditTrail {
   onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void {
     this.#committed.add(listener);
     return () => this.#committed.delete(listener);
+  }
+
+  /** The writer identity whose chains this trail appends to. */
+  get writerId(): string {
+    return this.#writerId;
   }
 
   /** Whether this trail wrote (or failed to write) the event of the call `error` ended; null if neither. */
@@ -141,18 +187,28 @@ export class AuditTrail {
   ): Promise<T> {
     let appending = false;
     let appended: AuditEventRecord[] = [];
+    const touched = new Set<string>();
     let result: T;
     try {
       result = await this.#repository.transaction(async (tx) => {
         appending = false;
-        const value = await fn(tx);
+        // What the change did, exactly, for its events' resource detail (the change feed's names).
+        const recorder = new ChangeRecorder();
+        const value = await fn(recorder.wrap(tx));
         appending = true;
-        appended = await this.#append(tx, ctx, entriesOf(value), 'allowed', null);
+        const drafts = entriesOf(value).map((e) => ({
+          ctx,
+          entry: recorder.detailed(e),
+          outcome: 'allowed' as const,
+          reason: null,
+        }));
+        appended = await this.#append(tx, 'c', drafts, touched);
         appending = false;
         return value;
       });
     } catch (error) {
-      // The change rolled back with its events; if the events were what failed, say so.
+      // The change rolled back with its events (or its outcome is unknown): forget the heads it moved.
+      this.#forget(touched);
       if (appending) throw this.#unavailable();
       return this.#refuse(ctx, entry, error);
     }
@@ -255,27 +311,16 @@ export class AuditTrail {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
-        // One chain after another, in a fixed order: two nodes' batches lock heads in the same order
-        // and cannot deadlock. Within a chain, arrival order is kept (the sort is stable).
-        const ordered = batch
-          .map((job) => ({ job, chain: placeEntry(job.ctx.actor, job.entry).chain }))
-          .sort((x, y) => (x.chain < y.chain ? -1 : x.chain > y.chain ? 1 : 0));
+        const touched = new Set<string>();
         try {
-          const events = await this.#repository.transaction(async (tx) => {
-            const out: AuditEventRecord[] = [];
-            for (const { job } of ordered) {
-              const [event] = await this.#append(tx, job.ctx, [job.entry], job.outcome, job.reason);
-              if (event === undefined) throw new Error('audit: no event appended');
-              out.push(event);
-            }
-            return out;
-          });
-          ordered.forEach(({ job }, i) => {
+          const events = await this.#repository.transaction((tx) => this.#append(tx, 'r', batch, touched));
+          batch.forEach((job, i) => {
             const event = events[i];
             if (event === undefined) job.reject(new Error('audit: no event appended'));
             else job.resolve(event);
           });
         } catch (error) {
+          this.#forget(touched);
           for (const job of batch) job.reject(error);
         }
       }
@@ -284,34 +329,86 @@ export class AuditTrail {
     }
   }
 
+  #forget(chains: ReadonlySet<string>): void {
+    for (const chainId of chains) this.#heads.delete(chainId);
+  }
+
+  /**
+   * Appends the drafts' events to this writer's chains of `lane`, inside `tx`: per chain, one head
+   * update, conditional on the head this trail remembers (re-read in the transaction when it is
+   * unknown or stale), then one multi-row INSERT for every event. Returns them in the drafts' order;
+   * `touched` collects the chains whose remembered head moved, to be forgotten if `tx` fails.
+   */
   async #append(
     tx: RepositoryTx,
-    ctx: AuditSubject,
-    entries: readonly AuditEntry[],
-    outcome: AuditOutcome,
-    reason: string | null,
+    lane: Lane,
+    drafts: readonly Omit<PendingAppend, 'resolve' | 'reject'>[],
+    touched: Set<string>,
   ): Promise<AuditEventRecord[]> {
     const time = this.#clock.now();
-    const actor = ctx.actor === null ? 'anonymous' : actorLabel(ctx.actor);
-    const out: AuditEventRecord[] = [];
-    for (const entry of entries) {
-      const { chain, resource } = placeEntry(ctx.actor, entry);
-      const head = await tx.lockAuditHead(chain);
-      const event = chainEvent(head, {
-        tenantId: chain,
-        time,
-        actor,
-        action: entry.action,
-        resource,
-        outcome,
-        reason,
-        requestId: ctx.requestId,
-        clientAddress: ctx.clientAddress,
+    const byChain = new Map<
+      string,
+      {
+        ref: AuditChainRef;
+        items: { index: number; fields: Omit<AuditEventRecord, 'seq' | 'prevHash' | 'hash'> }[];
+      }
+    >();
+    drafts.forEach((d, index) => {
+      const { tenantId, resource } = placeEntry(d.ctx.actor, d.entry);
+      const chainId = chainIdOf(this.#writerId, lane, tenantId);
+      let chain = byChain.get(chainId);
+      if (chain === undefined) {
+        chain = { ref: { chainId, tenantId, writerId: this.#writerId }, items: [] };
+        byChain.set(chainId, chain);
+      }
+      chain.items.push({
+        index,
+        fields: {
+          chainId,
+          tenantId,
+          time,
+          actor: d.ctx.actor === null ? 'anonymous' : actorLabel(d.ctx.actor),
+          action: d.entry.action,
+          resource,
+          outcome: d.outcome,
+          reason: d.reason,
+          requestId: d.ctx.requestId,
+          clientAddress: d.ctx.clientAddress,
+        },
       });
-      await tx.appendAuditEvent(event);
-      out.push(event);
+    });
+    const out: (AuditEventRecord | undefined)[] = drafts.map(() => undefined);
+    const all: AuditEventRecord[] = [];
+    // A fixed order of chains: two transactions of this process never wait on each other in a cycle.
+    for (const chainId of [...byChain.keys()].sort()) {
+      const chain = byChain.get(chainId);
+      if (chain === undefined) continue;
+      let head = this.#heads.get(chainId) ?? null;
+      for (let attempt = 0; ; attempt++) {
+        head ??= (await tx.getAuditHead(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
+        let tip: AuditHead = head;
+        const events = chain.items.map(({ fields }) => {
+          const event = chainEvent(tip, fields);
+          tip = { seq: event.seq, hash: event.hash };
+          return event;
+        });
+        touched.add(chainId);
+        if (await tx.advanceAuditHead(chain.ref, head, tip)) {
+          this.#heads.set(chainId, tip);
+          chain.items.forEach(({ index }, i) => {
+            out[index] = events[i];
+          });
+          all.push(...events);
+          break;
+        }
+        // The remembered head was stale (a transaction of this process that failed, or one that
+        // committed after this guess was taken): read the chain's head as this transaction sees it.
+        if (attempt >= HEAD_RETRIES) throw new Error('audit: the chain head kept moving');
+        head = null;
+      }
     }
-    return out;
+    await tx.appendAuditEvents(all);
+    return out.filter((e): e is AuditEventRecord => e !== undefined);
   }
 
   #publish(events: readonly AuditEventRecord[]): void {
@@ -333,21 +430,24 @@ export class AuditTrail {
 }
 
 /**
- * Which chain an event joins. A tenant key's events always go to its own tenant's chain, even when it
+ * Whose trail an event joins. A tenant key's events always go to its own tenant's chains, even when it
  * addressed another tenant (then named in the resource): a key can never write into a chain that is
  * not its tenant's, and key names (unique per tenant only) stay unambiguous.
  */
-function placeEntry(actor: Actor | null, entry: AuditEntry): { chain: string; resource: string } {
+function placeEntry(actor: Actor | null, entry: AuditEntry): { tenantId: string; resource: string } {
   const addressed = entry.tenantId;
   const elsewhere = () =>
     `tenant:${addressed === PLATFORM_CHAIN ? 'platform' : safeName(addressed)}/${entry.resource}`;
   if (actor?.kind === 'api_key' && actor.tenantId !== addressed) {
-    return { chain: actor.tenantId, resource: elsewhere() };
+    return { tenantId: actor.tenantId, resource: elsewhere() };
   }
   // Unauthenticated callers, and tenant ids that are not ids (a service's malformed path), can
   // never open a chain of their own: they go to the platform chain.
   if (actor === null || (addressed !== PLATFORM_CHAIN && !isTenantId(addressed))) {
-    return { chain: PLATFORM_CHAIN, resource: addressed === PLATFORM_CHAIN ? entry.resource : elsewhere() };
+    return {
+      tenantId: PLATFORM_CHAIN,
+      resource: addressed === PLATFORM_CHAIN ? entry.resource : elsewhere(),
+    };
   }
-  return { chain: addressed, resource: entry.resource };
+  return { tenantId: addressed, resource: entry.resource };
 }

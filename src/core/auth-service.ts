@@ -153,6 +153,31 @@ export class AuthService {
   }
 
   /**
+   * A re-check of a credential that authenticated a long-lived request (a change stream): whether the
+   * token still names the same actor with the same rights. Cheap while the credentials epoch stays
+   * the same (an answer of `true` is kept until it moves); a JWT is verified again each time (its
+   * expiry). No rate limit and no failure counting: the token already authenticated once.
+   */
+  credentialCheck(token: string, actor: Actor): () => Promise<boolean> {
+    let checkedAt = this.#epoch();
+    const jwt = !hasTokenShape(token);
+    return async () => {
+      const epoch = this.#epoch();
+      if (!jwt && epoch === checkedAt) return true;
+      try {
+        const now = jwt ? await this.#authenticateJwt(token) : await this.#lookup(hashToken(token));
+        if (!sameActor(now, actor)) return false;
+      } catch (error) {
+        if (error instanceof UnauthenticatedError) return false;
+        // Unreachable database or identity provider: keep the stream, check again next time.
+        return true;
+      }
+      checkedAt = epoch;
+      return true;
+    };
+  }
+
+  /**
    * A verified credential, before it may act: it must be for this entry point's audience (a service
    * only on the platform's routes, a tenant key only on a tenant's), then within its request rate.
    */
@@ -219,4 +244,17 @@ export class AuthService {
     this.#knownTenants.add(tenantId);
     return true;
   }
+}
+
+/** The same credential with the same rights (a key re-read after a change of any credential). */
+function sameActor(a: Actor, b: Actor): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'api_key' && b.kind === 'api_key') {
+    if (a.tenantId !== b.tenantId || a.keyName !== b.keyName || a.grants.admin !== b.grants.admin) return false;
+    if (a.grants.permissions.size !== b.grants.permissions.size) return false;
+    for (const p of a.grants.permissions) if (!b.grants.permissions.has(p)) return false;
+    return true;
+  }
+  if (a.kind === 'service' && b.kind === 'service') return a.serviceName === b.serviceName;
+  return true;
 }

@@ -1,3 +1,4 @@
+import { safeName } from './audit-redaction.js';
 import type { AuditEventRecord } from './model.js';
 
 /**
@@ -129,7 +130,8 @@ export function renderDetail(detail: ChangeDetail): string {
   const parts: string[] = [];
   for (const [field, key] of DETAIL_KEYS) {
     const value = detail[field];
-    if (value !== undefined) parts.push(`${key}=${value}`);
+    // Stored names passed their pattern; a token-shaped one is still never written (audit-redaction).
+    if (value !== undefined) parts.push(`${key}=${safeName(value)}`);
   }
   if (detail.version !== undefined) parts.push(`version=${detail.version}`);
   if (detail.created === true) parts.push('created=1');
@@ -225,7 +227,7 @@ export function changeOf(event: AuditEventRecord, id: string): ChangeEvent | nul
     tenantId: event.tenantId,
     time: event.time,
     actor: event.actor,
-    chain: event.tenantId,
+    chain: event.chainId,
     seq: event.seq,
   };
   if (isKeyChange(kind)) {
@@ -249,4 +251,12 @@ export function changeOf(event: AuditEventRecord, id: string): ChangeEvent | nul
   if (isSecret && secret === null) return null;
   const version = kind === 'secret.value-set' ? (detail.version ?? null) : null;
   return { ...base, store, secret, version, apiKey: null };
+}
+
+/**
+ * Whether an audit event may record a change (an engine announces those to other nodes): allowed, of
+ * a change action. Cheap, on the write path; `changeOf` decides exactly.
+ */
+export function mayRecordChange(event: Pick<AuditEventRecord, 'action' | 'outcome'>): boolean {
+  return event.outcome === 'allowed' && KIND_OF_ACTION.has(event.action);
 }

@@ -24,8 +24,8 @@ export interface FeedBatch {
   readonly more: boolean;
 }
 
-/** What the feed reads: the audit chains (today one per tenant, named by the tenant's id). */
-export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead'>;
+/** What the feed reads: a tenant's audit chains (several: one per writer and lane, ADR 0011). */
+export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead' | 'listAuditChains'>;
 
 /** Where committed events of this process are announced (AuditTrail.onCommitted). */
 export interface LocalCommits {
@@ -49,7 +49,7 @@ export class ChangeFeed {
   readonly #pollMs: number;
   readonly #watchers = new Map<string, Set<() => void>>();
   /** The head seq last seen per watched tenant (polling). */
-  readonly #polledHeads = new Map<string, number>();
+  readonly #polledHeads = new Map<string, string>();
   readonly #unsubscribe: (() => void)[] = [];
   #poll: NodeJS.Timeout | null = null;
   #polling = false;
@@ -66,16 +66,11 @@ export class ChangeFeed {
     );
   }
 
-  /** The chains a tenant's changes are written to. Today one: the tenant's own, named by its id. */
-  async #chainsOf(tenantId: string): Promise<string[]> {
-    return [tenantId];
-  }
-
   /** The tenant's position now: a reader that starts here sees only what is committed from now on. */
   async head(tenantId: string): Promise<FeedPosition> {
     const position = new Map<string, number>();
-    for (const chain of await this.#chainsOf(tenantId)) {
-      position.set(chain, (await this.#reads.getAuditHead(chain))?.seq ?? 0);
+    for (const chain of await this.#reads.listAuditChains({ tenantId })) {
+      position.set(chain.chainId, chain.head?.seq ?? 0);
     }
     return position;
   }
@@ -88,19 +83,18 @@ export class ChangeFeed {
     const position = new Map<string, number>();
     const scanned: AuditEventRecord[] = [];
     let more = false;
-    for (const chain of await this.#chainsOf(tenantId)) {
+    // Heads first, events after: every event up to a head read here is committed, so an event missing
+    // below it was pruned, never one still committing (which a head read after the events could show).
+    for (const { chainId: chain, head } of await this.#reads.listAuditChains({ tenantId })) {
       const after = from.get(chain) ?? 0;
       const events = await this.#reads.listAuditEvents({
-        tenantId: chain,
+        chainId: chain,
         direction: 'asc',
         afterSeq: after,
         limit,
       });
       const first = events[0];
-      const gap =
-        first !== undefined
-          ? first.seq !== after + 1
-          : ((await this.#reads.getAuditHead(chain))?.seq ?? 0) > after;
+      const gap = first !== undefined ? first.seq !== after + 1 : (head?.seq ?? 0) > after;
       if (gap) return { events: [], position: await this.head(tenantId), resync: true, more: false };
       if (events.length === limit) more = true;
       position.set(chain, events.at(-1)?.seq ?? after);
@@ -109,12 +103,12 @@ export class ChangeFeed {
     // Several chains: by time, then chain, then seq (stable per chain).
     scanned.sort(
       (a, b) =>
-        a.time - b.time || (a.tenantId < b.tenantId ? -1 : a.tenantId > b.tenantId ? 1 : 0) || a.seq - b.seq,
+        a.time - b.time || (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : 0) || a.seq - b.seq,
     );
     const running = new Map(from);
     const events: ChangeEvent[] = [];
     for (const event of scanned) {
-      running.set(event.tenantId, event.seq);
+      running.set(event.chainId, event.seq);
       const change = changeOf(event, encodePosition(running));
       if (change !== null) events.push(change);
     }
@@ -173,10 +167,8 @@ export class ChangeFeed {
       const live = this.#signals.live();
       for (const tenantId of [...this.#watchers.keys()]) {
         if (live && this.#polledHeads.has(tenantId)) continue;
-        let seq = 0;
-        for (const chain of await this.#chainsOf(tenantId)) {
-          seq += (await this.#reads.getAuditHead(chain))?.seq ?? 0;
-        }
+        const chains = await this.#reads.listAuditChains({ tenantId });
+        const seq = chains.map((c) => `${c.chainId}:${c.head?.seq ?? 0}`).join(' ');
         const before = this.#polledHeads.get(tenantId);
         if (this.#watchers.has(tenantId)) this.#polledHeads.set(tenantId, seq);
         if (before !== undefined && before !== seq) this.#wake(tenantId);

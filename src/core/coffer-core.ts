@@ -5,6 +5,7 @@ import { AuditService } from './audit-service.js';
 import { type AuditSink, AuditTrail } from './audit-trail.js';
 import { AuthService } from './auth-service.js';
 import { ChangeFeed } from './change-feed.js';
+import { ChangeWatchService, type WatchLimits } from './change-watch-service.js';
 import type { ChangeSignals } from './ports/change-signals.js';
 import type { BearerVerifier } from './bearer-verifier.js';
 import { type Clock, systemClock } from './clock.js';
@@ -54,6 +55,8 @@ export interface CofferCore {
   readonly changeFeed: ChangeFeed;
   /** Webhook management (admins only); delivery is src/webhooks/ (docs/notifications.md). */
   readonly webhooks: WebhookService;
+  /** Opening change streams: permission, audit, limits (the SSE routes, `coffer run --watch`). */
+  readonly watch: ChangeWatchService;
 }
 
 export function createCore(deps: {
@@ -74,6 +77,10 @@ export function createCore(deps: {
   changePollMs?: number;
   /** COFFER_WEBHOOKS_ALLOW_PRIVATE: webhooks may point at loopback, private and link-local addresses. */
   webhooksAllowPrivate?: boolean;
+  /** Open change streams per tenant and per key (COFFER_WATCH_LIMIT_TENANT, COFFER_WATCH_LIMIT_KEY). */
+  watchLimits?: WatchLimits;
+  /** Heartbeat period of change streams, ms (COFFER_WATCH_HEARTBEAT_SECONDS). */
+  watchHeartbeatMs?: number;
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -121,6 +128,15 @@ export function createCore(deps: {
       audit,
       events: changeFeed,
       allowPrivate: deps.webhooksAllowPrivate ?? false,
+    }),
+    watch: new ChangeWatchService({
+      repository,
+      feed: changeFeed,
+      audit,
+      clock,
+      metrics,
+      ...(deps.watchLimits === undefined ? {} : { limits: deps.watchLimits }),
+      ...(deps.watchHeartbeatMs === undefined ? {} : { heartbeatMs: deps.watchHeartbeatMs }),
     }),
   };
 }

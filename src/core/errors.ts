@@ -70,7 +70,7 @@ export const ERROR_CODES = {
     'operator_only',
   ],
   quota_exceeded: ['secret_quota_exceeded', 'maximum_stores_exceeded'],
-  rate_limited: ['too_many_failed_authentications', 'key_rate_limited'],
+  rate_limited: ['too_many_failed_authentications', 'key_rate_limited', 'too_many_watchers'],
   unavailable: [
     'unavailable',
     'write_conflict',
@@ -215,6 +215,9 @@ export class RateLimitedError extends CofferError<'rate_limited'> {
     blocked: { readonly until: number; readonly client: string } | undefined,
   ): string {
     if (code === 'key_rate_limited') return 'This API key is over its request rate; retry later.';
+    if (code === 'too_many_watchers') {
+      return 'Too many open change streams for this tenant or API key; close one, or retry later.';
+    }
     if (blocked === undefined) return 'Too many failed authentications from this address; retry later.';
     // Said in full: a valid token refused here is refused for its address, not for itself.
     const until = new Date(Math.ceil(blocked.until / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');

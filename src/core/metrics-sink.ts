@@ -11,9 +11,15 @@ export interface MetricsSink {
    * call it wherever a write of an audit event fails, whatever the request's outcome then is.
    */
   auditWriteFailed(): void;
+  /** A change stream opened (+1) or closed (-1): coffer_change_subscribers. */
+  changeSubscribers(delta: number): void;
+  /** Change events sent to a subscriber, each `lagSeconds` after its commit (coffer_change_events_sent_total, coffer_change_event_lag_seconds). */
+  changeEventsSent(lagSeconds: readonly number[]): void;
 }
 
 export const NO_METRICS: MetricsSink = Object.freeze({
   tokenCache: () => undefined,
   auditWriteFailed: () => undefined,
+  changeSubscribers: () => undefined,
+  changeEventsSent: () => undefined,
 });

@@ -155,7 +155,12 @@ export type AuditOutcome = 'allowed' | 'denied' | 'error';
  * never a value, a token or a header.
  */
 export interface AuditEventRecord {
-  /** The chain: a tenant id, or '' for the platform chain (unauthenticated callers, services, the CLI's platform work). */
+  /**
+   * The chain it is a link of (opaque). Since schema 3: one per writing process, tenant and lane
+   * (ADR 0011); a chain written before has the tenant id as its id.
+   */
+  readonly chainId: string;
+  /** The tenant whose trail it belongs to, or '' for the platform (unauthenticated callers, services, the CLI's platform work). */
   readonly tenantId: string;
   /** 1, 2, 3… per chain, with no gap. */
   readonly seq: number;
@@ -173,7 +178,7 @@ export interface AuditEventRecord {
   readonly clientAddress: string;
   /** The previous event's hash (32 zero bytes for the first). */
   readonly prevHash: Buffer;
-  /** SHA-256(prevHash || canonical form of the fields above). */
+  /** SHA-256(prevHash || canonical form of the fields above; form 2 hashes the chain id too). */
   readonly hash: Buffer;
 }
 
@@ -183,13 +188,55 @@ export interface AuditHead {
   readonly hash: Buffer;
 }
 
+/** Which chain a writer appends to, and whose trail it is; recorded when the chain is created. */
+export interface AuditChainRef {
+  readonly chainId: string;
+  readonly tenantId: string;
+  /** The owning process's writer id; '' for a chain written before schema 3. */
+  readonly writerId: string;
+}
+
+/** A chain as listed: who owns it and its recorded head (null when the head row is missing). */
+export interface AuditChainInfo extends AuditChainRef {
+  readonly head: AuditHead | null;
+}
+
+/** Which chains `listAuditChains` lists. */
+export interface AuditChainFilter {
+  readonly tenantId?: string;
+  /** Also chains with events but no head row (head: null). Scans the events. */
+  readonly withHeadless?: boolean;
+}
+
 /** A filtered slice of one chain, in seq order. */
 export interface AuditQuery {
-  readonly tenantId: string;
+  readonly chainId: string;
   readonly direction: 'asc' | 'desc';
   /** Only events with seq below (desc paging) or above (asc scanning) this. */
   readonly beforeSeq?: number;
   readonly afterSeq?: number;
+  readonly action?: string;
+  readonly actor?: string;
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+  readonly limit: number;
+}
+
+/** A position in the order of a tenant's events across its chains: (time, chainId, seq). */
+export interface AuditPosition {
+  readonly time: number;
+  readonly chainId: string;
+  readonly seq: number;
+}
+
+/** A filtered slice of all of one tenant's chains, in (time, chainId, seq) order. */
+export interface TenantAuditQuery {
+  readonly tenantId: string;
+  readonly direction: 'asc' | 'desc';
+  /** Only events strictly after this position in `direction` (the paging cursor). */
+  readonly after?: AuditPosition;
   readonly action?: string;
   readonly actor?: string;
   /** Epoch ms, inclusive. */

@@ -91,6 +91,7 @@ export const NEOSTORE_STATUS = {
   maximum_stores_exceeded: 403,
   too_many_failed_authentications: 429,
   key_rate_limited: 429,
+  too_many_watchers: 429,
   unavailable: 503,
   write_conflict: 503,
   database_busy: 503,

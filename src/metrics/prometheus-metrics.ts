@@ -1,10 +1,12 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { DbTimer } from '../storage/instrumented-repository.js';
 import type { WebhookMetrics } from '../webhooks/webhook-dispatcher.js';
 
 /** Sub-millisecond resolution at the low end: a cached read answers in well under a millisecond. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+/** From "at once" (the same node) to "the poll interval or a reconnection later". */
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const DB_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 
 interface Observer {
@@ -29,6 +31,9 @@ export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
   readonly #tokenCache: Counter<'result'>;
   readonly #auditWriteFailures: Counter;
   readonly #dbDuration: Histogram<'operation'>;
+  readonly #changeSubscribers: Gauge;
+  readonly #changeEventsSent: Counter;
+  readonly #changeLag: Histogram;
   readonly #httpChildren = new Map<string, Observer>();
   readonly #dbChildren = new Map<string, Observer>();
   readonly #authChildren = new Map<string, Incrementer>();
@@ -69,6 +74,22 @@ export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
       help: 'Repository calls by operation (a method name, or transaction for a whole transaction): latency in seconds.',
       labelNames: ['operation'],
       buckets: DB_BUCKETS,
+      registers,
+    });
+    this.#changeSubscribers = new Gauge({
+      name: 'coffer_change_subscribers',
+      help: 'Change streams (SSE) open on this node.',
+      registers,
+    });
+    this.#changeEventsSent = new Counter({
+      name: 'coffer_change_events_sent_total',
+      help: 'Change events sent to change-stream subscribers.',
+      registers,
+    });
+    this.#changeLag = new Histogram({
+      name: 'coffer_change_event_lag_seconds',
+      help: 'From the commit of a change to its event being sent to a subscriber, in seconds.',
+      buckets: LAG_BUCKETS,
       registers,
     });
     // Present from the start at 0, so rates and ratios are defined before the first event.
@@ -138,6 +159,15 @@ export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
 
   auditWriteFailed(): void {
     this.#auditWriteFailures.inc();
+  }
+
+  changeSubscribers(delta: number): void {
+    this.#changeSubscribers.inc(delta);
+  }
+
+  changeEventsSent(lagSeconds: readonly number[]): void {
+    this.#changeEventsSent.inc(lagSeconds.length);
+    for (const lag of lagSeconds) this.#changeLag.observe(Math.max(0, lag));
   }
 
   observeDb(operation: string, seconds: number): void {

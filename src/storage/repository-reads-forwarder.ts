@@ -38,6 +38,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listActiveWebhooks: true,
   listWebhookDeliveries: true,
   listPendingDeliveries: true,
+  listTenantAuditEvents: true,
 };
 
 /**

@@ -112,6 +112,7 @@ export function rowMappers(values: EngineValues) {
       createdAt: num(row, 'created_at'),
     }),
     toAuditEvent: (row: Row): AuditEventRecord => ({
+      chainId: str(row, 'chain_id'),
       tenantId: str(row, 'tenant_id'),
       seq: num(row, 'seq'),
       time: num(row, 'time'),

@@ -28,6 +28,21 @@ function copyOfData(): string {
   return dir.path;
 }
 
+/** The id of a tenant's chain of changes (`c`) or of reads and refusals (`r`): one writer wrote them all. */
+function chain(dataDir: string, tenantId: string, lane: 'c' | 'r'): string {
+  const db = openDatabaseFile(dataDir, { readonly: true });
+  try {
+    const ids = db
+      .prepare('SELECT chain_id FROM audit_chains WHERE tenant_id = ? AND chain_id LIKE ?')
+      .pluck()
+      .all(tenantId, `%/${lane}/${tenantId}`) as string[];
+    assert.equal(ids.length, 1, `one ${lane} chain of '${tenantId}'`);
+    return ids[0] ?? '';
+  } finally {
+    db.close();
+  }
+}
+
 function tamper(dataDir: string, sql: string): void {
   const db = openDatabaseFile(dataDir);
   try {
@@ -60,29 +75,50 @@ describe('coffer audit verify and export', () => {
   it('passes on an intact trail with a summary line per chain', async () => {
     const result = await verify(source);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^Audit trail verified: 3 chain\(s\), \d+ event\(s\)\./);
-    assert.match(result.stdout, /the platform chain: seq 1, head [0-9a-f]{64}/);
-    assert.match(result.stdout, /tenant 'default': seq 1[0-9], head [0-9a-f]{64}/);
-    assert.match(result.stdout, /tenant 'other': seq 2, head/);
+    // default and other: a chain of changes and one of reads each; the platform: one of refusals.
+    assert.match(result.stdout, /^Audit trail verified: 5 chain\(s\), \d+ event\(s\)\./);
+    assert.match(
+      result.stdout,
+      new RegExp(`the platform, chain ${chain(source, '', 'r')}: seq 1, head [0-9a-f]{64}`),
+    );
+    assert.match(
+      result.stdout,
+      new RegExp(`tenant 'default', chain ${chain(source, 'default', 'r')}: seq 4, head`),
+    );
+    assert.match(
+      result.stdout,
+      new RegExp(`tenant 'default', chain ${chain(source, 'default', 'c')}: seq \\d+, head`),
+    );
+    assert.match(
+      result.stdout,
+      new RegExp(`tenant 'other', chain ${chain(source, 'other', 'r')}: seq 1, head`),
+    );
   });
 
-  it('fails on an edited row, naming tenant and seq', async () => {
+  it('fails on an edited row, naming tenant, chain and seq', async () => {
     const dir = copyOfData();
-    tamper(dir, "UPDATE audit_events SET outcome = 'denied' WHERE tenant_id = 'default' AND seq = 5");
+    const c = chain(dir, 'default', 'c');
+    tamper(dir, `UPDATE audit_events SET outcome = 'denied' WHERE chain_id = '${c}' AND seq = 5`);
     const result = await verify(dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /audit chain of tenant 'default' does not verify at seq 5: .*edited/);
+    assert.match(
+      result.stderr,
+      new RegExp(`audit chain of tenant 'default', chain ${c} does not verify at seq 5: .*edited`),
+    );
     assert.equal(result.stdout, '');
   });
 
   it('fails on an edited row whose own hash was recomputed: the next event names it', async () => {
     const dir = copyOfData();
+    const c = chain(dir, 'default', 'c');
     const db = openDatabaseFile(dir);
     try {
-      const row = db
-        .prepare("SELECT * FROM audit_events WHERE tenant_id = 'default' AND seq = 4")
-        .get() as Record<string, unknown>;
+      const row = db.prepare('SELECT * FROM audit_events WHERE chain_id = ? AND seq = 4').get(c) as Record<
+        string,
+        unknown
+      >;
       const forged = {
+        chainId: c,
         tenantId: 'default',
         seq: 4,
         time: row.time as number,
@@ -94,53 +130,94 @@ describe('coffer audit verify and export', () => {
         requestId: row.request_id as string,
         clientAddress: row.client_address as string,
       };
-      db.prepare("UPDATE audit_events SET actor = ?, hash = ? WHERE tenant_id = 'default' AND seq = 4").run(
+      db.prepare('UPDATE audit_events SET actor = ?, hash = ? WHERE chain_id = ? AND seq = 4').run(
         forged.actor,
         auditHash(row.prev_hash as Buffer, forged),
+        c,
       );
     } finally {
       db.close();
     }
     const result = await verify(dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /tenant 'default' does not verify at seq 5: its prev_hash/);
+    assert.match(result.stderr, /tenant 'default', chain \S+ does not verify at seq 5: its prev_hash/);
   });
 
   it('fails on a deleted row', async () => {
     const dir = copyOfData();
-    tamper(dir, "DELETE FROM audit_events WHERE tenant_id = 'default' AND seq = 3");
+    tamper(dir, `DELETE FROM audit_events WHERE chain_id = '${chain(dir, 'default', 'c')}' AND seq = 3`);
     const result = await verify(dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /tenant 'default' does not verify at seq 4: expected seq 3/);
+    assert.match(result.stderr, /tenant 'default', chain \S+ does not verify at seq 4: expected seq 3/);
   });
 
   it('fails on reordered rows', async () => {
     const dir = copyOfData();
+    const c = chain(dir, 'default', 'c');
     tamper(
       dir,
-      `UPDATE audit_events SET seq = -1 WHERE tenant_id = 'default' AND seq = 6;
-       UPDATE audit_events SET seq = 6 WHERE tenant_id = 'default' AND seq = 7;
-       UPDATE audit_events SET seq = 7 WHERE tenant_id = 'default' AND seq = -1;`,
+      `UPDATE audit_events SET seq = -1 WHERE chain_id = '${c}' AND seq = 6;
+       UPDATE audit_events SET seq = 6 WHERE chain_id = '${c}' AND seq = 7;
+       UPDATE audit_events SET seq = 7 WHERE chain_id = '${c}' AND seq = -1;`,
     );
     const result = await verify(dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /tenant 'default' does not verify at seq 6/);
+    assert.match(result.stderr, /tenant 'default', chain \S+ does not verify at seq 6/);
   });
 
   it('fails when the newest events are deleted (the chain head remembers them)', async () => {
     const dir = copyOfData();
-    tamper(dir, "DELETE FROM audit_events WHERE tenant_id = 'other' AND seq = 2");
+    tamper(dir, `DELETE FROM audit_events WHERE chain_id = '${chain(dir, 'default', 'r')}' AND seq = 4`);
     const result = await verify(dir);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /tenant 'other' does not verify at seq 2: the chain head is at seq 2/);
+    assert.match(
+      result.stderr,
+      /tenant 'default', chain \S+ does not verify at seq 4: the chain head is at seq 4/,
+    );
   });
 
-  it('--tenant checks one chain only', async () => {
+  it('fails when a chain head row is deleted, or an event is moved to another tenant or chain', async () => {
+    const headless = copyOfData();
+    tamper(headless, `DELETE FROM audit_chains WHERE chain_id = '${chain(headless, 'default', 'r')}'`);
+    const noHead = await verify(headless);
+    assert.equal(noHead.code, 1);
+    assert.match(
+      noHead.stderr,
+      /tenant 'default', chain \S+ does not verify at seq 4: the chain head is missing/,
+    );
+
+    const moved = copyOfData();
+    tamper(
+      moved,
+      `UPDATE audit_events SET tenant_id = 'other' WHERE chain_id = '${chain(moved, 'default', 'r')}' AND seq = 2`,
+    );
+    const renamed = await verify(moved, '--tenant', 'default');
+    assert.equal(renamed.code, 1);
+    assert.match(renamed.stderr, /does not verify at seq 2: it names tenant 'other'/);
+
+    // Chain ids are hashed (form 2): an event carried over to another chain, with its seq, fails there.
+    const carried = copyOfData();
+    const [r, c] = [chain(carried, 'default', 'r'), chain(carried, 'default', 'c')];
+    tamper(
+      carried,
+      `DELETE FROM audit_events WHERE chain_id = '${c}' AND seq = 2;
+       UPDATE audit_events SET chain_id = '${c}' WHERE chain_id = '${r}' AND seq = 2;`,
+    );
+    const result = await verify(carried);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, new RegExp(`chain ${c} does not verify at seq 2`));
+  });
+
+  it("--tenant checks one tenant's chains only", async () => {
     const dir = copyOfData();
-    tamper(dir, "UPDATE audit_events SET resource = 'x' WHERE tenant_id = 'default' AND seq = 1");
+    tamper(
+      dir,
+      `UPDATE audit_events SET resource = 'x' WHERE chain_id = '${chain(dir, 'default', 'c')}' AND seq = 1`,
+    );
     const other = await verify(dir, '--tenant', 'other');
     assert.equal(other.code, 0, other.stderr);
-    assert.match(other.stdout, /1 chain\(s\), 2 event\(s\)/);
+    assert.match(other.stdout, /2 chain\(s\), \d+ event\(s\)/);
+    assert.doesNotMatch(other.stdout, /default/);
     const broken = await verify(dir, '--tenant', 'default');
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /at seq 1/);
@@ -156,7 +233,7 @@ describe('coffer audit verify and export', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { tenantId: string; seq: number; hash: string; action: string });
     const tenants = new Set(events.map((e) => e.tenantId));
-    assert.deepEqual([...tenants], ['', 'default', 'other']);
+    assert.deepEqual([...tenants].sort(), ['', 'default', 'other']);
     assert.ok(events.every((e) => /^[0-9a-f]{64}$/.test(e.hash)));
     assert.match(all.stderr, new RegExp(`Exported ${events.length} audit event`));
     for (const secret of ['v0', 'v1'].map((v) => `"${v}"`)) assert.ok(!all.stdout.includes(secret));
@@ -165,11 +242,11 @@ describe('coffer audit verify and export', () => {
       COFFER_DATA_DIR: source,
     });
     assert.deepEqual(
-      one.stdout
+      one.stdout.trim().split('\n'),
+      all.stdout
         .trim()
         .split('\n')
-        .map((l) => (JSON.parse(l) as { seq: number }).seq),
-      [1, 2],
+        .filter((l) => (JSON.parse(l) as { tenantId: string }).tenantId === 'other'),
     );
     const future = await runCoffer(['audit', 'export', '--since', '2999-01-01T00:00:00Z'], {
       COFFER_DATA_DIR: source,

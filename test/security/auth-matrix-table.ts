@@ -235,6 +235,20 @@ const V1: MatrixCase[] = [
     await deleteStoreNamed(ctx, `v1-made${ctx.n}`, null);
     return { path: V1_BASE, body: { name: `v1-made${ctx.n}` } };
   }),
+  v1('GET', '/v1/tenants/:tenant/events', "watch the tenant's changes", ['secrets:read'], 200, async () => ({
+    path: `/v1/tenants/${TENANT}/events`,
+  })),
+  v1(
+    'GET',
+    '/v1/tenants/:tenant/stores/:store/events',
+    "watch a store's changes",
+    ['secrets:read'],
+    200,
+    async (ctx) => {
+      await storeId(ctx, `v1s${ctx.n}`);
+      return { path: `${V1_BASE}/v1s${ctx.n}/events` };
+    },
+  ),
   v1('GET', '/v1/tenants/:tenant/stores/:store', 'get a store', ['secrets:read'], 200, async (ctx) => {
     await storeId(ctx, `v1s${ctx.n}`);
     return { path: `${V1_BASE}/v1s${ctx.n}` };

@@ -3,13 +3,15 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import type {
   ApiKeyRecord,
+  AuditEventRecord,
+  AuditPosition,
   SecretListQuery,
   SecretRecord,
   ServiceCredentialRecord,
   StoreRecord,
   VersionRecord,
 } from '../../src/core/model.js';
-import { chainEvent, verifyChain } from '../../src/core/audit-chain.js';
+import { chainEvent, GENESIS_HASH, verifyChain } from '../../src/core/audit-chain.js';
 import type { Repository, RepositoryTx } from '../../src/core/ports/repository.js';
 
 /** One engine under test: every test opens its own repository over fresh, empty storage. */
@@ -121,14 +123,21 @@ async function putVersion(repo: Repository, secretId: string, kekId = 'k1aaaa'):
   });
 }
 
-/** Appends one event to the chain the way the core does: lock the head, link, append. */
+/** A chain id as a writer would make it: opaque, never a tenant id. */
+function chainOf(tenantId: string, writer = 'w1'): string {
+  return `${writer}/c/${tenantId}`;
+}
+
+/** Appends one event to a chain the way the core does: read the head, link, advance, insert. */
 async function appendEvent(
   tx: RepositoryTx,
   tenantId: string,
-  over: { action?: string; actor?: string; time?: number } = {},
+  over: { action?: string; actor?: string; time?: number; chainId?: string } = {},
 ) {
-  const head = await tx.lockAuditHead(tenantId);
+  const chainId = over.chainId ?? chainOf(tenantId);
+  const head = (await tx.getAuditHead(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
   const event = chainEvent(head, {
+    chainId,
     tenantId,
     time: over.time ?? T0,
     actor: over.actor ?? 'key:admin',
@@ -139,7 +148,9 @@ async function appendEvent(
     requestId: `req-${head.seq + 1}`,
     clientAddress: '127.0.0.1',
   });
-  await tx.appendAuditEvent(event);
+  const ref = { chainId, tenantId, writerId: chainId.split('/')[0] ?? '' };
+  assert.equal(await tx.advanceAuditHead(ref, head, { seq: event.seq, hash: event.hash }), true);
+  await tx.appendAuditEvents([event]);
   return event;
 }
 
@@ -1006,30 +1017,55 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
     contract(
       'audit: a new chain starts at seq 0 with a zero hash; events link, and the head follows',
       async (repo) => {
-        assert.equal(await repo.getAuditHead('t1'), null);
-        const first = await repo.transaction(async (tx) => {
-          const head = await tx.lockAuditHead('t1');
-          assert.equal(head.seq, 0);
-          assert.deepEqual(head.hash, Buffer.alloc(32));
-          return appendEvent(tx, 't1');
-        });
+        const chainId = chainOf('t1');
+        assert.equal(await repo.getAuditHead(chainId), null);
+        const first = await repo.transaction((tx) => appendEvent(tx, 't1'));
         const second = await repo.transaction((tx) => appendEvent(tx, 't1', { action: 'secret.list' }));
         assert.equal(first.seq, 1);
+        assert.deepEqual(first.prevHash, GENESIS_HASH);
         assert.equal(second.seq, 2);
         assert.deepEqual(second.prevHash, first.hash);
-        assert.deepEqual(await repo.getAuditHead('t1'), { seq: 2, hash: second.hash });
-        assert.deepEqual(await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 }), [
+        assert.deepEqual(await repo.getAuditHead(chainId), { seq: 2, hash: second.hash });
+        assert.deepEqual(await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 }), [
           first,
           second,
         ]);
-        const check = await verifyChain(repo, 't1');
+        const check = await verifyChain(repo, { chainId, tenantId: 't1' });
         assert.equal(check.ok, true);
+      },
+    );
+
+    contract(
+      'audit: the head moves only from where it is (a stale guess is refused, nothing changes)',
+      async (repo) => {
+        const chainId = chainOf('t1');
+        const ref = { chainId, tenantId: 't1', writerId: 'w1' };
+        const first = await repo.transaction((tx) => appendEvent(tx, 't1'));
+        const genesis = { seq: 0, hash: GENESIS_HASH };
+        const at1 = { seq: 1, hash: first.hash };
+        const next = { seq: 2, hash: Buffer.alloc(32, 7) };
+        await repo.transaction(async (tx) => {
+          // Creating a chain that exists, or moving from a seq or hash it is not at: false.
+          assert.equal(await tx.advanceAuditHead(ref, genesis, next), false);
+          assert.equal(await tx.advanceAuditHead(ref, { seq: 1, hash: Buffer.alloc(32, 1) }, next), false);
+          assert.equal(await tx.advanceAuditHead(ref, { seq: 2, hash: first.hash }, next), false);
+        });
+        assert.deepEqual(await repo.getAuditHead(chainId), at1);
+        await repo
+          .transaction(async (tx) => {
+            assert.equal(await tx.advanceAuditHead(ref, at1, next), true);
+            assert.deepEqual(await tx.getAuditHead(chainId), next);
+            throw new Error('abort');
+          })
+          .catch(() => undefined);
+        assert.deepEqual(await repo.getAuditHead(chainId), at1);
       },
     );
 
     contract(
       'audit: an event rolled back with its transaction leaves neither the event nor the head',
       async (repo) => {
+        const chainId = chainOf('t1');
         await repo.transaction((tx) => appendEvent(tx, 't1'));
         await assert.rejects(
           repo.transaction(async (tx) => {
@@ -1038,30 +1074,47 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
           }),
           /abort/,
         );
-        assert.equal((await repo.getAuditHead('t1'))?.seq, 1);
-        assert.equal((await repo.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 10 })).length, 1);
+        assert.equal((await repo.getAuditHead(chainId))?.seq, 1);
+        assert.equal((await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 })).length, 1);
         // The next append reuses seq 2: no gap.
         assert.equal((await repo.transaction((tx) => appendEvent(tx, 't1'))).seq, 2);
       },
     );
 
     contract(
-      'audit: chains are per tenant; the platform chain is the empty id; chains list ordinally',
+      'audit: chains list by id with their tenant, writer and head; by tenant; the platform is tenant ""',
       async (repo) => {
         await repo.transaction(async (tx) => {
           await appendEvent(tx, 'b');
           await appendEvent(tx, 'a');
           await appendEvent(tx, '');
           await appendEvent(tx, 'b');
+          await appendEvent(tx, 'b', { chainId: chainOf('b', 'w2') });
         });
-        assert.deepEqual(await repo.listAuditChains(), ['', 'a', 'b']);
-        assert.equal((await repo.getAuditHead('b'))?.seq, 2);
-        assert.equal((await repo.getAuditHead(''))?.seq, 1);
-        assert.equal((await repo.listAuditEvents({ tenantId: 'a', direction: 'desc', limit: 10 })).length, 1);
+        const chains = await repo.listAuditChains();
+        assert.deepEqual(
+          chains.map((c) => [c.chainId, c.tenantId, c.writerId, c.head?.seq]),
+          [
+            ['w1/c/', '', 'w1', 1],
+            ['w1/c/a', 'a', 'w1', 1],
+            ['w1/c/b', 'b', 'w1', 2],
+            ['w2/c/b', 'b', 'w2', 1],
+          ],
+        );
+        assert.deepEqual(
+          (await repo.listAuditChains({ tenantId: 'b' })).map((c) => c.chainId),
+          ['w1/c/b', 'w2/c/b'],
+        );
+        assert.deepEqual(await repo.listAuditChains({ tenantId: 'nobody', withHeadless: true }), []);
+        assert.deepEqual(await repo.listAuditChains({ withHeadless: true }), chains);
+        assert.equal(
+          (await repo.listAuditEvents({ chainId: chainOf('a'), direction: 'desc', limit: 10 })).length,
+          1,
+        );
       },
     );
 
-    contract('audit: events page newest first by seq and filter by action, actor and time', async (repo) => {
+    contract('audit: a chain pages by seq and filters by action, actor and time', async (repo) => {
       await repo.transaction(async (tx) => {
         for (let i = 1; i <= 6; i++) {
           await appendEvent(tx, 't1', {
@@ -1072,7 +1125,7 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         }
       });
       const seqs = (events: readonly { seq: number }[]) => events.map((e) => e.seq);
-      const q = { tenantId: 't1', direction: 'desc' as const, limit: 100 };
+      const q = { chainId: chainOf('t1'), direction: 'desc' as const, limit: 100 };
       assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, limit: 2 })), [6, 5]);
       assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, beforeSeq: 5, limit: 2 })), [4, 3]);
       assert.deepEqual(seqs(await repo.listAuditEvents({ ...q, direction: 'asc', afterSeq: 4 })), [5, 6]);
@@ -1086,32 +1139,130 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         seqs(await repo.listAuditEvents({ ...q, action: 'secret.list', actor: 'service:s' })),
         [5],
       );
-      assert.deepEqual(await repo.listAuditEvents({ ...q, tenantId: 'other' }), []);
+      assert.deepEqual(await repo.listAuditEvents({ ...q, chainId: chainOf('other') }), []);
+    });
+
+    contract(
+      "audit: a tenant's events across its chains page by (time, chain, seq), either way, and filter",
+      async (repo) => {
+        // Two writers' chains of t1 interleaved in time, with ties on time; another tenant's beside.
+        const x = chainOf('t1', 'wx');
+        const y = chainOf('t1', 'wy');
+        await repo.transaction(async (tx) => {
+          await appendEvent(tx, 't1', { chainId: x, time: T0 + 1 }); // x1
+          await appendEvent(tx, 't1', { chainId: y, time: T0 + 1 }); // y1
+          await appendEvent(tx, 't1', { chainId: y, time: T0 + 2, action: 'secret.list' }); // y2
+          await appendEvent(tx, 't1', { chainId: x, time: T0 + 3 }); // x2
+          await appendEvent(tx, 't1', { chainId: x, time: T0 + 3, actor: 'key:b' }); // x3
+          await appendEvent(tx, 't2', { time: T0 + 2 });
+        });
+        const label = (events: readonly AuditEventRecord[]) =>
+          events.map((e) => `${e.chainId === x ? 'x' : e.chainId === y ? 'y' : '?'}${e.seq}`);
+        const q = { tenantId: 't1', direction: 'desc' as const, limit: 100 };
+        assert.deepEqual(label(await repo.listTenantAuditEvents(q)), ['x3', 'x2', 'y2', 'y1', 'x1']);
+        assert.deepEqual(label(await repo.listTenantAuditEvents({ ...q, direction: 'asc' })), [
+          'x1',
+          'y1',
+          'y2',
+          'x2',
+          'x3',
+        ]);
+        // Paging by the last event's position, both ways, visits every event once.
+        for (const direction of ['desc', 'asc'] as const) {
+          const seen: string[] = [];
+          let after: AuditPosition | undefined;
+          for (;;) {
+            const page = await repo.listTenantAuditEvents({
+              ...q,
+              direction,
+              limit: 2,
+              ...(after === undefined ? {} : { after }),
+            });
+            seen.push(...label(page));
+            const last = page.at(-1);
+            if (page.length < 2 || last === undefined) break;
+            after = { time: last.time, chainId: last.chainId, seq: last.seq };
+          }
+          assert.deepEqual(seen, label(await repo.listTenantAuditEvents({ ...q, direction })));
+        }
+        assert.deepEqual(label(await repo.listTenantAuditEvents({ ...q, action: 'secret.list' })), ['y2']);
+        assert.deepEqual(label(await repo.listTenantAuditEvents({ ...q, actor: 'key:b' })), ['x3']);
+        assert.deepEqual(label(await repo.listTenantAuditEvents({ ...q, since: T0 + 2, until: T0 + 3 })), [
+          'y2',
+        ]);
+        assert.deepEqual(await repo.listTenantAuditEvents({ ...q, tenantId: 'nobody' }), []);
+      },
+    );
+
+    contract('audit: one append takes many events of several chains (multi-row inserts)', async (repo) => {
+      const n = 700;
+      const events = await repo.transaction(async (tx) => {
+        const heads = new Map<string, { seq: number; hash: Buffer }>();
+        const out: AuditEventRecord[] = [];
+        for (let i = 0; i < n; i++) {
+          const tenantId = `t${i % 3}`;
+          const chainId = chainOf(tenantId);
+          const head = heads.get(chainId) ?? { seq: 0, hash: GENESIS_HASH };
+          const e = chainEvent(head, {
+            chainId,
+            tenantId,
+            time: T0 + i,
+            actor: 'key:admin',
+            action: 'secret.reveal',
+            resource: `store:default/secret:s${i}`,
+            outcome: 'allowed',
+            reason: null,
+            requestId: `req-${i}`,
+            clientAddress: '127.0.0.1',
+          });
+          heads.set(chainId, { seq: e.seq, hash: e.hash });
+          out.push(e);
+        }
+        for (const [chainId, head] of heads) {
+          const ref = { chainId, tenantId: chainId.slice('w1/c/'.length), writerId: 'w1' };
+          assert.equal(await tx.advanceAuditHead(ref, { seq: 0, hash: GENESIS_HASH }, head), true);
+        }
+        await tx.appendAuditEvents(out);
+        return out;
+      });
+      for (const tenantId of ['t0', 't1', 't2']) {
+        const chainId = chainOf(tenantId);
+        const stored = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 1000 });
+        assert.deepEqual(
+          stored,
+          events.filter((e) => e.chainId === chainId),
+        );
+        assert.equal((await verifyChain(repo, { chainId, tenantId })).ok, true);
+      }
     });
 
     // Two instances in one process take turns here: SQLite's busy wait would block the one thread that
-    // both share. test/audit/audit-postgres.test.ts runs two PostgreSQL instances truly at once.
-    test('audit: concurrent appenders keep one linear chain, continued by a second instance', async () => {
+    // both share. test/audit/audit-chains-processes.test.ts runs several OS processes truly at once.
+    test('audit: two instances append to their own chains of one tenant; each verifies', async () => {
       const [a, b] = await engine.openPair();
       try {
         const per = 15;
-        for (const repo of [a, b, a]) {
-          await Promise.all(
-            Array.from({ length: per / 3 }, () => repo.transaction((tx) => appendEvent(tx, 't1'))),
-          );
+        const writers: [Repository, string][] = [
+          [a, chainOf('t1', 'wa')],
+          [b, chainOf('t1', 'wb')],
+        ];
+        for (const [repo, chainId] of [...writers, ...writers]) {
+          for (let i = 0; i < per; i++) await repo.transaction((tx) => appendEvent(tx, 't1', { chainId }));
         }
-        await Promise.all(Array.from({ length: per }, () => b.transaction((tx) => appendEvent(tx, 't1'))));
-        const events = await a.listAuditEvents({ tenantId: 't1', direction: 'asc', limit: 1000 });
-        assert.deepEqual(
-          events.map((e) => e.seq),
-          Array.from({ length: 2 * per }, (_, i) => i + 1),
-        );
-        assert.deepEqual(await verifyChain(b, 't1'), {
-          ok: true,
-          tenantId: 't1',
-          events: 2 * per,
-          head: { seq: 2 * per, hash: events.at(-1)?.hash },
-        });
+        for (const [repo, chainId] of writers) {
+          const events = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 1000 });
+          assert.deepEqual(
+            events.map((e) => e.seq),
+            Array.from({ length: 2 * per }, (_, i) => i + 1),
+          );
+          assert.deepEqual(await verifyChain(repo === a ? b : a, { chainId, tenantId: 't1' }), {
+            ok: true,
+            chainId,
+            tenantId: 't1',
+            events: 2 * per,
+            head: { seq: 2 * per, hash: events.at(-1)?.hash },
+          });
+        }
       } finally {
         await a.close();
         await b.close();

@@ -34,7 +34,10 @@ export async function request(
     headers['content-type'] ??= 'application/json';
   }
   const res = await fetch(`${baseUrl}${path}`, { method, headers, body });
-  const text = await res.text();
+  // An event stream (the /v1 change streams) never ends by itself: its first event is the answer.
+  const text = res.headers.get('content-type')?.startsWith('text/event-stream')
+    ? await firstEvent(res)
+    : await res.text();
   let json: unknown;
   try {
     json = text === '' ? undefined : JSON.parse(text);
@@ -42,4 +45,19 @@ export async function request(
     json = undefined;
   }
   return { status: res.status, headers: res.headers, text, json };
+}
+
+/** The text of a stream up to its first blank line (one SSE event), then the connection is dropped. */
+async function firstEvent(res: Response): Promise<string> {
+  const reader = res.body?.getReader();
+  if (reader === undefined) return '';
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes('\n\n')) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
 }

@@ -134,3 +134,19 @@ export async function dataFingerprint(server: TestServer): Promise<string> {
     return parts.join('\n');
   });
 }
+
+/** Deletes a chain's oldest events up to `seq`, as retention would (the head stays). */
+export async function pruneAuditEvents(server: TestServer, tenantId: string, seq: number): Promise<void> {
+  if (server.engine === 'sqlite') {
+    const db = openDatabaseFile(server.dataDir);
+    try {
+      db.prepare('DELETE FROM audit_events WHERE tenant_id = ? AND seq <= ?').run(tenantId, seq);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  await withServerSchema(server, async (c) => {
+    await c.query('DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2', [tenantId, seq]);
+  });
+}

@@ -88,6 +88,7 @@ export async function startTestServer(
     metrics,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
+    listenForChanges: true,
   });
   const { app, url, created } = await startServer(runtime, {
     logger: pino({ level: 'silent' }),

@@ -1,22 +1,45 @@
-import type { AuditEventRecord, AuditHead, AuditQuery } from '../model.js';
+import type {
+  AuditChainFilter,
+  AuditChainInfo,
+  AuditChainRef,
+  AuditEventRecord,
+  AuditHead,
+  AuditQuery,
+  TenantAuditQuery,
+} from '../model.js';
 
-/** The audit chains: one per tenant ('' = the platform), each a head and its events by seq. */
+/**
+ * The audit chains (docs/audit.md, ADR 0011). A chain id is an opaque string. A tenant's trail is
+ * the set of its chains: since schema 3 each writing process appends only to chains it alone owns
+ * (one per tenant, writer and lane); a chain written before schema 3 has the tenant id ('' = the
+ * platform) as its id. Every event keeps its tenant id, so one tenant's chains verify on their own.
+ */
 export interface AuditReads {
-  /** Events of one chain matching the query, in `direction` of seq, at most `limit`. */
+  /** Events of one chain (`query.chainId`) matching the query, in `direction` of seq, at most `limit`. */
   listAuditEvents(query: AuditQuery): Promise<AuditEventRecord[]>;
+  /**
+   * Events of every chain of one tenant, newest or oldest first in the total order
+   * (time, chain id, seq), continuing strictly after `query.after` in that direction.
+   */
+  listTenantAuditEvents(query: TenantAuditQuery): Promise<AuditEventRecord[]>;
   /** The chain's recorded head, or null when the chain has none (no event ever, or the row is gone). */
-  getAuditHead(tenantId: string): Promise<AuditHead | null>;
-  /** Every chain that has a head or an event, sorted ordinally ('' = the platform chain first). */
-  listAuditChains(): Promise<string[]>;
+  getAuditHead(chainId: string): Promise<AuditHead | null>;
+  /**
+   * Every chain with a head (or only those of `filter.tenantId`), sorted by chain id ordinally: cheap,
+   * from the heads alone. `withHeadless` adds the chains that have events but no head row (it was
+   * deleted), with `head: null`: a scan of the events, for verification.
+   */
+  listAuditChains(filter?: AuditChainFilter): Promise<AuditChainInfo[]>;
 }
 
 export interface AuditWrites {
   /**
-   * The chain's head, locked until the transaction ends so that writers of one chain append one after
-   * another (a linear chain, also across PostgreSQL nodes). Seq 0 and 32 zero bytes for a new chain.
-   * Take it last in a transaction: it is the one lock every audited transaction of a tenant shares.
+   * Moves the chain's head from `from` to `to` if it is still at `from`, creating the chain when
+   * `from.seq` is 0; false when it was not there (the caller's head in memory was stale: re-read it
+   * with `getAuditHead` inside the transaction, chain again, retry). Only the chain's owner writes
+   * it, so on PostgreSQL this row lock is never contended across processes.
    */
-  lockAuditHead(tenantId: string): Promise<AuditHead>;
-  /** Appends the event (its seq is the locked head's + 1) and moves the head to it. */
-  appendAuditEvent(event: AuditEventRecord): Promise<void>;
+  advanceAuditHead(chain: AuditChainRef, from: AuditHead, to: AuditHead): Promise<boolean>;
+  /** Inserts the events (any chains) in as few multi-row INSERTs as the engine allows. */
+  appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void>;
 }

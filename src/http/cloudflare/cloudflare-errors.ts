@@ -247,6 +247,7 @@ const CODE_NAMES = {
   maximum_stores_exceeded: 'maximum_stores_exceeded',
   too_many_failed_authentications: 'rate_limited',
   key_rate_limited: 'rate_limited',
+  too_many_watchers: 'rate_limited',
   unavailable: 'service_unavailable',
   write_conflict: 'service_unavailable',
   database_busy: 'service_unavailable',

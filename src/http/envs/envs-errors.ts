@@ -145,6 +145,7 @@ const CODE_ANSWERS = {
   maximum_stores_exceeded: 'quota_exceeded',
   too_many_failed_authentications: 'rate_limited',
   key_rate_limited: 'rate_limited',
+  too_many_watchers: 'rate_limited',
   unavailable: 'unavailable',
   write_conflict: 'unavailable',
   database_busy: 'unavailable',

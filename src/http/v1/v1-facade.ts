@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { bearerToken, singleHeader, TENANT_AUDIENCE } from '../auth.js';
+import { TENANT_AUDIENCE } from '../auth.js';
 import type { FacadeDeps, FacadeDescriptor } from '../facade.js';
 import { PROBLEM_CONTENT_TYPE, problemBody } from '../problem-details.js';
 import { toV1Problem, v1ErrorHandler } from './v1-errors.js';
@@ -8,6 +8,8 @@ import { v1SecretRoutes } from './v1-secret-routes.js';
 import { v1StoreRoutes } from './v1-store-routes.js';
 import { DeliverySchema, WebhookSchema, WebhookWithSecretSchema } from './v1-webhook-wire-schemas.js';
 import { v1WebhookRoutes } from './v1-webhook-routes.js';
+import { v1EventRoutes } from './v1-event-routes.js';
+import { v1Token } from './v1-token.js';
 
 /**
  * Coffer's own API, mounted at `/v1`: a tenant's stores and secrets with full metadata, values on
@@ -19,8 +21,7 @@ export const v1Facade: FacadeDescriptor = {
   title: "Coffer's native API (`/v1/tenants/{tenant}/stores…`, docs/native-api.md)",
   prefix: '/v1',
   authentication: {
-    token: (request) =>
-      singleHeader(request.headers['x-api-key']) ?? bearerToken(singleHeader(request.headers.authorization)),
+    token: v1Token,
     missing: 'An API key is required.',
     send: '`Authorization: Bearer <token>` or `X-API-KEY: <token>`',
     audience: TENANT_AUDIENCE,
@@ -44,5 +45,6 @@ export const v1Facade: FacadeDescriptor = {
     await app.register(v1StoreRoutes(core));
     await app.register(v1SecretRoutes(core));
     await app.register(v1WebhookRoutes(core));
+    await app.register(v1EventRoutes(core));
   },
 };

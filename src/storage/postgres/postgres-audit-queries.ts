@@ -1,27 +1,98 @@
-import type { AuditEventRecord, AuditHead, AuditQuery } from '../../core/model.js';
+import { byChainId } from '../../core/audit-chain.js';
+import type {
+  AuditChainFilter,
+  AuditChainInfo,
+  AuditChainRef,
+  AuditEventRecord,
+  AuditHead,
+  AuditQuery,
+  TenantAuditQuery,
+} from '../../core/model.js';
 import type { AuditReads, AuditWrites } from '../../core/ports/audit.js';
+import { mayRecordChange } from '../../core/change-events.js';
+import { CHANGES_CHANNEL } from './postgres-change-listener.js';
+import type { Row } from '../row-mappers.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { str, num, blob, toAuditEvent, AUDIT_COLUMNS } from './postgres-rows.js';
+
+/** Most events one INSERT carries (13 parameters each; PostgreSQL allows 65,535 per statement). */
+const INSERT_ROWS_MAX = 256;
+
+function eventParams(e: AuditEventRecord): unknown[] {
+  return [
+    e.chainId,
+    e.seq,
+    e.tenantId,
+    e.time,
+    e.actor,
+    e.action,
+    e.resource,
+    e.outcome,
+    e.reason,
+    e.requestId,
+    e.clientAddress,
+    e.prevHash,
+    e.hash,
+  ];
+}
+
+function insertSql(rows: number): string {
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    tuples.push(`(${Array.from({ length: 13 }, (_, c) => `$${r * 13 + c + 1}`).join(', ')})`);
+  }
+  return `INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ${tuples.join(', ')}`;
+}
+
+const CHAIN_COLUMNS = 'chain_id, tenant_id, writer_id, seq, hash';
+
+function chainInfo(row: Row): AuditChainInfo {
+  return {
+    chainId: str(row, 'chain_id'),
+    tenantId: str(row, 'tenant_id'),
+    writerId: row['writer_id'] === null ? '' : str(row, 'writer_id'),
+    head: row['seq'] === null ? null : { seq: num(row, 'seq'), hash: blob(row, 'hash') },
+  };
+}
 
 /**
  * The audit chains: the port of src/core/ports/audit.ts
  * on one PostgreSQL connection.
  */
 export function postgresAuditQueries(conn: PostgresConnection): AuditReads & AuditWrites {
+  /** Filters shared by both listings, numbered after `values`. */
+  const filters = (
+    q: {
+      readonly action?: string;
+      readonly actor?: string;
+      readonly since?: number;
+      readonly until?: number;
+    },
+    where: string[],
+    values: unknown[],
+  ): void => {
+    const add = (clause: string, value: unknown) => {
+      values.push(value);
+      where.push(`${clause} $${values.length}`);
+    };
+    if (q.action !== undefined) add('action =', q.action);
+    if (q.actor !== undefined) add('actor =', q.actor);
+    if (q.since !== undefined) add('time >=', q.since);
+    if (q.until !== undefined) add('time <', q.until);
+  };
   const queries: AuditReads & AuditWrites = {
     async listAuditEvents(q: AuditQuery): Promise<AuditEventRecord[]> {
-      const values: unknown[] = [q.tenantId];
-      const where = ['tenant_id = $1'];
-      const add = (clause: string, value: unknown) => {
-        values.push(value);
-        where.push(`${clause} $${values.length}`);
-      };
-      if (q.beforeSeq !== undefined) add('seq <', q.beforeSeq);
-      if (q.afterSeq !== undefined) add('seq >', q.afterSeq);
-      if (q.action !== undefined) add('action =', q.action);
-      if (q.actor !== undefined) add('actor =', q.actor);
-      if (q.since !== undefined) add('time >=', q.since);
-      if (q.until !== undefined) add('time <', q.until);
+      const values: unknown[] = [q.chainId];
+      const where = ['chain_id = $1'];
+      if (q.beforeSeq !== undefined) {
+        values.push(q.beforeSeq);
+        where.push(`seq < $${values.length}`);
+      }
+      if (q.afterSeq !== undefined) {
+        values.push(q.afterSeq);
+        where.push(`seq > $${values.length}`);
+      }
+      filters(q, where, values);
       values.push(q.limit);
       const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
       const rows = await conn.all(
@@ -32,59 +103,112 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
       );
       return rows.map(toAuditEvent);
     },
-    async getAuditHead(tenantId: string): Promise<AuditHead | null> {
+    async listTenantAuditEvents(q: TenantAuditQuery): Promise<AuditEventRecord[]> {
+      const values: unknown[] = [q.tenantId];
+      const where = ['tenant_id = $1'];
+      if (q.after !== undefined) {
+        values.push(q.after.time, q.after.chainId, q.after.seq);
+        const n = values.length;
+        where.push(
+          `(time, chain_id, seq) ${q.direction === 'desc' ? '<' : '>'} ($${n - 2}, $${n - 1}, $${n})`,
+        );
+      }
+      filters(q, where, values);
+      values.push(q.limit);
+      const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
+      const rows = await conn.all(
+        null,
+        `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')}
+          ORDER BY time ${dir}, chain_id ${dir}, seq ${dir} LIMIT $${values.length}`,
+        values,
+      );
+      return rows.map(toAuditEvent);
+    },
+    async getAuditHead(chainId: string): Promise<AuditHead | null> {
       const row = await conn.one(
         'coffer_get_audit_head',
-        'SELECT seq, hash FROM audit_heads WHERE tenant_id = $1',
-        [tenantId],
+        'SELECT seq, hash FROM audit_chains WHERE chain_id = $1',
+        [chainId],
       );
       return row ? { seq: num(row, 'seq'), hash: blob(row, 'hash') } : null;
     },
-    async listAuditChains(): Promise<string[]> {
-      const rows = await conn.all(
-        'coffer_list_audit_chains',
-        'SELECT tenant_id FROM audit_heads UNION SELECT tenant_id FROM audit_events ORDER BY 1',
-      );
-      return rows.map((r) => str(r, 'tenant_id'));
+    async listAuditChains(filter?: AuditChainFilter): Promise<AuditChainInfo[]> {
+      const tenantId = filter?.tenantId;
+      const rows =
+        tenantId === undefined
+          ? await conn.all(
+              'coffer_list_audit_chains',
+              `SELECT ${CHAIN_COLUMNS} FROM audit_chains ORDER BY chain_id`,
+            )
+          : await conn.all(
+              'coffer_list_tenant_audit_chains',
+              `SELECT ${CHAIN_COLUMNS} FROM audit_chains WHERE tenant_id = $1 ORDER BY chain_id`,
+              [tenantId],
+            );
+      if (filter?.withHeadless === true) {
+        // Chains with events but no head row (it was deleted): a scan of the events, for verify only.
+        const values: unknown[] = [];
+        let where = 'chain_id NOT IN (SELECT chain_id FROM audit_chains)';
+        if (tenantId !== undefined) {
+          values.push(tenantId);
+          where = `tenant_id = $1 AND ${where}`;
+        }
+        rows.push(
+          ...(await conn.all(
+            null,
+            `SELECT chain_id, MIN(tenant_id) AS tenant_id, NULL AS writer_id, NULL AS seq, NULL AS hash
+               FROM audit_events WHERE ${where} GROUP BY chain_id`,
+            values,
+          )),
+        );
+      }
+      return rows.map(chainInfo).sort(byChainId);
     },
     /**
-     * One round trip: creates the head at seq 0 if the chain is new, and in any case row-locks it (the
-     * no-op DO UPDATE) until COMMIT. A concurrent appender of the chain waits here, then reads the head
-     * that the first one committed (READ COMMITTED re-checks the updated row), so seqs never fork.
+     * Only the chain's owner writes its row, so the row lock this takes waits at most for another
+     * transaction of the same process on the same chain, never for another node. Under READ
+     * COMMITTED a waiting UPDATE re-checks its WHERE against the row the other one committed: it
+     * then matches (the guess chained on that commit) or not (re-read and chain again).
      */
-    async lockAuditHead(tenantId: string): Promise<AuditHead> {
-      const row = await conn.one(
-        'coffer_lock_audit_head',
-        `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES ($1, 0, $2)
-         ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq
-         RETURNING seq, hash`,
-        [tenantId, Buffer.alloc(32)],
+    async advanceAuditHead(chain: AuditChainRef, from: AuditHead, to: AuditHead): Promise<boolean> {
+      if (from.seq === 0) {
+        return (
+          (await conn.changes(
+            'coffer_create_audit_chain',
+            `INSERT INTO audit_chains (${CHAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (chain_id) DO NOTHING`,
+            [chain.chainId, chain.tenantId, chain.writerId, to.seq, to.hash],
+          )) === 1
+        );
+      }
+      return (
+        (await conn.changes(
+          'coffer_advance_audit_chain',
+          'UPDATE audit_chains SET seq = $1, hash = $2 WHERE chain_id = $3 AND seq = $4 AND hash = $5',
+          [to.seq, to.hash, chain.chainId, from.seq, from.hash],
+        )) === 1
       );
-      if (row === null) throw new Error('postgres: the audit head was not returned');
-      return { seq: num(row, 'seq'), hash: blob(row, 'hash') };
     },
-    async appendAuditEvent(e: AuditEventRecord): Promise<void> {
-      await conn.executor.run(
-        'coffer_append_audit_event',
-        `WITH inserted AS (
-           INSERT INTO audit_events (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         )
-         UPDATE audit_heads SET seq = $2, hash = $12 WHERE tenant_id = $1`,
-        [
-          e.tenantId,
-          e.seq,
-          e.time,
-          e.actor,
-          e.action,
-          e.resource,
-          e.outcome,
-          e.reason,
-          e.requestId,
-          e.clientAddress,
-          e.prevHash,
-          e.hash,
-        ],
-      );
+    async appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
+      for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {
+        const chunk = events.slice(i, i + INSERT_ROWS_MAX);
+        // Named per row count: a steady load reuses a few prepared plans.
+        await conn.executor.run(
+          chunk.length <= 16 ? `coffer_append_audit_events_${chunk.length}` : null,
+          insertSql(chunk.length),
+          chunk.flatMap(eventParams),
+        );
+      }
+      // Other nodes' change feeds (ADR 0016): delivered on COMMIT only (NOTIFY is transactional),
+      // once per transaction and tenant. Changes only: a NOTIFY serialises its transaction's commit
+      // with other notifying ones, which reads and refusals must not pay for.
+      for (const tenantId of new Set(events.filter(mayRecordChange).map((e) => e.tenantId))) {
+        await conn.one(
+          'coffer_notify_changes',
+          `SELECT pg_notify('${CHANGES_CHANNEL}', current_schema() || ' ' || $1::text) AS sent`,
+          [tenantId],
+        );
+      }
     },
   };
   return queries;

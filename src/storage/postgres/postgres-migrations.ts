@@ -107,6 +107,34 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     `,
   },
   {
+    version: 3,
+    name: 'audit chains per writer',
+    // ADR 0011. Each process appends to chains it alone owns, so no row is shared by the nodes that
+    // audit one tenant: the key of an event is its chain (opaque id) and seq; tenant_id stays on
+    // every event so a tenant's trail is the set of its chains. A chain written by schema 2 keeps its
+    // tenant id as chain id (and canonical form 1), so it verifies unchanged. audit_chains replaces
+    // audit_heads: one row per chain, with its owner.
+    sql: `
+      ALTER TABLE audit_events ADD COLUMN chain_id TEXT COLLATE "C";
+      UPDATE audit_events SET chain_id = tenant_id;
+      ALTER TABLE audit_events ALTER COLUMN chain_id SET NOT NULL;
+      ALTER TABLE audit_events DROP CONSTRAINT audit_events_pkey;
+      ALTER TABLE audit_events ADD PRIMARY KEY (chain_id, seq);
+      CREATE INDEX audit_events_tenant_order ON audit_events (tenant_id, time, chain_id, seq);
+      CREATE TABLE audit_chains (
+        chain_id TEXT COLLATE "C" PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        writer_id TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL
+      );
+      INSERT INTO audit_chains (chain_id, tenant_id, writer_id, seq, hash)
+        SELECT tenant_id, tenant_id, '', seq, hash FROM audit_heads;
+      DROP TABLE audit_heads;
+      CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // As SQLite's version 7: the signing secret sealed, the feed cursor, the delivery lease.

@@ -33,7 +33,7 @@ export const SERVICE_COLUMNS = 'name, token_hash, token_prefix, enabled, created
 export const STORE_COLUMNS = 'id, tenant_id, name, managed_by, created_at, updated_at';
 export const VERSION_COLUMNS = 'secret_id, version, kek_id, wrapped_key, ciphertext, created_at';
 export const AUDIT_COLUMNS =
-  'tenant_id, seq, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
+  'chain_id, seq, tenant_id, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
 export const SECRET_COLUMNS =
   'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
 export const WEBHOOK_COLUMNS =

@@ -100,6 +100,50 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     `,
   },
   {
+    version: 3,
+    name: 'audit chains per writer',
+    // ADR 0011. Each process appends to chains it alone owns, so the key of an event is its chain
+    // (opaque id) and seq; tenant_id stays on every event so a tenant's trail is the set of its
+    // chains. A chain written by schema 2 keeps its tenant id as chain id (and canonical form 1), so
+    // it verifies unchanged. audit_chains replaces audit_heads: one row per chain, with its owner.
+    sql: `
+      CREATE TABLE audit_events_v3 (
+        chain_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        tenant_id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        request_id TEXT NOT NULL,
+        client_address TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (chain_id, seq)
+      ) WITHOUT ROWID;
+      INSERT INTO audit_events_v3 (chain_id, seq, tenant_id, time, actor, action, resource, outcome,
+          reason, request_id, client_address, prev_hash, hash)
+        SELECT tenant_id, seq, tenant_id, time, actor, action, resource, outcome, reason, request_id,
+          client_address, prev_hash, hash FROM audit_events;
+      DROP TABLE audit_events;
+      ALTER TABLE audit_events_v3 RENAME TO audit_events;
+      CREATE INDEX audit_events_tenant_order ON audit_events (tenant_id, time, chain_id, seq);
+      CREATE TABLE audit_chains (
+        chain_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        writer_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+      );
+      INSERT INTO audit_chains (chain_id, tenant_id, writer_id, seq, hash)
+        SELECT tenant_id, tenant_id, '', seq, hash FROM audit_heads;
+      DROP TABLE audit_heads;
+      CREATE INDEX audit_chains_tenant ON audit_chains (tenant_id, chain_id);
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // The signing secret is sealed (envelope encryption): three columns, never plaintext. `cursor` is
