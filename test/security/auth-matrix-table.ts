@@ -622,6 +622,7 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /ui/stores',
   'GET /ui/stores/:store',
   'GET /ui/keys',
+  'GET /ui/webhooks',
   'GET /ui/audit',
   'GET /ui/assets/:file',
 ];
