@@ -44,6 +44,12 @@ const MAX_BACKOFF_MS = 60 * 60 * 1000;
 const PENDING_PAGE = 200;
 /** Feed reads per pass, per webhook, before deliveries get their turn. */
 const FEED_READS_PER_PASS = 4;
+/**
+ * The shortest pause between two passes while there is work: the dispatcher shares the process (and
+ * the SQLite writer) with the requests, so under a stream of writes it works in bursts instead of a
+ * busy loop; deliveries then lag behind a burst of writes, and the writes keep their pace.
+ */
+const MIN_PASS_INTERVAL_MS = 50;
 /** Finished log entries kept per webhook (older ones are pruned). */
 export const DELIVERY_LOG_KEEP = 1000;
 
@@ -71,11 +77,18 @@ export class WebhookDispatcher {
   readonly #leases = new Map<string, number>();
   readonly #watching = new Map<string, () => void>();
   readonly #running = new Set<Promise<void>>();
+  /** Webhooks whose last feed read stopped before the end (more to read at once). */
+  readonly #behind = new Set<string>();
   #inFlight = 0;
   readonly #slotWaiters: (() => void)[] = [];
   #timer: NodeJS.Timeout | null = null;
   #ticking = false;
   #again = false;
+  #lastTick = 0;
+  /** Tenants whose feed may have grown since their webhooks last read it. */
+  readonly #dirty = new Set<string>();
+  /** When every webhook last read the feed regardless of wake-ups (a missed wake-up costs one poll). */
+  #lastFullRead = 0;
   #closed = false;
 
   constructor(deps: {
@@ -101,13 +114,14 @@ export class WebhookDispatcher {
   }
 
   /** Runs a pass soon (a commit of a watched tenant, or a delivery finished). */
-  wake(): void {
+  wake(tenantId?: string): void {
     if (this.#closed) return;
+    if (tenantId !== undefined) this.#dirty.add(tenantId);
     if (this.#ticking) {
       this.#again = true;
       return;
     }
-    this.#schedule(0);
+    if (this.#timer === null) this.#schedule(Math.max(0, this.#lastTick + MIN_PASS_INTERVAL_MS - Date.now()));
   }
 
   #schedule(ms: number): void {
@@ -124,14 +138,21 @@ export class WebhookDispatcher {
     if (this.#ticking || this.#closed) return;
     this.#ticking = true;
     this.#again = false;
-    let nextIn = this.#options.pollMs ?? 1_000;
+    this.#lastTick = Date.now();
+    const pollMs = this.#options.pollMs ?? 1_000;
+    let nextIn = pollMs;
+    const readAll = this.#lastTick - this.#lastFullRead >= pollMs;
+    if (readAll) this.#lastFullRead = this.#lastTick;
+    const dirty = new Set(this.#dirty);
+    this.#dirty.clear();
     try {
       const webhooks = await this.#repository.listActiveWebhooks();
       this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
       for (const webhook of webhooks) {
         if (this.#busy.has(webhook.id)) continue;
         this.#busy.add(webhook.id);
-        const pass = this.#pass(webhook)
+        const read = readAll || dirty.has(webhook.tenantId) || this.#behind.has(webhook.id);
+        const pass = this.#pass(webhook, read)
           .then((due) => {
             if (due !== null) nextIn = Math.min(nextIn, Math.max(0, due - this.#clock.now()));
             if (due !== null && due <= this.#clock.now()) this.#again = true;
@@ -149,7 +170,7 @@ export class WebhookDispatcher {
     } finally {
       this.#ticking = false;
     }
-    this.#schedule(this.#again ? 0 : nextIn);
+    this.#schedule(this.#again ? MIN_PASS_INTERVAL_MS : Math.max(nextIn, MIN_PASS_INTERVAL_MS));
   }
 
   #watchTenants(tenants: Set<string>): void {
@@ -160,7 +181,11 @@ export class WebhookDispatcher {
       }
     }
     for (const tenant of tenants) {
-      if (!this.#watching.has(tenant)) this.#watching.set(tenant, this.#feed.watchTenant(tenant, () => this.wake()));
+      if (!this.#watching.has(tenant))
+        this.#watching.set(
+          tenant,
+          this.#feed.watchTenant(tenant, () => this.wake(tenant)),
+        );
     }
   }
 
@@ -177,9 +202,9 @@ export class WebhookDispatcher {
   }
 
   /** One pass over one webhook; answers when its next attempt is due (null: nothing pending). */
-  async #pass(webhook: WebhookRecord): Promise<number | null> {
+  async #pass(webhook: WebhookRecord, read: boolean): Promise<number | null> {
     if (!(await this.#lease(webhook.id))) return null;
-    if (!(await this.#enqueue(webhook))) return null;
+    if (read && !(await this.#enqueue(webhook))) return null;
     return this.#deliverDue(webhook);
   }
 
@@ -198,7 +223,10 @@ export class WebhookDispatcher {
       }
       const events = await this.#withStoreNames(webhook.tenantId, batch.events, names);
       const deliveries = events.filter((e) => webhookWants(webhook, e)).map(deliveryOf);
-      if (to === cursor && deliveries.length === 0) return true;
+      if (to === cursor && deliveries.length === 0) {
+        this.#behind.delete(webhook.id);
+        return true;
+      }
       const now = this.#clock.now();
       const moved = await this.#repository.transaction((tx) =>
         tx.enqueueWebhookDeliveries(webhook.id, this.#owner, { from: cursor, to }, deliveries, now),
@@ -209,8 +237,12 @@ export class WebhookDispatcher {
         return false;
       }
       cursor = to;
-      if (!batch.more) return true;
+      if (!batch.more) {
+        this.#behind.delete(webhook.id);
+        return true;
+      }
     }
+    this.#behind.add(webhook.id);
     this.#again = true;
     return true;
   }
@@ -267,7 +299,11 @@ export class WebhookDispatcher {
         due.map(async (entry) => ({ entry, outcome: await this.#attempt(webhook, key, entry) })),
       );
       const recorded = this.#clock.now();
-      const updates = results.map(({ entry, outcome }) => ({ entry, outcome, ...this.#next(entry, outcome, recorded) }));
+      const updates = results.map(({ entry, outcome }) => ({
+        entry,
+        outcome,
+        ...this.#next(entry, outcome, recorded),
+      }));
       await this.#repository.transaction(async (tx) => {
         for (const u of updates) {
           await tx.recordDeliveryAttempt(webhook.id, u.entry.n, {
@@ -280,7 +316,8 @@ export class WebhookDispatcher {
           });
         }
         const newest = Math.max(...updates.map((u) => u.entry.n));
-        if (newest > DELIVERY_LOG_KEEP) await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
+        if (newest > DELIVERY_LOG_KEEP)
+          await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
       });
       for (const u of updates) {
         this.#metrics.webhookAttempt(u.status === 'pending' ? 'retry' : u.status);

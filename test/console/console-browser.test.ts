@@ -344,6 +344,9 @@ describe('web console in Chromium', () => {
     await page.getByText('Webhook to https://hooks.example.com/coffer deleted.').waitFor();
     const after = (await api('GET', '/v1/tenants/default/webhooks')).json as { items: unknown[] };
     assert.equal(after.items.length, 0);
+    // Back where the next step starts.
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
   });
 
   it('explains a refusal in words (a key name already taken)', async () => {

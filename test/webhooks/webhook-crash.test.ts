@@ -66,8 +66,16 @@ describe('webhooks across kill -9', () => {
       r.delivered().map((d) => secretNameOf(d.body)),
       names,
     );
-    assert.ok(r.received.every((d) => d.verified), 'every request verified');
-    const log = await logUntil({ url: second.url, adminToken }, hook.id, (l) => l.every((e) => e.status === 'delivered') && l.length === names.length, 'the log');
+    assert.ok(
+      r.received.every((d) => d.verified),
+      'every request verified',
+    );
+    const log = await logUntil(
+      { url: second.url, adminToken },
+      hook.id,
+      (l) => l.every((e) => e.status === 'delivered') && l.length === names.length,
+      'the log',
+    );
     assert.equal(log.length, names.length);
     second.child.kill('SIGTERM');
     await second.exited;

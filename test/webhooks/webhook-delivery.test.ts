@@ -79,9 +79,16 @@ describe('webhook deliveries', () => {
       'webhook-timestamp': first.timestamp,
       'webhook-signature': first.signature,
     };
-    assert.throws(() => new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(first.body, headers));
+    assert.throws(() =>
+      new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(first.body, headers),
+    );
     assert.throws(() => new Webhook(hook.secret).verify(`${first.body} `, headers));
-    const log = await logUntil(server, hook.id, (l) => l.length === 3 && l.every((e) => e.status === 'delivered'), 'the log');
+    const log = await logUntil(
+      server,
+      hook.id,
+      (l) => l.length === 3 && l.every((e) => e.status === 'delivered'),
+      'the log',
+    );
     assert.deepEqual(
       log.map((e) => [e.status, e.attempts, e.lastError]),
       [
@@ -99,7 +106,10 @@ describe('webhook deliveries', () => {
   it('are retried after 500s, with the same id, until the receiver takes them', async () => {
     const r = await receiver();
     r.responder = (n) => ({ status: n < 2 ? 500 : 200 });
-    const hook = await createWebhook(server.url, server.adminToken, { url: r.url, eventKinds: ['store.created'] });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
     r.secret = hook.secret;
     await createStore(server, 'retried');
     await r.until(() => r.delivered().length === 1, 'the delivery');
@@ -118,7 +128,10 @@ describe('webhook deliveries', () => {
   it('are retried after a timeout', async () => {
     const r = await receiver();
     r.responder = (n) => (n === 0 ? { status: 200, delayMs: 3000 } : { status: 204 });
-    const hook = await createWebhook(server.url, server.adminToken, { url: r.url, eventKinds: ['store.created'] });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
     r.secret = hook.secret;
     await createStore(server, 'slow');
     const [entry] = await logUntil(server, hook.id, (l) => l[0]?.status === 'delivered', 'delivered');
@@ -147,7 +160,11 @@ describe('webhook deliveries', () => {
     });
     assert.equal(taken.status, 409);
     assert.equal(await putSecret(server, 'rollback', 'B', 'three'), 201);
-    await r.until(() => r.delivered().some((d) => secretNameOf(d.body) === 'B' && bodyOf(d.body).type === 'secret.value-set'), 'B');
+    await r.until(
+      () =>
+        r.delivered().some((d) => secretNameOf(d.body) === 'B' && bodyOf(d.body).type === 'secret.value-set'),
+      'B',
+    );
     assert.deepEqual(
       r.delivered().map((d) => `${bodyOf(d.body).type} ${secretNameOf(d.body) ?? storeNameOf(d.body) ?? ''}`),
       [
@@ -185,14 +202,25 @@ describe('webhook deliveries', () => {
         .map((d) => secretNameOf(d.body));
       assert.deepEqual(seen, names, store);
     }
-    assert.ok(r.received.some((x) => x.answered === 500), 'some attempts failed and were retried');
+    assert.ok(
+      r.received.some((x) => x.answered === 500),
+      'some attempts failed and were retried',
+    );
   });
 
   it('rotating the secret: new deliveries verify with the new secret only; no answer shows a secret again', async () => {
     const r = await receiver();
-    const hook = await createWebhook(server.url, server.adminToken, { url: r.url, eventKinds: ['store.created'] });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
     const auth = { token: server.adminToken, auth: 'bearer' as const };
-    const rotated = await request(server.url, 'POST', `/v1/tenants/${TENANT}/webhooks/${hook.id}/rotate-secret`, auth);
+    const rotated = await request(
+      server.url,
+      'POST',
+      `/v1/tenants/${TENANT}/webhooks/${hook.id}/rotate-secret`,
+      auth,
+    );
     assert.equal(rotated.status, 200, rotated.text);
     const fresh = (rotated.json as { secret: string; secretVersion: number }).secret;
     assert.equal((rotated.json as { secretVersion: number }).secretVersion, 2);

@@ -135,7 +135,10 @@ describe('webhook management: who may, and where to', () => {
     }
     const list = await request(server.url, 'GET', URL_BASE, { token: server.adminToken, auth: 'bearer' });
     assert.equal(list.status, 200);
-    const unknown = await request(server.url, 'GET', `${URL_BASE}/${ID}`, { token: server.adminToken, auth: 'bearer' });
+    const unknown = await request(server.url, 'GET', `${URL_BASE}/${ID}`, {
+      token: server.adminToken,
+      auth: 'bearer',
+    });
     assert.equal(unknown.status, 404);
     assert.equal((unknown.json as { code?: string }).code, 'webhook_not_found');
   });
@@ -146,7 +149,12 @@ describe('webhook management: who may, and where to', () => {
       url: 'https://example.com/core',
       eventKinds: ['store.created'],
     });
-    const actor: Actor = { kind: 'api_key', tenantId: TENANT, keyName: 'k', grants: grantsOf([...PERMISSIONS]) };
+    const actor: Actor = {
+      kind: 'api_key',
+      tenantId: TENANT,
+      keyName: 'k',
+      grants: grantsOf([...PERMISSIONS]),
+    };
     const input = { url: 'https://example.com/x', eventKinds: ['store.created'] };
     const calls: [string, () => Promise<unknown>][] = [
       ['list', () => core.webhooks.list(actor, TENANT)],
@@ -218,7 +226,12 @@ describe('webhook deliveries given up', () => {
     assert.ok((entry?.attempts ?? 0) >= 1);
     receiver.responder = () => ({ status: 200 });
     await createStore(server, 'up');
-    const log = await logUntil(server, hook.id, (l) => l[0]?.status === 'delivered', 'the next one delivered');
+    const log = await logUntil(
+      server,
+      hook.id,
+      (l) => l[0]?.status === 'delivered',
+      'the next one delivered',
+    );
     assert.equal(log.length, 2);
     const metrics = await server.metrics.render();
     assert.match(metrics, /coffer_webhook_deliveries_total\{outcome="failed"\} [1-9]/);

@@ -73,7 +73,10 @@ function isLog(v: unknown): v is { items: LogEntry[] } {
   return typeof v === 'object' && v !== null && 'items' in v && Array.isArray(v.items);
 }
 
-export async function deliveryLog(server: TestServer | { url: string; adminToken: string }, id: string): Promise<LogEntry[]> {
+export async function deliveryLog(
+  server: TestServer | { url: string; adminToken: string },
+  id: string,
+): Promise<LogEntry[]> {
   const res = await request(server.url, 'GET', `/v1/tenants/${TENANT}/webhooks/${id}/deliveries`, {
     token: server.adminToken,
     auth: 'bearer',

@@ -144,8 +144,8 @@ export function WebhooksScreen() {
         <section class="card token-once" aria-labelledby="secret-once-title">
           <h2 id="secret-once-title">Signing secret of the webhook to {shown.url}</h2>
           <p>
-            <strong>Copy it now: it is shown only this once.</strong> Coffer keeps it encrypted and never shows
-            it again; give it to your receiver to verify deliveries.
+            <strong>Copy it now: it is shown only this once.</strong> Coffer keeps it encrypted and never
+            shows it again; give it to your receiver to verify deliveries.
           </p>
           <div class="value-row">
             <code class="value-shown" data-testid="new-webhook-secret">
@@ -253,13 +253,17 @@ export function WebhooksScreen() {
                   </td>
                   <td data-label="Stores">{hook.stores.length === 0 ? 'all' : hook.stores.join(', ')}</td>
                   <td data-label="Actions" class="row-actions">
-                    <button type="button" onClick={() => showLog(hook)} aria-label={`Delivery log of ${hook.url}`}>
+                    <button
+                      type="button"
+                      onClick={() => showLog(hook)}
+                      aria-label={`Delivery log of ${hook.url}`}
+                    >
                       Delivery log
                     </button>
                     <button
                       type="button"
                       onClick={() => void rotate(hook)}
-                      aria-label={`New signing secret for ${hook.url}`}
+                      aria-label={`New secret for ${hook.url}`}
                     >
                       New secret
                     </button>

@@ -16,7 +16,8 @@ export interface RepositoryReads
   extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, WebhookReads {}
 
 export interface RepositoryTx
-  extends RepositoryReads,
+  extends
+    RepositoryReads,
     TenantAndMetaWrites,
     ApiKeyWrites,
     StoreWrites,

@@ -1,4 +1,8 @@
-import type { NewWebhookDelivery, WebhookDeliveryRecord, WebhookRecord } from '../webhooks/webhook-records.js';
+import type {
+  NewWebhookDelivery,
+  WebhookDeliveryRecord,
+  WebhookRecord,
+} from '../webhooks/webhook-records.js';
 
 /** Webhooks (per tenant) and their delivery log, with the lease that keeps one node delivering each. */
 export interface WebhookReads {
@@ -8,7 +12,10 @@ export interface WebhookReads {
   /** Every enabled webhook of every tenant, for the delivery workers. */
   listActiveWebhooks(): Promise<WebhookRecord[]>;
   /** The log, newest first; only entries numbered below `before` when given. */
-  listWebhookDeliveries(webhookId: string, page: { before?: number; limit: number }): Promise<WebhookDeliveryRecord[]>;
+  listWebhookDeliveries(
+    webhookId: string,
+    page: { before?: number; limit: number },
+  ): Promise<WebhookDeliveryRecord[]>;
   /** Pending entries, oldest first (by n), at most `limit`. */
   listPendingDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
 }

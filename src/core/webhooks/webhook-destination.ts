@@ -73,7 +73,8 @@ export function ipLiteralOf(hostname: string): string | null {
  * Returns the URL normalised by the WHATWG parser.
  */
 export function validateWebhookUrl(raw: string, allowPrivate: boolean): string {
-  if (raw.length > WEBHOOK_URL_MAX) throw invalidUrl(`The URL must be at most ${WEBHOOK_URL_MAX} characters.`);
+  if (raw.length > WEBHOOK_URL_MAX)
+    throw invalidUrl(`The URL must be at most ${WEBHOOK_URL_MAX} characters.`);
   let url: URL;
   try {
     url = new URL(raw);

@@ -24,7 +24,10 @@ export function orderKeyOf(event: ChangeEvent): string {
 }
 
 /** Whether the webhook wants the event: its kind, and its store when the webhook names stores. */
-export function webhookWants(webhook: Pick<WebhookRecord, 'eventKinds' | 'stores'>, event: ChangeEvent): boolean {
+export function webhookWants(
+  webhook: Pick<WebhookRecord, 'eventKinds' | 'stores'>,
+  event: ChangeEvent,
+): boolean {
   if (!webhook.eventKinds.includes(event.kind)) return false;
   if (webhook.stores.length === 0) return true;
   const store = event.store;

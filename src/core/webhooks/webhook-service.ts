@@ -130,10 +130,14 @@ export class WebhookService {
 
   async list(caller: Caller, tenantId: string): Promise<WebhookView[]> {
     const ctx = callContextOf(caller);
-    return this.#deps.audit.read(ctx, { tenantId, action: 'webhook.list', resource: 'webhooks' }, async () => {
-      requireAdmin(ctx.actor, tenantId, 'manage webhooks');
-      return (await this.#deps.repository.listWebhooks(tenantId)).map(view);
-    });
+    return this.#deps.audit.read(
+      ctx,
+      { tenantId, action: 'webhook.list', resource: 'webhooks' },
+      async () => {
+        requireAdmin(ctx.actor, tenantId, 'manage webhooks');
+        return (await this.#deps.repository.listWebhooks(tenantId)).map(view);
+      },
+    );
   }
 
   async get(caller: Caller, tenantId: string, id: string): Promise<WebhookView> {

@@ -63,7 +63,7 @@ function deliveryView(d: DeliveryView): DeliveryWireView {
   };
 }
 
-const ADMIN = "Admins only (a key holding `*`).";
+const ADMIN = 'Admins only (a key holding `*`).';
 
 /** `/v1/tenants/{tenant}/webhooks…`: signed change notifications (docs/notifications.md). */
 export function v1WebhookRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
@@ -117,7 +117,10 @@ export function v1WebhookRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
           summary: 'Get a webhook',
           description: `A webhook (never its secret). ${ADMIN}`,
           params: WebhookParams,
-          response: { 200: refTo(WebhookSchema, { description: 'The webhook' }), ...problems(400, 401, 403, 404) },
+          response: {
+            200: refTo(WebhookSchema, { description: 'The webhook' }),
+            ...problems(400, 401, 403, 404),
+          },
         },
       },
       async (request) => {
@@ -177,7 +180,9 @@ export function v1WebhookRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
           description: `A new signing secret, shown this once; deliveries are signed with it from now on. ${ADMIN}`,
           params: WebhookParams,
           response: {
-            200: refTo(WebhookWithSecretSchema, { description: 'The webhook, with its new secret (shown once)' }),
+            200: refTo(WebhookWithSecretSchema, {
+              description: 'The webhook, with its new secret (shown once)',
+            }),
             ...problems(400, 401, 403, 404),
           },
         },

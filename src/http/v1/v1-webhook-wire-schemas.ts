@@ -15,7 +15,9 @@ export const WebhookSchema = Type.Object(
     id: Type.String({ description: 'Webhook id (32 hex).' }),
     url: Type.String({ description: 'Where deliveries are POSTed.' }),
     eventKinds: Type.Array(Type.String(), { description: 'The change kinds sent.' }),
-    stores: Type.Array(Type.String(), { description: 'Store names (or ids) whose changes are sent; empty: all.' }),
+    stores: Type.Array(Type.String(), {
+      description: 'Store names (or ids) whose changes are sent; empty: all.',
+    }),
     enabled: Type.Boolean(),
     secretVersion: Type.Integer({ description: '1, then +1 per rotation of the signing secret.' }),
     createdAt: Type.String({ format: 'date-time' }),
@@ -66,7 +68,8 @@ export const WebhookBody = Type.Object(
     stores: Type.Optional(
       Type.Array(Type.String({ minLength: 1, maxLength: 255 }), {
         maxItems: 100,
-        description: 'Only changes of these stores (names or ids); absent or empty: every store, and key changes.',
+        description:
+          'Only changes of these stores (names or ids); absent or empty: every store, and key changes.',
       }),
     ),
     enabled: Type.Optional(Type.Boolean({ description: 'Default true (create) or unchanged (update).' })),
@@ -84,7 +87,9 @@ export const DeliverySchema = Type.Object(
     status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
     attempts: Type.Integer(),
     lastError: Type.Union([Type.String(), Type.Null()]),
-    lastStatus: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's last HTTP status." }),
+    lastStatus: Type.Union([Type.Integer(), Type.Null()], {
+      description: "The receiver's last HTTP status.",
+    }),
     nextAttemptAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     createdAt: Type.String({ format: 'date-time' }),
     updatedAt: Type.String({ format: 'date-time' }),

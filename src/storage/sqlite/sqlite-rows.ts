@@ -14,14 +14,13 @@ export const {
   toAuditEvent,
   toWebhook,
   toWebhookDelivery,
-} =
-  rowMappers({
-    engine: 'sqlite',
-    integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),
-    boolean: (v) => (v === 0 || v === 1 ? v === 1 : undefined),
-    strings: (v) => {
-      if (typeof v !== 'string') return undefined;
-      const parsed: unknown = JSON.parse(v);
-      return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : undefined;
-    },
-  });
+} = rowMappers({
+  engine: 'sqlite',
+  integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),
+  boolean: (v) => (v === 0 || v === 1 ? v === 1 : undefined),
+  strings: (v) => {
+    if (typeof v !== 'string') return undefined;
+    const parsed: unknown = JSON.parse(v);
+    return Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : undefined;
+  },
+});

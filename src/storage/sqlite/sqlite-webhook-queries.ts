@@ -22,9 +22,7 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
     listPending: p(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' ORDER BY n LIMIT ?`,
     ),
-    insert: p(
-      `INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insert: p(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     update: p(
       `UPDATE webhooks SET url = ?, event_kinds = ?, stores = ?, enabled = ?, updated_at = ?
         WHERE tenant_id = ? AND id = ? RETURNING ${WEBHOOK_COLUMNS}`,
@@ -103,8 +101,8 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
     },
     async setWebhookSecret(tenantId, id, s): Promise<boolean> {
       return (
-        stmt.setSecret.run(s.kekId, s.wrappedKey, s.ciphertext, s.version, s.updatedAt, tenantId, id).changes ===
-        1
+        stmt.setSecret.run(s.kekId, s.wrappedKey, s.ciphertext, s.version, s.updatedAt, tenantId, id)
+          .changes === 1
       );
     },
     async deleteWebhook(tenantId, id): Promise<boolean> {
@@ -116,7 +114,8 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
       return stmt.claim.run(owner, until, id, owner, now).changes === 1;
     },
     async enqueueWebhookDeliveries(id, owner, cursor, deliveries, now): Promise<boolean> {
-      const last = stmt.advance.get(cursor.to, deliveries.length, id, owner, cursor.from) as number | undefined;
+      const last = stmt.advance.get(cursor.to, deliveries.length, id, owner, cursor.from) as
+        number | undefined;
       if (last === undefined) return false;
       let n = last - deliveries.length;
       for (const d of deliveries) {
@@ -126,7 +125,16 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
       return true;
     },
     async recordDeliveryAttempt(webhookId, n, o): Promise<void> {
-      stmt.attempt.run(o.status, o.attempts, o.lastError, o.lastStatus, o.nextAttemptAt, o.updatedAt, webhookId, n);
+      stmt.attempt.run(
+        o.status,
+        o.attempts,
+        o.lastError,
+        o.lastStatus,
+        o.nextAttemptAt,
+        o.updatedAt,
+        webhookId,
+        n,
+      );
     },
     async pruneWebhookDeliveries(webhookId, upTo): Promise<void> {
       stmt.prune.run(webhookId, upTo);
