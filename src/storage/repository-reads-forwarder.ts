@@ -37,7 +37,8 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listWebhooks: true,
   listActiveWebhooks: true,
   listWebhookDeliveries: true,
-  listPendingDeliveries: true,
+  listPendingHeads: true,
+  nextPendingDelivery: true,
   listTenantAuditEvents: true,
 };
 

@@ -40,8 +40,10 @@ export interface DispatcherOptions {
 
 /** The longest backoff between two attempts. */
 const MAX_BACKOFF_MS = 60 * 60 * 1000;
-/** Log entries read per pass, per webhook: memory stays bounded whatever the backlog. */
-const PENDING_PAGE = 200;
+/** Stores attempted per webhook and pass (their heads held in memory): bounded whatever the backlog. */
+const MAX_STORES_PER_PASS = 200;
+/** How often the pending heads are read from the log again (a safety net; the lease holder alone writes it). */
+const HEADS_RELOAD_MS = 30_000;
 /** Feed reads per pass, per webhook, before deliveries get their turn. */
 const FEED_READS_PER_PASS = 4;
 /**
@@ -77,6 +79,8 @@ export class WebhookDispatcher {
   readonly #leases = new Map<string, number>();
   readonly #watching = new Map<string, () => void>();
   readonly #running = new Set<Promise<void>>();
+  /** Per webhook held here: the oldest pending entry of each store (see #headsOf). */
+  readonly #heads = new Map<string, { stores: Map<string, WebhookDeliveryRecord>; loadedAt: number }>();
   /** Webhooks whose last feed read stopped before the end (more to read at once). */
   readonly #behind = new Set<string>();
   #inFlight = 0;
@@ -85,6 +89,7 @@ export class WebhookDispatcher {
   #ticking = false;
   #again = false;
   #lastTick = 0;
+  #timerAt = 0;
   /** Tenants whose feed may have grown since their webhooks last read it. */
   readonly #dirty = new Set<string>();
   /** When every webhook last read the feed regardless of wake-ups (a missed wake-up costs one poll). */
@@ -121,12 +126,14 @@ export class WebhookDispatcher {
       this.#again = true;
       return;
     }
-    if (this.#timer === null) this.#schedule(Math.max(0, this.#lastTick + MIN_PASS_INTERVAL_MS - Date.now()));
+    const at = Math.max(Date.now(), this.#lastTick + MIN_PASS_INTERVAL_MS);
+    if (this.#timer === null || at < this.#timerAt) this.#schedule(at - Date.now());
   }
 
   #schedule(ms: number): void {
     if (this.#closed) return;
     if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = Date.now() + ms;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#tick();
@@ -148,6 +155,9 @@ export class WebhookDispatcher {
     try {
       const webhooks = await this.#repository.listActiveWebhooks();
       this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
+      const active = new Set(webhooks.map((w) => w.id));
+      for (const id of [...this.#heads.keys()]) if (!active.has(id)) this.#heads.delete(id);
+      for (const id of [...this.#leases.keys()]) if (!active.has(id)) this.#leases.delete(id);
       for (const webhook of webhooks) {
         if (this.#busy.has(webhook.id)) continue;
         this.#busy.add(webhook.id);
@@ -196,6 +206,8 @@ export class WebhookDispatcher {
     if (until !== undefined && until - now > this.#options.leaseMs / 2) return true;
     const next = now + this.#options.leaseMs;
     const held = await this.#repository.transaction((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
+    // Taken anew (not renewed): another node may have changed the log meanwhile, so read it again.
+    if (until === undefined || until <= now || !held) this.#heads.delete(id);
     if (held) this.#leases.set(id, next);
     else this.#leases.delete(id);
     return held;
@@ -228,13 +240,33 @@ export class WebhookDispatcher {
         return true;
       }
       const now = this.#clock.now();
-      const moved = await this.#repository.transaction((tx) =>
+      const last = await this.#repository.transaction((tx) =>
         tx.enqueueWebhookDeliveries(webhook.id, this.#owner, { from: cursor, to }, deliveries, now),
       );
-      if (!moved) {
+      if (last === null) {
         // Another node took the lease (or the webhook changed): leave it to the next pass.
         this.#leases.delete(webhook.id);
+        this.#heads.delete(webhook.id);
         return false;
+      }
+      // A store with nothing pending gets its first entry as its head; others keep theirs.
+      const heads = this.#heads.get(webhook.id)?.stores;
+      if (heads !== undefined) {
+        deliveries.forEach((d, i) => {
+          if (heads.has(d.store)) return;
+          heads.set(d.store, {
+            ...d,
+            webhookId: webhook.id,
+            n: last - deliveries.length + 1 + i,
+            status: 'pending',
+            attempts: 0,
+            lastError: null,
+            lastStatus: null,
+            nextAttemptAt: now,
+            createdAt: now,
+            updatedAt: now,
+          });
+        });
       }
       cursor = to;
       if (!batch.more) {
@@ -274,12 +306,24 @@ export class WebhookDispatcher {
     return out;
   }
 
+  /**
+   * The oldest pending entry of each store, kept in memory between passes (the log's rows are the
+   * truth; this spares reading them again on every pass): read from the log when the lease is taken,
+   * and again every HEADS_RELOAD_MS.
+   */
+  async #headsOf(webhookId: string): Promise<Map<string, WebhookDeliveryRecord>> {
+    const now = this.#clock.now();
+    const known = this.#heads.get(webhookId);
+    if (known !== undefined && now - known.loadedAt < HEADS_RELOAD_MS) return known.stores;
+    const rows = await this.#repository.listPendingHeads(webhookId, MAX_STORES_PER_PASS);
+    const stores = new Map(rows.map((r) => [r.store, r]));
+    this.#heads.set(webhookId, { stores, loadedAt: now });
+    return stores;
+  }
+
   async #deliverDue(webhook: WebhookRecord): Promise<number | null> {
-    const pending = await this.#repository.listPendingDeliveries(webhook.id, PENDING_PAGE);
-    if (pending.length === 0) return null;
-    // The oldest pending entry of each store: a later one waits for it (order per store).
-    const heads = new Map<string, WebhookDeliveryRecord>();
-    for (const entry of pending) if (!heads.has(entry.store)) heads.set(entry.store, entry);
+    const heads = await this.#headsOf(webhook.id);
+    if (heads.size === 0) return null;
     const now = this.#clock.now();
     const due = [...heads.values()].filter((e) => (e.nextAttemptAt ?? 0) <= now);
     let nextDue: number | null = null;
@@ -320,6 +364,21 @@ export class WebhookDispatcher {
           await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
       });
       for (const u of updates) {
+        // The store's head: the same entry, retried later, or the next one of its store.
+        if (u.status === 'pending') {
+          heads.set(u.entry.store, {
+            ...u.entry,
+            attempts: u.entry.attempts + 1,
+            lastError: u.outcome.ok ? null : u.outcome.error,
+            lastStatus: u.outcome.status,
+            nextAttemptAt: u.nextAttemptAt,
+            updatedAt: recorded,
+          });
+        } else {
+          const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);
+          if (next === null) heads.delete(u.entry.store);
+          else heads.set(u.entry.store, next);
+        }
         this.#metrics.webhookAttempt(u.status === 'pending' ? 'retry' : u.status);
         if (u.status === 'delivered') {
           this.#metrics.webhookLag(Math.max(0, recorded - eventTime(u.entry)) / 1000);

@@ -16,8 +16,10 @@ export interface WebhookReads {
     webhookId: string,
     page: { before?: number; limit: number },
   ): Promise<WebhookDeliveryRecord[]>;
-  /** Pending entries, oldest first (by n), at most `limit`. */
-  listPendingDeliveries(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** The oldest pending entry of each store (the ones due next, order per store), oldest first, at most `limit`. */
+  listPendingHeads(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** The store's oldest pending entry numbered above `after`, or null. */
+  nextPendingDelivery(webhookId: string, store: string, after: number): Promise<WebhookDeliveryRecord | null>;
 }
 
 export interface WebhookWrites {
@@ -48,8 +50,8 @@ export interface WebhookWrites {
   claimWebhookLease(id: string, owner: string, now: number, until: number): Promise<boolean>;
   /**
    * Appends entries to the log (numbered after the last) and moves the webhook's feed cursor from
-   * `from` to `to`, only while `owner` holds the lease and the cursor is still `from`: false (and
-   * nothing written) otherwise.
+   * `from` to `to`, only while `owner` holds the lease and the cursor is still `from`. Answers the
+   * number of the last entry (the new ones end there), or null (and nothing written) otherwise.
    */
   enqueueWebhookDeliveries(
     id: string,
@@ -57,7 +59,7 @@ export interface WebhookWrites {
     cursor: { from: string; to: string },
     deliveries: readonly NewWebhookDelivery[],
     now: number,
-  ): Promise<boolean>;
+  ): Promise<number | null>;
   /** The outcome of one attempt at entry `n`. */
   recordDeliveryAttempt(
     webhookId: string,

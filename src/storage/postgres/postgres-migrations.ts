@@ -174,7 +174,8 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (webhook_id, n)
       );
-      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, n);
+      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, store, n);
+      CREATE INDEX webhook_deliveries_store ON webhook_deliveries (webhook_id, store, n);
     `,
   },
 ];

@@ -37,13 +37,24 @@ export function postgresWebhookQueries(conn: PostgresConnection): WebhookReads &
       );
       return rows.map(toWebhookDelivery);
     },
-    async listPendingDeliveries(webhookId, limit): Promise<WebhookDeliveryRecord[]> {
+    async listPendingHeads(webhookId, limit): Promise<WebhookDeliveryRecord[]> {
       const rows = await conn.all(
-        'coffer_list_pending_deliveries',
-        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' ORDER BY n LIMIT $2`,
+        'coffer_list_pending_heads',
+        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = $1 AND n IN (
+           SELECT min(n) FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' GROUP BY store)
+         ORDER BY n LIMIT $2`,
         [webhookId, limit],
       );
       return rows.map(toWebhookDelivery);
+    },
+    async nextPendingDelivery(webhookId, store, after): Promise<WebhookDeliveryRecord | null> {
+      const row = await conn.one(
+        'coffer_next_pending_delivery',
+        `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
+          WHERE webhook_id = $1 AND store = $2 AND status = 'pending' AND n > $3 ORDER BY n LIMIT 1`,
+        [webhookId, store, after],
+      );
+      return row ? toWebhookDelivery(row) : null;
     },
     async insertWebhook(w): Promise<void> {
       await conn.changes(
@@ -105,16 +116,17 @@ export function postgresWebhookQueries(conn: PostgresConnection): WebhookReads &
       );
       return n === 1;
     },
-    async enqueueWebhookDeliveries(id, owner, cursor, deliveries, now): Promise<boolean> {
+    async enqueueWebhookDeliveries(id, owner, cursor, deliveries, now): Promise<number | null> {
       const row = await conn.one(
         'coffer_advance_webhook_cursor',
         `UPDATE webhooks SET feed_cursor = $1, last_delivery = last_delivery + $2
           WHERE id = $3 AND lease_owner = $4 AND feed_cursor = $5 RETURNING last_delivery`,
         [cursor.to, deliveries.length, id, owner, cursor.from],
       );
-      if (row === null) return false;
-      if (deliveries.length === 0) return true;
-      const first = num(row, 'last_delivery') - deliveries.length + 1;
+      if (row === null) return null;
+      const last = num(row, 'last_delivery');
+      if (deliveries.length === 0) return last;
+      const first = last - deliveries.length + 1;
       await conn.changes(
         'coffer_insert_webhook_deliveries',
         `INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS})
@@ -130,7 +142,7 @@ export function postgresWebhookQueries(conn: PostgresConnection): WebhookReads &
           deliveries.map((d) => d.payload),
         ],
       );
-      return true;
+      return last;
     },
     async recordDeliveryAttempt(webhookId, n, o): Promise<void> {
       await conn.changes(

@@ -185,7 +185,8 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (webhook_id, n)
       ) WITHOUT ROWID;
-      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, n);
+      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, store, n);
+      CREATE INDEX webhook_deliveries_store ON webhook_deliveries (webhook_id, store, n);
     `,
   },
 ];

@@ -19,8 +19,14 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
     listDeliveries: p(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND n < ? ORDER BY n DESC LIMIT ?`,
     ),
-    listPending: p(
-      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' ORDER BY n LIMIT ?`,
+    listHeads: p(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND n IN (
+         SELECT min(n) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' GROUP BY store)
+       ORDER BY n LIMIT ?`,
+    ),
+    nextPending: p(
+      `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
+        WHERE webhook_id = ? AND store = ? AND status = 'pending' AND n > ? ORDER BY n LIMIT 1`,
     ),
     insert: p(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     update: p(
@@ -66,8 +72,12 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
         stmt.listDeliveries.all(webhookId, page.before ?? Number.MAX_SAFE_INTEGER, page.limit) as Row[]
       ).map(toWebhookDelivery);
     },
-    async listPendingDeliveries(webhookId, limit): Promise<WebhookDeliveryRecord[]> {
-      return (stmt.listPending.all(webhookId, limit) as Row[]).map(toWebhookDelivery);
+    async listPendingHeads(webhookId, limit): Promise<WebhookDeliveryRecord[]> {
+      return (stmt.listHeads.all(webhookId, webhookId, limit) as Row[]).map(toWebhookDelivery);
+    },
+    async nextPendingDelivery(webhookId, store, after): Promise<WebhookDeliveryRecord | null> {
+      const row = stmt.nextPending.get(webhookId, store, after) as Row | undefined;
+      return row ? toWebhookDelivery(row) : null;
     },
     async insertWebhook(w): Promise<void> {
       stmt.insert.run(
@@ -113,16 +123,16 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
     async claimWebhookLease(id, owner, now, until): Promise<boolean> {
       return stmt.claim.run(owner, until, id, owner, now).changes === 1;
     },
-    async enqueueWebhookDeliveries(id, owner, cursor, deliveries, now): Promise<boolean> {
+    async enqueueWebhookDeliveries(id, owner, cursor, deliveries, now): Promise<number | null> {
       const last = stmt.advance.get(cursor.to, deliveries.length, id, owner, cursor.from) as
         number | undefined;
-      if (last === undefined) return false;
+      if (last === undefined) return null;
       let n = last - deliveries.length;
       for (const d of deliveries) {
         n += 1;
         stmt.insertDelivery.run(id, n, d.eventId, d.kind, d.store, d.payload, now, now, now);
       }
-      return true;
+      return last;
     },
     async recordDeliveryAttempt(webhookId, n, o): Promise<void> {
       stmt.attempt.run(
