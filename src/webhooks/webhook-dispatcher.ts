@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ChangeFeed } from '../core/change-feed.js';
+import { type ChangeFeed, type FeedBatch } from '../core/change-feed.js';
 import { type ChangeEvent, decodePosition, encodePosition } from '../core/change-events.js';
 import type { Clock } from '../core/clock.js';
 import type { Repository } from '../core/ports/repository.js';
@@ -37,6 +37,9 @@ export interface DispatcherOptions {
   /** The product and version, for User-Agent. */
   readonly userAgent: string;
 }
+
+/** Feed reads of one pass, by tenant and position. */
+type FeedReads = Map<string, Promise<{ batch: FeedBatch; events: ChangeEvent[] }>>;
 
 /** The longest backoff between two attempts. */
 const MAX_BACKOFF_MS = 60 * 60 * 1000;
@@ -154,6 +157,8 @@ export class WebhookDispatcher {
     this.#dirty.clear();
     try {
       const webhooks = await this.#repository.listActiveWebhooks();
+      // One feed read per tenant and position in a pass, shared by the webhooks standing there.
+      const reads: FeedReads = new Map();
       this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
       const active = new Set(webhooks.map((w) => w.id));
       for (const id of [...this.#heads.keys()]) if (!active.has(id)) this.#heads.delete(id);
@@ -162,7 +167,7 @@ export class WebhookDispatcher {
         if (this.#busy.has(webhook.id)) continue;
         this.#busy.add(webhook.id);
         const read = readAll || dirty.has(webhook.tenantId) || this.#behind.has(webhook.id);
-        const pass = this.#pass(webhook, read)
+        const pass = this.#pass(webhook, read, reads)
           .then((due) => {
             if (due !== null) nextIn = Math.min(nextIn, Math.max(0, due - this.#clock.now()));
             if (due !== null && due <= this.#clock.now()) this.#again = true;
@@ -214,26 +219,29 @@ export class WebhookDispatcher {
   }
 
   /** One pass over one webhook; answers when its next attempt is due (null: nothing pending). */
-  async #pass(webhook: WebhookRecord, read: boolean): Promise<number | null> {
+  async #pass(webhook: WebhookRecord, read: boolean, reads: FeedReads): Promise<number | null> {
     if (!(await this.#lease(webhook.id))) return null;
-    if (read && !(await this.#enqueue(webhook))) return null;
+    if (read && !(await this.#enqueue(webhook, reads))) return null;
     return this.#deliverDue(webhook);
   }
 
   /** Copies new changes the webhook wants into its log, moving its cursor with them. */
-  async #enqueue(webhook: WebhookRecord): Promise<boolean> {
+  async #enqueue(webhook: WebhookRecord, reads: FeedReads): Promise<boolean> {
     let cursor = webhook.cursor;
-    const names = new Map<string, string | null>();
     for (let read = 0; read < FEED_READS_PER_PASS; read++) {
-      const from = decodePosition(cursor) ?? (await this.#feed.head(webhook.tenantId));
-      const batch = await this.#feed.read(webhook.tenantId, from);
+      const key = `${webhook.tenantId}\n${cursor}`;
+      let shared = reads.get(key);
+      if (shared === undefined) {
+        shared = this.#readFeed(webhook.tenantId, cursor);
+        reads.set(key, shared);
+      }
+      const { batch, events } = await shared;
       const to = encodePosition(batch.position);
       if (batch.resync) {
         this.#onError(
           new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
         );
       }
-      const events = await this.#withStoreNames(webhook.tenantId, batch.events, names);
       const deliveries = events.filter((e) => webhookWants(webhook, e)).map(deliveryOf);
       if (to === cursor && deliveries.length === 0) {
         this.#behind.delete(webhook.id);
@@ -277,6 +285,12 @@ export class WebhookDispatcher {
     this.#behind.add(webhook.id);
     this.#again = true;
     return true;
+  }
+
+  async #readFeed(tenantId: string, cursor: string): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
+    const from = decodePosition(cursor) ?? (await this.#feed.head(tenantId));
+    const batch = await this.#feed.read(tenantId, from);
+    return { batch, events: await this.#withStoreNames(tenantId, batch.events, new Map()) };
   }
 
   /**
