@@ -23,6 +23,8 @@ else
         dist/test/observability dist/test/webhooks -name '*.test.js' -not -name 'wrangler.test.js'
       ls dist/test/audit/audit-{blocked-address,facades,fail-closed,native-api,route}.test.js
       ls dist/test/hardening/{auth-abuse,hostile-input}.test.js
+      # `run --watch` against a server (SSE) and on the database directly (the change feed's polling).
+      ls dist/test/cli/run-watch.test.js
     } | sort
   )
 fi

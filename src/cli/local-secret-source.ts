@@ -6,6 +6,7 @@ import type { StoreRecord } from '../core/model.js';
 import type { StoreRef } from '../core/secrets/store-ref.js';
 import { secretView } from '../http/v1/v1-views.js';
 import { buildExistingRuntime, buildRuntime, type Runtime } from '../composition/runtime.js';
+import type { ChangeWatch } from './change-watch.js';
 import type { SecretSource, StoreAddress } from './secret-source.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -120,6 +121,11 @@ class LocalSource implements SecretSource {
     await this.#inStore((tenant, store) =>
       this.#runtime.core.secrets.remove(OPERATOR, tenant, store, { name }),
     );
+  }
+
+  async watchChanges(names: readonly string[] | null): Promise<ChangeWatch> {
+    const { openLocalChangeWatch } = await import('./local-change-watch.js');
+    return this.#inStore(() => openLocalChangeWatch(this.#runtime, this.#address, names));
   }
 
   close(): Promise<void> {

@@ -2,20 +2,28 @@ import { CofferApiError } from '../client/coffer-api-error.js';
 import { CofferClient } from '../client/coffer-client.js';
 import type { RevealResult, Secret } from '../client/native-api-types.js';
 import type { ServerTarget } from './cli-settings.js';
+import type { ChangeWatch } from './change-watch.js';
 import type { SecretSource, StoreAddress } from './secret-source.js';
 
 export function openRemoteSource(server: ServerTarget, address: StoreAddress): SecretSource {
-  return new RemoteSource(new CofferClient({ baseUrl: server.url, token: server.token }), address);
+  return new RemoteSource(new CofferClient({ baseUrl: server.url, token: server.token }), address, server);
 }
 
 /** A server's native API, with the token's permissions. */
 class RemoteSource implements SecretSource {
   readonly #client: CofferClient;
   readonly #address: StoreAddress;
+  readonly #server: ServerTarget;
 
-  constructor(client: CofferClient, address: StoreAddress) {
+  constructor(client: CofferClient, address: StoreAddress, server: ServerTarget) {
     this.#client = client;
     this.#address = address;
+    this.#server = server;
+  }
+
+  async watchChanges(names: readonly string[] | null): Promise<ChangeWatch> {
+    const { openRemoteChangeWatch } = await import('./remote-change-watch.js');
+    return openRemoteChangeWatch(this.#server, this.#address, names);
   }
 
   reveal(names: readonly string[] | null): Promise<RevealResult> {

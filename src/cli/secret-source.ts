@@ -1,5 +1,6 @@
 import type { RevealResult, Secret } from '../client/native-api-types.js';
 import type { ServerTarget } from './cli-settings.js';
+import type { ChangeWatch } from './change-watch.js';
 
 /** Where a secrets command reads and writes: the local data directory or a server's native API. */
 export interface SecretSource {
@@ -13,6 +14,8 @@ export interface SecretSource {
   setValues(entries: ReadonlyArray<readonly [string, string]>): Promise<number>;
   /** Destroys the secret with all its versions. */
   delete(name: string): Promise<void>;
+  /** Starts watching the store's changes that concern `names` (every secret when null), from now. */
+  watchChanges(names: readonly string[] | null): Promise<ChangeWatch>;
   close(): Promise<void>;
 }
 
@@ -109,6 +112,9 @@ class ExplainingSource implements SecretSource {
   }
   delete(name: string): Promise<void> {
     return this.#explain(this.#inner.delete(name), name);
+  }
+  watchChanges(names: readonly string[] | null): Promise<ChangeWatch> {
+    return this.#explain(this.#inner.watchChanges(names));
   }
   close(): Promise<void> {
     return this.#inner.close();

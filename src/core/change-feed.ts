@@ -171,7 +171,9 @@ export class ChangeFeed {
         const seq = chains.map((c) => `${c.chainId}:${c.head?.seq ?? 0}`).join(' ');
         const before = this.#polledHeads.get(tenantId);
         if (this.#watchers.has(tenantId)) this.#polledHeads.set(tenantId, seq);
-        if (before !== undefined && before !== seq) this.#wake(tenantId);
+        // The first look at a tenant wakes its watchers too: a change may have committed between a
+        // watcher taking its position and this baseline. A spurious wake-up costs one read.
+        if (before !== seq) this.#wake(tenantId);
       }
     } catch {
       // The database is unreachable: the next round tries again.

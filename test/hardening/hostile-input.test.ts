@@ -38,7 +38,16 @@ function rawRequest(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        // A change stream (200 text/event-stream) does not end by itself: its first event is enough.
+        const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (stream && text.includes('\n\n')) {
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text });
+            res.destroy();
+          }
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,
@@ -173,6 +182,7 @@ function segment(valid: string): fc.Arbitrary<string> {
 
 const QUERY_KEYS = [
   'limit',
+  'lastEventId',
   'offset',
   'page',
   'per_page',
@@ -380,6 +390,8 @@ const ROUTES: RouteTemplate[] = [
       ['PUT', '/stores/:store/secrets/:name'],
       ['DELETE', '/stores/:store/secrets/:name'],
       ['POST', '/stores/:store/reveal'],
+      ['GET', '/events'],
+      ['GET', '/stores/:store/events'],
     ] as const
   ).map(([m, p]) => r('v1', m, `/v1/tenants/:tenant${p}`)),
 ];

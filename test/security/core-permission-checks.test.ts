@@ -165,6 +165,16 @@ const CALLS: readonly CoreCall[] = [
     needs: 'secrets:read',
     run: (c, a, { storeId }) => c.secrets.revealMany(a, TENANT, { id: storeId }, null),
   },
+  {
+    name: 'watch.open (tenant)',
+    needs: 'secrets:read',
+    run: async (c, a) => (await c.watch.open(a, TENANT, {})).close(),
+  },
+  {
+    name: 'watch.open (store)',
+    needs: 'secrets:read',
+    run: async (c, a, { storeId }) => (await c.watch.open(a, TENANT, { store: { id: storeId } })).close(),
+  },
   // The same operations with the store named the other ways (`StoreRef`): the checks do not depend on it.
   {
     name: 'secrets.listAllByName (store by name)',

@@ -74,6 +74,11 @@ export class PostgresChangeListener implements ChangeSignals {
     await client.connect();
     const result = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
     this.#schema = result.rows[0]?.schema ?? '';
+    // Tells this connection apart in pg_stat_activity (operators; the tests cut it on purpose).
+    await client.query('SELECT set_config($1, $2, false)', [
+      'application_name',
+      `coffer-changes:${this.#schema}`.slice(0, 63),
+    ]);
     await client.query(`LISTEN ${CHANGES_CHANNEL}`);
     if (this.#closed || this.#client !== client) return;
     this.#listening = true;
