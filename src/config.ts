@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { AnchorKeyError, readAnchorPrivateKey } from './crypto/anchor-key.js';
 import { DEFAULT_LIMITS } from './core/coffer-core.js';
 import { KEK_BYTES } from './crypto/keyring.js';
 
@@ -22,6 +24,20 @@ export interface OidcConfig {
   readonly tenantClaim: string;
   /** COFFER_OIDC_PERMISSIONS_CLAIM (default `coffer_permissions`): an array or a space-separated string. */
   readonly permissionsClaim: string;
+}
+
+/** Signed checkpoints of the audit chains (docs/audit.md, "Anchors"): on when COFFER_AUDIT_ANCHOR_KEY is set. */
+export interface AuditAnchorsConfig {
+  /** COFFER_AUDIT_ANCHOR_KEY: the Ed25519 private key file (PEM), outside the data directory. */
+  readonly keyFile: string;
+  /** The key, read and checked at start-up. */
+  readonly privateKey: KeyObject;
+  /** COFFER_AUDIT_ANCHOR_FILE: the JSON-lines file checkpoints are appended to; null: none. */
+  readonly file: string | null;
+  /** COFFER_AUDIT_ANCHOR_STDOUT=1: `coffer serve` also writes each checkpoint to stdout. */
+  readonly stdout: boolean;
+  /** COFFER_AUDIT_ANCHOR_INTERVAL (default 1h): how often `coffer serve` checkpoints; 0: on demand only. */
+  readonly intervalMs: number;
 }
 
 /** Everything Coffer reads from its environment, parsed once at start-up. */
@@ -58,6 +74,10 @@ export interface Config {
   readonly trustProxy: boolean | string;
   /** COFFER_AUDIT_STDOUT=1: `coffer serve` also writes each committed audit event to stdout as a JSON line. */
   readonly auditStdout: boolean;
+  /** Signed checkpoints of the audit chains; null when COFFER_AUDIT_ANCHOR_KEY is unset. */
+  readonly auditAnchors: AuditAnchorsConfig | null;
+  /** COFFER_AUDIT_RETENTION: events older than this may be pruned behind a checkpoint; null: kept forever. */
+  readonly auditRetentionMs: number | null;
   /** Change streams (docs/notifications.md): heartbeat and poll periods (ms), open streams per tenant and per key (0: no limit). */
   readonly watch: {
     readonly heartbeatMs: number;
@@ -290,6 +310,97 @@ function parseMetricsToken(raw: string | undefined): string | null {
   return raw;
 }
 
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `90d`, `12h`, `15m`, `30s`, `500ms`; `0` only where zero is allowed. Null when unset. */
+function parseDuration(env: Env, name: string, allowZero: boolean): number | null {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return null;
+  if (allowZero && raw === '0') return 0;
+  const m = /^(\d{1,9})(ms|s|m|h|d)$/.exec(raw);
+  const ms = m?.[1] !== undefined && m[2] !== undefined ? Number(m[1]) * (DURATION_UNITS[m[2]] ?? 0) : 0;
+  if (ms < 1 || !Number.isSafeInteger(ms)) {
+    throw new ConfigError(
+      `${name} must be a duration such as 90d, 12h, 15m or 30s${allowZero ? ' (0 turns it off)' : ''}, got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return ms;
+}
+
+/** A path the database's writers must not be able to reach with it: refused inside the data directory. */
+function outsideDataDir(env: Env, name: string, cwd: string, dataDir: string): string | null {
+  const raw = nonEmpty(env, name);
+  if (raw === undefined) return null;
+  const path = resolve(cwd, raw);
+  const rel = relative(dataDir, path);
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new ConfigError(
+      `${name} must be outside the data directory (${dataDir}): the anchors must not sit beside the database they vouch for.`,
+    );
+  }
+  return path;
+}
+
+function parseAuditAnchors(env: Env, cwd: string, dataDir: string): AuditAnchorsConfig | null {
+  const keyFile = outsideDataDir(env, 'COFFER_AUDIT_ANCHOR_KEY', cwd, dataDir);
+  const file = outsideDataDir(env, 'COFFER_AUDIT_ANCHOR_FILE', cwd, dataDir);
+  const stdout = parseFlag(env, 'COFFER_AUDIT_ANCHOR_STDOUT');
+  const interval = parseDuration(env, 'COFFER_AUDIT_ANCHOR_INTERVAL', true);
+  if (keyFile === null) {
+    for (const other of [
+      'COFFER_AUDIT_ANCHOR_FILE',
+      'COFFER_AUDIT_ANCHOR_STDOUT',
+      'COFFER_AUDIT_ANCHOR_INTERVAL',
+    ]) {
+      if (nonEmpty(env, other) !== undefined) {
+        throw new ConfigError(`${other} needs COFFER_AUDIT_ANCHOR_KEY (the key that signs the checkpoints).`);
+      }
+    }
+    return null;
+  }
+  if (file === null && !stdout) {
+    throw new ConfigError(
+      'COFFER_AUDIT_ANCHOR_KEY needs somewhere to ship the checkpoints: COFFER_AUDIT_ANCHOR_FILE, COFFER_AUDIT_ANCHOR_STDOUT=1, or both.',
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = readAnchorPrivateKey(keyFile);
+  } catch (error) {
+    throw new ConfigError(
+      `COFFER_AUDIT_ANCHOR_KEY: ${error instanceof AnchorKeyError ? error.message : 'the key cannot be read.'} (\`coffer audit anchor-key --out FILE\` makes one.)`,
+    );
+  }
+  return Object.freeze({ keyFile, privateKey, file, stdout, intervalMs: interval ?? 3_600_000 });
+}
+
+function parseAuditRetention(
+  env: Env,
+  cwd: string,
+  dataDir: string,
+): Pick<Config, 'auditAnchors' | 'auditRetentionMs'> {
+  const auditAnchors = parseAuditAnchors(env, cwd, dataDir);
+  const auditRetentionMs = parseDuration(env, 'COFFER_AUDIT_RETENTION', false);
+  if (auditRetentionMs !== null && auditAnchors === null) {
+    throw new ConfigError(
+      'COFFER_AUDIT_RETENTION needs COFFER_AUDIT_ANCHOR_KEY: events are pruned only behind a signed checkpoint.',
+    );
+  }
+  return { auditAnchors, auditRetentionMs };
+}
+
+/** COFFER_DATA_DIR (default ./data) as an absolute path, without parsing the rest of the environment. */
+export function resolveDataDir(env: Env, cwd = process.cwd()): string {
+  const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
+  return isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
+}
+
 export function parseConfig(env: Env, cwd = process.cwd()): Config {
   const logLevel = (nonEmpty(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -304,8 +415,7 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     );
   }
   const databaseUrl = parseDatabaseUrl(nonEmpty(env, 'COFFER_DATABASE_URL'));
-  const dataDir = nonEmpty(env, 'COFFER_DATA_DIR') ?? './data';
-  const dataDirPath = isAbsolute(dataDir) ? dataDir : resolve(cwd, dataDir);
+  const dataDirPath = resolveDataDir(env, cwd);
   const keyringFile = nonEmpty(env, 'COFFER_KEYRING_FILE');
   return Object.freeze({
     host: nonEmpty(env, 'HOST') ?? '127.0.0.1',
@@ -339,5 +449,6 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
       perTenant: parseRate(env, 'COFFER_WATCH_LIMIT_TENANT', 100),
       perKey: parseRate(env, 'COFFER_WATCH_LIMIT_KEY', 10),
     }),
+    ...parseAuditRetention(env, cwd, dataDirPath),
   });
 }

@@ -9,7 +9,8 @@ import { PrometheusMetrics } from '../metrics/prometheus-metrics.js';
 import { KEYRING_CHECK_MS } from '../crypto/keyring-source.js';
 import { readableLogStream } from './readable-log.js';
 import { packageVersion } from './package-version.js';
-import { buildRuntime } from '../composition/runtime.js';
+import { buildAuditAnchoring, buildRuntime } from '../composition/runtime.js';
+import { type AnchorCadenceLog, startAnchorCadence } from '../composition/anchor-cadence.js';
 
 export { packageVersion };
 
@@ -119,6 +120,43 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     keyringTimer = setInterval(() => watcher.check(), KEYRING_CHECK_MS);
     keyringTimer.unref();
   }
+  // Signed checkpoints of the audit chains (docs/audit.md, "Anchors"): every interval, and a last
+  // one on a clean stop, which covers every event this process wrote (none with interval 0: on
+  // demand only).
+  const anchoring = buildAuditAnchoring(
+    config,
+    runtime.repository,
+    config.auditAnchors?.stdout ? { stdout: out } : {},
+  );
+  const anchorLog: AnchorCadenceLog = {
+    written: (checkpoint, pruned) => {
+      logger.info(
+        { checkpoint: checkpoint.seq, chains: checkpoint.chains.length },
+        'audit checkpoint written',
+      );
+      if (pruned !== null && pruned.events > 0) {
+        logger.info(
+          { events: pruned.events, chains: pruned.chains.length },
+          'audit events pruned behind the checkpoint',
+        );
+      }
+      for (const r of pruned?.refused ?? []) {
+        logger.warn(
+          { chain: r.chainId, problem: r.problem },
+          'audit chain not pruned: it does not verify up to the checkpoint',
+        );
+      }
+    },
+    failed: (error: unknown) =>
+      logger.error(
+        { err: { message: error instanceof Error ? error.message : String(error) } },
+        'audit checkpoint failed',
+      ),
+  };
+  const cadence =
+    anchoring === null
+      ? null
+      : startAnchorCadence(anchoring, config.auditAnchors?.intervalMs ?? 0, anchorLog);
   if (config.tls === null && !isLoopbackHost(config.host)) {
     logger.warn(
       { host: config.host },
@@ -135,6 +173,15 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     if (keyringTimer !== null) clearInterval(keyringTimer);
     try {
       await app?.close();
+      await cadence?.stop();
+      if (anchoring !== null && (config.auditAnchors?.intervalMs ?? 0) > 0) {
+        try {
+          const last = await anchoring.checkpoint();
+          anchorLog.written(last, null);
+        } catch (error) {
+          anchorLog.failed(error);
+        }
+      }
       await runtime.close();
       logger.info('stopped');
       logger.flush?.();
@@ -171,6 +218,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
     ).app;
   } catch (error) {
     if (keyringTimer !== null) clearInterval(keyringTimer);
+    await cadence?.stop();
     await runtime.close();
     throw error;
   }

@@ -139,7 +139,28 @@ const ENTRIES: readonly UsageEntry[] = [
     command: 'audit',
     sub: 'verify',
     text: `  audit verify [--tenant T]              Check the audit hash chains (every tenant's, and the platform's);
-                                         exits 1 naming the first event that does not verify`,
+                                         exits 1 naming the first event that does not verify
+  audit verify --anchors FILE [--anchor-public-key PUB]
+                                         Also check them against signed checkpoints (repeatable):
+                                         truncation, deleted chains, rewrites, a forged anchors file`,
+  },
+  {
+    command: 'audit',
+    sub: 'checkpoint',
+    text: `  audit checkpoint                       Sign every chain's head now (COFFER_AUDIT_ANCHOR_KEY) and append
+                                         it to COFFER_AUDIT_ANCHOR_FILE; prints the checkpoint line`,
+  },
+  {
+    command: 'audit',
+    sub: 'prune',
+    text: `  audit prune                            A checkpoint, then delete events older than COFFER_AUDIT_RETENTION
+                                         that it covers (never past it)`,
+  },
+  {
+    command: 'audit',
+    sub: 'anchor-key',
+    text: `  audit anchor-key --out FILE            Make the Ed25519 key that signs checkpoints (FILE, mode 0600)
+                                         and its public key (FILE.pub), outside the data directory`,
   },
   {
     command: 'audit',

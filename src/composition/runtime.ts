@@ -1,7 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
+import { AuditAnchoring, type CheckpointSink } from '../core/audit-anchoring.js';
 import { AuditService } from '../core/audit-service.js';
+import { anchorSigner } from '../crypto/anchor-key.js';
+import { fileCheckpointSink, streamCheckpointSink } from './checkpoint-sinks.js';
 import { type AuditSink, AuditTrail } from '../core/audit-trail.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { type CofferCore, createCore } from '../core/coffer-core.js';
@@ -147,18 +150,49 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
   }
 }
 
-/** What `coffer audit verify|export` needs: the trail, without the keyring (no key reads a hash chain). */
+/**
+ * The signed checkpoints of the audit chains, when COFFER_AUDIT_ANCHOR_KEY is set: signed with that
+ * key, shipped to the anchors file and, when `stdout` is given (the server with
+ * COFFER_AUDIT_ANCHOR_STDOUT, the CLI always), to it; `extraSinks` are any others.
+ */
+export function buildAuditAnchoring(
+  config: Config,
+  repository: Repository,
+  options: { stdout?: NodeJS.WritableStream; extraSinks?: readonly CheckpointSink[]; clock?: Clock } = {},
+): AuditAnchoring | null {
+  const anchors = config.auditAnchors;
+  if (anchors === null) return null;
+  const sinks: CheckpointSink[] = [];
+  if (anchors.file !== null) sinks.push(fileCheckpointSink(anchors.file));
+  if (options.stdout !== undefined) sinks.push(streamCheckpointSink('stdout', options.stdout));
+  sinks.push(...(options.extraSinks ?? []));
+  return new AuditAnchoring({
+    repository,
+    signer: anchorSigner(anchors.privateKey),
+    sinks,
+    clock: options.clock ?? systemClock,
+    retentionMs: config.auditRetentionMs,
+  });
+}
+
+/** What `coffer audit …` needs: the trail, without the keyring (no key reads a hash chain). */
 export interface AuditRuntime {
   readonly audit: AuditService;
+  /** Null without COFFER_AUDIT_ANCHOR_KEY. */
+  readonly anchoring: AuditAnchoring | null;
   close(): Promise<void>;
 }
 
 /** The audit half of the runtime, over existing data only: creates no database and no key file. */
-export async function buildAuditRuntime(config: Config): Promise<AuditRuntime> {
+export async function buildAuditRuntime(
+  config: Config,
+  options: { stdout?: NodeJS.WritableStream } = {},
+): Promise<AuditRuntime> {
   assertDataExists(config);
   const repository = await openRepository(config);
   return {
     audit: new AuditService({ repository, audit: new AuditTrail({ repository, clock: systemClock }) }),
+    anchoring: buildAuditAnchoring(config, repository, options),
     close: () => repository.close(),
   };
 }

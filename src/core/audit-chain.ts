@@ -63,8 +63,14 @@ export type ChainCheck =
       readonly ok: true;
       readonly chainId: string;
       readonly tenantId: string;
+      /** Events present and verified (after the prune point). */
       readonly events: number;
       readonly head: AuditHead;
+      /**
+       * Where the stored events start from: seq 0 and GENESIS_HASH, or the prune point (the newest
+       * pruned event's seq and hash), which only a signed checkpoint can vouch for (verify --anchors).
+       */
+      readonly from: AuditHead;
     }
   | {
       readonly ok: false;
@@ -77,16 +83,36 @@ export type ChainCheck =
 const BATCH = 1_000;
 
 /**
- * Walks one chain from its first event; names the first event that does not verify. `tenantId` is
- * the tenant its head row names: every event must name it too.
+ * Walks one chain from its first stored event (seq 1, or the one after its prune point) to its
+ * head; names the first event that does not verify. `tenantId` is the tenant its head row names:
+ * every event must name it too. Safe while the chain's owner keeps appending: the head is read
+ * first and the walk stops there; events past it are accepted only if the head has moved on to cover
+ * them since (appended meanwhile, checked next time). Safe while pruning runs: a break found after
+ * the prune point moved is walked again from the new one.
  */
 export async function verifyChain(
-  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
+  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead' | 'getAuditPrunePoint'>,
   chain: { readonly chainId: string; readonly tenantId: string },
 ): Promise<ChainCheck> {
+  const { chainId } = chain;
+  const prunePoint = async (): Promise<AuditHead> =>
+    (await reads.getAuditPrunePoint(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
+  for (let attempt = 0; ; attempt++) {
+    const from = await prunePoint();
+    const check = await walk(reads, chain, from, attempt);
+    if (check === 'again') continue;
+    if (!check.ok && attempt === 0 && (await prunePoint()).seq !== from.seq) continue;
+    return check;
+  }
+}
+
+async function walk(
+  reads: Pick<RepositoryReads, 'listAuditEvents' | 'getAuditHead'>,
+  chain: { readonly chainId: string; readonly tenantId: string },
+  from: AuditHead,
+  attempt: number,
+): Promise<ChainCheck | 'again'> {
   const { chainId, tenantId } = chain;
-  let expected = 1;
-  let prev = GENESIS_HASH;
   const broken = (seq: number, problem: string): ChainCheck => ({
     ok: false,
     chainId,
@@ -94,12 +120,16 @@ export async function verifyChain(
     seq,
     problem,
   });
-  for (;;) {
+  const head = await reads.getAuditHead(chainId);
+  const last = head?.seq ?? Number.MAX_SAFE_INTEGER;
+  let expected = from.seq + 1;
+  let prev = from.hash;
+  while (expected <= last) {
     const page = await reads.listAuditEvents({
       chainId,
       direction: 'asc',
       afterSeq: expected - 1,
-      limit: BATCH,
+      limit: Math.min(BATCH, last - expected + 1),
     });
     for (const e of page) {
       if (e.seq !== expected) {
@@ -119,18 +149,30 @@ export async function verifyChain(
     }
     if (page.length < BATCH) break;
   }
-  const events = expected - 1;
-  const head = await reads.getAuditHead(chainId);
-  if (head === null) {
-    return events === 0
-      ? { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH } }
-      : broken(events, 'the chain head is missing');
+  if (from.seq > 0) {
+    // Pruned events are gone; nothing may sit at or below the prune point either.
+    const [first] = await reads.listAuditEvents({ chainId, direction: 'asc', limit: 1 });
+    if (first !== undefined && first.seq <= from.seq) {
+      return broken(first.seq, `it is at or below the prune point (seq ${from.seq})`);
+    }
   }
-  if (head.seq !== events || !head.hash.equals(prev)) {
+  const end = expected - 1;
+  const events = end - from.seq;
+  if (head === null) {
+    if (end === 0) return { ok: true, chainId, tenantId, events, head: { seq: 0, hash: GENESIS_HASH }, from };
+    // A chain its owner created during the walk has a head now: walk again against it.
+    if (attempt === 0 && (await reads.getAuditHead(chainId)) !== null) return 'again';
+    return broken(end, 'the chain head is missing');
+  }
+  if (head.seq !== end || !head.hash.equals(prev)) {
     return broken(
-      Math.min(head.seq, events + 1),
-      `the chain head is at seq ${head.seq} but the events end at seq ${events} (the newest events were deleted or the head was edited)`,
+      Math.min(head.seq, end + 1),
+      `the chain head is at seq ${head.seq} but the events end at seq ${end} (the newest events were deleted or the head was edited)`,
     );
   }
-  return { ok: true, chainId, tenantId, events, head };
+  const [beyond] = await reads.listAuditEvents({ chainId, direction: 'asc', afterSeq: head.seq, limit: 1 });
+  if (beyond !== undefined && ((await reads.getAuditHead(chainId))?.seq ?? 0) < beyond.seq) {
+    return broken(beyond.seq, `it follows the chain head at seq ${head.seq} (the head was moved back)`);
+  }
+  return { ok: true, chainId, tenantId, events, head, from };
 }

@@ -1,6 +1,8 @@
 import type { Repository } from './ports/repository.js';
 import { requirePermission } from './actor.js';
+import { type AnchoredReport, checkAgainstAnchors } from './audit-anchor-check.js';
 import { type ChainCheck, verifyChain } from './audit-chain.js';
+import type { SignedCheckpoint } from './audit-checkpoint.js';
 import type { AuditTrail } from './audit-trail.js';
 import { type Caller, callContextOf } from './call-context.js';
 import { ForbiddenError, InvalidError } from './errors.js';
@@ -79,7 +81,7 @@ function encodeCursor(last: AuditPosition): string {
 type DecodedCursor =
   { readonly v: 1; readonly before: number } | { readonly v: 2; readonly at: AuditPosition };
 
-const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const isNonNegative = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 function decodeCursor(cursor: string): DecodedCursor {
   const invalid = () =>
@@ -92,8 +94,8 @@ function decodeCursor(cursor: string): DecodedCursor {
   }
   if (typeof parsed !== 'object' || parsed === null) throw invalid();
   const c = parsed as { v?: unknown; before?: unknown; t?: unknown; c?: unknown; s?: unknown };
-  if (c.v === 1 && isPositive(c.before) && c.before >= 1) return { v: 1, before: c.before };
-  if (c.v === 2 && isPositive(c.t) && typeof c.c === 'string' && isPositive(c.s) && c.s >= 1) {
+  if (c.v === 1 && isNonNegative(c.before) && c.before >= 1) return { v: 1, before: c.before };
+  if (c.v === 2 && isNonNegative(c.t) && typeof c.c === 'string' && isNonNegative(c.s) && c.s >= 1) {
     return { v: 2, at: { time: c.t, chainId: c.c, seq: c.s } };
   }
   throw invalid();
@@ -173,6 +175,20 @@ export class AuditService {
     const out: ChainCheck[] = [];
     for (const chain of chains) out.push(await verifyChain(this.#deps.repository, chain));
     return out;
+  }
+
+  /**
+   * Checks the database against signed checkpoints (already loaded and checked as a sequence):
+   * truncated chains, deleted chains, rewritten events, pruning past a checkpoint. `checks` are
+   * `verify`'s results for every chain.
+   */
+  async verifyAgainstAnchors(
+    caller: Caller,
+    checkpoints: readonly SignedCheckpoint[],
+    checks: readonly ChainCheck[],
+  ): Promise<AnchoredReport> {
+    requireOperator(caller);
+    return checkAgainstAnchors(this.#deps.repository, checkpoints, checks);
   }
 
   /**

@@ -39,7 +39,7 @@ function chainIdOf(writerId: string, lane: Lane, tenantId: string): string {
   return `${writerId}/${lane}/${tenantId}`;
 }
 
-/** How often a chain's head guess may turn out stale within one transaction before it fails. */
+/** A bound on re-reading a chain's head in one transaction (after a locked read, one retry suffices). */
 const HEAD_RETRIES = 8;
 
 /** What one event says happened: the tenant addressed, the action and the resource (names or ids). */
@@ -280,8 +280,9 @@ export class AuditTrail {
 
   /**
    * An event with no change to join (a read, a refusal). Such events are group-committed: while one
-   * transaction of them commits, the next ones queue and then share a single transaction (each still
-   * one INSERT, and each caller still waits for the commit that holds its event). On SQLite with
+   * transaction of them commits, the next ones queue and then share a single transaction (one
+   * multi-row INSERT, one head update per chain; each caller still waits for the commit that holds
+   * its event). On SQLite with
    * `synchronous=FULL` that is one fsync per batch instead of one per read.
    */
   async #appendAlone(
@@ -385,7 +386,8 @@ export class AuditTrail {
       if (chain === undefined) continue;
       let head = this.#heads.get(chainId) ?? null;
       for (let attempt = 0; ; attempt++) {
-        head ??= (await tx.getAuditHead(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
+        // Unknown or stale: take the head row (its lock only ever waits for this process) and read it.
+        head ??= (await tx.lockAuditHead(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
         let tip: AuditHead = head;
         const events = chain.items.map(({ fields }) => {
           const event = chainEvent(tip, fields);
@@ -402,7 +404,8 @@ export class AuditTrail {
           break;
         }
         // The remembered head was stale (a transaction of this process that failed, or one that
-        // committed after this guess was taken): read the chain's head as this transaction sees it.
+        // committed after this guess was taken), or another transaction of this process created the
+        // chain first: lock and read the head. Once locked it cannot move, so this ends at once.
         if (attempt >= HEAD_RETRIES) throw new Error('audit: the chain head kept moving');
         head = null;
       }

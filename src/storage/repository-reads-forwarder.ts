@@ -40,6 +40,9 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listPendingHeads: true,
   nextPendingDelivery: true,
   listTenantAuditEvents: true,
+  getLatestAuditCheckpoint: true,
+  getAuditCheckpointSince: true,
+  getAuditPrunePoint: true,
 };
 
 /**

@@ -176,6 +176,19 @@ describe('coffer audit verify and export', () => {
     );
   });
 
+  it('fails when the head was moved back over events that are still there', async () => {
+    const dir = copyOfData();
+    const r = chain(dir, 'default', 'r');
+    tamper(
+      dir,
+      `UPDATE audit_chains SET seq = 2, hash = (SELECT hash FROM audit_events WHERE chain_id = '${r}' AND seq = 2)
+        WHERE chain_id = '${r}'`,
+    );
+    const result = await verify(dir);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /does not verify at seq 3: it follows the chain head at seq 2/);
+  });
+
   it('fails when a chain head row is deleted, or an event is moved to another tenant or chain', async () => {
     const headless = copyOfData();
     tamper(headless, `DELETE FROM audit_chains WHERE chain_id = '${chain(headless, 'default', 'r')}'`);

@@ -27,6 +27,7 @@ const AUDIT_PAGE = 25;
 /** The fields of `GET /api/{tenant}/audit`'s answer these steps read. */
 interface AuditPageBody {
   readonly events: readonly {
+    readonly chainId: string;
     readonly seq: number;
     readonly actor: string;
     readonly action: string;
@@ -413,16 +414,21 @@ describe('web console in Chromium', () => {
 
   it('audit trail: the rows of what was just done, filterable, with the page links checked', async () => {
     await signIn(server.adminToken);
+    const answered = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/default/audit');
     await page.getByRole('link', { name: 'Audit trail' }).click();
+    const first = (await (await answered).json()) as AuditPageBody;
     await page.getByRole('heading', { level: 1, name: 'Audit trail' }).waitFor();
     const table = page.getByRole('table');
     const rows = table.locator('tbody tr');
     await rows.first().waitFor();
     assert.equal(await rows.count(), 25, 'a full first page: every call above was recorded');
-    // The newest page of a real chain is consecutive: every link on it is checked, and holds.
+    // The newest page holds the newest events of each of the tenant's chains (changes, reads), each
+    // run consecutive: every link within a chain is checked, and holds.
+    const chains = new Set(first.events.map((e) => e.chainId)).size;
+    assert.ok(chains >= 2, 'events of several chains on one page');
     assert.match(
       await page.getByRole('region', { name: 'Chain verification' }).innerText(),
-      /This page links correctly \(24 links checked\)[\s\S]*coffer audit verify/,
+      new RegExp(`This page links correctly \\(${25 - chains} links checked\\)[\\s\\S]*coffer audit verify`),
     );
     await assertAccessible('audit trail');
     await screenshot(page, 'audit-trail');
@@ -611,15 +617,18 @@ describe('web console in Chromium', () => {
 
     // Tamper with the file as someone with write access would: one event names a predecessor that
     // is not the one before it. The console checks the links of the page it shows.
-    const pair = newest.body.events.findIndex((e, i) => newest.body.events[i + 1]?.seq === e.seq - 1);
+    const pair = newest.body.events.findIndex(
+      (e, i) =>
+        newest.body.events[i + 1]?.seq === e.seq - 1 && newest.body.events[i + 1]?.chainId === e.chainId,
+    );
     const victim = newest.body.events[pair];
     const predecessor = newest.body.events[pair + 1];
     assert.ok(victim !== undefined && predecessor !== undefined, 'two consecutive events on the page');
     const db = new Database(join(server.dataDir, DATABASE_FILE));
     try {
       const changed = db
-        .prepare("UPDATE audit_events SET prev_hash = ? WHERE tenant_id = 'default' AND seq = ?")
-        .run(randomBytes(32), victim.seq);
+        .prepare('UPDATE audit_events SET prev_hash = ? WHERE chain_id = ? AND seq = ?')
+        .run(randomBytes(32), victim.chainId, victim.seq);
       assert.equal(changed.changes, 1);
     } finally {
       db.close();

@@ -1236,6 +1236,71 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       }
     });
 
+    contract(
+      'audit anchors: a checkpoint number is taken once; the newest is what the next links to',
+      async (repo) => {
+        assert.equal(await repo.getLatestAuditCheckpoint(), null);
+        const first = { seq: 1, hash: 'a'.repeat(64), time: T0, line: '{"seq":1}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(first)), true);
+        const again = { ...first, hash: 'b'.repeat(64), line: '{"seq":1,"other":true}' };
+        assert.equal(await repo.transaction((tx) => tx.recordAuditCheckpoint(again)), false);
+        await repo.transaction((tx) => tx.recordAuditCheckpoint({ ...first, seq: 2, hash: 'c'.repeat(64) }));
+        assert.deepEqual(await repo.getLatestAuditCheckpoint(), { ...first, seq: 2, hash: 'c'.repeat(64) });
+        await repo.transaction((tx) =>
+          tx.recordAuditCheckpoint({ ...first, seq: 3, hash: 'd'.repeat(64), time: T0 + 1000 }),
+        );
+        assert.equal((await repo.getAuditCheckpointSince(T0))?.seq, 1);
+        assert.equal((await repo.getAuditCheckpointSince(T0 + 1))?.seq, 3);
+        assert.equal(await repo.getAuditCheckpointSince(T0 + 1001), null);
+      },
+    );
+
+    contract(
+      'audit anchors: pruning deletes one chain up to a point, and the chain verifies from it',
+      async (repo) => {
+        const chainId = chainOf('t1');
+        await repo.transaction(async (tx) => {
+          for (let i = 1; i <= 5; i++) await appendEvent(tx, 't1');
+          await appendEvent(tx, 't2');
+        });
+        const events = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 });
+        const third = events[2];
+        assert.ok(third);
+        assert.equal(await repo.getAuditPrunePoint(chainId), null);
+        const through = { seq: 3, hash: third.hash };
+        assert.equal(await repo.transaction((tx) => tx.pruneAuditEvents(chainId, through)), 3);
+        assert.deepEqual(await repo.getAuditPrunePoint(chainId), through);
+        const left = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 });
+        assert.deepEqual(
+          left.map((e) => e.seq),
+          [4, 5],
+        );
+        const t2 = await repo.listAuditEvents({ chainId: chainOf('t2'), direction: 'asc', limit: 10 });
+        assert.equal(t2.length, 1);
+        assert.deepEqual(await verifyChain(repo, { chainId, tenantId: 't1' }), {
+          ok: true,
+          chainId,
+          tenantId: 't1',
+          events: 2,
+          head: { seq: 5, hash: events[4]?.hash },
+          from: through,
+        });
+        // A second pruner that walked from an older point cannot move the prune point back.
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.pruneAuditEvents(chainId, { seq: 2, hash: events[1]?.hash ?? GENESIS_HASH }),
+          ),
+          0,
+        );
+        assert.deepEqual(await repo.getAuditPrunePoint(chainId), through);
+        // A prune point that is not the hash the rest links from breaks the chain at its first event.
+        await repo.transaction((tx) => tx.pruneAuditEvents(chainId, { seq: 3, hash: Buffer.alloc(32, 1) }));
+        const broken = await verifyChain(repo, { chainId, tenantId: 't1' });
+        assert.equal(broken.ok, false);
+        assert.equal(broken.ok ? 0 : broken.seq, 4);
+      },
+    );
+
     // Two instances in one process take turns here: SQLite's busy wait would block the one thread that
     // both share. test/audit/audit-chains-processes.test.ts runs several OS processes truly at once.
     test('audit: two instances append to their own chains of one tenant; each verifies', async () => {
@@ -1261,6 +1326,7 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
             tenantId: 't1',
             events: 2 * per,
             head: { seq: 2 * per, hash: events.at(-1)?.hash },
+            from: { seq: 0, hash: GENESIS_HASH },
           });
         }
       } finally {

@@ -117,7 +117,7 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
     manifest.acmeManaged,
   );
 
-  // New writes land after the old ones, on the same chains.
+  // New writes land on chains of this process (ADR 0011); the old chains stay as they were.
   const put = await request(server.url, 'PUT', '/api/default/secrets/DB_PASSWORD', {
     token: tokens.admin,
     body: { value: 'db-v4' },
@@ -127,11 +127,39 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
   assert.equal(after.text, 'db-v4');
 }
 
-function assertVerified(result: { code: number | null; stdout: string; stderr: string }): void {
+/**
+ * The old chains (one per tenant and the platform's, named by tenant id, hashed in canonical form 1)
+ * verify; returns their summary lines, so that the caller can see that they did not change.
+ */
+function assertVerified(
+  result: { code: number | null; stdout: string; stderr: string },
+  chains: number,
+): string[] {
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^Audit trail verified: 3 chain\(s\), \d+ event\(s\)\./);
+  assert.match(
+    result.stdout,
+    new RegExp(`^Audit trail verified: ${chains} chain\\(s\\), \\d+ event\\(s\\)\\.`),
+  );
+  const legacy = result.stdout
+    .split('\n')
+    .filter((l) => /^ {2}(tenant '[^']+'|the platform chain): seq/.test(l));
+  assert.equal(legacy.length, 3, result.stdout);
   assert.match(result.stdout, /\n {2}tenant 'default': seq \d+/);
   assert.match(result.stdout, /\n {2}tenant 'acme': seq \d+/);
+  return legacy;
+}
+
+/** After the server ran: the old chains unchanged, and new chains (of its writer) beside them. */
+function assertVerifiedAfter(
+  result: { code: number | null; stdout: string; stderr: string },
+  legacy: string[],
+): void {
+  assert.equal(result.code, 0, result.stderr);
+  const chains = Number(/^Audit trail verified: (\d+) chain/.exec(result.stdout)?.[1]);
+  assert.ok(chains > 3, result.stdout);
+  assert.deepEqual(assertVerified(result, chains), legacy);
+  assert.match(result.stdout, /\n {2}tenant 'default', chain [0-9a-f]{24}\/c\/default: seq \d+/);
+  assert.match(result.stdout, /\n {2}tenant 'default', chain [0-9a-f]{24}\/r\/default: seq \d+/);
 }
 
 for (const version of versions) {
@@ -139,8 +167,8 @@ for (const version of versions) {
     it('SQLite: the data directory opens, migrates and serves what it held', async () => {
       const dataDir = copyDir(join(FIXTURES, version, 'sqlite'));
       const manifest = manifestOf(dataDir);
-      // The old trail verifies before today's code has touched it…
-      assertVerified(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }));
+      // The old trail verifies before today's code has written to it (migrated, it is unchanged)…
+      const legacy = assertVerified(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }), 3);
       const server = await startTestServer({ dataDir });
       try {
         assert.equal(server.adminToken, '', 'no second bootstrap key on a database that has keys');
@@ -148,8 +176,8 @@ for (const version of versions) {
       } finally {
         await server.close({ keepData: true });
       }
-      // …and after, with the events written since.
-      assertVerified(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }));
+      // …and after, with the events written since on new chains.
+      assertVerifiedAfter(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }), legacy);
     });
 
     it('PostgreSQL: the dump loads, migrates and serves what it held', async () => {
@@ -158,7 +186,7 @@ for (const version of versions) {
       const manifest = manifestOf(dataDir);
       const schema = await loadDump(join(fixture, 'dump.sql'));
       const env = { COFFER_DATABASE_URL: schema.url, COFFER_DATA_DIR: dataDir };
-      assertVerified(await runCoffer(['audit', 'verify'], env));
+      const legacy = assertVerified(await runCoffer(['audit', 'verify'], env), 3);
       const server = await startTestServer({ dataDir, env: { COFFER_DATABASE_URL: schema.url } });
       try {
         assert.equal(server.adminToken, '', 'no second bootstrap key on a database that has keys');
@@ -166,7 +194,7 @@ for (const version of versions) {
       } finally {
         await server.close({ keepData: true });
       }
-      assertVerified(await runCoffer(['audit', 'verify'], env));
+      assertVerifiedAfter(await runCoffer(['audit', 'verify'], env), legacy);
     });
   });
 }

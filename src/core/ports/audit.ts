@@ -34,9 +34,16 @@ export interface AuditReads {
 
 export interface AuditWrites {
   /**
+   * The chain's head, for this transaction to move: on PostgreSQL row-locked until the transaction
+   * ends (`SELECT … FOR UPDATE`; only the chain's owner ever takes it, so it waits at most for
+   * another transaction of the same process, never for another node); on SQLite the one writer
+   * connection already excludes every other writer. Null when the chain has no head row yet.
+   */
+  lockAuditHead(chainId: string): Promise<AuditHead | null>;
+  /**
    * Moves the chain's head from `from` to `to` if it is still at `from`, creating the chain when
-   * `from.seq` is 0; false when it was not there (the caller's head in memory was stale: re-read it
-   * with `getAuditHead` inside the transaction, chain again, retry). Only the chain's owner writes
+   * `from.seq` is 0; false when it was not there (the caller's head in memory was stale: take it with
+   * `lockAuditHead`, chain again, retry). Only the chain's owner writes
    * it, so on PostgreSQL this row lock is never contended across processes.
    */
   advanceAuditHead(chain: AuditChainRef, from: AuditHead, to: AuditHead): Promise<boolean>;

@@ -1,5 +1,6 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
@@ -13,7 +14,7 @@ import type { WebhookReads, WebhookWrites } from './webhooks.js';
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, WebhookReads {}
+  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, WebhookReads, AuditAnchorReads {}
 
 export interface RepositoryTx
   extends
@@ -23,7 +24,8 @@ export interface RepositoryTx
     StoreWrites,
     SecretWrites,
     AuditWrites,
-    WebhookWrites {}
+    WebhookWrites,
+    AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';

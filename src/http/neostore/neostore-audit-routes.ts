@@ -54,7 +54,7 @@ export function neostoreAuditRoutes(core: CofferCore): FastifyPluginAsyncTypebox
           operationId: 'listAuditEvents',
           tags: ['Audit'],
           summary: "Read the tenant's audit trail",
-          description: `Events of the tenant's hash chain, newest first, ${AUDIT_PAGE_MAX} at most per page; follow \`nextCursor\` for older ones. Filters: \`action\`, \`actor\`, \`since\` (inclusive), \`until\` (exclusive). Reading is itself recorded. Requires \`audit:read\`.`,
+          description: `Events of the tenant's hash chains, newest first (by time, then chain id, then seq), ${AUDIT_PAGE_MAX} at most per page; follow \`nextCursor\` for older ones. Filters: \`action\`, \`actor\`, \`since\` (inclusive), \`until\` (exclusive). Reading is itself recorded. Requires \`audit:read\`.`,
           params: Type.Object({ tenantId: TenantParam }),
           querystring: AuditQuery,
           response: { 200: AuditPage, ...problems(400, 401, 403) },

@@ -32,7 +32,11 @@ export type ApiKeyCreatedResponse = Static<typeof ApiKeyCreatedResponse>;
 
 export const AuditEvent = Type.Object(
   {
-    seq: Type.Integer({ description: "Position in the tenant's chain: 1, 2, 3…" }),
+    chainId: Type.String({
+      description:
+        "The hash chain it is a link of (opaque). A tenant's trail is several chains: one per Coffer process and kind of event (docs/audit.md).",
+    }),
+    seq: Type.Integer({ description: 'Position in its chain: 1, 2, 3…' }),
     time: Type.String({ format: 'date-time' }),
     actor: Type.String({ description: '`key:<name>`, `service:<name>`, `operator` or `anonymous`.' }),
     action: Type.String(),
@@ -50,7 +54,9 @@ export type AuditEvent = Static<typeof AuditEvent>;
 
 export const AuditPage = Type.Object(
   {
-    events: Type.Array(AuditEvent, { description: 'Newest first.' }),
+    events: Type.Array(AuditEvent, {
+      description: 'Newest first: by time, then chain id, then seq (all descending).',
+    }),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
   },
   { additionalProperties: false },

@@ -164,6 +164,15 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
       }
       return rows.map(chainInfo).sort(byChainId);
     },
+    /** Waits (READ COMMITTED) for a transaction of this process holding the row, then reads its commit. */
+    async lockAuditHead(chainId: string): Promise<AuditHead | null> {
+      const row = await conn.one(
+        'coffer_lock_audit_chain',
+        'SELECT seq, hash FROM audit_chains WHERE chain_id = $1 FOR UPDATE',
+        [chainId],
+      );
+      return row ? { seq: num(row, 'seq'), hash: blob(row, 'hash') } : null;
+    },
     /**
      * Only the chain's owner writes its row, so the row lock this takes waits at most for another
      * transaction of the same process on the same chain, never for another node. Under READ

@@ -135,6 +135,26 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     `,
   },
   {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // node (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY,
+        hash TEXT COLLATE "C" NOT NULL,
+        time BIGINT NOT NULL,
+        line TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT COLLATE "C" PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        hash BYTEA NOT NULL
+      );
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // As SQLite's version 7: the signing secret sealed, the feed cursor, the delivery lease.

@@ -4,6 +4,7 @@ import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
+import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
@@ -23,6 +24,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresSecretQueries(conn),
     ...postgresAuditQueries(conn),
     ...postgresWebhookQueries(conn),
+    ...postgresAuditAnchorQueries(conn),
   };
 }
 

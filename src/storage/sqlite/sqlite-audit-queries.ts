@@ -162,6 +162,10 @@ export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWr
       }
       return rows.map(chainInfo).sort(byChainId);
     },
+    /** The single writer connection: no other writer runs while this transaction does. */
+    async lockAuditHead(chainId: string): Promise<AuditHead | null> {
+      return queries.getAuditHead(chainId);
+    },
     /** Only this process writes its chains, and the single writer connection orders its transactions. */
     async advanceAuditHead(chain: AuditChainRef, from: AuditHead, to: AuditHead): Promise<boolean> {
       const result =

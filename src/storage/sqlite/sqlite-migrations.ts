@@ -144,6 +144,26 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     `,
   },
   {
+    version: 4,
+    name: 'audit anchors',
+    // docs/adr/0013-audit-anchors.md. audit_checkpoints numbers the signed checkpoints across every
+    // process (the signed copies live outside the database); audit_prune_points holds, per chain, the
+    // newest pruned event (seq, hash) that the remaining events link from.
+    sql: `
+      CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        line TEXT NOT NULL
+      );
+      CREATE TABLE audit_prune_points (
+        chain_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL
+      );
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // The signing secret is sealed (envelope encryption): three columns, never plaintext. `cursor` is

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
+import { sqliteAuditAnchorQueries } from './sqlite-audit-anchor-queries.js';
 import { sqliteAuditQueries } from './sqlite-audit-queries.js';
 import {
   BUSY_TIMEOUT_MS,
@@ -27,6 +28,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteSecretQueries(conn),
     ...sqliteAuditQueries(conn),
     ...sqliteWebhookQueries(conn),
+    ...sqliteAuditAnchorQueries(conn),
   };
 }
 
