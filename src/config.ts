@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { AnchorKeyError, readAnchorPrivateKey } from './crypto/anchor-key.js';
 import { DEFAULT_LIMITS } from './core/coffer-core.js';
 import { KEK_BYTES } from './crypto/keyring.js';
+import { type JwtAuthConfig, readJwtAuth } from './config-jwt-auth.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -62,6 +63,8 @@ export interface Config {
   /** COFFER_METRICS_TOKEN: when set, `/metrics` wants `Authorization: Bearer <it>`; null: open. */
   readonly metricsToken: string | null;
   readonly oidc: OidcConfig | null;
+  /** COFFER_JWT_AUTH or COFFER_JWT_AUTH_FILE: JWT login mounts and roles (docs/vault.md); null: none. */
+  readonly jwtAuth: JwtAuthConfig | null;
   /** The keyring file (COFFER_KEYRING_FILE, default `keyring.json` in the data directory); unused with COFFER_MASTER_KEY. */
   readonly keyringFile: string;
   /** COFFER_TLS_CERT + COFFER_TLS_KEY (PEM files, read at start-up); null serves plain HTTP. */
@@ -430,6 +433,13 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     envsPrefix: parsePathPrefix(env, 'COFFER_ENVS_PREFIX'),
     metricsToken: parseMetricsToken(nonEmpty(env, 'COFFER_METRICS_TOKEN')),
     oidc: parseOidc(env),
+    jwtAuth: readJwtAuth(
+      nonEmpty(env, 'COFFER_JWT_AUTH'),
+      nonEmpty(env, 'COFFER_JWT_AUTH_FILE'),
+      cwd,
+      isAcceptableIdpUrl,
+      (message) => new ConfigError(message),
+    ),
     keyringFile: keyringFile === undefined ? join(dataDirPath, 'keyring.json') : resolve(cwd, keyringFile),
     tls: parseTls(env, cwd),
     authFailureLimit: parseRate(env, 'COFFER_AUTH_FAILURE_LIMIT', 20),

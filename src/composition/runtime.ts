@@ -130,6 +130,17 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
       watchLimits: { perTenant: config.watch.perTenant, perKey: config.watch.perKey },
       watchHeartbeatMs: config.watch.heartbeatMs,
       webhooksAllowPrivate: config.webhooks.allowPrivate,
+      ...(config.jwtAuth === null
+        ? {}
+        : {
+            jwtLogin: {
+              mounts: config.jwtAuth.mounts,
+              verifier: new (await import('../oidc/jwt-login-verifier.js')).JwtLoginVerifier(
+                config.jwtAuth,
+                options.onIdentityProviderUnavailable,
+              ),
+            },
+          }),
     });
     return {
       config,

@@ -6,12 +6,16 @@ import type { Grants, Permission } from './permissions.js';
  * result to the core, which alone decides what the actor may do.
  */
 export type Actor =
-  /** A tenant's API key: its own tenant only, never a managed store. */
+  /**
+   * A tenant's API key: its own tenant only, never a managed store. Also a verified OIDC JWT and a
+   * token issued by a login, which `session` tells apart (absent: a stored API key).
+   */
   | {
       readonly kind: 'api_key';
       readonly tenantId: string;
       readonly keyName: string;
       readonly grants: Grants;
+      readonly session?: CredentialSession;
     }
   /**
    * A platform service (Cloudflare `system/` endpoints): only the stores it manages, in tenants that
@@ -20,6 +24,14 @@ export type Actor =
   | { readonly kind: 'service'; readonly serviceName: string }
   /** The local operator running the CLI against the data directory (file access is the credential). */
   | { readonly kind: 'operator' };
+
+/**
+ * What expires about a tenant credential that is not a stored API key (docs/adr/0015-issued-tokens-and-jwt-login.md):
+ * a token issued by a login (its accessor, its expiry when authenticated) or an OIDC JWT (its `exp`).
+ */
+export type CredentialSession =
+  | { readonly kind: 'issued_token'; readonly accessor: string; readonly expiresAt: number }
+  | { readonly kind: 'oidc_jwt'; readonly expiresAt: number | null };
 
 export const OPERATOR: Actor = Object.freeze({ kind: 'operator' });
 

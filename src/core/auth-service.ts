@@ -5,13 +5,17 @@ import { type BearerVerifier, looksLikeJwt } from './bearer-verifier.js';
 import { RateLimitedError, UnauthenticatedError, UnavailableError } from './errors.js';
 import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { grantsOf } from './permissions.js';
+import { type Clock, systemClock } from './clock.js';
+import { issuedTokenKeyName } from './token-service.js';
 import type { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 
 export interface AuthServiceDeps {
   readonly repository: Pick<
     Repository,
-    'findApiKeyByHash' | 'findServiceByHash' | 'credentialsEpoch' | 'getTenant'
+    'findApiKeyByHash' | 'findServiceByHash' | 'findIssuedTokenByHash' | 'credentialsEpoch' | 'getTenant'
   >;
+  /** Expiry of issued tokens; absent: the system clock. */
+  readonly clock?: Clock;
   /** Most token lookups kept (docs/security.md, "Caches"). */
   readonly cacheLimit?: number;
   /** Verifies third-party JWTs (OIDC, docs/oidc.md); absent: only Coffer tokens are accepted. */
@@ -62,12 +66,14 @@ function limiterKey(actor: Actor): string {
 /**
  * Turns a presented token into an actor. Every failure is the same Unauthenticated error (the
  * `reason` it carries is for metrics only), so a caller cannot tell an unknown token from a disabled
- * or deleted one, by the answer or by the work done: a token that is not cached costs exactly two
- * indexed lookups (API keys, then services) whatever it turns out to be.
+ * or deleted one, by the answer or by the work done: a token that is not cached costs exactly three
+ * indexed lookups (API keys, services, issued tokens) whatever it turns out to be.
  *
  * Successful lookups are cached by token hash while the repository's credentials epoch stays the
- * same; any change to any key or service credential, in any process, empties the cache. Failures
- * (unknown, disabled, deleted) are never cached, so the cache cannot be filled with noise.
+ * same; any change to any key or service credential, and any revocation or renewal of an issued
+ * token, in any process, empties the cache. A cached issued token is also checked against its
+ * expiry on every hit. Failures (unknown, disabled, deleted, expired) are never cached, so the
+ * cache cannot be filled with noise.
  *
  * Brute force: a client address with too many failures is refused (RateLimited) before any
  * lookup, except for a token this process has already verified (a cache hit), so a valid key
@@ -108,7 +114,12 @@ export class AuthService {
       this.#cacheEpoch = epoch;
     }
     // A cached token passed the checksum when it was first looked up.
-    const cached = cacheKey === undefined ? undefined : this.#cache.get(cacheKey);
+    let cached = cacheKey === undefined ? undefined : this.#cache.get(cacheKey);
+    if (cached !== undefined && cacheKey !== undefined && this.#expired(cached)) {
+      // Expired as cached: perhaps renewed since (elsewhere), so it is looked up again, not refused.
+      this.#cache.delete(cacheKey);
+      cached = undefined;
+    }
     if (cached !== undefined) {
       this.#metrics.tokenCache('hit');
       return this.#admit(cached, context.audience);
@@ -191,11 +202,20 @@ export class AuthService {
     return actor;
   }
 
+  #expired(actor: Actor): boolean {
+    return (
+      actor.kind === 'api_key' &&
+      actor.session?.kind === 'issued_token' &&
+      actor.session.expiresAt <= (this.#deps.clock ?? systemClock).now()
+    );
+  }
+
   async #lookup(hash: Buffer): Promise<Actor> {
-    // Both lookups always run, and in the same order, so an unknown token, a disabled key and a
-    // disabled service cost the same (no timing oracle telling which kind of credential exists).
+    // The three lookups always run, and in the same order, so an unknown token, a disabled key, an
+    // expired token and a disabled service cost the same (no timing oracle telling which exists).
     const key = await this.#deps.repository.findApiKeyByHash(hash);
     const service = await this.#deps.repository.findServiceByHash(hash);
+    const issued = await this.#deps.repository.findIssuedTokenByHash(hash);
     if (key !== null && hashesEqual(key.tokenHash, hash)) {
       if (!key.enabled) throw invalid(INVALID_TOKEN_REASON);
       return Object.freeze({
@@ -208,6 +228,21 @@ export class AuthService {
     if (service !== null && hashesEqual(service.tokenHash, hash)) {
       if (!service.enabled) throw invalid(INVALID_TOKEN_REASON);
       return Object.freeze({ kind: 'service', serviceName: service.name });
+    }
+    if (issued !== null && hashesEqual(issued.tokenHash, hash)) {
+      // Expired is refused like revoked (deleted): the same reason, the same answer.
+      if (issued.expiresAt <= (this.#deps.clock ?? systemClock).now()) throw invalid(INVALID_TOKEN_REASON);
+      return Object.freeze({
+        kind: 'api_key',
+        tenantId: issued.tenantId,
+        keyName: issuedTokenKeyName(issued),
+        grants: grantsOf(issued.permissions),
+        session: Object.freeze({
+          kind: 'issued_token',
+          accessor: issued.accessor,
+          expiresAt: issued.expiresAt,
+        }),
+      });
     }
     throw invalid(INVALID_TOKEN_REASON);
   }
@@ -234,6 +269,7 @@ export class AuthService {
       tenantId: result.tenantId,
       keyName: `${OIDC_KEY_PREFIX}${result.subject}`,
       grants: grantsOf(result.permissions),
+      session: Object.freeze({ kind: 'oidc_jwt', expiresAt: result.expiresAt ?? null }),
     });
   }
 

@@ -9,6 +9,8 @@ export interface VerifiedBearer {
   readonly tenantId: string;
   /** Known Coffer permission names (canonical or aliases); the adapter drops unknown ones. */
   readonly permissions: readonly string[];
+  /** The token's `exp` (epoch ms), when it has one. */
+  readonly expiresAt?: number;
 }
 
 /**

@@ -13,9 +13,12 @@ import { type MetricsSink, NO_METRICS } from './metrics-sink.js';
 import { PageCursors } from './page-cursors.js';
 import { FailureLimiter, RequestRateLimiter } from './rate-limits.js';
 import { SecretService } from './secret-service.js';
+import { KvSecrets } from './secrets/kv-secrets.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
 import { WebhookService } from './webhooks/webhook-service.js';
+import type { JwtAuthMount, LoginJwtVerifier } from './jwt-login.js';
+import { TokenService } from './token-service.js';
 
 /** Per-tenant limits (COFFER_SECRET_QUOTA, COFFER_STORE_LIMIT). */
 export interface TenantLimits {
@@ -42,9 +45,13 @@ export const DEFAULT_RATE_LIMITS: RateLimits = Object.freeze({
 export interface CofferCore {
   readonly auth: AuthService;
   readonly secrets: SecretService;
+  /** Versions, soft delete, settings and paths of secrets, as the Vault KV v2 facade speaks them. */
+  readonly kv: KvSecrets;
   readonly stores: StoreService;
   readonly apiKeys: ApiKeyService;
   readonly services: ServiceCredentialService;
+  /** Tokens issued by a login, and what a credential says of itself (docs/vault.md). */
+  readonly tokens: TokenService;
   /** Reading the trail; writing it is each service's own business, through the shared AuditTrail. */
   readonly audit: AuditService;
   /** For facades: refusals that never reached a service (no credential, a malformed request). */
@@ -81,6 +88,8 @@ export function createCore(deps: {
   watchLimits?: WatchLimits;
   /** Heartbeat period of change streams, ms (COFFER_WATCH_HEARTBEAT_SECONDS). */
   watchHeartbeatMs?: number;
+  /** JWT login mounts and the verifier of their JWTs (COFFER_JWT_AUTH); absent: no login path. */
+  jwtLogin?: { mounts: ReadonlyMap<string, JwtAuthMount>; verifier: LoginJwtVerifier };
 }): CofferCore {
   const clock = deps.clock ?? systemClock;
   const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -99,24 +108,39 @@ export function createCore(deps: {
     ...(deps.changeSignals === undefined ? {} : { signals: deps.changeSignals }),
     ...(deps.changePollMs === undefined ? {} : { pollMs: deps.changePollMs }),
   });
+  // One limiter for every way of authenticating: a refused login counts as a failed token does.
+  const failures =
+    rate.authFailuresPerMinute > 0
+      ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
+      : null;
+  // One request budget per credential, shared with logins: a workload logs in on its own budget.
+  const perKey =
+    rate.keyRequestsPerSecond > 0
+      ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
+      : null;
   return {
     auth: new AuthService({
       repository,
       metrics,
+      clock,
       bearerVerifier: deps.bearerVerifier,
-      failures:
-        rate.authFailuresPerMinute > 0
-          ? new FailureLimiter({ limit: rate.authFailuresPerMinute, clock: systemClock })
-          : null,
-      perKey:
-        rate.keyRequestsPerSecond > 0
-          ? new RequestRateLimiter({ perSecond: rate.keyRequestsPerSecond, clock: systemClock })
-          : null,
+      failures,
+      perKey,
     }),
     secrets: new SecretService({ repository, keyring: deps.keyring, clock, ...limits, audit }),
+    kv: new KvSecrets({ repository, keyring: deps.keyring, clock, ...limits, audit }),
     stores: new StoreService({ repository, clock, storeLimit: limits.storeLimit, audit }),
     apiKeys: new ApiKeyService({ repository, clock, audit }),
     services: new ServiceCredentialService({ repository, clock, audit }),
+    tokens: new TokenService({
+      repository,
+      clock,
+      audit,
+      mounts: deps.jwtLogin?.mounts ?? new Map(),
+      verifier: deps.jwtLogin?.verifier ?? null,
+      failures,
+      perKey,
+    }),
     audit: new AuditService({ repository, audit }),
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),

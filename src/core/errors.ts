@@ -59,8 +59,10 @@ export const ERROR_CODES = {
     'invalid_precondition',
     'name_mismatch',
     'invalid_webhook',
+    'token_not_renewable',
+    'token_not_revocable',
   ],
-  unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials'],
+  unauthenticated: ['unauthenticated', 'missing_credentials', 'invalid_credentials', 'login_refused'],
   forbidden: [
     'other_tenant',
     'missing_permission',

@@ -245,3 +245,60 @@ export interface TenantAuditQuery {
   readonly until?: number;
   readonly limit: number;
 }
+
+/**
+ * A secret's own version settings (Vault KV v2 metadata, docs/adr/0014-vault-facade.md): every facade's
+ * writes honour `maxVersions`; `casRequired` binds writes that can state a version (KV's `cas`).
+ */
+export interface SecretSettings {
+  /** Versions kept (0: the store's setting, else VERSIONS_KEPT). */
+  readonly maxVersions: number;
+  /** A write must name the version it replaces. */
+  readonly casRequired: boolean;
+  /** Free key/value metadata (names and words, never values): KV `custom_metadata`. */
+  readonly customMetadata: Readonly<Record<string, string>>;
+}
+
+/** A store's defaults for its secrets (a KV mount's `config`). */
+export interface StoreSettings {
+  /** Versions kept per secret (0: VERSIONS_KEPT). */
+  readonly maxVersions: number;
+  readonly casRequired: boolean;
+}
+
+/**
+ * The life of one version beyond its sealed value: soft-deleted (no longer readable, restorable)
+ * or destroyed (its sealed value is gone for good). A version without a state is live.
+ */
+export interface VersionState {
+  readonly version: number;
+  readonly createdAt: number;
+  /** When it was soft-deleted; null when live. */
+  readonly deletedAt: number | null;
+  readonly destroyed: boolean;
+}
+
+/**
+ * A short-lived token issued by a login (`auth/<mount>/login`, docs/vault.md): bound to one tenant
+ * and a set of permission names, refused after `expiresAt` or once deleted (revoked). Only its
+ * SHA-256 is stored, as for API keys; the accessor is its public id (audit events, lookups).
+ */
+export interface IssuedTokenRecord {
+  readonly tokenHash: Buffer;
+  /** 24 random base62 characters: names the token without revealing it. */
+  readonly accessor: string;
+  readonly tenantId: string;
+  /** The login mount and role that issued it, and the role's user claim value. */
+  readonly mount: string;
+  readonly role: string;
+  readonly subject: string;
+  /** The role's permission names (canonical or alias), expanded by `grantsOf` when used. */
+  readonly permissions: readonly string[];
+  /** What a renewal without an increment extends it by (the role's `token_ttl`), in ms. */
+  readonly ttlMs: number;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  /** Renewals never extend it past this (the role's `token_max_ttl` after issue). */
+  readonly maxExpiresAt: number;
+  readonly renewedAt: number | null;
+}

@@ -29,6 +29,28 @@ export function assertSecretName(name: string, field = 'key'): void {
   }
 }
 
+/**
+ * A secret's name as a Vault KV path: segments of A-Z a-z 0-9 '.' '_' '-' (never '.' or '..') joined
+ * by '/', at most 255 characters. Every SECRET_NAME_PATTERN name is one (docs/adr/0014-vault-facade.md).
+ */
+export const SECRET_PATH_MAX = 255;
+const PATH_SEGMENT = /^[A-Za-z0-9._-]+$/;
+
+export function isSecretPath(path: string): boolean {
+  if (path.length === 0 || path.length > SECRET_PATH_MAX) return false;
+  return path.split('/').every((s) => PATH_SEGMENT.test(s) && s !== '.' && s !== '..');
+}
+
+export function assertSecretPath(path: string, field = 'path'): void {
+  if (!isSecretPath(path)) {
+    throw InvalidError.field(
+      'invalid_secret_name',
+      field,
+      `The secret path must be 1-${SECRET_PATH_MAX} characters: segments of A-Z, a-z, 0-9, '.', '-' or '_' (not '.' or '..') joined by '/'.`,
+    );
+  }
+}
+
 export function assertApiKeyName(name: string, field = 'name'): void {
   if (!API_KEY_NAME_PATTERN.test(name)) {
     throw InvalidError.field(

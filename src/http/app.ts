@@ -16,6 +16,7 @@ import { ProblemDetailsSchema } from './problem-details-schema.js';
 import { RouteMethods } from './route-methods.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { v1Facade } from './v1/v1-facade.js';
+import { vaultFacade } from './vault/vault-facade.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
@@ -45,7 +46,7 @@ export interface AppDeps {
  * routing go to the owner `FacadeRouting` finds from the facades' routes and prefixes.
  */
 function facades(deps: AppDeps): readonly FacadeDescriptor[] {
-  return [neostoreFacade, v1Facade, cloudflareFacade, envsFacade(deps.envsPrefix ?? '')];
+  return [neostoreFacade, v1Facade, cloudflareFacade, vaultFacade, envsFacade(deps.envsPrefix ?? '')];
 }
 
 /**

@@ -65,6 +65,11 @@ export interface FacadeAuthentication {
   readonly send?: string;
   /** Whom the matched route serves; tenant APIs answer 'tenant' for every route. */
   readonly audience: (request: FastifyRequest) => Audience;
+  /**
+   * Routes that take no credential (Vault's `sys/health`, `sys/seal-status`, logins): the request
+   * goes on with `actor` null, and any token it carries is ignored. Absent: every route needs one.
+   */
+  readonly anonymous?: (request: FastifyRequest) => boolean;
 }
 
 /**
@@ -79,6 +84,7 @@ export function authenticateRequests(
   how: FacadeAuthentication,
 ): void {
   app.addHook('onRequest', async (request) => {
+    if (how.anonymous?.(request) === true) return;
     const token = how.token(request);
     if (token === undefined) {
       // A token sent without its scheme is still a missing credential (same status and code), but

@@ -47,7 +47,12 @@ export function clientErrorHandler(
     const raw = Buffer.isBuffer(packet) ? packet : Buffer.from(error.rawPacket?.data ?? []);
     const path = raw.toString('latin1').split('\r\n', 1)[0]?.split(' ')[1] ?? '';
     const detail = status === 400 ? 'The request is malformed.' : 'The request was refused.';
-    const { body, contentType } = errorsOf(routing, path).raw({ type: 'client', status, detail });
+    const { body, contentType } = errorsOf(routing, path).raw({
+      type: 'client',
+      status,
+      detail,
+      ...(typeof error.code === 'string' ? { parserCode: error.code } : {}),
+    });
     log.debug({ code: error.code, status }, 'refused a request the HTTP parser could not read');
     if (socket.writable) {
       socket.write(

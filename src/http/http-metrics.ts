@@ -29,7 +29,7 @@ export interface HttpMetrics {
 
 /**
  * One `onResponse` hook per request: a histogram observe (its `_count` is the request counter) and,
- * on a 401, the auth-failure counter. The route label is the route *template*: the concrete URL
+ * on a 401 or any failed authentication, the auth-failure counter. The route label is the route *template*: the concrete URL
  * holds tenant ids and secret names, which never become label values.
  */
 export function instrumentRequests(app: FastifyInstance, metrics: HttpMetrics): void {
@@ -53,7 +53,9 @@ export function instrumentRequests(app: FastifyInstance, metrics: HttpMetrics): 
       status,
       reply.elapsedTime / 1000,
     );
-    if (status === 401 || request.authFailureReason === 'address_blocked') {
+    // Any failed authentication, whatever status the facade answers it with (Vault: 403, and 400
+    // for a refused login), and any other 401.
+    if (status === 401 || request.authFailureReason !== null) {
       metrics.authFailure(facade, request.authFailureReason ?? 'other');
     }
     done();

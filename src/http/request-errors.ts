@@ -14,7 +14,13 @@ export type RequestFailure =
   | { readonly type: 'malformed_body'; readonly detail: string }
   | { readonly type: 'unsupported_media_type' }
   | { readonly type: 'body_too_large' }
-  | { readonly type: 'client'; readonly status: number; readonly detail: string }
+  | {
+      readonly type: 'client';
+      readonly status: number;
+      readonly detail: string;
+      /** Node's parser error code, for a request it refused before Fastify saw it (`HPE_INVALID_METHOD`). */
+      readonly parserCode?: string;
+    }
   | { readonly type: 'internal' };
 
 interface FastifyishError {

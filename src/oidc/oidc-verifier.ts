@@ -29,65 +29,17 @@ export interface OidcVerifierOptions {
  */
 export class OidcVerifier implements BearerVerifier {
   readonly #config: OidcConfig;
-  readonly #onUnavailable: (error: unknown) => void;
-  #keySet: Promise<KeySet> | null = null;
+  readonly #keys: IssuerKeys;
 
   constructor(config: OidcConfig, options: OidcVerifierOptions = {}) {
     this.#config = config;
-    this.#onUnavailable = options.onUnavailable ?? (() => undefined);
+    this.#keys = new IssuerKeys(config.issuer, config.jwksUrl, options.onUnavailable);
   }
 
   async verify(token: string): Promise<BearerVerification> {
-    let payload: JWTPayload;
-    try {
-      const keySet = await this.#resolveKeySet();
-      ({ payload } = await jwtVerify(token, keySet, {
-        issuer: this.#config.issuer,
-        audience: this.#config.audience,
-        algorithms: ALGORITHMS,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        // A token without `exp` would never expire.
-        requiredClaims: ['exp', 'sub'],
-      }));
-    } catch (error) {
-      const failure = classify(error);
-      if (failure === 'unavailable') this.#onUnavailable(error);
-      return { ok: false, failure };
-    }
-    return this.#mapClaims(payload);
-  }
-
-  /** One discovery at a time; a failed one is forgotten, so the next token tries again. */
-  #resolveKeySet(): Promise<KeySet> {
-    if (this.#keySet === null) {
-      const pending = this.#discoverJwksUrl().then((url) =>
-        createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS }),
-      );
-      this.#keySet = pending;
-      pending.catch(() => {
-        if (this.#keySet === pending) this.#keySet = null;
-      });
-    }
-    return this.#keySet;
-  }
-
-  async #discoverJwksUrl(): Promise<URL> {
-    if (this.#config.jwksUrl !== null) return new URL(this.#config.jwksUrl);
-    const issuer = this.#config.issuer.replace(/\/+$/, '');
-    const response = await fetch(`${issuer}/.well-known/openid-configuration`, {
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-      // A redirect could lead off the configured issuer.
-      redirect: 'error',
-      headers: { accept: 'application/json' },
-    });
-    if (!response.ok) throw new DiscoveryError(`discovery answered HTTP ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    // OpenID Connect Discovery 1.0, section 4.3: the document must name the issuer it was fetched for.
-    if (document.issuer !== this.#config.issuer) throw new DiscoveryError('discovery names another issuer');
-    if (typeof document.jwks_uri !== 'string') throw new DiscoveryError('discovery has no jwks_uri');
-    const url = new URL(document.jwks_uri);
-    if (!isAcceptableIdpUrl(url)) throw new DiscoveryError('jwks_uri is not https');
-    return url;
+    const verified = await this.#keys.verify(token, this.#config.audience);
+    if (!verified.ok) return verified;
+    return this.#mapClaims(verified.payload);
   }
 
   #mapClaims(payload: JWTPayload): BearerVerification {
@@ -109,7 +61,84 @@ export class OidcVerifier implements BearerVerifier {
     ];
     // Unknown names are dropped, not refused: access tokens routinely carry `openid`, `profile`, …
     const permissions = [...new Set(names.slice(0, MAX_PERMISSION_ENTRIES))].filter(isKnownPermission);
-    return { ok: true, subject, tenantId, permissions };
+    const expiresAt = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+    return { ok: true, subject, tenantId, permissions, ...(expiresAt === undefined ? {} : { expiresAt }) };
+  }
+}
+
+/**
+ * One issuer's signing keys: the JWKS URL configured or discovered once (from
+ * `{issuer}/.well-known/openid-configuration`), jose's remote key set (cached, refetched when a
+ * token names an unknown kid), and the checks every JWT from it gets: signature by an asymmetric
+ * key of the set, `iss`, `aud`, `exp` (required) and `nbf`. Shared by OIDC bearer tokens and JWT
+ * login mounts (src/oidc/jwt-login-verifier.ts). Nothing is fetched until the first JWT arrives.
+ */
+export class IssuerKeys {
+  readonly #issuer: string;
+  readonly #jwksUrl: string | null;
+  readonly #onUnavailable: (error: unknown) => void;
+  #keySet: Promise<KeySet> | null = null;
+
+  constructor(issuer: string, jwksUrl: string | null, onUnavailable?: (error: unknown) => void) {
+    this.#issuer = issuer;
+    this.#jwksUrl = jwksUrl;
+    this.#onUnavailable = onUnavailable ?? (() => undefined);
+  }
+
+  async verify(
+    token: string,
+    audience: string | string[],
+    requiredClaims: readonly string[] = ['exp', 'sub'],
+  ): Promise<{ ok: true; payload: JWTPayload } | { ok: false; failure: BearerFailure }> {
+    try {
+      const keySet = await this.#resolveKeySet();
+      const { payload } = await jwtVerify(token, keySet, {
+        issuer: this.#issuer,
+        audience,
+        algorithms: ALGORITHMS,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        // A token without `exp` would never expire.
+        requiredClaims: [...requiredClaims],
+      });
+      return { ok: true, payload };
+    } catch (error) {
+      const failure = classify(error);
+      if (failure === 'unavailable') this.#onUnavailable(error);
+      return { ok: false, failure };
+    }
+  }
+
+  /** One discovery at a time; a failed one is forgotten, so the next token tries again. */
+  #resolveKeySet(): Promise<KeySet> {
+    if (this.#keySet === null) {
+      const pending = this.#discoverJwksUrl().then((url) =>
+        createRemoteJWKSet(url, { timeoutDuration: FETCH_TIMEOUT_MS }),
+      );
+      this.#keySet = pending;
+      pending.catch(() => {
+        if (this.#keySet === pending) this.#keySet = null;
+      });
+    }
+    return this.#keySet;
+  }
+
+  async #discoverJwksUrl(): Promise<URL> {
+    if (this.#jwksUrl !== null) return new URL(this.#jwksUrl);
+    const issuer = this.#issuer.replace(/\/+$/, '');
+    const response = await fetch(`${issuer}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      // A redirect could lead off the configured issuer.
+      redirect: 'error',
+      headers: { accept: 'application/json' },
+    });
+    if (!response.ok) throw new DiscoveryError(`discovery answered HTTP ${response.status}`);
+    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+    // OpenID Connect Discovery 1.0, section 4.3: the document must name the issuer it was fetched for.
+    if (document.issuer !== this.#issuer) throw new DiscoveryError('discovery names another issuer');
+    if (typeof document.jwks_uri !== 'string') throw new DiscoveryError('discovery has no jwks_uri');
+    const url = new URL(document.jwks_uri);
+    if (!isAcceptableIdpUrl(url)) throw new DiscoveryError('jwks_uri is not https');
+    return url;
   }
 }
 

@@ -2,10 +2,14 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditOutcome,
+  IssuedTokenRecord,
   SecretRecord,
+  SecretSettings,
   ServiceCredentialRecord,
   StoreRecord,
+  StoreSettings,
   VersionRecord,
+  VersionState,
 } from '../core/model.js';
 import type {
   DeliveryStatus,
@@ -55,12 +59,36 @@ export function rowMappers(values: EngineValues) {
     return Buffer.isBuffer(v) ? v : fail(key, 'binary');
   };
 
+  /** A JSON object of strings (custom metadata); anything else in the column is an error. */
+  const stringMap = (row: Row, key: string): Record<string, string> => {
+    const parsed: unknown = JSON.parse(str(row, key));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail(key, 'an object');
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(parsed)) out[k] = typeof v === 'string' ? v : fail(key, 'strings');
+    return out;
+  };
+
   return {
     num,
     str,
     numOrNull,
     blob,
     bool,
+    toSecretSettings: (row: Row): SecretSettings => ({
+      maxVersions: num(row, 'max_versions'),
+      casRequired: bool(row, 'cas_required'),
+      customMetadata: stringMap(row, 'custom_metadata'),
+    }),
+    toStoreSettings: (row: Row): StoreSettings => ({
+      maxVersions: num(row, 'max_versions'),
+      casRequired: bool(row, 'cas_required'),
+    }),
+    toVersionState: (row: Row): VersionState => ({
+      version: num(row, 'version'),
+      createdAt: num(row, 'created_at'),
+      deletedAt: numOrNull(row, 'deleted_at'),
+      destroyed: bool(row, 'destroyed'),
+    }),
     toApiKey: (row: Row): ApiKeyRecord => ({
       tenantId: str(row, 'tenant_id'),
       name: str(row, 'name'),
@@ -156,6 +184,20 @@ export function rowMappers(values: EngineValues) {
       nextAttemptAt: numOrNull(row, 'next_attempt_at'),
       createdAt: num(row, 'created_at'),
       updatedAt: num(row, 'updated_at'),
+    }),
+    toIssuedToken: (row: Row): IssuedTokenRecord => ({
+      tokenHash: blob(row, 'token_hash'),
+      accessor: str(row, 'accessor'),
+      tenantId: str(row, 'tenant_id'),
+      mount: str(row, 'mount'),
+      role: str(row, 'role'),
+      subject: str(row, 'subject'),
+      permissions: strings(row, 'permissions'),
+      ttlMs: num(row, 'ttl_ms'),
+      createdAt: num(row, 'created_at'),
+      expiresAt: num(row, 'expires_at'),
+      maxExpiresAt: num(row, 'max_expires_at'),
+      renewedAt: numOrNull(row, 'renewed_at'),
     }),
   };
 }

@@ -249,6 +249,55 @@ describe('audit events of every facade', () => {
     assert.deepEqual(summary(events), ['secret.update store:app/staging/secret:DESC allowed']);
   });
 
+  it('Vault KV: writes, reads, versions, metadata and refusals, each named by mount and path', async () => {
+    const kv = (method: string, path: string, token: string | undefined, body?: unknown) =>
+      request(server.url, method, `/vault/v1/${path}`, {
+        headers: {
+          ...(token === undefined ? {} : { 'x-vault-token': token }),
+          'x-canary': HEADER_CANARY,
+          ...(method === 'PATCH' ? { 'content-type': 'application/merge-patch+json' } : {}),
+        },
+        ...(body === undefined ? {} : { body: method === 'PATCH' ? JSON.stringify(body) : body }),
+      });
+    const events = await eventsDuring(server, 'default', async () => {
+      assert.equal((await kv('POST', 'kv/data/app/db', admin, { data: { value: VALUES[0] } })).status, 200);
+      assert.equal((await kv('GET', 'kv/data/app/db', admin)).status, 200);
+      assert.equal((await kv('PATCH', 'kv/data/app/db', admin, { data: { extra: VALUES[1] } })).status, 200);
+      assert.equal((await kv('DELETE', 'kv/data/app/db', admin)).status, 204);
+      assert.equal((await kv('POST', 'kv/undelete/app/db', admin, { versions: [2] })).status, 204);
+      assert.equal((await kv('POST', 'kv/destroy/app/db', admin, { versions: [1] })).status, 204);
+      assert.equal((await kv('POST', 'kv/metadata/app/db', admin, { max_versions: 3 })).status, 204);
+      assert.equal((await kv('GET', 'kv/metadata/app/db', admin)).status, 200);
+      assert.equal((await kv('GET', 'kv/metadata/app/?list=true', admin)).status, 200);
+      assert.equal((await kv('POST', 'kv/config', admin, { max_versions: 5 })).status, 204);
+      assert.equal((await kv('GET', 'kv/data/app/db', reader)).status, 403);
+      assert.equal((await kv('DELETE', 'kv/metadata/app/db', admin)).status, 204);
+    });
+    const store = await server.runtime.repository.getStoreByName('default', 'kv', null);
+    assert.deepEqual(summary(events), [
+      `store.create store:kv/store-id:${store?.id ?? '?'} allowed`,
+      'secret.create store:kv/secret:app/db allowed',
+      'secret.set-value store:kv/secret:app/db allowed',
+      'secret.reveal store:kv/secret:app/db allowed',
+      'secret.set-value store:kv/secret:app/db allowed',
+      'secret.version.delete store:kv/secret:app/db allowed',
+      'secret.version.undelete store:kv/secret:app/db allowed',
+      'secret.version.destroy store:kv/secret:app/db allowed',
+      'secret.update store:kv/secret:app/db allowed',
+      'secret.get store:kv/secret:app/db allowed',
+      'secret.list store:kv allowed',
+      'store.update store:kv allowed',
+      'secret.reveal store:kv/secret:app/db denied missing_permission',
+      'secret.delete store:kv/secret:app/db allowed',
+    ]);
+    const unauthenticated = await eventsDuring(server, '', async () => {
+      assert.equal((await kv('GET', 'kv/data/app/db', undefined)).status, 403);
+    });
+    assert.deepEqual(summary(unauthenticated), [
+      'request.refused GET /vault/v1/:mount/data/* denied missing_credentials',
+    ]);
+  });
+
   it('no event holds a value, a token or a header, and every chain verifies', async () => {
     const text = await allAuditRowsText(server);
     assert.ok(text.length > 0);

@@ -37,6 +37,10 @@ function countingRepository(records: { keys?: ApiKeyRecord[]; services?: Service
         calls.push('service');
         return records.services?.find((s) => s.tokenHash.equals(hash)) ?? null;
       },
+      async findIssuedTokenByHash() {
+        calls.push('issuedToken');
+        return null;
+      },
     },
   };
 }
@@ -157,7 +161,7 @@ describe('AuthService: equal work, no oracle', () => {
     const accepted = await auth.authenticate(valid, { client: 'c', audience: 'tenant' });
     assert.equal(accepted.kind, 'api_key');
     work.valid = [...fake.calls];
-    for (const label of Object.keys(work)) assert.deepEqual(work[label], ['apiKey', 'service'], label);
+    for (const label of Object.keys(work)) assert.deepEqual(work[label], ['apiKey', 'service', 'issuedToken'], label);
   });
 
   it('a disabled key is never cached: every attempt looks it up again', async () => {
@@ -169,7 +173,7 @@ describe('AuthService: equal work, no oracle', () => {
         auth.authenticate(token, { client: 'c', audience: 'tenant' }),
         UnauthenticatedError,
       );
-    assert.equal(fake.calls.length, 6);
+    assert.equal(fake.calls.length, 9);
   });
 });
 

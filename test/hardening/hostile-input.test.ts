@@ -11,7 +11,7 @@ import { startTestServer, type TestServer } from '../support/test-server.js';
  * the server as sent; fetch would normalise them. Seeds are fixed: a failure reproduces.
  */
 
-type Facade = 'neostore' | 'cloudflare' | 'envs' | 'v1';
+type Facade = 'neostore' | 'cloudflare' | 'envs' | 'v1' | 'vault';
 
 interface RawResponse {
   readonly status: number;
@@ -138,6 +138,15 @@ function assertFacadeShape(facade: Facade, res: RawResponse, where: string): voi
       assert.deepEqual(Object.keys(body).sort(), ['code', 'error'], where);
       assert.equal(typeof body.code, 'string', where);
       break;
+    case 'vault': {
+      assert.match(contentType, /^application\/json/, where);
+      // `{"errors": [...]}`, or (a deleted version) the envelope of a 404.
+      if (res.status === 404 && 'request_id' in body) break;
+      assert.deepEqual(Object.keys(body), ['errors'], where);
+      const errors = body.errors as unknown[];
+      assert.ok(Array.isArray(errors) && errors.every((e) => typeof e === 'string'), where);
+      break;
+    }
   }
 }
 
@@ -394,6 +403,37 @@ const ROUTES: RouteTemplate[] = [
       ['GET', '/stores/:store/events'],
     ] as const
   ).map(([m, p]) => r('v1', m, `/v1/tenants/:tenant${p}`)),
+  ...(
+    [
+      ['GET', '/:mount/data/:path'],
+      ['POST', '/:mount/data/:path'],
+      ['PUT', '/:mount/data/:path'],
+      ['PATCH', '/:mount/data/:path'],
+      ['DELETE', '/:mount/data/:path'],
+      ['POST', '/:mount/delete/:path'],
+      ['PUT', '/:mount/undelete/:path'],
+      ['POST', '/:mount/destroy/:path'],
+      ['GET', '/:mount/metadata/:path'],
+      ['GET', '/:mount/metadata'],
+      ['PUT', '/:mount/metadata/:path'],
+      ['PATCH', '/:mount/metadata/:path'],
+      ['DELETE', '/:mount/metadata/:path'],
+      ['GET', '/:mount/config'],
+      ['POST', '/:mount/config'],
+      ['GET', '/sys/internal/ui/mounts/:mount'],
+      ['GET', '/sys/mounts'],
+      // The token's own routes (an API key: lookup answers, renew and revoke refuse) and the JWT
+      // login (no mount configured here: every body reaches validation, then a 404).
+      ['GET', '/auth/token/lookup-self'],
+      ['POST', '/auth/token/lookup-self'],
+      ['POST', '/auth/token/renew-self'],
+      ['PUT', '/auth/token/renew-self'],
+      ['POST', '/auth/token/revoke-self'],
+      ['PUT', '/auth/token/revoke-self'],
+      ['POST', '/auth/:mount/login'],
+      ['PUT', '/auth/:mount/login'],
+    ] as const
+  ).map(([m, p]) => r('vault', m, `/vault/v1${p}`)),
 ];
 
 describe('hostile input on every route of every facade', () => {
@@ -413,6 +453,8 @@ describe('hostile input on every route of every facade', () => {
     valid.name = 'FUZZ_TARGET';
     // The fuzzed key routes may disable or delete the key they name: never the one the fuzzer uses.
     valid.key = 'victim';
+    valid.mount = 'fuzzkv';
+    valid.path = 'fuzz-target';
     await server.createKey('default', 'victim', ['secrets:read']);
     const store = await request(server.url, 'POST', '/client/v4/accounts/default/secrets_store/stores', {
       token,
@@ -439,7 +481,11 @@ describe('hostile input on every route of every facade', () => {
       );
       const token = route.auth === 'service' ? serviceToken : server.adminToken;
       const authHeader: Record<string, string> =
-        route.facade === 'neostore' ? { 'x-api-key': token } : { authorization: `Bearer ${token}` };
+        route.facade === 'neostore'
+          ? { 'x-api-key': token }
+          : route.facade === 'vault'
+            ? { 'x-vault-token': token }
+            : { authorization: `Bearer ${token}` };
       await holds(
         fc.asyncProperty(
           path,
@@ -470,19 +516,26 @@ describe('hostile input on every route of every facade', () => {
     await holds(
       fc.asyncProperty(
         credential,
-        fc.constantFrom(...(['neostore', 'cloudflare', 'envs', 'v1'] as const)),
+        fc.constantFrom(...(['neostore', 'cloudflare', 'envs', 'v1', 'vault'] as const)),
         async (cred, facade) => {
           const path = {
             neostore: '/api/default/secrets',
             cloudflare: '/client/v4/accounts/default/secrets_store/stores',
             envs: '/default/web/envs/dev/secrets',
             v1: '/v1/tenants/default/stores',
+            vault: '/vault/v1/secret/data/app',
           }[facade];
           const headers: Record<string, string> =
-            facade === 'neostore' ? { 'x-api-key': cred } : { authorization: `Bearer ${cred}` };
+            facade === 'neostore'
+              ? { 'x-api-key': cred }
+              : facade === 'vault'
+                ? { 'x-vault-token': cred }
+                : { authorization: `Bearer ${cred}` };
           const res = await rawRequest(base, 'GET', path, headers);
           assertFacadeShape(facade, res, `${facade} ${cred.slice(0, 40)}`);
-          assert.ok(res.status === 401 || res.status === 400, `${facade}: ${res.status}`);
+          // Vault has no 401: a refused token is 403 `permission denied`.
+          const refused = facade === 'vault' ? [403, 400] : [401, 400];
+          assert.ok(refused.includes(res.status), `${facade}: ${res.status}`);
         },
       ),
       { seed: 777, numRuns: 120 },

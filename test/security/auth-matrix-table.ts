@@ -9,7 +9,7 @@ import type { TestServer } from '../support/test-server.js';
  * has a route without a case here, or a case names a route the app does not have.
  */
 
-export type Facade = 'neostore' | 'v1' | 'cloudflare' | 'cloudflare-system' | 'envs';
+export type Facade = 'neostore' | 'v1' | 'cloudflare' | 'cloudflare-system' | 'envs' | 'vault';
 
 /** The canonical permissions a tenant key can hold (docs/permissions.md), `*` apart. */
 export const PERMISSIONS = [
@@ -34,6 +34,8 @@ export const CANARY = 'matrix-canary-value-91c4';
 export interface CaseRequest {
   readonly path: string;
   readonly body?: unknown;
+  /** Headers the request needs besides the credential (a media type). */
+  readonly headers?: Record<string, string>;
 }
 
 export interface MatrixCase {
@@ -597,12 +599,132 @@ const ENVS: MatrixCase[] = [
   })),
 ];
 
+const vault = (
+  method: MatrixCase['method'],
+  route: string,
+  label: string,
+  needs: CanonicalPermission[],
+  success: number,
+  prepare: MatrixCase['prepare'],
+): MatrixCase => ({ facade: 'vault', method, route, label, needs, success, prepare });
+
+/** The Vault facade's mount (a store of TENANT); every request names TENANT as X-Vault-Namespace. */
+const VAULT_MOUNT = 'kvm';
+const V = '/vault/v1';
+const MERGE_PATCH = { 'content-type': 'application/merge-patch+json' };
+
+/** `kvm/p{n}/s`, holding CANARY as version 1 (and 2 once written again). */
+async function kvSecret(ctx: MatrixContext): Promise<string> {
+  const { kv } = ctx.server.runtime.core;
+  const path = `p${ctx.n}/s`;
+  await kv.deleteAll(OPERATOR, TENANT, VAULT_MOUNT, path);
+  await kv.write(OPERATOR, TENANT, VAULT_MOUNT, path, { value: CANARY });
+  return path;
+}
+
+const VAULT_WRITES = ['POST', 'PUT'] as const;
+
+const VAULT: MatrixCase[] = [
+  vault('GET', `${V}/:mount/data/*`, 'read the latest version', ['secrets:reveal'], 200, async (ctx) => ({
+    path: `${V}/${VAULT_MOUNT}/data/${await kvSecret(ctx)}`,
+  })),
+  ...VAULT_WRITES.map((method) =>
+    vault(method, `${V}/:mount/data/*`, 'a new version', ['secrets:set-value'], 200, async (ctx) => ({
+      path: `${V}/${VAULT_MOUNT}/data/${await kvSecret(ctx)}`,
+      body: { data: { value: 'replaced' } },
+    })),
+  ),
+  ...VAULT_WRITES.map((method) =>
+    vault(
+      method,
+      `${V}/:mount/data/*`,
+      'create a secret (set-value plus write)',
+      ['secrets:write', 'secrets:set-value'],
+      200,
+      async (ctx) => {
+        await ctx.server.runtime.core.kv.deleteAll(OPERATOR, TENANT, VAULT_MOUNT, `new${ctx.n}`);
+        await kvSecret(ctx); // the mount exists
+        return { path: `${V}/${VAULT_MOUNT}/data/new${ctx.n}`, body: { data: { value: 'created' } } };
+      },
+    ),
+  ),
+  vault(
+    'PATCH',
+    `${V}/:mount/data/*`,
+    'merge patch (reads, then writes a version)',
+    ['secrets:reveal', 'secrets:set-value'],
+    200,
+    async (ctx) => ({
+      path: `${V}/${VAULT_MOUNT}/data/${await kvSecret(ctx)}`,
+      body: { data: { extra: 'x' } },
+      headers: MERGE_PATCH,
+    }),
+  ),
+  vault('DELETE', `${V}/:mount/data/*`, 'soft-delete the latest', ['secrets:write'], 204, async (ctx) => ({
+    path: `${V}/${VAULT_MOUNT}/data/${await kvSecret(ctx)}`,
+  })),
+  ...VAULT_WRITES.flatMap((method) =>
+    (['delete', 'undelete', 'destroy'] as const).map((verb) =>
+      vault(method, `${V}/:mount/${verb}/*`, `${verb} versions`, ['secrets:write'], 204, async (ctx) => {
+        const path = await kvSecret(ctx);
+        if (verb === 'undelete') {
+          await ctx.server.runtime.core.kv.deleteVersions(OPERATOR, TENANT, VAULT_MOUNT, path, [1]);
+        }
+        return { path: `${V}/${VAULT_MOUNT}/${verb}/${path}`, body: { versions: [1] } };
+      }),
+    ),
+  ),
+  vault('GET', `${V}/:mount/metadata/*`, 'read metadata', ['secrets:read'], 200, async (ctx) => ({
+    path: `${V}/${VAULT_MOUNT}/metadata/${await kvSecret(ctx)}`,
+  })),
+  vault('GET', `${V}/:mount/metadata/*`, 'list keys (?list=true)', ['secrets:read'], 200, async (ctx) => {
+    await kvSecret(ctx);
+    return { path: `${V}/${VAULT_MOUNT}/metadata/p${ctx.n}/?list=true` };
+  }),
+  vault('GET', `${V}/:mount/metadata`, 'list the mount root', ['secrets:read'], 200, async (ctx) => {
+    await kvSecret(ctx);
+    return { path: `${V}/${VAULT_MOUNT}/metadata?list=true` };
+  }),
+  ...VAULT_WRITES.map((method) =>
+    vault(method, `${V}/:mount/metadata/*`, 'write metadata', ['secrets:write'], 204, async (ctx) => ({
+      path: `${V}/${VAULT_MOUNT}/metadata/${await kvSecret(ctx)}`,
+      body: { max_versions: 5, custom_metadata: { owner: 'ops' } },
+    })),
+  ),
+  vault('PATCH', `${V}/:mount/metadata/*`, 'patch metadata', ['secrets:write'], 204, async (ctx) => ({
+    path: `${V}/${VAULT_MOUNT}/metadata/${await kvSecret(ctx)}`,
+    body: { custom_metadata: { owner: 'ops' } },
+    headers: MERGE_PATCH,
+  })),
+  vault('DELETE', `${V}/:mount/metadata/*`, 'delete every version', ['secrets:write'], 204, async (ctx) => ({
+    path: `${V}/${VAULT_MOUNT}/metadata/${await kvSecret(ctx)}`,
+  })),
+  vault('GET', `${V}/:mount/config`, 'read the mount config', ['secrets:read'], 200, async (ctx) => {
+    await kvSecret(ctx);
+    return { path: `${V}/${VAULT_MOUNT}/config` };
+  }),
+  ...VAULT_WRITES.map((method) =>
+    vault(method, `${V}/:mount/config`, 'configure the mount', ['secrets:write'], 204, async (ctx) => {
+      await kvSecret(ctx);
+      return { path: `${V}/${VAULT_MOUNT}/config`, body: { max_versions: 10 } };
+    }),
+  ),
+  vault('GET', `${V}/sys/internal/ui/mounts/*`, 'the CLI preflight', ['secrets:read'], 200, async (ctx) => ({
+    path: `${V}/sys/internal/ui/mounts/${VAULT_MOUNT}/${await kvSecret(ctx)}`,
+  })),
+  vault('GET', `${V}/sys/mounts`, 'list mounts', ['secrets:read'], 200, async (ctx) => {
+    await kvSecret(ctx);
+    return { path: `${V}/sys/mounts` };
+  }),
+];
+
 export const MATRIX: readonly MatrixCase[] = [
   ...NEOSTORE,
   ...V1,
   ...CLOUDFLARE,
   ...CLOUDFLARE_SYSTEM,
   ...ENVS,
+  ...VAULT,
 ];
 
 /**
@@ -625,6 +747,28 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /ui/webhooks',
   'GET /ui/audit',
   'GET /ui/assets/:file',
+  // Vault's unauthenticated status routes (vault status, load balancers).
+  'GET /vault/v1/sys/health',
+  'GET /vault/v1/sys/seal-status',
+  // JWT logins take a JWT, not a token: refused logins, their audit and rate limit are tested in
+  // test/vault/vault-auth.test.ts.
+  'POST /vault/v1/auth/:mount/login',
+  'PUT /vault/v1/auth/:mount/login',
+];
+
+/**
+ * A token's routes about itself: they need no permission (every tenant credential may ask what it
+ * is, and renew or revoke itself), which this matrix, built on "exactly the needed permissions",
+ * cannot state. test/vault/vault-auth.test.ts runs them with every kind of caller instead (none,
+ * malformed, unknown, disabled, deleted, expired, revoked, service → 403; any tenant key → itself).
+ */
+export const SELF_ROUTES: readonly string[] = [
+  'GET /vault/v1/auth/token/lookup-self',
+  'POST /vault/v1/auth/token/lookup-self',
+  'POST /vault/v1/auth/token/renew-self',
+  'PUT /vault/v1/auth/token/renew-self',
+  'POST /vault/v1/auth/token/revoke-self',
+  'PUT /vault/v1/auth/token/revoke-self',
 ];
 
 /**

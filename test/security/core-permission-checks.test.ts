@@ -235,6 +235,57 @@ const CALLS: readonly CoreCall[] = [
     needs: 'secrets:write',
     run: (c, a) => c.stores.delete(a, TENANT, { ref: 'box' }, { force: true }),
   },
+  // Vault KV v2 (core.kv): the store `box` is the mount, `S` the secret (a path of one segment).
+  { name: 'kv.read', needs: 'secrets:reveal', run: (c, a) => c.kv.read(a, TENANT, 'box', 'S') },
+  {
+    name: 'kv.write (existing)',
+    needs: 'secrets:set-value',
+    run: (c, a) => c.kv.write(a, TENANT, 'box', 'S', { value: 'x' }),
+  },
+  {
+    name: 'kv.write (new)',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.write(a, TENANT, 'box', 'kv/new', { value: 'x' }),
+  },
+  {
+    name: 'kv.patch (reads the value)',
+    needs: 'secrets:reveal',
+    run: (c, a) => c.kv.patch(a, TENANT, 'box', 'S', { extra: 'x' }),
+  },
+  {
+    name: 'kv.patch (writes a value)',
+    needs: 'secrets:set-value',
+    run: (c, a) => c.kv.patch(a, TENANT, 'box', 'S', { extra: 'x' }),
+  },
+  {
+    name: 'kv.deleteVersions',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.deleteVersions(a, TENANT, 'box', 'S', 'latest'),
+  },
+  {
+    name: 'kv.undeleteVersions',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.undeleteVersions(a, TENANT, 'box', 'S', [1]),
+  },
+  {
+    name: 'kv.destroyVersions',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.destroyVersions(a, TENANT, 'box', 'S', [1]),
+  },
+  { name: 'kv.metadata (get)', needs: 'secrets:read', run: (c, a) => c.kv.metadata(a, TENANT, 'box', 'S') },
+  {
+    name: 'kv.writeMetadata',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.writeMetadata(a, TENANT, 'box', 'S', { maxVersions: 3 }, 'create-or-update'),
+  },
+  { name: 'kv.deleteAll', needs: 'secrets:write', run: (c, a) => c.kv.deleteAll(a, TENANT, 'box', 'S') },
+  { name: 'kv.list', needs: 'secrets:read', run: (c, a) => c.kv.list(a, TENANT, 'box', '') },
+  { name: 'kv.config (get)', needs: 'secrets:read', run: (c, a) => c.kv.config(a, TENANT, 'box') },
+  {
+    name: 'kv.writeConfig',
+    needs: 'secrets:write',
+    run: (c, a) => c.kv.writeConfig(a, TENANT, 'box', { maxVersions: 3 }),
+  },
   { name: 'apiKeys.list', needs: 'apikeys:read', run: (c, a) => c.apiKeys.list(a, TENANT) },
   { name: 'apiKeys.get', needs: 'apikeys:read', run: (c, a) => c.apiKeys.get(a, TENANT, 'target') },
   {

@@ -160,6 +160,27 @@ describe('deleted values leave no ciphertext in the SQLite data directory', () =
     assertGone(rows, 'after deleting the store');
   });
 
+  it('a Vault KV destroy leaves nothing of the destroyed versions, and keeps the others', async () => {
+    const kv = (method: string, path: string, body?: unknown) =>
+      request(server.url, method, `/vault/v1/default/${path}`, {
+        headers: { 'x-vault-token': server.adminToken },
+        ...(body === undefined ? {} : { body }),
+      });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await kv('POST', 'data/DESTROYED', { data: { value: valueOf(`k${i}`) } })).status, 200);
+    }
+    const rows = sealedRows('DESTROYED');
+    assert.equal(rows.length, 3);
+    assert.equal((await kv('POST', 'destroy/DESTROYED', { versions: [1, 3] })).status, 204);
+    assertGone(
+      rows.filter((r) => r.version !== 2),
+      'after destroy',
+    );
+    const [kept] = sealedRows('DESTROYED');
+    assert.equal(kept?.version, 2);
+    assert.ok(filesHolding(kept.ciphertext).length > 0, 'version 2 stays');
+  });
+
   it('holds under concurrent reads, and waits out a reader that holds the WAL open', async () => {
     for (let i = 0; i < 2; i++)
       assert.equal((await api('PUT', 'CONTESTED', { value: valueOf(`c${i}`) })).status, 204);

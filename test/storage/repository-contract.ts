@@ -5,6 +5,7 @@ import type {
   ApiKeyRecord,
   AuditEventRecord,
   AuditPosition,
+  IssuedTokenRecord,
   SecretListQuery,
   SecretRecord,
   ServiceCredentialRecord,
@@ -41,6 +42,23 @@ function apiKey(over: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
     tokenPrefix: 'cof_abcd',
     createdAt: T0,
     updatedAt: T0,
+    ...over,
+  };
+}
+function issuedToken(over: Partial<IssuedTokenRecord> = {}): IssuedTokenRecord {
+  return {
+    tokenHash: randomBytes(32),
+    accessor: uid('acc'),
+    tenantId: 't1',
+    mount: 'jwt',
+    role: 'deploy',
+    subject: 'repo:octo-org/app:ref:refs/heads/main',
+    permissions: ['secrets:read', 'Secret.Read'],
+    ttlMs: 60_000,
+    createdAt: T0,
+    expiresAt: T0 + 60_000,
+    maxExpiresAt: T0 + 300_000,
+    renewedAt: null,
     ...over,
   };
 }
@@ -419,6 +437,78 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         await repo.transaction((tx) => tx.pruneVersions(s.id, 10));
         assert.equal((await repo.listVersions(s.id)).length, 2);
         assert.deepEqual(await repo.listVersions('missing'), []);
+      },
+    );
+
+    contract(
+      'version states and settings: stored, replaced, pruned and deleted with their owner',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.equal(await repo.getStoreSettings(st.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        for (let i = 0; i < 4; i++) await putVersion(repo, s.id);
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, {
+            maxVersions: 3,
+            casRequired: true,
+            customMetadata: { b: '2', a: '1' },
+          });
+          await tx.putStoreSettings(st.id, { maxVersions: 7, casRequired: false });
+          await tx.putVersionState(s.id, {
+            version: 2,
+            createdAt: T0 + 2,
+            deletedAt: T0 + 9,
+            destroyed: false,
+          });
+          await tx.putVersionState(s.id, { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true });
+          assert.equal(await tx.destroyVersionValue(s.id, 3), true);
+          assert.equal(await tx.destroyVersionValue(s.id, 3), false, 'nothing left to destroy');
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 3,
+          casRequired: true,
+          customMetadata: { b: '2', a: '1' },
+        });
+        assert.deepEqual(await repo.getStoreSettings(st.id), { maxVersions: 7, casRequired: false });
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [1, 2, 4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), [
+          { version: 2, createdAt: T0 + 2, deletedAt: T0 + 9, destroyed: false },
+          { version: 3, createdAt: T0 + 3, deletedAt: null, destroyed: true },
+        ]);
+        // Replaced in place; removed.
+        await repo.transaction(async (tx) => {
+          await tx.putSecretSettings(s.id, { maxVersions: 0, casRequired: false, customMetadata: {} });
+          await tx.putVersionState(s.id, { version: 2, createdAt: T0 + 2, deletedAt: null, destroyed: true });
+          await tx.deleteVersionState(s.id, 3);
+        });
+        assert.deepEqual(await repo.getSecretSettings(s.id), {
+          maxVersions: 0,
+          casRequired: false,
+          customMetadata: {},
+        });
+        assert.deepEqual(
+          (await repo.listVersionStates(s.id)).map((v) => [v.version, v.destroyed]),
+          [[2, true]],
+        );
+        // Pruning keeps the newest version numbers issued (4 and 3: 3's value is already gone), with their states.
+        await repo.transaction((tx) => tx.pruneVersions(s.id, 2));
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [4],
+        );
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
+        // Everything goes with the secret, and the store's settings with the store.
+        await repo.transaction(async (tx) => {
+          await tx.putVersionState(s.id, { version: 4, createdAt: T0, deletedAt: T0, destroyed: false });
+          assert.equal(await tx.deleteSecret(st.id, s.id), true);
+        });
+        assert.equal(await repo.getSecretSettings(s.id), null);
+        assert.deepEqual(await repo.listVersionStates(s.id), []);
       },
     );
 
@@ -969,9 +1059,15 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
             () =>
               a.transaction(async (tx) => {
                 await tx.ensureTenant({ id: 't1', createdAt: T0 });
+                await tx.insertIssuedToken(issuedToken({ accessor: 'epoch-token' }));
                 return tx.insertApiKey(apiKey({ name: 'k1' }));
               }),
           ],
+          [
+            'renew issued token',
+            () => a.transaction((tx) => tx.renewIssuedToken('epoch-token', T0 + 1000, T0)),
+          ],
+          ['revoke issued token', () => a.transaction((tx) => tx.deleteIssuedToken('epoch-token'))],
           [
             'update key',
             () =>
@@ -1014,6 +1110,38 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         await b.close();
       }
     });
+    contract(
+      'issued tokens: found by hash and accessor, renewed, revoked, and purged once expired',
+      async (repo) => {
+        await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 }));
+        const token = issuedToken();
+        const early = issuedToken({ expiresAt: T0 + 10 });
+        assert.equal(await repo.transaction((tx) => tx.insertIssuedToken(token)), true);
+        assert.equal(await repo.transaction((tx) => tx.insertIssuedToken(early)), true);
+        assert.equal(
+          await repo.transaction((tx) =>
+            tx.insertIssuedToken({ ...issuedToken(), tokenHash: token.tokenHash }),
+          ),
+          false,
+          'a taken hash is refused, not overwritten',
+        );
+        assert.deepEqual(await repo.findIssuedTokenByHash(token.tokenHash), token);
+        assert.deepEqual(await repo.getIssuedToken(token.accessor), token);
+        assert.equal(await repo.findIssuedTokenByHash(randomBytes(32)), null);
+        const renewed = await repo.transaction((tx) =>
+          tx.renewIssuedToken(token.accessor, T0 + 120_000, T0 + 5),
+        );
+        assert.deepEqual(renewed, { ...token, expiresAt: T0 + 120_000, renewedAt: T0 + 5 });
+        assert.equal(await repo.transaction((tx) => tx.renewIssuedToken('no-such', T0, T0)), null);
+        // Purging takes only what expired by `now`, at most `limit` of it.
+        assert.equal(await repo.transaction((tx) => tx.purgeExpiredTokens(T0 + 60_000, 10)), 1);
+        assert.equal(await repo.getIssuedToken(early.accessor), null);
+        assert.notEqual(await repo.getIssuedToken(token.accessor), null);
+        assert.equal(await repo.transaction((tx) => tx.deleteIssuedToken(token.accessor)), true);
+        assert.equal(await repo.transaction((tx) => tx.deleteIssuedToken(token.accessor)), false);
+        assert.equal(await repo.findIssuedTokenByHash(token.tokenHash), null);
+      },
+    );
     contract(
       'audit: a new chain starts at seq 0 with a zero hash; events link, and the head follows',
       async (repo) => {

@@ -1,10 +1,12 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
 import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
 import type { WebhookReads, WebhookWrites } from './webhooks.js';
+import type { VersionStateReads, VersionStateWrites } from './version-states.js';
 
 /**
  * The one storage contract, owned by the core and composed of one port per area (the files beside
@@ -14,7 +16,16 @@ import type { WebhookReads, WebhookWrites } from './webhooks.js';
  * Inserts that may collide with a concurrent writer return false instead of throwing.
  */
 export interface RepositoryReads
-  extends TenantAndMetaReads, ApiKeyReads, StoreReads, SecretReads, AuditReads, WebhookReads, AuditAnchorReads {}
+  extends
+    TenantAndMetaReads,
+    ApiKeyReads,
+    StoreReads,
+    SecretReads,
+    VersionStateReads,
+    AuditReads,
+    IssuedTokenReads,
+    AuditAnchorReads,
+    WebhookReads {}
 
 export interface RepositoryTx
   extends
@@ -23,17 +34,20 @@ export interface RepositoryTx
     ApiKeyWrites,
     StoreWrites,
     SecretWrites,
+    VersionStateWrites,
     AuditWrites,
     WebhookWrites,
+    IssuedTokenWrites,
     AuditAnchorWrites {}
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
-   * Changes (synchronously observable, cheaply) whenever an API key or service credential may have
-   * changed anywhere, including in another process or node: caches of key lookups are valid only
-   * while it stays the same. NaN when the engine cannot currently tell (nothing is cached then).
+   * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
+   * token (revoked, renewed) may have changed anywhere, including in another process or node:
+   * caches of key lookups are valid only while it stays the same. NaN when the engine cannot
+   * currently tell (nothing is cached then).
    */
   credentialsEpoch(): number;
   /** Throws when the database cannot be reached (readiness). */

@@ -49,14 +49,17 @@ export interface SecretWrites {
   /** Issues the next version number of a secret (never reused, even after pruning). */
   allocateVersion(secretId: string): Promise<number>;
   insertVersion(version: VersionRecord): Promise<void>;
-  /** Makes `version` current and replaces the validity window, in one step. */
+  /** Makes `version` current (null: none readable) and replaces the validity window, in one step. */
   setCurrentVersion(
     secretId: string,
-    version: number,
+    version: number | null,
     window: { notBefore: number | null; expiresOn: number | null },
     updatedAt: number,
   ): Promise<void>;
-  /** Destroys all but the newest `keep` versions of a secret. */
+  /**
+   * Destroys every version (and its state) more than `keep` below the newest version number
+   * issued: the newest `keep` version numbers stay, destroyed or not.
+   */
   pruneVersions(secretId: string, keep: number): Promise<void>;
   /** Destroys the secret and every version of it; false when it did not exist. */
   deleteSecret(storeId: string, secretId: string): Promise<boolean>;

@@ -18,6 +18,23 @@ import type { SecretRef, StoreTarget } from './store-ref.js';
 /** How many versions of a secret are kept; older ones are destroyed with their data keys. */
 export const VERSIONS_KEPT = 10;
 
+/** The most versions a secret or store may be set to keep (`maxVersions`). */
+export const MAX_VERSIONS_LIMIT = 1000;
+
+/**
+ * How many versions of a secret are kept, whichever facade writes it: its own `maxVersions`, else
+ * its store's, else VERSIONS_KEPT (docs/adr/0014-vault-facade.md).
+ */
+export async function versionsKept(
+  reads: Pick<RepositoryTx, 'getSecretSettings' | 'getStoreSettings'>,
+  secret: Pick<SecretRecord, 'id' | 'storeId'>,
+): Promise<number> {
+  const own = await reads.getSecretSettings(secret.id);
+  if (own !== null && own.maxVersions > 0) return own.maxVersions;
+  const store = await reads.getStoreSettings(secret.storeId);
+  return store !== null && store.maxVersions > 0 ? store.maxVersions : VERSIONS_KEPT;
+}
+
 /** Most secrets one batch reveal may open (names asked for, or all of a store). */
 export const MAX_REVEAL_BATCH = 1000;
 
@@ -227,7 +244,7 @@ export async function writeSecret(
 }
 
 /** The one sealing path: `value` as the secret's new current version, under a fresh data key. */
-async function sealVersion(
+export async function sealVersion(
   tx: RepositoryTx,
   keyring: Keyring,
   tenantId: string,
@@ -246,7 +263,7 @@ async function sealVersion(
     );
     await tx.insertVersion({ secretId: secret.id, version, createdAt: now, ...sealed });
     await tx.setCurrentVersion(secret.id, version, window, now);
-    await tx.pruneVersions(secret.id, VERSIONS_KEPT);
+    await tx.pruneVersions(secret.id, await versionsKept(tx, secret));
     return version;
   } finally {
     if (typeof value === 'string') plaintext.fill(0);

@@ -155,6 +155,55 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
     `,
   },
   {
+    version: 5,
+    name: 'version states and settings',
+    // docs/adr/0014-vault-facade.md: a version's soft delete or destruction, a secret's settings
+    // (max versions, cas required, custom metadata as a JSON object of strings) and a store's defaults.
+    sql: `
+      CREATE TABLE secret_settings (
+        secret_id TEXT COLLATE "C" PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL,
+        custom_metadata TEXT COLLATE "C" NOT NULL
+      );
+      CREATE TABLE store_settings (
+        store_id TEXT COLLATE "C" PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required BOOLEAN NOT NULL
+      );
+      CREATE TABLE version_states (
+        secret_id TEXT COLLATE "C" NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        destroyed BOOLEAN NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: 'issued tokens',
+    // Tokens issued by a login (docs/adr/0015-issued-tokens-and-jwt-login.md); only their SHA-256.
+    sql: `
+      CREATE TABLE issued_tokens (
+        token_hash BYTEA PRIMARY KEY,
+        accessor TEXT COLLATE "C" NOT NULL UNIQUE,
+        tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+        mount TEXT COLLATE "C" NOT NULL,
+        role TEXT COLLATE "C" NOT NULL,
+        subject TEXT COLLATE "C" NOT NULL,
+        permissions TEXT[] COLLATE "C" NOT NULL,
+        ttl_ms BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        max_expires_at BIGINT NOT NULL,
+        renewed_at BIGINT
+      );
+      CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // As SQLite's version 7: the signing secret sealed, the feed cursor, the delivery lease.

@@ -6,11 +6,13 @@ import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
+import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
 import { classifyPgError, mapPgError } from './postgres-errors.js';
 import { migrate } from './postgres-migrations.js';
 import { postgresSecretQueries } from './postgres-secret-queries.js';
+import { postgresVersionStateQueries } from './postgres-version-state-queries.js';
 import { postgresStoreQueries } from './postgres-store-queries.js';
 import { postgresTenantAndMetaQueries } from './postgres-tenant-and-meta-queries.js';
 import { postgresWebhookQueries } from './postgres-webhook-queries.js';
@@ -22,8 +24,10 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresApiKeyQueries(conn),
     ...postgresStoreQueries(conn),
     ...postgresSecretQueries(conn),
+    ...postgresVersionStateQueries(conn),
     ...postgresAuditQueries(conn),
     ...postgresWebhookQueries(conn),
+    ...postgresIssuedTokenQueries(conn),
     ...postgresAuditAnchorQueries(conn),
   };
 }

@@ -15,6 +15,10 @@ export const {
   toAuditEvent,
   toWebhook,
   toWebhookDelivery,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
+  toIssuedToken,
 } = rowMappers({
   engine: 'postgres',
   integer: (v) => {
@@ -40,3 +44,5 @@ export const WEBHOOK_COLUMNS =
   'id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_wrapped_key, secret_ciphertext, secret_version, feed_cursor, last_delivery, created_at, updated_at';
 export const DELIVERY_COLUMNS =
   'webhook_id, n, event_id, kind, store, payload, status, attempts, last_error, last_status, next_attempt_at, created_at, updated_at';
+export const ISSUED_TOKEN_COLUMNS =
+  'token_hash, accessor, tenant_id, mount, role, subject, permissions, ttl_ms, created_at, expires_at, max_expires_at, renewed_at';

@@ -276,7 +276,7 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
     },
     async setCurrentVersion(
       secretId: string,
-      version: number,
+      version: number | null,
       window: { notBefore: number | null; expiresOn: number | null },
       updatedAt: number,
     ): Promise<void> {
@@ -295,12 +295,18 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
         );
         return;
       }
+      // Every version number `keep` or more below the newest issued, with its state.
       await conn.executor.run(
-        'coffer_prune_versions',
-        // Everything older than the keep-th newest version (NULL, so nothing, while fewer exist).
-        `DELETE FROM secret_versions WHERE secret_id = $1 AND version <
-           (SELECT version FROM secret_versions WHERE secret_id = $1 ORDER BY version DESC LIMIT 1 OFFSET $2)`,
-        [secretId, keep - 1],
+        'coffer_prune_versions_below_latest',
+        `DELETE FROM secret_versions WHERE secret_id = $1 AND version <=
+           (SELECT latest_version FROM secrets WHERE id = $1) - $2`,
+        [secretId, keep],
+      );
+      await conn.executor.run(
+        'coffer_prune_version_states',
+        `DELETE FROM version_states WHERE secret_id = $1 AND version <=
+           (SELECT latest_version FROM secrets WHERE id = $1) - $2`,
+        [secretId, keep],
       );
     },
     async deleteSecret(storeId: string, secretId: string): Promise<boolean> {

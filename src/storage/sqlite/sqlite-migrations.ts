@@ -164,6 +164,55 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     `,
   },
   {
+    version: 5,
+    name: 'version states and settings',
+    // docs/adr/0014-vault-facade.md: a version's soft delete or destruction, a secret's settings
+    // (max versions, cas required, custom metadata as a JSON object of strings) and a store's defaults.
+    sql: `
+      CREATE TABLE secret_settings (
+        secret_id TEXT PRIMARY KEY REFERENCES secrets(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required INTEGER NOT NULL,
+        custom_metadata TEXT NOT NULL
+      );
+      CREATE TABLE store_settings (
+        store_id TEXT PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
+        max_versions INTEGER NOT NULL,
+        cas_required INTEGER NOT NULL
+      );
+      CREATE TABLE version_states (
+        secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        destroyed INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 6,
+    name: 'issued tokens',
+    // Tokens issued by a login (docs/adr/0015-issued-tokens-and-jwt-login.md); only their SHA-256.
+    sql: `
+      CREATE TABLE issued_tokens (
+        token_hash BLOB PRIMARY KEY,
+        accessor TEXT NOT NULL UNIQUE,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        mount TEXT NOT NULL,
+        role TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        ttl_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        max_expires_at INTEGER NOT NULL,
+        renewed_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
+    `,
+  },
+  {
     version: 7,
     name: 'webhooks',
     // The signing secret is sealed (envelope encryption): three columns, never plaintext. `cursor` is

@@ -5,6 +5,7 @@ import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
 import { sqliteAuditAnchorQueries } from './sqlite-audit-anchor-queries.js';
 import { sqliteAuditQueries } from './sqlite-audit-queries.js';
+import { sqliteIssuedTokenQueries } from './sqlite-issued-token-queries.js';
 import {
   BUSY_TIMEOUT_MS,
   busy,
@@ -15,6 +16,7 @@ import {
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
+import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
 import { sqliteWebhookQueries } from './sqlite-webhook-queries.js';
@@ -26,8 +28,10 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteApiKeyQueries(conn),
     ...sqliteStoreQueries(conn),
     ...sqliteSecretQueries(conn),
+    ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
     ...sqliteWebhookQueries(conn),
+    ...sqliteIssuedTokenQueries(conn),
     ...sqliteAuditAnchorQueries(conn),
   };
 }

@@ -14,6 +14,10 @@ export const {
   toAuditEvent,
   toWebhook,
   toWebhookDelivery,
+  toSecretSettings,
+  toStoreSettings,
+  toVersionState,
+  toIssuedToken,
 } = rowMappers({
   engine: 'sqlite',
   integer: (v) => (typeof v === 'number' && Number.isInteger(v) ? v : undefined),

@@ -89,11 +89,14 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       'UPDATE secrets SET current_version = ?, not_before = ?, expires_on = ?, updated_at = ? WHERE id = ?',
     ),
     deleteVersions: p('DELETE FROM secret_versions WHERE secret_id = ?'),
-    // Everything older than the keep-th newest version: a range on the primary key (NULL, so
-    // nothing, while fewer versions exist).
+    // Every version number `keep` or more below the newest issued: a range on the primary key.
     pruneVersions: p(
-      `DELETE FROM secret_versions WHERE secret_id = ? AND version <
-         (SELECT version FROM secret_versions WHERE secret_id = ? ORDER BY version DESC LIMIT 1 OFFSET ?)`,
+      `DELETE FROM secret_versions WHERE secret_id = ? AND version <=
+         (SELECT latest_version FROM secrets WHERE id = ?) - ?`,
+    ),
+    pruneVersionStates: p(
+      `DELETE FROM version_states WHERE secret_id = ? AND version <=
+         (SELECT latest_version FROM secrets WHERE id = ?) - ?`,
     ),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
     rewrapVersion: p(
@@ -245,7 +248,7 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     },
     async setCurrentVersion(
       secretId: string,
-      version: number,
+      version: number | null,
       window: { notBefore: number | null; expiresOn: number | null },
       updatedAt: number,
     ): Promise<void> {
@@ -253,7 +256,8 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     },
     async pruneVersions(secretId: string, keep: number): Promise<void> {
       const pruned =
-        keep <= 0 ? stmt.deleteVersions.run(secretId) : stmt.pruneVersions.run(secretId, secretId, keep - 1);
+        keep <= 0 ? stmt.deleteVersions.run(secretId) : stmt.pruneVersions.run(secretId, secretId, keep);
+      if (keep > 0) stmt.pruneVersionStates.run(secretId, secretId, keep);
       if (pruned.changes > 0) conn.sealedBytesRemoved = true;
     },
     async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
