@@ -1,6 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +25,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin/coffer.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const BIG = Number(process.env.BENCH_BIG_COUNT ?? 1_000_000);
+/**
+ * `BENCH_ONLY=sqlite,postgres,nodes,big` (any of them) runs only those parts, after the bare-http
+ * floor, and prints without rewriting BENCHMARKS.md; `BENCH_ONLY=cli`: the CLI start-up alone.
+ */
+const ONLY = process.env.BENCH_ONLY === undefined ? null : new Set(process.env.BENCH_ONLY.split(','));
+const runs = (part: string): boolean => ONLY === null || ONLY.has(part);
+/** A directory: every `coffer serve` of the run writes a V8 CPU profile there (`node --cpu-prof`). */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ?? null;
+/** How often the multi-node bench looks at pg_stat_activity during the read load. */
+const LOCK_SAMPLE_MS = 10;
 
 interface Row {
   scenario: string;
@@ -71,7 +90,8 @@ interface Coffer {
 
 async function startCoffer(env: Record<string, string>, token?: string): Promise<Coffer> {
   const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const profile = CPU_PROF_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
+  const child = spawn(process.execPath, [...profile, BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -251,8 +271,53 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
   await stopProcess(big.child);
 }
 
-/** Reads and durable writes against 1, 2 and 3 nodes on one PostgreSQL, 50 connections split evenly. */
-async function benchNodes(env: Record<string, string>): Promise<void> {
+/**
+ * Samples pg_stat_activity every LOCK_SAMPLE_MS while `during` runs: the share of samples in which
+ * at least one of the bench's backends (its application_name) waits on a lock (wait_event_type
+ * 'Lock': a row or relation lock, such as a chain head locked until another backend's COMMIT).
+ */
+async function sampleLockWaits<T>(
+  url: string,
+  applicationName: string,
+  during: Promise<T>,
+): Promise<{ result: T; share: number; samples: number }> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let done = false;
+  let samples = 0;
+  let waiting = 0;
+  const sampler = (async () => {
+    while (!done) {
+      const res = await client.query<{ waiting: string }>(
+        `SELECT count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiting
+           FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+        [applicationName],
+      );
+      samples += 1;
+      if (Number(res.rows[0]?.waiting ?? 0) > 0) waiting += 1;
+      await new Promise((r) => setTimeout(r, LOCK_SAMPLE_MS));
+    }
+  })();
+  try {
+    const result = await during;
+    return { result, share: samples === 0 ? Number.NaN : waiting / samples, samples };
+  } finally {
+    done = true;
+    await sampler;
+    await client.end();
+  }
+}
+
+/**
+ * Reads and durable writes against 1, 2 and 3 nodes on one PostgreSQL, 50 connections split evenly;
+ * during the reads, the share of pg_stat_activity samples in which a backend waits on a lock.
+ */
+async function benchNodes(
+  env: Record<string, string>,
+  sampleUrl: string,
+  applicationName: string,
+): Promise<void> {
   const nodes: Coffer[] = [];
   try {
     nodes.push(await startCoffer(env));
@@ -263,7 +328,7 @@ async function benchNodes(env: Record<string, string>): Promise<void> {
       const share = Math.floor(50 / count);
       for (const kind of ['GET', 'PUT'] as const) {
         let n = 0;
-        const results = await Promise.all(
+        const loads = Promise.all(
           nodes.map((node) =>
             autocannon({
               url: node.url,
@@ -286,12 +351,28 @@ async function benchNodes(env: Record<string, string>): Promise<void> {
             }),
           ),
         );
-        const rps = Math.round(results.reduce((sum, r) => sum + r.requests.average, 0));
+        const sampled = kind === 'GET' ? await sampleLockWaits(sampleUrl, applicationName, loads) : null;
+        const results = sampled?.result ?? (await loads);
+        const perNode = results.map((r) => Math.round(r.requests.average));
+        const rps = perNode.reduce((sum, x) => sum + x, 0);
         const p99 = Math.max(...results.map((r) => r.latency.p99));
         const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0);
-        nodeRows.push({ nodes: count, kind, rps, p99, errors });
+        nodeRows.push({
+          nodes: count,
+          kind,
+          rps,
+          perNode,
+          p99,
+          errors,
+          lockShare: sampled?.share ?? null,
+          samples: sampled?.samples ?? 0,
+        });
         process.stdout.write(
-          `${count} node(s) ${kind.padEnd(4)} ${String(rps).padStart(7)} req/s  p99 ${p99} ms\n`,
+          `${count} node(s) ${kind.padEnd(4)} ${String(rps).padStart(7)} req/s (${perNode.join(' + ')})  p99 ${p99} ms${
+            sampled === null
+              ? ''
+              : `  lock waits in ${(sampled.share * 100).toFixed(1)}% of ${sampled.samples} samples`
+          }\n`,
         );
       }
     }
@@ -300,7 +381,16 @@ async function benchNodes(env: Record<string, string>): Promise<void> {
   }
 }
 
-const nodeRows: { nodes: number; kind: string; rps: number; p99: number; errors: number }[] = [];
+const nodeRows: {
+  nodes: number;
+  kind: string;
+  rps: number;
+  perNode: number[];
+  p99: number;
+  errors: number;
+  lockShare: number | null;
+  samples: number;
+}[] = [];
 
 async function postgresReachable(url: string): Promise<boolean> {
   try {
@@ -349,6 +439,33 @@ function writeBlock(name: string, report: string): void {
   );
 }
 
+/**
+ * What the disk under the data directories does right now: 4 KiB writes, each followed by fsync, for
+ * `seconds`. Every durable figure here (PUT, and GET: each read's audit event is fsynced before the
+ * answer) is bounded by this latency, which other work on a shared machine can move tenfold.
+ */
+function diskSyncRate(seconds = 3): string {
+  const dir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-disk-'));
+  const fd = openSync(join(dir, 'probe'), 'w');
+  const page = Buffer.alloc(4096, 1);
+  const latencies: number[] = [];
+  try {
+    const start = performance.now();
+    while (performance.now() - start < seconds * 1000) {
+      const t = performance.now();
+      writeSync(fd, page, 0, page.length, (latencies.length % 256) * 4096);
+      fsyncSync(fd);
+      latencies.push(performance.now() - t);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => (latencies[Math.floor(latencies.length * q)] ?? Number.NaN).toFixed(2);
+  return `${Math.round(latencies.length / seconds).toLocaleString('en')} synchronous 4 KiB writes/s (fsync p50 ${at(0.5)} ms, p99 ${at(0.99)} ms)`;
+}
+
 /** `coffer` start-up, first, while nothing else of the bench runs. `BENCH_ONLY=cli` stops after it. */
 function benchCliStartup(): void {
   const report = measureCliStartup(BIN);
@@ -357,8 +474,11 @@ function benchCliStartup(): void {
 }
 
 async function main(): Promise<void> {
-  benchCliStartup();
+  if (ONLY === null || ONLY.has('cli')) benchCliStartup();
   if (process.env.BENCH_ONLY === 'cli') return;
+  const startedAt = Date.now();
+  const diskBefore = diskSyncRate();
+  process.stdout.write(`disk: ${diskBefore}\n`);
   const bare = spawn(process.execPath, [join(ROOT, 'dist/bench/bare-server.js')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -366,15 +486,19 @@ async function main(): Promise<void> {
   await load('bare node:http (floor)', '-', { url: `http://127.0.0.1:${port}/`, connections: 50 });
   await stopProcess(bare);
 
-  const sqliteDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-'));
-  try {
-    await benchEngine('sqlite', { COFFER_DATA_DIR: sqliteDir });
-  } finally {
-    rmSync(sqliteDir, { recursive: true, force: true });
+  if (runs('sqlite')) {
+    const sqliteDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-'));
+    try {
+      await benchEngine('sqlite', { COFFER_DATA_DIR: sqliteDir });
+    } finally {
+      rmSync(sqliteDir, { recursive: true, force: true });
+    }
   }
 
   const pgUrl = process.env.COFFER_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  if (await postgresReachable(pgUrl)) {
+  if (!runs('postgres') && !runs('nodes')) {
+    // not asked for
+  } else if (await postgresReachable(pgUrl)) {
     const pgDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-pg-'));
     const { default: pg } = await import('pg');
     const schema = `coffer_bench_${process.pid}`;
@@ -382,15 +506,24 @@ async function main(): Promise<void> {
     await admin.connect();
     await admin.query(`CREATE SCHEMA ${schema}`);
     try {
-      const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
-      await benchEngine('postgres', { COFFER_DATA_DIR: pgDir, COFFER_DATABASE_URL: url });
-      await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      await benchNodes({
-        COFFER_DATA_DIR: pgDir,
-        COFFER_DATABASE_URL: url,
-        COFFER_MASTER_KEY: randomBytes(32).toString('base64'),
-      });
+      // The application name tells this run's backends apart from anything else on the server.
+      const url = `${pgUrl}${pgUrl.includes('?') ? '&' : '?'}options=${encodeURIComponent(`-c search_path=${schema}`)}&application_name=${schema}`;
+      if (runs('postgres')) {
+        await benchEngine('postgres', { COFFER_DATA_DIR: pgDir, COFFER_DATABASE_URL: url });
+        await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+        await admin.query(`CREATE SCHEMA ${schema}`);
+      }
+      if (runs('nodes')) {
+        await benchNodes(
+          {
+            COFFER_DATA_DIR: pgDir,
+            COFFER_DATABASE_URL: url,
+            COFFER_MASTER_KEY: randomBytes(32).toString('base64'),
+          },
+          pgUrl,
+          schema,
+        );
+      }
     } catch (error) {
       notes.push(`postgres: not measured (${(error as Error).message.split('\n')[0]})`);
     } finally {
@@ -402,11 +535,13 @@ async function main(): Promise<void> {
     notes.push('postgres: not reachable, not measured');
   }
 
-  const bigDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-big-'));
-  try {
-    await benchBig({ COFFER_DATA_DIR: bigDir, COFFER_SECRET_QUOTA: String(BIG + 10_000) }, bigDir);
-  } finally {
-    rmSync(bigDir, { recursive: true, force: true });
+  if (runs('big')) {
+    const bigDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-big-'));
+    try {
+      await benchBig({ COFFER_DATA_DIR: bigDir, COFFER_SECRET_QUOTA: String(BIG + 10_000) }, bigDir);
+    } finally {
+      rmSync(bigDir, { recursive: true, force: true });
+    }
   }
 
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -419,17 +554,34 @@ async function main(): Promise<void> {
       ? []
       : [
           '',
-          'Several nodes on one PostgreSQL (50 connections split evenly across the nodes, all on this 2-core machine):',
+          'Several nodes on one PostgreSQL, all reading (or writing) tenant `default` (50 connections split evenly across the nodes, all on this 2-core machine). Lock waits: share of `pg_stat_activity` samples (every ' +
+            `${LOCK_SAMPLE_MS} ms during the reads) in which one of the run's backends waited on a lock (\`wait_event_type = 'Lock'\`).`,
           '',
-          '| nodes | request | req/s (sum) | worst p99 ms | non-2xx |',
-          '|---:|---|---:|---:|---:|',
+          '| nodes | request | req/s (sum) | req/s per node | worst p99 ms | non-2xx | lock waits (samples) |',
+          '|---:|---|---:|---|---:|---:|---:|',
           ...nodeRows.map(
-            (r) => `| ${r.nodes} | ${r.kind} | ${r.rps.toLocaleString('en')} | ${r.p99} | ${r.errors} |`,
+            (r) =>
+              `| ${r.nodes} | ${r.kind} | ${r.rps.toLocaleString('en')} | ${r.perNode.map((x) => x.toLocaleString('en')).join(' / ')} | ${r.p99} | ${r.errors} | ${
+                r.lockShare === null ? '-' : `${(r.lockShare * 100).toFixed(1)}% (${r.samples})`
+              } |`,
           ),
         ];
+  notes.push(
+    `disk under the data directories: ${diskBefore} at the start of the run, ${diskSyncRate()} at the end`,
+  );
+  notes.push(
+    `load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')} (other work on the machine shares the two cores and the disk)`,
+  );
+  notes.push(
+    `${ONLY === null ? 'the whole run (bare http, SQLite, PostgreSQL, several nodes, 1,000,000 secrets; without the CLI start-up and the build)' : `this run (bare http, ${[...ONLY].join(', ')})`} took ${((Date.now() - startedAt) / 60_000).toFixed(1)} min`,
+  );
   const report = [...header, '', table(), ...nodesTable, '', ...notes.map((n) => `- ${n}`), ''].join('\n');
   process.stdout.write(`\n${report}`);
-  writeBlock('bench', report);
+  // A partial run (BENCH_ONLY) prints only: the block in BENCHMARKS.md is one whole run.
+  if (ONLY === null) writeBlock('bench', report);
 }
 
 await main();

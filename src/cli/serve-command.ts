@@ -102,6 +102,7 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   };
   const runtime = await buildRuntime(config, {
     metrics,
+    checkpointInWorker: true,
     onIdentityProviderUnavailable: (error) =>
       // The message names the failing URL or status; never the token being verified.
       logger.warn({ err: { message: (error as Error).message } }, 'OIDC identity provider unavailable'),

@@ -14,6 +14,7 @@ import { type KeyringWatcher, loadKeyring } from '../crypto/keyring-source.js';
 import { type DbTimer, InstrumentedRepository } from '../storage/instrumented-repository.js';
 import type { Repository } from '../core/ports/repository.js';
 import type { ChangeSignals } from '../core/ports/change-signals.js';
+import type { FileSync, SqliteRepositoryOptions } from '../storage/sqlite/sqlite-repository.js';
 
 export const DATABASE_FILE = 'coffer.db';
 
@@ -35,13 +36,16 @@ export class NoDataError extends Error {}
  * PostgreSQL when COFFER_DATABASE_URL is set (schema migrated on the way), else SQLite in the data
  * directory. Each driver is loaded only when used: the CLI's start-up time is the price of every command.
  */
-export async function openRepository(config: Config): Promise<Repository> {
+export async function openRepository(
+  config: Config,
+  options: SqliteRepositoryOptions = {},
+): Promise<Repository> {
   if (config.databaseUrl !== null) {
     const { PostgresRepository } = await import('../storage/postgres/postgres-repository.js');
     return PostgresRepository.connect(config.databaseUrl);
   }
   const { SqliteRepository } = await import('../storage/sqlite/sqlite-repository.js');
-  return SqliteRepository.open(join(config.dataDir, DATABASE_FILE));
+  return SqliteRepository.open(join(config.dataDir, DATABASE_FILE), options);
 }
 
 /** Refuses, naming the directory, when there is no SQLite database to read (PostgreSQL always has one). */
@@ -77,6 +81,13 @@ export interface RuntimeOverrides {
    * that change streams hear them at once; without it the change feed polls (ADR 0016).
    */
   readonly listenForChanges?: boolean;
+  /**
+   * SQLite: how the WAL is made durable after each COMMIT (default: fs.fsync on the threadpool).
+   * Tests inject one that holds the sync, to show that no answer leaves before it completes.
+   */
+  readonly syncWal?: FileSync;
+  /** SQLite: WAL checkpoints on a worker thread, off the event loop (the server; a CLI command: no). */
+  readonly checkpointInWorker?: boolean;
 }
 
 export async function buildRuntime(config: Config, options: RuntimeOverrides = {}): Promise<Runtime> {
@@ -89,7 +100,10 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
   ) {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   }
-  const opened = await openRepository(config);
+  const opened = await openRepository(config, {
+    ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
+    ...(options.checkpointInWorker === undefined ? {} : { checkpointInWorker: options.checkpointInWorker }),
+  });
   const repository =
     options.metrics === undefined ? opened : new InstrumentedRepository(opened, options.metrics);
   let signals: ChangeSignals | undefined;

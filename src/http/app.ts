@@ -55,6 +55,8 @@ function facades(deps: AppDeps): readonly FacadeDescriptor[] {
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const routing = new FacadeRouting(facades(deps));
+  // The app that requests refused by the HTTP parser for their method are replayed through.
+  let built: FastifyInstance | null = null;
   const options = {
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
@@ -69,7 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: deps.trustProxy ?? false,
     // Undecodable URLs and requests the HTTP parser refuses: answered in the owning facade's shape.
     frameworkErrors: frameworkErrorHandler(routing),
-    clientErrorHandler: clientErrorHandler(deps.logger, routing),
+    clientErrorHandler: clientErrorHandler(deps.logger, routing, () => built),
   };
   // The routes never touch the raw server, so the HTTPS instance is used through the HTTP type.
   const app: FastifyInstance =
@@ -79,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           ...options,
           https: { cert: deps.tls.cert, key: deps.tls.key, minVersion: 'TLSv1.2' },
         }) as unknown as FastifyInstance);
+  built = app;
   app.decorateRequest('actor', null);
   // Nothing Coffer answers is meant for a shared cache: values, tokens, key lists and metadata all
   // go out with no-store, whichever facade (or none) answers. Facades' error senders set it too.

@@ -50,6 +50,13 @@ export interface FacadeDescriptor {
    * `prefix`), for a facade at the server root, whose not-found handler would answer for all others.
    */
   readonly notFound: 'prefix' | { readonly catchAll: readonly string[] };
+  /**
+   * Methods Node's HTTP parser refuses that the facade serves anyway, each as the GET it means:
+   * from the request target as sent, the target to replay, or null where the method means nothing
+   * (then the parser's refusal stands; src/http/refused-methods.ts). Vault: `LIST` of a metadata
+   * path is `GET …?list=true`.
+   */
+  readonly refusedMethods?: Readonly<Record<string, (target: string) => string | null>>;
   /** Its schemas, body parsers and routes, registered inside its prefix (after the shared hooks). */
   readonly register: (app: FastifyInstance, deps: FacadeDeps) => Promise<void>;
 }

@@ -1,7 +1,15 @@
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  ConnectionError,
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import type { FacadeErrors, FacadeRouting } from './facade.js';
 import { PROBLEM_ERRORS } from './problem-details.js';
+import { isReplaying, replayRefusedMethod } from './refused-methods.js';
 
 /**
  * Errors raised before any facade's plugin sees the request: a URL whose percent-encoding does not
@@ -33,18 +41,26 @@ const REASONS: Record<number, string> = {
   431: 'Request Header Fields Too Large',
 };
 
-/** Node's `clientError`: no request object exists, so the path is read from the raw request line. */
+/**
+ * Node's `clientError`: no request object exists, so the path is read from the raw request line.
+ * A method the parser refuses but the owning facade serves (Vault's LIST) is replayed through `app`
+ * instead (src/http/refused-methods.ts); `app` is read when an error comes, once the app is built.
+ */
 export function clientErrorHandler(
   log: FastifyBaseLogger,
   routing: FacadeRouting,
+  app: () => FastifyInstance | null = () => null,
 ): (error: ConnectionError, socket: Socket) => void {
   return (error, socket) => {
-    if (error.code === 'ECONNRESET' || socket.destroyed) return;
-    const status =
-      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    // A replayed request owns its socket: the parser's later errors on it (the bytes that follow,
+    // the client's end) are not answered again.
+    if (error.code === 'ECONNRESET' || socket.destroyed || isReplaying(socket)) return;
     // Node hands over a Buffer (typed as its JSON form): read it as bytes either way.
     const packet: unknown = error.rawPacket;
     const raw = Buffer.isBuffer(packet) ? packet : Buffer.from(error.rawPacket?.data ?? []);
+    if (error.code === 'HPE_INVALID_METHOD' && replayRefusedMethod(app(), routing, log, raw, socket)) return;
+    const status =
+      error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const path = raw.toString('latin1').split('\r\n', 1)[0]?.split(' ')[1] ?? '';
     const detail = status === 400 ? 'The request is malformed.' : 'The request was refused.';
     const { body, contentType } = errorsOf(routing, path).raw({

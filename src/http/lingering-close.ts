@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -59,7 +59,9 @@ function linger(request: IncomingMessage): void {
  */
 export function lingerOnEarlyAnswers(app: FastifyInstance): void {
   app.addHook('onSend', async (request, reply, payload) => {
-    if (request.raw.complete) return payload;
+    // An injected request (a refused method replayed, src/http/refused-methods.ts) has no real
+    // connection and its body is all in memory: nothing to linger on.
+    if (request.raw.complete || !(request.raw.socket instanceof Socket)) return payload;
     // The rest of the body is not wanted: the connection ends after this answer, so that a client
     // cannot keep the server reading an unbounded body (Node's keep-alive path discards it all).
     reply.header('connection', 'close');

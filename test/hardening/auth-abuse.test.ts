@@ -161,7 +161,8 @@ describe('AuthService: equal work, no oracle', () => {
     const accepted = await auth.authenticate(valid, { client: 'c', audience: 'tenant' });
     assert.equal(accepted.kind, 'api_key');
     work.valid = [...fake.calls];
-    for (const label of Object.keys(work)) assert.deepEqual(work[label], ['apiKey', 'service', 'issuedToken'], label);
+    for (const label of Object.keys(work))
+      assert.deepEqual(work[label], ['apiKey', 'service', 'issuedToken'], label);
   });
 
   it('a disabled key is never cached: every attempt looks it up again', async () => {

@@ -8,6 +8,7 @@ import type { AuditSink } from '../../src/core/audit-trail.js';
 import type { Clock } from '../../src/core/clock.js';
 import { startServer } from '../../src/composition/server.js';
 import { PrometheusMetrics } from '../../src/metrics/prometheus-metrics.js';
+import type { FileSync } from '../../src/storage/sqlite/sqlite-repository.js';
 import { createTestSchema, type TestSchema } from './postgres-test-schema.js';
 import { tempDir } from './temp-dir.js';
 
@@ -63,6 +64,8 @@ export async function startTestServer(
     auditSink?: AuditSink;
     defaultMetrics?: boolean;
     engine?: TestEngine;
+    /** SQLite: replaces the fsync of the WAL after each COMMIT (test/storage/sqlite-durability). */
+    syncWal?: FileSync;
   } = {},
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
@@ -86,9 +89,12 @@ export async function startTestServer(
   const metrics = new PrometheusMetrics({ defaultMetrics: options.defaultMetrics ?? false });
   const runtime: Runtime = await buildRuntime(config, {
     metrics,
+    // As `coffer serve` does.
+    checkpointInWorker: true,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.auditSink === undefined ? {} : { auditSink: options.auditSink }),
     listenForChanges: true,
+    ...(options.syncWal === undefined ? {} : { syncWal: options.syncWal }),
   });
   const { app, url, created } = await startServer(runtime, {
     logger: pino({ level: 'silent' }),

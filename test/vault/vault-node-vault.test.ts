@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodeVault from 'node-vault';
-import { LIST_REFUSED } from '../../src/http/vault/vault-errors.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 /**
  * The KV v2 contract through node-vault, unchanged, against a real listening Coffer: its address is
  * `http://host:port/vault` (node-vault appends `/v1/…`), its token a Coffer token. node-vault's
- * `list()` sends the LIST method unless `noCustomHTTPVerbs` is set (then `GET ?list=1`); Node's HTTP
- * parser refuses a LIST request line before any server code runs, so the lists here use that option
- * (docs/adr/0014-vault-facade.md, "LIST").
+ * `list()` sends the LIST method unless `noCustomHTTPVerbs` is set (then `GET ?list=1`): both are
+ * served (docs/adr/0014-vault-facade.md, "LIST"); most lists here use the option, one the default.
  */
 
 interface ApiError {
@@ -224,11 +222,10 @@ describe('Vault KV v2 through node-vault (unchanged, real server)', () => {
     assert.equal((await failure(lister.list('tree/metadata/nothing/'))).status, 404);
   });
 
-  it('list with node-vault’s default LIST method: refused by the HTTP parser, in Vault’s shape, saying what to do', async () => {
+  it('list with node-vault’s default LIST method: served as GET ?list=true (test/vault/vault-list-method.test.ts)', async () => {
     const plain = nodeVault({ endpoint: `${server.url}/vault`, token: server.adminToken });
-    const refused = await failure(plain.list('tree/metadata/'));
-    assert.equal(refused.status, 400);
-    assert.deepEqual(refused.body, { errors: [LIST_REFUSED] });
+    const root = (await plain.list('tree/metadata/')) as Envelope<{ keys: string[] }>;
+    assert.deepEqual(root.data.keys, ['listing/']);
   });
 
   it('mount config: read and written', async () => {

@@ -20,9 +20,12 @@ export interface VaultFailure {
   readonly allow?: readonly string[];
 }
 
-/** Said to a request line whose method Node's HTTP parser refuses (Vault's LIST): docs/vault.md, "LIST". */
+/**
+ * Said to a request whose method Node's HTTP parser refuses and Coffer does not replay: any method
+ * but LIST, a LIST of a path that is not KV metadata, or one not sent whole (docs/vault.md, "LIST").
+ */
 export const LIST_REFUSED =
-  'unsupported method: Coffer cannot receive the LIST method; list with GET and ?list=true (node-vault: noCustomHTTPVerbs, hvac: strict_http)';
+  'unsupported method: Coffer serves LIST on KV metadata paths only, sent whole with no chunked body; GET with ?list=true lists too';
 
 /** Vault's own words for a refused token or permission. */
 export const PERMISSION_DENIED = 'permission denied';

@@ -36,6 +36,23 @@ export function vaultToken(request: FastifyRequest): string | undefined {
   return bearerToken(singleHeader(request.headers.authorization));
 }
 
+/** A KV v2 metadata path (or the mount's metadata root), as sent: where Vault's LIST lists keys. */
+const METADATA_PATH = new RegExp(`^${VAULT_PREFIX}/v1/[^/?]+/metadata(?:/[^?]*)?(?:\\?|$)`);
+
+/**
+ * `LIST /vault/v1/{mount}/metadata/{path}` as the `GET …?list=true` it means (other query
+ * parameters kept, a `list` parameter replaced); null for any other path, where Coffer serves no
+ * LIST (docs/vault.md, "LIST").
+ */
+export function listAsGet(target: string): string | null {
+  if (!METADATA_PATH.test(target)) return null;
+  const mark = target.indexOf('?');
+  const path = mark < 0 ? target : target.slice(0, mark);
+  const query = new URLSearchParams(mark < 0 ? '' : target.slice(mark + 1));
+  query.set('list', 'true');
+  return `${path}?${query.toString()}`;
+}
+
 /**
  * HashiCorp Vault's HTTP API, mounted at `/vault`: `/vault/v1/{mount}/…` (KV version 2, a mount
  * being one of the tenant's stores), `/vault/v1/sys/…` and `/vault/v1/auth/…`. Answers are Vault's
@@ -60,6 +77,8 @@ export const vaultFacade: FacadeDescriptor = {
     },
   },
   notFound: 'prefix',
+  // Vault lists with the LIST method, which Node's parser refuses: replayed as the GET it means.
+  refusedMethods: { LIST: listAsGet },
   register: async (app: FastifyInstance, { core }: FacadeDeps) => {
     app.addSchema(VaultErrorSchema);
     app.addSchema(VaultResponseSchema);

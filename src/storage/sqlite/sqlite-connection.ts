@@ -53,6 +53,17 @@ export function openConnection(path: string): Db {
   return db;
 }
 
+/**
+ * Whether this SQLite writes a commit's WAL frames exactly as `synchronous=FULL` would, so that an
+ * fsync of the `-wal` file made by Coffer after COMMIT leaves the same bytes on disk as FULL's own
+ * (docs/adr/0012-wal-fsync-off-the-event-loop.md). True unless the library was built without
+ * powersafe overwrite: then FULL pads each commit to a sector boundary and NORMAL does not.
+ */
+export function walFramesMatchFull(db: Db): boolean {
+  const options = db.pragma('compile_options', { simple: false }) as { compile_options?: unknown }[];
+  return !options.some((o) => o.compile_options === 'POWERSAFE_OVERWRITE=0');
+}
+
 export function busy(): UnavailableError {
   return new UnavailableError('database_busy', 'The database is busy; retry.');
 }

@@ -1,5 +1,9 @@
-import { chmodSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { UnavailableError } from '../../core/errors.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { sqliteApiKeyQueries } from './sqlite-api-key-queries.js';
@@ -13,6 +17,7 @@ import {
   openConnection,
   SqliteConnection,
   type Db,
+  walFramesMatchFull,
 } from './sqlite-connection.js';
 import { migrate } from './sqlite-migrations.js';
 import { sqliteSecretQueries } from './sqlite-secret-queries.js';
@@ -42,6 +47,56 @@ interface PendingTransaction {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * Makes everything written so far to the file behind `fd` durable. The default is Node's `fs.fsync`,
+ * which runs on the libuv threadpool: the event loop keeps serving while the disk works. Tests
+ * inject one that holds the sync, to show that no answer leaves before it completes.
+ */
+export type FileSync = (fd: number) => Promise<void>;
+
+export const fsyncOnThreadpool: FileSync = (fd) =>
+  new Promise<void>((resolve, reject) => {
+    fsync(fd, (error) => (error === null ? resolve() : reject(error)));
+  });
+
+export interface SqliteRepositoryOptions {
+  /** How the WAL is made durable after each COMMIT (default fsyncOnThreadpool). */
+  readonly syncWal?: FileSync;
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside a COMMIT (the server: `coffer serve`).
+   * A CLI command leaves it to SQLite: it commits a few times and exits.
+   */
+  readonly checkpointInWorker?: boolean;
+}
+
+/** The WAL size at which the worker is asked for a checkpoint: SQLite's own default, 1,000 pages of 4 KiB. */
+const CHECKPOINT_WAL_BYTES = 1000 * 4096;
+/**
+ * WAL syncs that may run at once. With one, a COMMIT made during a sync waits for that sync to end
+ * and then for its own; with two, its own starts at once (on the shared 2-core machine, reads at 50
+ * connections +15–30% in interleaved rounds, durable writes no worse: BENCHMARKS.md).
+ */
+const MAX_SYNCS_IN_FLIGHT = 2;
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** SQLite's default `wal_autocheckpoint`, given back to the writer if the worker fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
+/** Every transaction fails this way once a WAL sync has failed: nothing after it can be trusted. */
+function syncFailed(): UnavailableError {
+  return new UnavailableError(
+    'database_unavailable',
+    'The database could not make a write durable; the server must be restarted.',
+  );
+}
+
 /** Most transactions committed together, under one fsync (group commit). */
 const GROUP_COMMIT_MAX = 512;
 
@@ -69,7 +124,31 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   #draining: Promise<void> | null = null;
   #closed = false;
 
-  private constructor(writer: Db, reader: Db) {
+  /**
+   * The `-wal` file, which Coffer itself syncs after each COMMIT (the writer runs at
+   * `synchronous=NORMAL`); null: SQLite syncs it inside COMMIT (`synchronous=FULL`), as before.
+   */
+  readonly #walFd: number | null;
+  readonly #syncWal: FileSync;
+  /** COMMITs that returned: their frames are in the WAL file (not necessarily on disk). */
+  #commits = 0;
+  /** COMMITs covered by a completed sync: durable. */
+  #durableCommits = 0;
+  /** Syncs running, the newest COMMIT the last one started covers, and a signal when one ends. */
+  #syncsInFlight = 0;
+  #syncStartedUpTo = 0;
+  #syncEnded = deferred();
+  /** Set by the first failed sync, for good: the kernel may have dropped the pages it could not write. */
+  #syncError: UnavailableError | null = null;
+  readonly #checkpointer: WalCheckpointer | null;
+
+  private constructor(
+    writer: Db,
+    reader: Db,
+    walFd: number | null,
+    syncWal: FileSync,
+    checkpointer: WalCheckpointer | null,
+  ) {
     const readerConnection = new SqliteConnection(reader);
     super(sqliteStatements(readerConnection));
     this.#writer = writer;
@@ -77,29 +156,49 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     this.#writerConnection = new SqliteConnection(writer);
     this.#readerConnection = readerConnection;
     this.#write = sqliteStatements(this.#writerConnection);
+    this.#walFd = walFd;
+    this.#syncWal = syncWal;
+    this.#checkpointer = checkpointer;
   }
 
-  static open(path: string): SqliteRepository {
+  static open(path: string, options: SqliteRepositoryOptions = {}): SqliteRepository {
     const created = !existsSync(path);
+    const walPath = `${path}-wal`;
+    const walExisted = existsSync(walPath);
     const writer = openConnection(path);
     if (created) chmodSync(path, 0o600);
+    let walFd: number | null = null;
     try {
       migrate(writer);
+      walFd = takeOverWalSync(writer, walPath, !walExisted);
+      const checkpointer =
+        options.checkpointInWorker === true && walFd !== null
+          ? WalCheckpointer.forWriter(writer, path)
+          : null;
+      return new SqliteRepository(
+        writer,
+        openConnection(path),
+        walFd,
+        options.syncWal ?? fsyncOnThreadpool,
+        checkpointer,
+      );
     } catch (error) {
+      if (walFd !== null) closeSync(walFd);
       writer.close();
       throw error;
     }
-    return new SqliteRepository(writer, openConnection(path));
   }
 
   /**
    * Group commit: transactions that queue up while one batch is being written go into the next one,
    * each inside its own SAVEPOINT (a failing one is rolled back alone), under a single COMMIT and
    * so a single fsync. Every caller is answered only after the COMMIT holding its work is durable
-   * (`synchronous=FULL`); if that COMMIT fails, every transaction in it fails.
+   * (the WAL synced, as `synchronous=FULL` would, but on the threadpool: `#untilDurable`); if that
+   * COMMIT or its sync fails, every transaction in it fails.
    */
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(busy());
+    if (this.#syncError !== null) return Promise.reject(this.#syncError);
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
       this.#draining ??= this.#drain();
@@ -159,13 +258,72 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       for (const d of done) d.job.reject(isBusy(error) ? busy() : error);
       return;
     }
+    const commit = ++this.#commits;
     if (this.#writerConnection.credentialsTouched) {
       this.#writerConnection.credentialsTouched = false;
       this.#recheck = true;
     }
     // Answered only once no file holds the removed bytes any more: "deleted" means gone from disk.
     if (this.#writerConnection.sealedBytesRemoved || this.#scrubOwed) await this.#scrubWal();
-    for (const d of done) d.job.resolve(d.value);
+    if (this.#walFd === null) {
+      for (const d of done) d.job.resolve(d.value);
+      return;
+    }
+    // The next batch is built and committed while this one's sync runs on the threadpool; its
+    // callers are answered when a sync that started after this COMMIT has completed.
+    this.#untilDurable(commit).then(
+      () => {
+        for (const d of done) d.job.resolve(d.value);
+      },
+      (error: unknown) => {
+        for (const d of done) d.job.reject(error);
+      },
+    );
+  }
+
+  /**
+   * Resolves once COMMIT number `commit` is on disk: after a sync that started once that COMMIT had
+   * returned has completed. A sync covers every COMMIT that returned before it started (group commit
+   * of the fsync itself). Up to MAX_SYNCS_IN_FLIGHT run at once, so that a COMMIT made while one
+   * runs does not wait for the end of a sync that cannot cover it before its own starts; a COMMIT
+   * already covered by a running sync starts none.
+   */
+  async #untilDurable(commit: number): Promise<void> {
+    while (this.#durableCommits < commit) {
+      if (this.#syncError !== null) throw this.#syncError;
+      if (this.#syncStartedUpTo < commit && this.#syncsInFlight < MAX_SYNCS_IN_FLIGHT) this.#startSync();
+      await this.#syncEnded.promise;
+    }
+  }
+
+  /** Never rejects: a failure is kept in #syncError, which fails this and every later transaction. */
+  #startSync(): void {
+    const covers = this.#commits;
+    this.#syncStartedUpTo = covers;
+    this.#syncsInFlight += 1;
+    this.#syncWal(this.#walFd ?? -1)
+      .then(
+        () => {
+          // fsync makes durable what was written before it was called: every COMMIT up to `covers`,
+          // whatever another sync still running covers.
+          this.#durableCommits = Math.max(this.#durableCommits, covers);
+          if (this.#checkpointer !== null && this.#walFd !== null) {
+            if (fstatSync(this.#walFd).size >= CHECKPOINT_WAL_BYTES) this.#checkpointer.request();
+          }
+        },
+        () => {
+          // As PostgreSQL does since 2018 ("fsyncgate"), never retry a failed fsync as if the data
+          // were still there: Linux may have marked the unwritten pages clean. Fail closed until a
+          // restart, whose recovery reads what is really on disk.
+          this.#syncError = syncFailed();
+        },
+      )
+      .finally(() => {
+        this.#syncsInFlight -= 1;
+        const ended = this.#syncEnded;
+        this.#syncEnded = deferred();
+        ended.resolve();
+      });
   }
 
   /** A scrub that gave up (a reader held the WAL too long): retried after the next commit. */
@@ -178,8 +336,9 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * page images into the database and cuts the WAL to zero bytes. It cannot finish while a reader
    * still uses the WAL; this process's reader never holds a snapshot between statements, but
    * another process's may, so it is tried without a busy wait (the event loop keeps serving reads)
-   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the COMMIT
-   * was already durable (synchronous=FULL) and the checkpoint syncs before it truncates.
+   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the checkpoint syncs the WAL before it copies it (so the COMMIT is on disk
+   * either way), syncs the database after, and only then truncates; callers are still answered
+   * after the repository's own sync too (#untilDurable).
    */
   async #scrubWal(): Promise<void> {
     const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
@@ -221,6 +380,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   }
 
   async ping(): Promise<void> {
+    if (this.#syncError !== null) throw this.#syncError;
     this.#readerConnection.ping();
   }
 
@@ -253,7 +413,124 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#draining !== null) await this.#draining;
+    // Every committed transaction's caller is answered (or failed) before the files close.
+    await this.#untilDurable(this.#commits).catch(() => undefined);
+    await this.#checkpointer?.close();
     this.#reader.close();
     this.#writer.close();
+    if (this.#walFd !== null) closeSync(this.#walFd);
   }
 }
+
+/**
+ * Switches the writer to `synchronous=NORMAL` and returns a descriptor of its `-wal` file, which the
+ * repository then fsyncs after each COMMIT, before any caller is answered
+ * (docs/adr/0012-wal-fsync-off-the-event-loop.md). Null, leaving the writer at `synchronous=FULL`,
+ * when this SQLite would write different frames under NORMAL (no powersafe overwrite) or the WAL
+ * file cannot be opened. `created`: the WAL file is new, so its directory entry is synced too, as
+ * SQLite does on the first sync of a WAL it created.
+ *
+ * SQLite takes no lock on the `-wal` file (its WAL locks are in `-shm` and the database file), so
+ * closing this descriptor cannot drop a POSIX lock of the connection's; and SQLite deletes the file
+ * only when the last connection closes, so while this repository is open the file is the WAL.
+ */
+function takeOverWalSync(writer: Db, walPath: string, created: boolean): number | null {
+  if (!walFramesMatchFull(writer)) return null;
+  let fd: number;
+  try {
+    fd = openSync(walPath, 'r+');
+  } catch {
+    return null;
+  }
+  try {
+    // The migrations ran at FULL: nothing written so far waits for this descriptor.
+    if (created) {
+      const dir = openSync(dirname(walPath), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    }
+    writer.pragma('synchronous = NORMAL');
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * Runs the WAL checkpoints of a server on a worker thread (sqlite-checkpoint-worker.ts), so that
+ * the page copy and its two fsyncs leave the event loop; the writer's `wal_autocheckpoint` is 0
+ * while it works. Started on the first request, so that start-up does not wait for a thread; if the
+ * worker fails, the writer checkpoints by itself again (SQLite's default), so the WAL never grows
+ * without bound.
+ */
+class WalCheckpointer {
+  readonly #writer: Db;
+  readonly #path: string;
+  #worker: Worker | null = null;
+  #busy = false;
+  #failed = false;
+
+  private constructor(writer: Db, path: string) {
+    this.#writer = writer;
+    this.#path = path;
+  }
+
+  /** Null when the worker's module is not beside this one (the CLI's bundle): SQLite checkpoints. */
+  static forWriter(writer: Db, path: string): WalCheckpointer | null {
+    if (!existsSync(fileURLToPath(WORKER_URL))) return null;
+    writer.pragma('wal_autocheckpoint = 0');
+    return new WalCheckpointer(writer, path);
+  }
+
+  request(): void {
+    if (this.#busy || this.#failed) return;
+    this.#busy = true;
+    this.#started().postMessage('checkpoint');
+  }
+
+  #started(): Worker {
+    if (this.#worker !== null) return this.#worker;
+    const worker = new Worker(WORKER_URL, { workerData: { path: this.#path } });
+    worker.unref();
+    worker.on('message', (result: { ok: boolean }) => {
+      this.#busy = false;
+      if (!result.ok) this.#fail();
+    });
+    worker.on('error', () => this.#fail());
+    worker.on('exit', () => {
+      if (this.#worker === worker) this.#fail();
+    });
+    this.#worker = worker;
+    return worker;
+  }
+
+  #fail(): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#busy = false;
+    this.#worker = null;
+    try {
+      this.#writer.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    } catch {
+      // Closed already.
+    }
+  }
+
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = null;
+    this.#failed = true;
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // Unreferenced while it works (it must not keep a process alive), referenced while it closes.
+    worker.ref();
+    worker.postMessage('close');
+    await exited;
+  }
+}
+
+const WORKER_URL = new URL('./sqlite-checkpoint-worker.js', import.meta.url);
