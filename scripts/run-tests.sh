@@ -20,7 +20,7 @@ else
   mapfile -t postgres_files < <(
     {
       find dist/test/neostore dist/test/cloudflare dist/test/envs dist/test/v1 dist/test/vault \
-        dist/test/security dist/test/observability -name '*.test.js' -not -name 'wrangler.test.js'
+        dist/test/security dist/test/observability dist/test/webhooks -name '*.test.js' -not -name 'wrangler.test.js'
       ls dist/test/audit/audit-{anchoring,anchors,blocked-address,facades,fail-closed,native-api,route}.test.js
       ls dist/test/hardening/{auth-abuse,hostile-input}.test.js
       # `run --watch` against a server (SSE) and on the database directly (the change feed's polling).

@@ -88,6 +88,22 @@ export interface Config {
   readonly auditAnchors: AuditAnchorsConfig | null;
   /** COFFER_AUDIT_RETENTION: events older than this may be pruned behind a checkpoint; null: kept forever. */
   readonly auditRetentionMs: number | null;
+  /** Webhook delivery (docs/notifications.md). */
+  readonly webhooks: WebhookConfig;
+}
+
+/** How webhooks are delivered (COFFER_WEBHOOKS_*, docs/notifications.md). */
+export interface WebhookConfig {
+  /** COFFER_WEBHOOKS_ALLOW_PRIVATE: loopback, private and link-local destinations allowed (default false). */
+  readonly allowPrivate: boolean;
+  /** COFFER_WEBHOOKS_TIMEOUT_MS: one attempt's limit, connection to response (default 10000). */
+  readonly timeoutMs: number;
+  /** COFFER_WEBHOOKS_RETRY_SECONDS: how long a delivery is retried before it is marked failed (default 86400). */
+  readonly retrySeconds: number;
+  /** COFFER_WEBHOOKS_BACKOFF_MS: the first retry's delay bound, doubled per attempt (default 1000). */
+  readonly backoffMs: number;
+  /** COFFER_WEBHOOKS_LEASE_SECONDS: how long a node's claim on a webhook lasts unrenewed (default 30). */
+  readonly leaseSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -430,6 +446,13 @@ export function parseConfig(env: Env, cwd = process.cwd()): Config {
     keyRateLimit: parseRate(env, 'COFFER_KEY_RATE_LIMIT', 0),
     trustProxy: parseTrustProxy(nonEmpty(env, 'COFFER_TRUST_PROXY')),
     auditStdout: parseFlag(env, 'COFFER_AUDIT_STDOUT'),
+    webhooks: {
+      allowPrivate: parseFlag(env, 'COFFER_WEBHOOKS_ALLOW_PRIVATE'),
+      timeoutMs: parseCount(env, 'COFFER_WEBHOOKS_TIMEOUT_MS', 10_000),
+      retrySeconds: parseCount(env, 'COFFER_WEBHOOKS_RETRY_SECONDS', 86_400),
+      backoffMs: parseCount(env, 'COFFER_WEBHOOKS_BACKOFF_MS', 1_000),
+      leaseSeconds: parseCount(env, 'COFFER_WEBHOOKS_LEASE_SECONDS', 30),
+    },
     watch: Object.freeze({
       heartbeatMs: parsePositive(env, 'COFFER_WATCH_HEARTBEAT_SECONDS', 15) * 1000,
       pollMs: parsePositive(env, 'COFFER_WATCH_POLL_MS', 1000),

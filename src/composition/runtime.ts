@@ -143,6 +143,7 @@ export async function buildRuntime(config: Config, options: RuntimeOverrides = {
       changePollMs: config.watch.pollMs,
       watchLimits: { perTenant: config.watch.perTenant, perKey: config.watch.perKey },
       watchHeartbeatMs: config.watch.heartbeatMs,
+      webhooksAllowPrivate: config.webhooks.allowPrivate,
       ...(config.jwtAuth === null
         ? {}
         : {

@@ -4,11 +4,13 @@ import { bootstrapFirstAdminKey } from '../core/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import type { HttpMetrics } from '../http/http-metrics.js';
 import type { Runtime } from './runtime.js';
+import { systemClock } from '../core/clock.js';
+import { type WebhookMetrics, WebhookDispatcher } from '../webhooks/webhook-dispatcher.js';
 
 export interface ServerOptions {
   readonly logger: FastifyBaseLogger;
   /** The runtime's metrics registry (buildRuntime's `metrics`), so `/metrics` shows the core's too. */
-  readonly metrics?: HttpMetrics;
+  readonly metrics?: HttpMetrics & WebhookMetrics;
   readonly version: string;
   readonly host: string;
   readonly port: number;
@@ -47,6 +49,25 @@ export async function startServer(runtime: Runtime, options: ServerOptions): Pro
     tls: config.tls,
     trustProxy: config.trustProxy,
   });
+  // Webhook delivery, off the request path: it stops before the app's connections close.
+  const dispatcher = new WebhookDispatcher({
+    repository: runtime.repository,
+    keyring: runtime.keyring,
+    feed: runtime.core.changeFeed,
+    clock: systemClock,
+    options: {
+      allowPrivate: config.webhooks.allowPrivate,
+      timeoutMs: config.webhooks.timeoutMs,
+      retryMs: config.webhooks.retrySeconds * 1000,
+      backoffMs: config.webhooks.backoffMs,
+      leaseMs: config.webhooks.leaseSeconds * 1000,
+      userAgent: `Coffer-Webhooks/${options.version}`,
+    },
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    onError: (error) =>
+      options.logger.warn({ err: { message: (error as Error).message } }, 'webhook delivery'),
+  });
+  app.addHook('onClose', () => dispatcher.close());
   const { listenText } = options;
   try {
     await app.listen({
@@ -60,6 +81,7 @@ export async function startServer(runtime: Runtime, options: ServerOptions): Pro
     await app.close();
     throw error;
   }
+  dispatcher.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('The server is not on a TCP port.');
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

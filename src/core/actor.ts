@@ -138,3 +138,18 @@ export function actorLabel(actor: Actor): string {
       return `key:${actor.keyName}`;
   }
 }
+
+/**
+ * Admin-only operations (webhooks): the operator, or a key of the tenant holding `*`. A key holding
+ * every named permission but not `*` is refused, as are services.
+ */
+export function requireAdmin(actor: Actor, tenantId: string, what: string): void {
+  if (actor.kind === 'api_key' && actor.tenantId === tenantId && !actor.grants.admin) {
+    throw new ForbiddenError(
+      'missing_permission',
+      'missing_permission',
+      `Only an admin API key ('*') may ${what}.`,
+    );
+  }
+  requirePermission(actor, tenantId, 'apikeys:write');
+}

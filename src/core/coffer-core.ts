@@ -16,6 +16,7 @@ import { SecretService } from './secret-service.js';
 import { KvSecrets } from './secrets/kv-secrets.js';
 import { ServiceCredentialService } from './service-credential-service.js';
 import { StoreService } from './store-service.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 import type { JwtAuthMount, LoginJwtVerifier } from './jwt-login.js';
 import { TokenService } from './token-service.js';
 
@@ -59,6 +60,8 @@ export interface CofferCore {
   readonly pageCursors: PageCursors;
   /** Change events derived from the audit chains, with their wake-ups (docs/notifications.md). */
   readonly changeFeed: ChangeFeed;
+  /** Webhook management (admins only); delivery is src/webhooks/ (docs/notifications.md). */
+  readonly webhooks: WebhookService;
   /** Opening change streams: permission, audit, limits (the SSE routes, `coffer run --watch`). */
   readonly watch: ChangeWatchService;
 }
@@ -79,6 +82,8 @@ export function createCore(deps: {
   changeSignals?: ChangeSignals;
   /** How often watched tenants' chain heads are polled while `changeSignals` is not live (ms). */
   changePollMs?: number;
+  /** COFFER_WEBHOOKS_ALLOW_PRIVATE: webhooks may point at loopback, private and link-local addresses. */
+  webhooksAllowPrivate?: boolean;
   /** Open change streams per tenant and per key (COFFER_WATCH_LIMIT_TENANT, COFFER_WATCH_LIMIT_KEY). */
   watchLimits?: WatchLimits;
   /** Heartbeat period of change streams, ms (COFFER_WATCH_HEARTBEAT_SECONDS). */
@@ -140,6 +145,14 @@ export function createCore(deps: {
     auditTrail: audit,
     pageCursors: new PageCursors(deps.keyring),
     changeFeed,
+    webhooks: new WebhookService({
+      repository,
+      keyring: deps.keyring,
+      clock,
+      audit,
+      events: changeFeed,
+      allowPrivate: deps.webhooksAllowPrivate ?? false,
+    }),
     watch: new ChangeWatchService({
       repository,
       feed: changeFeed,

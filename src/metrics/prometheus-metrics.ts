@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MetricsSink } from '../core/metrics-sink.js';
 import type { DbTimer } from '../storage/instrumented-repository.js';
+import type { WebhookMetrics } from '../webhooks/webhook-dispatcher.js';
 
 /** Sub-millisecond resolution at the low end: a cached read answers in well under a millisecond. */
 const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -23,7 +24,7 @@ interface Incrementer {
  * Label children are looked up once and kept: prom-client hashes a label object on every call
  * otherwise, and the request histogram is observed on every request.
  */
-export class PrometheusMetrics implements MetricsSink, DbTimer {
+export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
   readonly registry = new Registry();
   readonly #httpDuration: Histogram<'facade' | 'route' | 'method' | 'status'>;
   readonly #authFailures: Counter<'facade' | 'reason'>;
@@ -38,6 +39,8 @@ export class PrometheusMetrics implements MetricsSink, DbTimer {
   readonly #authChildren = new Map<string, Incrementer>();
   readonly #cacheHit: Incrementer;
   readonly #cacheMiss: Incrementer;
+  readonly #webhookAttempts: Record<'delivered' | 'retry' | 'failed', Incrementer>;
+  readonly #webhookLag: Histogram;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -94,6 +97,32 @@ export class PrometheusMetrics implements MetricsSink, DbTimer {
     this.#cacheMiss = this.#tokenCache.labels('miss');
     this.#cacheHit.inc(0);
     this.#cacheMiss.inc(0);
+    const attempts = new Counter({
+      name: 'coffer_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, retry (failed, tried again later) or failed (given up after the retry window).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#webhookAttempts = {
+      delivered: attempts.labels('delivered'),
+      retry: attempts.labels('retry'),
+      failed: attempts.labels('failed'),
+    };
+    for (const child of Object.values(this.#webhookAttempts)) child.inc(0);
+    this.#webhookLag = new Histogram({
+      name: 'coffer_webhook_delivery_lag_seconds',
+      help: "Seconds from a change's commit to its successful webhook delivery (retries included).",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers,
+    });
+  }
+
+  webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void {
+    this.#webhookAttempts[outcome].inc();
+  }
+
+  webhookLag(seconds: number): void {
+    this.#webhookLag.observe(seconds);
   }
 
   get contentType(): string {

@@ -11,6 +11,11 @@ import type {
   VersionRecord,
   VersionState,
 } from '../core/model.js';
+import type {
+  DeliveryStatus,
+  WebhookDeliveryRecord,
+  WebhookRecord,
+} from '../core/webhooks/webhook-records.js';
 
 /** A result row as a driver returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -26,6 +31,9 @@ export interface EngineValues {
   boolean(value: unknown): boolean | undefined;
   strings(value: unknown): string[] | undefined;
 }
+
+const deliveryStatus = (v: string): DeliveryStatus | undefined =>
+  v === 'pending' || v === 'delivered' || v === 'failed' ? v : undefined;
 
 /**
  * The table rows of the contract, mapped to records the same way by both engines: a column of the
@@ -145,6 +153,37 @@ export function rowMappers(values: EngineValues) {
       clientAddress: str(row, 'client_address'),
       prevHash: blob(row, 'prev_hash'),
       hash: blob(row, 'hash'),
+    }),
+    toWebhook: (row: Row): WebhookRecord => ({
+      tenantId: str(row, 'tenant_id'),
+      id: str(row, 'id'),
+      url: str(row, 'url'),
+      eventKinds: strings(row, 'event_kinds'),
+      stores: strings(row, 'stores'),
+      enabled: bool(row, 'enabled'),
+      secretKekId: str(row, 'secret_kek_id'),
+      secretWrappedKey: blob(row, 'secret_wrapped_key'),
+      secretCiphertext: blob(row, 'secret_ciphertext'),
+      secretVersion: num(row, 'secret_version'),
+      cursor: str(row, 'feed_cursor'),
+      lastDelivery: num(row, 'last_delivery'),
+      createdAt: num(row, 'created_at'),
+      updatedAt: num(row, 'updated_at'),
+    }),
+    toWebhookDelivery: (row: Row): WebhookDeliveryRecord => ({
+      webhookId: str(row, 'webhook_id'),
+      n: num(row, 'n'),
+      eventId: str(row, 'event_id'),
+      kind: str(row, 'kind'),
+      store: str(row, 'store'),
+      payload: str(row, 'payload'),
+      status: deliveryStatus(str(row, 'status')) ?? fail('status', 'a delivery status'),
+      attempts: num(row, 'attempts'),
+      lastError: strOrNull(row, 'last_error'),
+      lastStatus: numOrNull(row, 'last_status'),
+      nextAttemptAt: numOrNull(row, 'next_attempt_at'),
+      createdAt: num(row, 'created_at'),
+      updatedAt: num(row, 'updated_at'),
     }),
     toIssuedToken: (row: Row): IssuedTokenRecord => ({
       tokenHash: blob(row, 'token_hash'),

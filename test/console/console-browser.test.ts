@@ -298,6 +298,58 @@ describe('web console in Chromium', () => {
     assert.equal((await api('GET', '/api/default/admin/apiKeys/short-lived')).status, 404);
   });
 
+  it('webhooks: created with the signing secret shown once, listed without it, with a delivery log', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Webhooks' }).waitFor();
+    // Refused in words: a loopback receiver on a server that does not allow private destinations.
+    await page.getByLabel('Receiver URL').fill('http://127.0.0.1:9/hook');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByText(/loopback, link-local, private or reserved/).waitFor();
+
+    await page.getByLabel('Receiver URL').fill('https://hooks.example.com/coffer');
+    await page.getByLabel('Stores (optional)').fill('windows');
+    await page.getByRole('checkbox', { name: /store\.created/ }).check();
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    const secret = await page.getByTestId('new-webhook-secret').innerText();
+    assert.match(secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    await page.getByRole('button', { name: 'Copy secret' }).click();
+    assert.equal(await inPage(page, 'navigator.clipboard.readText()'), secret);
+    const row = page.getByRole('row').filter({ hasText: 'hooks.example.com' });
+    assert.match(await row.innerText(), /secret\.value-set[\s\S]*store\.created[\s\S]*windows/);
+    await assertAccessible('Webhooks with a new secret');
+    await screenshot(page, 'webhooks');
+    await page.getByRole('button', { name: 'I have stored it, hide the secret' }).click();
+    assert.ok(!(await page.content()).includes(secret), 'the secret is gone once dismissed');
+    const listed = await api('GET', '/v1/tenants/default/webhooks');
+    assert.ok(!listed.text.includes(secret.slice('whsec_'.length)), 'the list never holds the secret');
+
+    // A change to deliver: the log shows it (pending, or failed attempts: the host does not exist here).
+    assert.equal(
+      (await api('PUT', '/v1/tenants/default/stores/windows/secrets/hooked', { value: 'x' })).status,
+      201,
+    );
+    await page.getByRole('button', { name: 'Delivery log of https://hooks.example.com/coffer' }).click();
+    for (let i = 0; i < 100; i++) {
+      if ((await page.getByTestId('delivery-log').count()) > 0) break;
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(await page.getByTestId('delivery-log').innerText(), /secret\.value-set/);
+    await assertAccessible('Webhook delivery log');
+
+    await page.getByRole('button', { name: 'Delete webhook to https://hooks.example.com/coffer' }).click();
+    await page
+      .getByRole('dialog', { name: 'Delete this webhook?' })
+      .getByRole('button', { name: 'Delete webhook' })
+      .click();
+    await page.getByText('Webhook to https://hooks.example.com/coffer deleted.').waitFor();
+    const after = (await api('GET', '/v1/tenants/default/webhooks')).json as { items: unknown[] };
+    assert.equal(after.items.length, 0);
+    // Back where the next step starts.
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+  });
+
   it('explains a refusal in words (a key name already taken)', async () => {
     await page.getByLabel('Key name').fill('ci-reader');
     // Wait for the answer itself, so that a slow machine shows as slow, not as a missing alert.

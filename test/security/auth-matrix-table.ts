@@ -46,7 +46,8 @@ export interface MatrixCase {
   /** What this case is, when a route has several. */
   readonly label: string;
   /** Exactly what the contract requires for this request (system routes: the managing service). */
-  readonly needs: readonly CanonicalPermission[];
+  /** `*`: admin-only routes (webhooks), which no named permission opens. */
+  readonly needs: readonly (CanonicalPermission | '*')[];
   /** The status with exactly `needs` (system routes: with the managing service). */
   readonly success: number;
   /** Puts the case's targets in place (idempotent; runs again after each accepted request). */
@@ -229,7 +230,59 @@ const v1 = (
 
 const V1_BASE = `/v1/tenants/${TENANT}/stores`;
 
+/** Admin-only (`*`) routes of /v1: webhooks (docs/notifications.md). */
+const v1Admin = (
+  method: MatrixCase['method'],
+  route: string,
+  label: string,
+  success: number,
+  prepare: MatrixCase['prepare'],
+): MatrixCase => ({ facade: 'v1', method, route, label, needs: ['*'], success, prepare });
+
+const WEBHOOKS_BASE = `/v1/tenants/${TENANT}/webhooks`;
+const WEBHOOK_BODY = { url: 'https://hooks.example.com/matrix', eventKinds: ['store.deleted'] };
+
+/** One webhook per case, made again when a case deleted it. */
+async function webhookOf(ctx: MatrixContext): Promise<string> {
+  const { core, repository } = ctx.server.runtime;
+  const known = webhookIds.get(ctx.n);
+  if (known !== undefined && (await repository.getWebhook(TENANT, known)) !== null) return known;
+  const created = await core.webhooks.create(OPERATOR, TENANT, WEBHOOK_BODY);
+  webhookIds.set(ctx.n, created.id);
+  return created.id;
+}
+const webhookIds = new Map<number, string>();
+
 const V1: MatrixCase[] = [
+  v1Admin('GET', '/v1/tenants/:tenant/webhooks', 'list webhooks', 200, async () => ({ path: WEBHOOKS_BASE })),
+  v1Admin('POST', '/v1/tenants/:tenant/webhooks', 'create a webhook', 201, async () => ({
+    path: WEBHOOKS_BASE,
+    body: WEBHOOK_BODY,
+  })),
+  v1Admin('GET', '/v1/tenants/:tenant/webhooks/:webhook', 'get a webhook', 200, async (ctx) => ({
+    path: `${WEBHOOKS_BASE}/${await webhookOf(ctx)}`,
+  })),
+  v1Admin('PUT', '/v1/tenants/:tenant/webhooks/:webhook', 'update a webhook', 200, async (ctx) => ({
+    path: `${WEBHOOKS_BASE}/${await webhookOf(ctx)}`,
+    body: WEBHOOK_BODY,
+  })),
+  v1Admin('DELETE', '/v1/tenants/:tenant/webhooks/:webhook', 'delete a webhook', 204, async (ctx) => ({
+    path: `${WEBHOOKS_BASE}/${await webhookOf(ctx)}`,
+  })),
+  v1Admin(
+    'POST',
+    '/v1/tenants/:tenant/webhooks/:webhook/rotate-secret',
+    "rotate a webhook's secret",
+    200,
+    async (ctx) => ({ path: `${WEBHOOKS_BASE}/${await webhookOf(ctx)}/rotate-secret` }),
+  ),
+  v1Admin(
+    'GET',
+    '/v1/tenants/:tenant/webhooks/:webhook/deliveries',
+    "read a webhook's delivery log",
+    200,
+    async (ctx) => ({ path: `${WEBHOOKS_BASE}/${await webhookOf(ctx)}/deliveries` }),
+  ),
   v1('GET', '/v1/tenants/:tenant/stores', 'list stores', ['secrets:read'], 200, async () => ({
     path: V1_BASE,
   })),
@@ -691,6 +744,7 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /ui/stores',
   'GET /ui/stores/:store',
   'GET /ui/keys',
+  'GET /ui/webhooks',
   'GET /ui/audit',
   'GET /ui/assets/:file',
   // Vault's unauthenticated status routes (vault status, load balancers).

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiKeysScreen } from './api-keys-screen.js';
+import { WebhooksScreen } from './webhooks-screen.js';
 import { AuditScreen } from './audit-screen.js';
 import { CofferApi, type Credentials } from './coffer-api.js';
 import { describeError } from './error-words.js';
@@ -14,6 +15,7 @@ const TITLES: Record<Route['screen'], string> = {
   stores: 'Stores',
   store: 'Store',
   keys: 'API keys',
+  webhooks: 'Webhooks',
   audit: 'Audit trail',
   'not-found': 'Not found',
 };
@@ -96,6 +98,9 @@ function Shell({ route, tenant, onSignOut }: { route: Route; tenant: string; onS
           <NavLink to={{ screen: 'keys' }} current={screen === 'keys'}>
             API keys
           </NavLink>
+          <NavLink to={{ screen: 'webhooks' }} current={screen === 'webhooks'}>
+            Webhooks
+          </NavLink>
           <NavLink to={{ screen: 'audit' }} current={screen === 'audit'}>
             Audit trail
           </NavLink>
@@ -113,6 +118,7 @@ function Shell({ route, tenant, onSignOut }: { route: Route; tenant: string; onS
         {route.screen === 'stores' && <StoresScreen />}
         {route.screen === 'store' && <StoreScreen key={route.storeId} storeId={route.storeId} />}
         {route.screen === 'keys' && <ApiKeysScreen />}
+        {route.screen === 'webhooks' && <WebhooksScreen />}
         {route.screen === 'audit' && <AuditScreen />}
         {route.screen === 'not-found' && (
           <>

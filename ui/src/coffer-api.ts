@@ -14,6 +14,13 @@ import type {
   AuditPage as AuditPageView,
 } from '../../src/http/neostore/neostore-wire-schemas.js';
 import type { PageOf, PutSecretBody, SecretView, StoreView } from '../../src/http/v1/v1-wire-schemas.js';
+import type {
+  DeliveryPage,
+  WebhookBody,
+  WebhookList,
+  WebhookWireView,
+  WebhookWithSecretView,
+} from '../../src/http/v1/v1-webhook-wire-schemas.js';
 
 export interface Credentials {
   readonly tenant: string;
@@ -51,6 +58,13 @@ export interface AuditFilter {
 
 /** The body of `PUT …/secrets/{name}`: absent fields are kept, `null` clears. */
 export type SecretWrite = PutSecretBody;
+
+/** A webhook (never its secret). */
+export type Webhook = Readonly<WebhookWireView>;
+/** A webhook with its signing secret: only the answers to create and rotate. */
+export type WebhookWithSecret = Readonly<WebhookWithSecretView>;
+export type WebhookInput = WebhookBody;
+export type Delivery = DeliveryPage['items'][number];
 
 /** A refusal from Coffer (a ProblemDetails body), or a failure to reach it (status 0). */
 export class ApiError extends Error {
@@ -208,6 +222,30 @@ export class CofferApi {
 
   deleteApiKey(name: string): Promise<void> {
     return this.call('DELETE', `/api/${enc(this.credentials.tenant)}/admin/apiKeys/${enc(name)}`);
+  }
+
+  listWebhooks(): Promise<WebhookList> {
+    return this.call('GET', this.v1('/webhooks'));
+  }
+
+  createWebhook(input: WebhookInput): Promise<WebhookWithSecret> {
+    return this.call('POST', this.v1('/webhooks'), input);
+  }
+
+  updateWebhook(id: string, input: WebhookInput): Promise<Webhook> {
+    return this.call('PUT', this.v1(`/webhooks/${enc(id)}`), input);
+  }
+
+  deleteWebhook(id: string): Promise<void> {
+    return this.call('DELETE', this.v1(`/webhooks/${enc(id)}`));
+  }
+
+  rotateWebhookSecret(id: string): Promise<WebhookWithSecret> {
+    return this.call('POST', this.v1(`/webhooks/${enc(id)}/rotate-secret`));
+  }
+
+  listDeliveries(id: string, limit = 50): Promise<DeliveryPage> {
+    return this.call('GET', this.v1(`/webhooks/${enc(id)}/deliveries${query({ limit })}`));
   }
 
   listAudit(filter: AuditFilter & { cursor?: string; limit?: number }): Promise<AuditPage> {

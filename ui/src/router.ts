@@ -5,6 +5,7 @@ export type Route =
   | { readonly screen: 'stores' }
   | { readonly screen: 'store'; readonly storeId: string }
   | { readonly screen: 'keys' }
+  | { readonly screen: 'webhooks' }
   | { readonly screen: 'audit' }
   | { readonly screen: 'not-found' };
 
@@ -18,6 +19,7 @@ export function parseRoute(pathname: string): Route {
     return { screen: 'store', storeId: decodeURIComponent(parts[1]) };
   }
   if (parts.length === 1 && parts[0] === 'keys') return { screen: 'keys' };
+  if (parts.length === 1 && parts[0] === 'webhooks') return { screen: 'webhooks' };
   if (parts.length === 1 && parts[0] === 'audit') return { screen: 'audit' };
   return { screen: 'not-found' };
 }
@@ -30,6 +32,8 @@ export function hrefOf(route: Route): string {
       return `${BASE}/stores/${encodeURIComponent(route.storeId)}`;
     case 'keys':
       return `${BASE}/keys`;
+    case 'webhooks':
+      return `${BASE}/webhooks`;
     case 'audit':
       return `${BASE}/audit`;
     case 'not-found':

@@ -5,6 +5,7 @@ import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
 import type { StoreReads, StoreWrites } from './stores.js';
 import type { TenantAndMetaReads, TenantAndMetaWrites } from './tenant-and-meta.js';
+import type { WebhookReads, WebhookWrites } from './webhooks.js';
 import type { VersionStateReads, VersionStateWrites } from './version-states.js';
 
 /**
@@ -23,7 +24,8 @@ export interface RepositoryReads
     VersionStateReads,
     AuditReads,
     IssuedTokenReads,
-    AuditAnchorReads {}
+    AuditAnchorReads,
+    WebhookReads {}
 
 export interface RepositoryTx
   extends
@@ -34,6 +36,7 @@ export interface RepositoryTx
     SecretWrites,
     VersionStateWrites,
     AuditWrites,
+    WebhookWrites,
     IssuedTokenWrites,
     AuditAnchorWrites {}
 

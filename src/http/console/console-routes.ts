@@ -125,7 +125,8 @@ export function consoleRoutes(root: string = DEFAULT_CONSOLE_DIR): FastifyPlugin
     // The client-side routes are those of ui/src/router.ts.
     const schema = { hide: true };
     const page = async (_request: unknown, reply: FastifyReply) => serve('index.html', reply);
-    for (const path of ['/', '/stores', '/stores/:store', '/keys', '/audit']) app.get(path, { schema }, page);
+    for (const path of ['/', '/stores', '/stores/:store', '/keys', '/webhooks', '/audit'])
+      app.get(path, { schema }, page);
     // Any string: a name that is not a file of the build is the 404 below, never a validation error.
     const assetSchema = { ...schema, params: Type.Object({ file: Type.String() }) };
     app.get('/assets/:file', { schema: assetSchema }, async (request, reply) =>

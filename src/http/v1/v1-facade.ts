@@ -6,6 +6,8 @@ import { toV1Problem, v1ErrorHandler } from './v1-errors.js';
 import { SecretSchema, StoreSchema } from './v1-schemas.js';
 import { v1SecretRoutes } from './v1-secret-routes.js';
 import { v1StoreRoutes } from './v1-store-routes.js';
+import { DeliverySchema, WebhookSchema, WebhookWithSecretSchema } from './v1-webhook-wire-schemas.js';
+import { v1WebhookRoutes } from './v1-webhook-routes.js';
 import { v1EventRoutes } from './v1-event-routes.js';
 import { v1Token } from './v1-token.js';
 
@@ -35,10 +37,14 @@ export const v1Facade: FacadeDescriptor = {
   register: async (app: FastifyInstance, { core }: FacadeDeps) => {
     app.addSchema(StoreSchema);
     app.addSchema(SecretSchema);
+    app.addSchema(WebhookSchema);
+    app.addSchema(WebhookWithSecretSchema);
+    app.addSchema(DeliverySchema);
     // JSON bodies only: anything else is a 415, never a string to validate.
     app.removeContentTypeParser('text/plain');
     await app.register(v1StoreRoutes(core));
     await app.register(v1SecretRoutes(core));
+    await app.register(v1WebhookRoutes(core));
     await app.register(v1EventRoutes(core));
   },
 };

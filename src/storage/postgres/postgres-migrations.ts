@@ -203,6 +203,50 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'webhooks',
+    // As SQLite's version 7: the signing secret sealed, the feed cursor, the delivery lease.
+    sql: `
+      CREATE TABLE webhooks (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+        url TEXT COLLATE "C" NOT NULL,
+        event_kinds TEXT[] COLLATE "C" NOT NULL,
+        stores TEXT[] COLLATE "C" NOT NULL,
+        enabled BOOLEAN NOT NULL,
+        secret_kek_id TEXT COLLATE "C" NOT NULL,
+        secret_wrapped_key BYTEA NOT NULL,
+        secret_ciphertext BYTEA NOT NULL,
+        secret_version INTEGER NOT NULL,
+        feed_cursor TEXT COLLATE "C" NOT NULL,
+        last_delivery BIGINT NOT NULL DEFAULT 0,
+        lease_owner TEXT COLLATE "C",
+        lease_until BIGINT NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX webhooks_tenant ON webhooks (tenant_id, created_at, id);
+      CREATE TABLE webhook_deliveries (
+        webhook_id TEXT COLLATE "C" NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        n BIGINT NOT NULL,
+        event_id TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        store TEXT COLLATE "C" NOT NULL,
+        payload TEXT COLLATE "C" NOT NULL,
+        status TEXT COLLATE "C" NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT COLLATE "C",
+        last_status INTEGER,
+        next_attempt_at BIGINT,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (webhook_id, n)
+      );
+      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, store, n);
+      CREATE INDEX webhook_deliveries_store ON webhook_deliveries (webhook_id, store, n);
+    `,
+  },
 ];
 
 /** advisory-lock class for migrations; the object id is the schema's hash, so schemas migrate independently. */

@@ -15,6 +15,7 @@ import { postgresSecretQueries } from './postgres-secret-queries.js';
 import { postgresVersionStateQueries } from './postgres-version-state-queries.js';
 import { postgresStoreQueries } from './postgres-store-queries.js';
 import { postgresTenantAndMetaQueries } from './postgres-tenant-and-meta-queries.js';
+import { postgresWebhookQueries } from './postgres-webhook-queries.js';
 
 /** Every statement of the contract over one connection, area by area in the order of the ports. */
 function postgresStatements(conn: PostgresConnection): RepositoryTx {
@@ -25,6 +26,7 @@ function postgresStatements(conn: PostgresConnection): RepositoryTx {
     ...postgresSecretQueries(conn),
     ...postgresVersionStateQueries(conn),
     ...postgresAuditQueries(conn),
+    ...postgresWebhookQueries(conn),
     ...postgresIssuedTokenQueries(conn),
     ...postgresAuditAnchorQueries(conn),
   };

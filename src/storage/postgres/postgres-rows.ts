@@ -13,6 +13,8 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toWebhook,
+  toWebhookDelivery,
   toSecretSettings,
   toStoreSettings,
   toVersionState,
@@ -38,5 +40,9 @@ export const AUDIT_COLUMNS =
   'chain_id, seq, tenant_id, time, actor, action, resource, outcome, reason, request_id, client_address, prev_hash, hash';
 export const SECRET_COLUMNS =
   'id, store_id, name, description, scopes, not_before, expires_on, current_version, latest_version, created_at, updated_at';
+export const WEBHOOK_COLUMNS =
+  'id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_wrapped_key, secret_ciphertext, secret_version, feed_cursor, last_delivery, created_at, updated_at';
+export const DELIVERY_COLUMNS =
+  'webhook_id, n, event_id, kind, store, payload, status, attempts, last_error, last_status, next_attempt_at, created_at, updated_at';
 export const ISSUED_TOKEN_COLUMNS =
   'token_hash, accessor, tenant_id, mount, role, subject, permissions, ttl_ms, created_at, expires_at, max_expires_at, renewed_at';

@@ -182,16 +182,17 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
     },
     async hasSealedValues(): Promise<boolean> {
       const row = await conn.one(
-        'coffer_has_sealed_values',
-        'SELECT EXISTS (SELECT 1 FROM secret_versions) AS x',
+        'coffer_has_sealed_values_v7',
+        // Webhooks' signing secrets are sealed too (src/core/webhooks/webhook-secret.ts).
+        'SELECT EXISTS (SELECT 1 FROM secret_versions) OR EXISTS (SELECT 1 FROM webhooks) AS x',
         [],
       );
       return row !== null && bool(row, 'x');
     },
     async listKekIdsInUse(): Promise<string[]> {
       const rows = await conn.all(
-        'coffer_list_kek_ids_in_use',
-        'SELECT DISTINCT kek_id FROM secret_versions ORDER BY kek_id',
+        'coffer_list_kek_ids_in_use_v7',
+        'SELECT kek_id FROM secret_versions UNION SELECT secret_kek_id FROM webhooks ORDER BY 1',
       );
       return rows.map((r) => str(r, 'kek_id'));
     },

@@ -212,6 +212,52 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX issued_tokens_expiry ON issued_tokens (expires_at);
     `,
   },
+  {
+    version: 7,
+    name: 'webhooks',
+    // The signing secret is sealed (envelope encryption): three columns, never plaintext. `cursor` is
+    // the change-feed position already copied into the delivery log; the lease keeps one node
+    // delivering a webhook at a time. Version 7 is this feature's (numbers are reserved per feature).
+    sql: `
+      CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        url TEXT NOT NULL,
+        event_kinds TEXT NOT NULL,
+        stores TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        secret_kek_id TEXT NOT NULL,
+        secret_wrapped_key BLOB NOT NULL,
+        secret_ciphertext BLOB NOT NULL,
+        secret_version INTEGER NOT NULL,
+        feed_cursor TEXT NOT NULL,
+        last_delivery INTEGER NOT NULL DEFAULT 0,
+        lease_owner TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX webhooks_tenant ON webhooks (tenant_id, created_at, id);
+      CREATE TABLE webhook_deliveries (
+        webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        store TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        last_status INTEGER,
+        next_attempt_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (webhook_id, n)
+      ) WITHOUT ROWID;
+      CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, status, store, n);
+      CREATE INDEX webhook_deliveries_store ON webhook_deliveries (webhook_id, store, n);
+    `,
+  },
 ];
 
 /** Brings the schema up to date; refuses a database newer than this Coffer. */

@@ -24,6 +24,7 @@ import { sqliteSecretQueries } from './sqlite-secret-queries.js';
 import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
+import { sqliteWebhookQueries } from './sqlite-webhook-queries.js';
 
 /** Every statement of the contract on one connection, area by area in the order of the ports. */
 function sqliteStatements(conn: SqliteConnection): RepositoryTx {
@@ -34,6 +35,7 @@ function sqliteStatements(conn: SqliteConnection): RepositoryTx {
     ...sqliteSecretQueries(conn),
     ...sqliteVersionStateQueries(conn),
     ...sqliteAuditQueries(conn),
+    ...sqliteWebhookQueries(conn),
     ...sqliteIssuedTokenQueries(conn),
     ...sqliteAuditAnchorQueries(conn),
   };

@@ -12,6 +12,8 @@ export const {
   toSecret,
   toVersion,
   toAuditEvent,
+  toWebhook,
+  toWebhookDelivery,
   toSecretSettings,
   toStoreSettings,
   toVersionState,

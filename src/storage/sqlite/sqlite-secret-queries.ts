@@ -55,8 +55,13 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
         WHERE st.tenant_id = ? AND st.managed_by = '' AND st.name = ?`,
     ),
     listVersions: p('SELECT * FROM secret_versions WHERE secret_id = ? ORDER BY version'),
-    hasSealedValues: p('SELECT EXISTS (SELECT 1 FROM secret_versions) AS x').pluck(),
-    listKekIdsInUse: p('SELECT DISTINCT kek_id FROM secret_versions ORDER BY kek_id').pluck(),
+    // Webhooks' signing secrets are sealed too (src/core/webhooks/webhook-secret.ts).
+    hasSealedValues: p(
+      'SELECT EXISTS (SELECT 1 FROM secret_versions) OR EXISTS (SELECT 1 FROM webhooks) AS x',
+    ).pluck(),
+    listKekIdsInUse: p(
+      'SELECT kek_id FROM secret_versions UNION SELECT secret_kek_id FROM webhooks ORDER BY 1',
+    ).pluck(),
     // Row-value comparison walks the (secret_id, version) primary key from the cursor on.
     listWrappedKeys: p(
       `SELECT st.tenant_id, s.store_id, v.secret_id, v.version, v.kek_id, v.wrapped_key

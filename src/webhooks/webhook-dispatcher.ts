@@ -1,0 +1,480 @@
+import { randomUUID } from 'node:crypto';
+import { type ChangeFeed, type FeedBatch } from '../core/change-feed.js';
+import { type ChangeEvent, decodePosition, encodePosition } from '../core/change-events.js';
+import type { Clock } from '../core/clock.js';
+import type { Repository } from '../core/ports/repository.js';
+import { deliveryOf, webhookWants } from '../core/webhooks/webhook-events.js';
+import type { WebhookDeliveryRecord, WebhookRecord } from '../core/webhooks/webhook-records.js';
+import { openWebhookKey } from '../core/webhooks/webhook-secret.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { sendWebhook, signWebhook, type SendOutcome } from './webhook-sender.js';
+
+/** What the dispatcher reports (coffer_webhook_*; src/metrics/prometheus-metrics.ts). */
+export interface WebhookMetrics {
+  /** One attempt's outcome: `delivered`, `retry` (failed, will be tried again) or `failed` (given up). */
+  webhookAttempt(outcome: 'delivered' | 'retry' | 'failed'): void;
+  /** Seconds from the change's commit to its successful delivery. */
+  webhookLag(seconds: number): void;
+}
+
+export const NO_WEBHOOK_METRICS: WebhookMetrics = Object.freeze({
+  webhookAttempt: () => undefined,
+  webhookLag: () => undefined,
+});
+
+export interface DispatcherOptions {
+  readonly allowPrivate: boolean;
+  readonly timeoutMs: number;
+  /** How long an event is retried after it entered the log, before it is marked failed. */
+  readonly retryMs: number;
+  /** The first retry's delay bound (full jitter: a random delay up to base × 2^(attempt-1), capped). */
+  readonly backoffMs: number;
+  readonly leaseMs: number;
+  /** Attempts in flight at once on this node, all webhooks together. */
+  readonly concurrency?: number;
+  /** How often the webhooks are looked at when nothing wakes the dispatcher. */
+  readonly pollMs?: number;
+  /** The product and version, for User-Agent. */
+  readonly userAgent: string;
+}
+
+/** Feed reads of one pass, by tenant and position. */
+type FeedReads = Map<string, Promise<{ batch: FeedBatch; events: ChangeEvent[] }>>;
+
+/** The longest backoff between two attempts. */
+const MAX_BACKOFF_MS = 60 * 60 * 1000;
+/** Stores attempted per webhook and pass (their heads held in memory): bounded whatever the backlog. */
+const MAX_STORES_PER_PASS = 200;
+/** How often the pending heads are read from the log again (a safety net; the lease holder alone writes it). */
+const HEADS_RELOAD_MS = 30_000;
+/** Feed reads per pass, per webhook, before deliveries get their turn. */
+const FEED_READS_PER_PASS = 4;
+/**
+ * The shortest pause between two passes while there is work: the dispatcher shares the process (and
+ * the SQLite writer) with the requests, so under a stream of writes it works in bursts instead of a
+ * busy loop; deliveries then lag behind a burst of writes, and the writes keep their pace.
+ */
+const MIN_PASS_INTERVAL_MS = 50;
+/** Finished log entries kept per webhook (older ones are pruned). */
+export const DELIVERY_LOG_KEEP = 1000;
+
+/**
+ * Delivers webhooks, one instance per node, entirely off the request path. For each enabled webhook
+ * whose lease this node holds (a row claim in the database, so one node delivers a webhook at a
+ * time): copies the change feed after the webhook's cursor into its delivery log (the entries and the
+ * new cursor in one transaction: a restart resumes from the log, nothing is lost), then attempts the
+ * oldest pending entry of each store (in order per store), and records each attempt: delivered, a
+ * retry after a backoff with full jitter, or failed once the retry window is over. At least once: a
+ * delivery whose result was not recorded (a crash) is sent again.
+ */
+export class WebhookDispatcher {
+  readonly #repository: Repository;
+  readonly #keyring: Keyring;
+  readonly #feed: ChangeFeed;
+  readonly #clock: Clock;
+  readonly #options: DispatcherOptions;
+  readonly #metrics: WebhookMetrics;
+  readonly #onError: (error: unknown) => void;
+  readonly #owner = randomUUID();
+  /** Webhooks with a pass running here. */
+  readonly #busy = new Set<string>();
+  /** Lease expiry per webhook, as this node last set it. */
+  readonly #leases = new Map<string, number>();
+  readonly #watching = new Map<string, () => void>();
+  readonly #running = new Set<Promise<void>>();
+  /** Per webhook held here: the oldest pending entry of each store (see #headsOf). */
+  readonly #heads = new Map<string, { stores: Map<string, WebhookDeliveryRecord>; loadedAt: number }>();
+  /** Webhooks whose last feed read stopped before the end (more to read at once). */
+  readonly #behind = new Set<string>();
+  #inFlight = 0;
+  readonly #slotWaiters: (() => void)[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
+  #again = false;
+  #lastTick = 0;
+  #timerAt = 0;
+  /** Tenants whose feed may have grown since their webhooks last read it. */
+  readonly #dirty = new Set<string>();
+  /** When every webhook last read the feed regardless of wake-ups (a missed wake-up costs one poll). */
+  #lastFullRead = 0;
+  #closed = false;
+
+  constructor(deps: {
+    repository: Repository;
+    keyring: Keyring;
+    feed: ChangeFeed;
+    clock: Clock;
+    options: DispatcherOptions;
+    metrics?: WebhookMetrics;
+    onError?: (error: unknown) => void;
+  }) {
+    this.#repository = deps.repository;
+    this.#keyring = deps.keyring;
+    this.#feed = deps.feed;
+    this.#clock = deps.clock;
+    this.#options = deps.options;
+    this.#metrics = deps.metrics ?? NO_WEBHOOK_METRICS;
+    this.#onError = deps.onError ?? (() => undefined);
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  /** Runs a pass soon (a commit of a watched tenant, or a delivery finished). */
+  wake(tenantId?: string): void {
+    if (this.#closed) return;
+    if (tenantId !== undefined) this.#dirty.add(tenantId);
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    const at = Math.max(Date.now(), this.#lastTick + MIN_PASS_INTERVAL_MS);
+    if (this.#timer === null || at < this.#timerAt) this.#schedule(at - Date.now());
+  }
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = Date.now() + ms;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#tick();
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    this.#again = false;
+    this.#lastTick = Date.now();
+    const pollMs = this.#options.pollMs ?? 1_000;
+    let nextIn = pollMs;
+    const readAll = this.#lastTick - this.#lastFullRead >= pollMs;
+    if (readAll) this.#lastFullRead = this.#lastTick;
+    const dirty = new Set(this.#dirty);
+    this.#dirty.clear();
+    try {
+      const webhooks = await this.#repository.listActiveWebhooks();
+      // One feed read per tenant and position in a pass, shared by the webhooks standing there.
+      const reads: FeedReads = new Map();
+      this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
+      const active = new Set(webhooks.map((w) => w.id));
+      for (const id of [...this.#heads.keys()]) if (!active.has(id)) this.#heads.delete(id);
+      for (const id of [...this.#leases.keys()]) if (!active.has(id)) this.#leases.delete(id);
+      for (const webhook of webhooks) {
+        if (this.#busy.has(webhook.id)) continue;
+        this.#busy.add(webhook.id);
+        const read = readAll || dirty.has(webhook.tenantId) || this.#behind.has(webhook.id);
+        const pass = this.#pass(webhook, read, reads)
+          .then((due) => {
+            if (due !== null) nextIn = Math.min(nextIn, Math.max(0, due - this.#clock.now()));
+            if (due !== null && due <= this.#clock.now()) this.#again = true;
+          })
+          .catch((error: unknown) => this.#onError(error))
+          .finally(() => {
+            this.#busy.delete(webhook.id);
+            this.#running.delete(pass);
+          });
+        this.#running.add(pass);
+      }
+      await Promise.all([...this.#running]);
+    } catch (error) {
+      this.#onError(error);
+    } finally {
+      this.#ticking = false;
+    }
+    this.#schedule(this.#again ? MIN_PASS_INTERVAL_MS : Math.max(nextIn, MIN_PASS_INTERVAL_MS));
+  }
+
+  #watchTenants(tenants: Set<string>): void {
+    for (const [tenant, stop] of this.#watching) {
+      if (!tenants.has(tenant)) {
+        stop();
+        this.#watching.delete(tenant);
+      }
+    }
+    for (const tenant of tenants) {
+      if (!this.#watching.has(tenant))
+        this.#watching.set(
+          tenant,
+          this.#feed.watchTenant(tenant, () => this.wake(tenant)),
+        );
+    }
+  }
+
+  /** Holds the webhook's lease, renewing it when half of it is gone; false when another node holds it. */
+  async #lease(id: string): Promise<boolean> {
+    const now = this.#clock.now();
+    const until = this.#leases.get(id);
+    if (until !== undefined && until - now > this.#options.leaseMs / 2) return true;
+    const next = now + this.#options.leaseMs;
+    const held = await this.#repository.transaction((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
+    // Taken anew (not renewed): another node may have changed the log meanwhile, so read it again.
+    if (until === undefined || until <= now || !held) this.#heads.delete(id);
+    if (held) this.#leases.set(id, next);
+    else this.#leases.delete(id);
+    return held;
+  }
+
+  /** One pass over one webhook; answers when its next attempt is due (null: nothing pending). */
+  async #pass(webhook: WebhookRecord, read: boolean, reads: FeedReads): Promise<number | null> {
+    if (!(await this.#lease(webhook.id))) return null;
+    if (read && !(await this.#enqueue(webhook, reads))) return null;
+    return this.#deliverDue(webhook);
+  }
+
+  /** Copies new changes the webhook wants into its log, moving its cursor with them. */
+  async #enqueue(webhook: WebhookRecord, reads: FeedReads): Promise<boolean> {
+    let cursor = webhook.cursor;
+    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
+      const key = `${webhook.tenantId}\n${cursor}`;
+      let shared = reads.get(key);
+      if (shared === undefined) {
+        shared = this.#readFeed(webhook.tenantId, cursor);
+        reads.set(key, shared);
+      }
+      const { batch, events } = await shared;
+      const to = encodePosition(batch.position);
+      if (batch.resync) {
+        this.#onError(
+          new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
+        );
+      }
+      const deliveries = events.filter((e) => webhookWants(webhook, e)).map(deliveryOf);
+      if (to === cursor && deliveries.length === 0) {
+        this.#behind.delete(webhook.id);
+        return true;
+      }
+      const now = this.#clock.now();
+      const last = await this.#repository.transaction((tx) =>
+        tx.enqueueWebhookDeliveries(webhook.id, this.#owner, { from: cursor, to }, deliveries, now),
+      );
+      if (last === null) {
+        // Another node took the lease (or the webhook changed): leave it to the next pass.
+        this.#leases.delete(webhook.id);
+        this.#heads.delete(webhook.id);
+        return false;
+      }
+      // A store with nothing pending gets its first entry as its head; others keep theirs.
+      const heads = this.#heads.get(webhook.id)?.stores;
+      if (heads !== undefined) {
+        deliveries.forEach((d, i) => {
+          if (heads.has(d.store)) return;
+          heads.set(d.store, {
+            ...d,
+            webhookId: webhook.id,
+            n: last - deliveries.length + 1 + i,
+            status: 'pending',
+            attempts: 0,
+            lastError: null,
+            lastStatus: null,
+            nextAttemptAt: now,
+            createdAt: now,
+            updatedAt: now,
+          });
+        });
+      }
+      cursor = to;
+      if (!batch.more) {
+        this.#behind.delete(webhook.id);
+        return true;
+      }
+    }
+    this.#behind.add(webhook.id);
+    this.#again = true;
+    return true;
+  }
+
+  async #readFeed(tenantId: string, cursor: string): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
+    const from = decodePosition(cursor) ?? (await this.#feed.head(tenantId));
+    const batch = await this.#feed.read(tenantId, from);
+    return { batch, events: await this.#withStoreNames(tenantId, batch.events, new Map()) };
+  }
+
+  /**
+   * Events name a store as the change addressed it (by id, by name, or both); a webhook filters by
+   * name and receivers want names: a store known only by id gets its current name (one lookup per
+   * store and pass; a store deleted since keeps its id alone).
+   */
+  async #withStoreNames(
+    tenantId: string,
+    events: readonly ChangeEvent[],
+    names: Map<string, string | null>,
+  ): Promise<ChangeEvent[]> {
+    const out: ChangeEvent[] = [];
+    for (const event of events) {
+      const store = event.store;
+      if (store === null || store.name !== null || store.id === null) {
+        out.push(event);
+        continue;
+      }
+      let name = names.get(store.id);
+      if (name === undefined) {
+        name = (await this.#repository.getStoreById(tenantId, store.id))?.name ?? null;
+        names.set(store.id, name);
+      }
+      out.push({ ...event, store: { id: store.id, name } });
+    }
+    return out;
+  }
+
+  /**
+   * The oldest pending entry of each store, kept in memory between passes (the log's rows are the
+   * truth; this spares reading them again on every pass): read from the log when the lease is taken,
+   * and again every HEADS_RELOAD_MS.
+   */
+  async #headsOf(webhookId: string): Promise<Map<string, WebhookDeliveryRecord>> {
+    const now = this.#clock.now();
+    const known = this.#heads.get(webhookId);
+    if (known !== undefined && now - known.loadedAt < HEADS_RELOAD_MS) return known.stores;
+    const rows = await this.#repository.listPendingHeads(webhookId, MAX_STORES_PER_PASS);
+    const stores = new Map(rows.map((r) => [r.store, r]));
+    this.#heads.set(webhookId, { stores, loadedAt: now });
+    return stores;
+  }
+
+  async #deliverDue(webhook: WebhookRecord): Promise<number | null> {
+    const heads = await this.#headsOf(webhook.id);
+    if (heads.size === 0) return null;
+    const now = this.#clock.now();
+    const due = [...heads.values()].filter((e) => (e.nextAttemptAt ?? 0) <= now);
+    let nextDue: number | null = null;
+    for (const e of heads.values()) {
+      if ((e.nextAttemptAt ?? 0) > now) nextDue = Math.min(nextDue ?? Infinity, e.nextAttemptAt ?? 0);
+    }
+    if (due.length === 0) return nextDue;
+    let key: Buffer;
+    try {
+      key = openWebhookKey(this.#keyring, webhook);
+    } catch (error) {
+      this.#onError(error);
+      return nextDue;
+    }
+    try {
+      const results = await Promise.all(
+        due.map(async (entry) => ({ entry, outcome: await this.#attempt(webhook, key, entry) })),
+      );
+      const recorded = this.#clock.now();
+      const updates = results.map(({ entry, outcome }) => ({
+        entry,
+        outcome,
+        ...this.#next(entry, outcome, recorded),
+      }));
+      await this.#repository.transaction(async (tx) => {
+        for (const u of updates) {
+          await tx.recordDeliveryAttempt(webhook.id, u.entry.n, {
+            status: u.status,
+            attempts: u.entry.attempts + 1,
+            lastError: u.outcome.ok ? null : u.outcome.error,
+            lastStatus: u.outcome.status,
+            nextAttemptAt: u.nextAttemptAt,
+            updatedAt: recorded,
+          });
+        }
+        const newest = Math.max(...updates.map((u) => u.entry.n));
+        if (newest > DELIVERY_LOG_KEEP)
+          await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
+      });
+      for (const u of updates) {
+        // The store's head: the same entry, retried later, or the next one of its store.
+        if (u.status === 'pending') {
+          heads.set(u.entry.store, {
+            ...u.entry,
+            attempts: u.entry.attempts + 1,
+            lastError: u.outcome.ok ? null : u.outcome.error,
+            lastStatus: u.outcome.status,
+            nextAttemptAt: u.nextAttemptAt,
+            updatedAt: recorded,
+          });
+        } else {
+          const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);
+          if (next === null) heads.delete(u.entry.store);
+          else heads.set(u.entry.store, next);
+        }
+        this.#metrics.webhookAttempt(u.status === 'pending' ? 'retry' : u.status);
+        if (u.status === 'delivered') {
+          this.#metrics.webhookLag(Math.max(0, recorded - eventTime(u.entry)) / 1000);
+        }
+        if (u.nextAttemptAt !== null) nextDue = Math.min(nextDue ?? Infinity, u.nextAttemptAt);
+      }
+      // A store whose head is done may have a next entry ready now.
+      if (updates.some((u) => u.status !== 'pending')) return recorded;
+      return nextDue;
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  #next(
+    entry: WebhookDeliveryRecord,
+    outcome: SendOutcome,
+    now: number,
+  ): { status: WebhookDeliveryRecord['status']; nextAttemptAt: number | null } {
+    if (outcome.ok) return { status: 'delivered', nextAttemptAt: null };
+    const attempt = entry.attempts + 1;
+    const bound = Math.min(MAX_BACKOFF_MS, this.#options.backoffMs * 2 ** Math.min(attempt - 1, 30));
+    const at = now + Math.floor(Math.random() * bound);
+    if (at - entry.createdAt > this.#options.retryMs) return { status: 'failed', nextAttemptAt: null };
+    return { status: 'pending', nextAttemptAt: at };
+  }
+
+  async #attempt(webhook: WebhookRecord, key: Buffer, entry: WebhookDeliveryRecord): Promise<SendOutcome> {
+    await this.#slot();
+    try {
+      const timestamp = Math.floor(this.#clock.now() / 1000);
+      return await sendWebhook(
+        webhook.url,
+        {
+          'content-type': 'application/json',
+          'user-agent': this.#options.userAgent,
+          'webhook-id': entry.eventId,
+          'webhook-timestamp': String(timestamp),
+          'webhook-signature': signWebhook(key, entry.eventId, timestamp, entry.payload),
+        },
+        entry.payload,
+        { timeoutMs: this.#options.timeoutMs, allowPrivate: this.#options.allowPrivate },
+      );
+    } catch (error) {
+      return { ok: false, status: null, error: `delivery failed (${(error as Error).name})` };
+    } finally {
+      this.#release();
+    }
+  }
+
+  async #slot(): Promise<void> {
+    const limit = this.#options.concurrency ?? 16;
+    while (this.#inFlight >= limit) await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+    this.#inFlight++;
+  }
+
+  #release(): void {
+    this.#inFlight--;
+    this.#slotWaiters.shift()?.();
+  }
+
+  /** Stops: no new pass; the passes running finish (attempts end within their timeout). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const stop of this.#watching.values()) stop();
+    this.#watching.clear();
+    await Promise.allSettled([...this.#running]);
+  }
+}
+
+/** The change's commit time, from the delivery's body (its `timestamp`). */
+function eventTime(entry: WebhookDeliveryRecord): number {
+  try {
+    const parsed: unknown = JSON.parse(entry.payload);
+    if (typeof parsed === 'object' && parsed !== null && 'timestamp' in parsed) {
+      const t = Date.parse(String(parsed.timestamp));
+      if (Number.isFinite(t)) return t;
+    }
+  } catch {
+    // A body that is not ours: no lag to report.
+  }
+  return entry.createdAt;
+}

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { request } from '../support/http-client.js';
+import { WebhookReceiver } from './webhook-receiver.js';
+import {
+  bodyOf,
+  createStore,
+  createWebhook,
+  logUntil,
+  putSecret,
+  secretNameOf,
+  storeNameOf,
+  TENANT,
+} from './webhook-support.js';
+
+/**
+ * Webhook delivery end to end: a real server (COFFER_TEST_ENGINE picks the engine), real changes made
+ * over /v1, and a real receiver on a loopback port that verifies each request with the
+ * `standardwebhooks` package, as a tenant's receiver would.
+ */
+const CANARY = 'webhook-canary-value-6d1f';
+
+const ENV = {
+  COFFER_WEBHOOKS_ALLOW_PRIVATE: 'true',
+  COFFER_WEBHOOKS_BACKOFF_MS: '50',
+  COFFER_WEBHOOKS_TIMEOUT_MS: '1000',
+};
+
+describe('webhook deliveries', () => {
+  let server: TestServer;
+  const receivers: WebhookReceiver[] = [];
+  const receiver = async () => {
+    const r = await WebhookReceiver.start();
+    receivers.push(r);
+    return r;
+  };
+
+  before(async () => {
+    server = await startTestServer({ env: ENV });
+  });
+  after(async () => {
+    await server.close();
+    for (const r of receivers) await r.close();
+  });
+
+  it('are signed as Standard Webhooks say: the standardwebhooks package verifies each one, and no value is sent', async () => {
+    const r = await receiver();
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created', 'secret.created', 'secret.value-set'],
+    });
+    assert.match(hook.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    assert.equal(Buffer.from(hook.secret.slice('whsec_'.length), 'base64').length, 32);
+    r.secret = hook.secret;
+    await createStore(server, 'signed');
+    assert.equal(await putSecret(server, 'signed', 'DB_PASSWORD', CANARY), 201);
+    await r.until(() => r.delivered().length >= 3, 'three deliveries');
+    const delivered = r.delivered();
+    assert.deepEqual(
+      delivered.map((d) => bodyOf(d.body).type),
+      ['store.created', 'secret.created', 'secret.value-set'],
+    );
+    for (const d of r.received) {
+      assert.equal(d.verified, true, d.verifyError ?? '');
+      assert.ok(!d.body.includes(CANARY), 'a delivery carried the value');
+      assert.match(d.signature, /^v1,[A-Za-z0-9+/]+=*$/);
+    }
+    assert.equal(storeNameOf(delivered[0]?.body ?? '{}'), 'signed');
+    assert.equal(secretNameOf(delivered[1]?.body ?? '{}'), 'DB_PASSWORD');
+    assert.equal(bodyOf(delivered[0]?.body ?? '{}').data.tenant, TENANT);
+    // The verification means something: another secret, or a changed body, is refused.
+    const first = delivered[0];
+    assert.ok(first !== undefined);
+    const headers = {
+      'webhook-id': first.id,
+      'webhook-timestamp': first.timestamp,
+      'webhook-signature': first.signature,
+    };
+    assert.throws(() =>
+      new Webhook(`whsec_${randomBytes(32).toString('base64')}`).verify(first.body, headers),
+    );
+    assert.throws(() => new Webhook(hook.secret).verify(`${first.body} `, headers));
+    const log = await logUntil(
+      server,
+      hook.id,
+      (l) => l.length === 3 && l.every((e) => e.status === 'delivered'),
+      'the log',
+    );
+    assert.deepEqual(
+      log.map((e) => [e.status, e.attempts, e.lastError]),
+      [
+        ['delivered', 1, null],
+        ['delivered', 1, null],
+        ['delivered', 1, null],
+      ],
+    );
+    assert.deepEqual(
+      log.map((e) => e.eventId).reverse(),
+      delivered.map((d) => d.id),
+    );
+  });
+
+  it('are retried after 500s, with the same id, until the receiver takes them', async () => {
+    const r = await receiver();
+    r.responder = (n) => ({ status: n < 2 ? 500 : 200 });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'retried');
+    await r.until(() => r.delivered().length === 1, 'the delivery');
+    assert.deepEqual(
+      r.received.map((x) => x.answered),
+      [500, 500, 200],
+    );
+    assert.equal(new Set(r.received.map((x) => x.id)).size, 1, 'one event, three attempts');
+    assert.ok(r.received.every((x) => x.verified));
+    const [entry] = await logUntil(server, hook.id, (l) => l[0]?.status === 'delivered', 'delivered');
+    assert.equal(entry?.attempts, 3);
+    assert.equal(entry?.lastError, null);
+    assert.equal(entry?.lastStatus, 200);
+  });
+
+  it('are retried after a timeout', async () => {
+    const r = await receiver();
+    r.responder = (n) => (n === 0 ? { status: 200, delayMs: 3000 } : { status: 204 });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'slow');
+    const [entry] = await logUntil(server, hook.id, (l) => l[0]?.status === 'delivered', 'delivered');
+    assert.equal(entry?.attempts, 2, 'the first attempt timed out and was counted');
+    assert.ok(r.received.length >= 2);
+    assert.equal(new Set(r.received.map((x) => x.id)).size, 1);
+  });
+
+  it('send nothing for a change that did not commit', async () => {
+    const r = await receiver();
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created', 'secret.created', 'secret.value-set', 'secret.metadata-changed'],
+      stores: ['rollback'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'rollback');
+    assert.equal(await putSecret(server, 'rollback', 'A', 'one'), 201);
+    // A conditional write whose precondition fails: the transaction rolls back.
+    assert.equal(await putSecret(server, 'rollback', 'A', 'two', { 'if-match': '"99"' }), 412);
+    // A store name taken: refused inside the transaction.
+    const taken = await request(server.url, 'POST', `/v1/tenants/${TENANT}/stores`, {
+      token: server.adminToken,
+      auth: 'bearer',
+      body: { name: 'rollback' },
+    });
+    assert.equal(taken.status, 409);
+    assert.equal(await putSecret(server, 'rollback', 'B', 'three'), 201);
+    await r.until(
+      () =>
+        r.delivered().some((d) => secretNameOf(d.body) === 'B' && bodyOf(d.body).type === 'secret.value-set'),
+      'B',
+    );
+    assert.deepEqual(
+      r.delivered().map((d) => `${bodyOf(d.body).type} ${secretNameOf(d.body) ?? storeNameOf(d.body) ?? ''}`),
+      [
+        'store.created rollback',
+        'secret.created A',
+        'secret.value-set A',
+        'secret.created B',
+        'secret.value-set B',
+      ],
+    );
+  });
+
+  it('keep the order of changes per store, through retries', async () => {
+    const r = await receiver();
+    // Every third request fails: a store's next change must wait for the one before it.
+    r.responder = (n) => ({ status: n % 3 === 1 ? 500 : 200 });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.created'],
+      stores: ['order-1', 'order-2'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'order-1');
+    await createStore(server, 'order-2');
+    const names = Array.from({ length: 12 }, (_, i) => `S${String(i).padStart(2, '0')}`);
+    for (const name of names) {
+      assert.equal(await putSecret(server, 'order-1', name, 'x'), 201);
+      assert.equal(await putSecret(server, 'order-2', name, 'y'), 201);
+    }
+    await r.until(() => r.delivered().length === 24, 'all 24 deliveries');
+    for (const store of ['order-1', 'order-2']) {
+      const seen = r
+        .delivered()
+        .filter((d) => storeNameOf(d.body) === store)
+        .map((d) => secretNameOf(d.body));
+      assert.deepEqual(seen, names, store);
+    }
+    assert.ok(
+      r.received.some((x) => x.answered === 500),
+      'some attempts failed and were retried',
+    );
+  });
+
+  it('rotating the secret: new deliveries verify with the new secret only; no answer shows a secret again', async () => {
+    const r = await receiver();
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['store.created'],
+    });
+    const auth = { token: server.adminToken, auth: 'bearer' as const };
+    const rotated = await request(
+      server.url,
+      'POST',
+      `/v1/tenants/${TENANT}/webhooks/${hook.id}/rotate-secret`,
+      auth,
+    );
+    assert.equal(rotated.status, 200, rotated.text);
+    const fresh = (rotated.json as { secret: string; secretVersion: number }).secret;
+    assert.equal((rotated.json as { secretVersion: number }).secretVersion, 2);
+    assert.notEqual(fresh, hook.secret);
+    r.secret = hook.secret;
+    await createStore(server, 'rotated');
+    await r.until(() => r.received.length >= 1, 'a delivery');
+    assert.equal(r.received[0]?.verified, false, 'the old secret no longer verifies');
+    r.secret = fresh;
+    await createStore(server, 'rotated-2');
+    await r.until(() => r.received.some((x) => x.verified), 'a delivery verified with the new secret');
+
+    const answers = [
+      await request(server.url, 'GET', `/v1/tenants/${TENANT}/webhooks`, auth),
+      await request(server.url, 'GET', `/v1/tenants/${TENANT}/webhooks/${hook.id}`, auth),
+      await request(server.url, 'PUT', `/v1/tenants/${TENANT}/webhooks/${hook.id}`, {
+        ...auth,
+        body: { url: r.url, eventKinds: ['store.created', 'store.deleted'] },
+      }),
+      await request(server.url, 'GET', `/v1/tenants/${TENANT}/webhooks/${hook.id}/deliveries`, auth),
+      await request(server.url, 'GET', `/api/${TENANT}/audit`, auth),
+      await request(server.url, 'GET', '/openapi.json'),
+    ];
+    for (const a of answers) {
+      assert.ok(a.status < 300, a.text.slice(0, 200));
+      for (const s of [hook.secret, fresh]) {
+        assert.ok(!a.text.includes(s.slice('whsec_'.length)), 'a secret appeared in an answer');
+      }
+    }
+    const listed = answers[0]?.json as { items: Record<string, unknown>[] };
+    assert.ok(listed.items.every((w) => !('secret' in w)));
+  });
+});
