@@ -54,6 +54,13 @@ export class ChangeFeed {
   readonly #unsubscribe: (() => void)[] = [];
   #poll: NodeJS.Timeout | null = null;
   #polling = false;
+  /**
+   * Reads in flight, per tenant and (limit, position): readers woken together at one position (every
+   * caught-up subscriber of a tenant) share one read of the chains instead of one each. An entry is
+   * dropped when its read settles and, for the tenant, at every wake-up, so a read that starts after
+   * a wake-up never joins one that began before the commit it announces.
+   */
+  readonly #inFlight = new Map<string, Map<string, Promise<FeedBatch>>>();
 
   constructor(deps: { reads: FeedReads; commits: LocalCommits; signals?: ChangeSignals; pollMs?: number }) {
     this.#reads = deps.reads;
@@ -85,7 +92,28 @@ export class ChangeFeed {
    * The tenant's changes after `from`, oldest first (per chain by seq; chains interleaved by time).
    * Scans at most `limit` audit events per chain; `more` says when to read again at once.
    */
-  async read(tenantId: string, from: FeedPosition, limit = FEED_READ_LIMIT): Promise<FeedBatch> {
+  read(tenantId: string, from: FeedPosition, limit = FEED_READ_LIMIT): Promise<FeedBatch> {
+    let reads = this.#inFlight.get(tenantId);
+    if (reads === undefined) {
+      reads = new Map();
+      this.#inFlight.set(tenantId, reads);
+    }
+    const key = `${limit} ${encodePosition(from)}`;
+    const joined = reads.get(key);
+    if (joined !== undefined) return joined;
+    const started = this.#readChains(tenantId, from, limit);
+    reads.set(key, started);
+    const settle = () => {
+      const current = this.#inFlight.get(tenantId);
+      if (current?.get(key) !== started) return;
+      current.delete(key);
+      if (current.size === 0) this.#inFlight.delete(tenantId);
+    };
+    started.then(settle, settle);
+    return started;
+  }
+
+  async #readChains(tenantId: string, from: FeedPosition, limit: number): Promise<FeedBatch> {
     const position = new Map<string, number>();
     const scanned: AuditEventRecord[] = [];
     let more = false;
@@ -155,6 +183,8 @@ export class ChangeFeed {
   }
 
   #wake(tenantId: string | null): void {
+    if (tenantId === null) this.#inFlight.clear();
+    else this.#inFlight.delete(tenantId);
     if (tenantId === null) {
       for (const set of this.#watchers.values()) for (const wake of set) wake();
       return;
