@@ -7,6 +7,9 @@ import type { AuditChainInfo, AuditEventRecord } from './model.js';
 /** Audit events read per chain and call: a batch, not the whole backlog of a far-behind reader. */
 export const FEED_READ_LIMIT = 500;
 
+/** Watchers of a tenant are woken at most this often: a burst of commits is read and sent as one. */
+export const WAKE_INTERVAL_MS = 20;
+
 /** How often the heads of watched tenants are polled while no live channel announces every commit. */
 export const DEFAULT_FEED_POLL_MS = 1_000;
 
@@ -61,6 +64,9 @@ export class ChangeFeed {
    * a wake-up never joins one that began before the commit it announces.
    */
   readonly #inFlight = new Map<string, Map<string, Promise<FeedBatch>>>();
+  /** Per watched tenant: when its watchers were last woken, and the wake-up due at the interval's end. */
+  readonly #lastWake = new Map<string, number>();
+  readonly #trailingWake = new Map<string, NodeJS.Timeout>();
 
   constructor(deps: { reads: FeedReads; commits: LocalCommits; signals?: ChangeSignals; pollMs?: number }) {
     this.#reads = deps.reads;
@@ -173,6 +179,10 @@ export class ChangeFeed {
       if (current?.size === 0) {
         this.#watchers.delete(tenantId);
         this.#polledHeads.delete(tenantId);
+        this.#lastWake.delete(tenantId);
+        const trailing = this.#trailingWake.get(tenantId);
+        if (trailing !== undefined) clearTimeout(trailing);
+        this.#trailingWake.delete(tenantId);
       }
     };
   }
@@ -182,14 +192,38 @@ export class ChangeFeed {
     return new FeedReader(this, tenantId, from, filter);
   }
 
+  /**
+   * A commit (or a possible one) of the tenant (null: any tenant). Reads in flight are dropped at once
+   * (see #inFlight); the watchers are woken at most once per WAKE_INTERVAL_MS per tenant (the first
+   * at once, later ones at the end of the interval), so a burst of commits reaches every subscriber
+   * as one read and one write instead of one per commit.
+   */
   #wake(tenantId: string | null): void {
-    if (tenantId === null) this.#inFlight.clear();
-    else this.#inFlight.delete(tenantId);
     if (tenantId === null) {
-      for (const set of this.#watchers.values()) for (const wake of set) wake();
+      this.#inFlight.clear();
+      for (const tenant of this.#watchers.keys()) this.#wakeWatchers(tenant);
       return;
     }
-    for (const wake of this.#watchers.get(tenantId) ?? []) wake();
+    this.#inFlight.delete(tenantId);
+    this.#wakeWatchers(tenantId);
+  }
+
+  #wakeWatchers(tenantId: string): void {
+    if (!this.#watchers.has(tenantId) || this.#trailingWake.has(tenantId)) return;
+    const now = Date.now();
+    const due = (this.#lastWake.get(tenantId) ?? 0) + WAKE_INTERVAL_MS;
+    const fire = () => {
+      this.#trailingWake.delete(tenantId);
+      this.#lastWake.set(tenantId, Date.now());
+      for (const wake of this.#watchers.get(tenantId) ?? []) wake();
+    };
+    if (now >= due) {
+      fire();
+      return;
+    }
+    const timer = setTimeout(fire, due - now);
+    timer.unref();
+    this.#trailingWake.set(tenantId, timer);
   }
 
   #schedulePoll(): void {
@@ -228,6 +262,8 @@ export class ChangeFeed {
     for (const stop of this.#unsubscribe) stop();
     if (this.#poll !== null) clearTimeout(this.#poll);
     this.#poll = null;
+    for (const timer of this.#trailingWake.values()) clearTimeout(timer);
+    this.#trailingWake.clear();
     this.#watchers.clear();
   }
 }

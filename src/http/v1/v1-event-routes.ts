@@ -132,10 +132,13 @@ async function stream(
         );
         continue;
       }
+      // One socket write per batch, not per event: a burst of changes costs each subscriber one write.
+      let text = '';
       for (const event of next.events) {
-        write(frame({ event: 'change', id: event.id, data: JSON.stringify(changeView(event)) }));
+        text += changeFrame(event);
         lastId = event.id;
       }
+      write(text);
       watch.sent(next.events);
     }
   } catch {
@@ -214,4 +217,18 @@ export function v1EventRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
     );
   };
+}
+
+/**
+ * A change's SSE frame, made once per event: readers woken together share one read (ChangeFeed.read),
+ * hence the same event objects, so a change sent to 100 subscribers is serialised once.
+ */
+const changeFrames = new WeakMap<ChangeEvent, string>();
+function changeFrame(event: ChangeEvent): string {
+  let text = changeFrames.get(event);
+  if (text === undefined) {
+    text = frame({ event: 'change', id: event.id, data: JSON.stringify(changeView(event)) });
+    changeFrames.set(event, text);
+  }
+  return text;
 }
