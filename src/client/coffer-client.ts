@@ -10,6 +10,12 @@ import type {
   Secret,
   SecretInput,
   Store,
+  DeliveryListing,
+  DeliveryListOptions,
+  Webhook,
+  WebhookInput,
+  WebhookListing,
+  WebhookWithSecret,
   WriteCondition,
 } from './native-api-types.js';
 
@@ -58,10 +64,37 @@ export const CLIENT_OPERATIONS = {
     path: '/v1/tenants/{tenant}/stores/{store}/events',
     operationId: 'v1WatchStore',
   },
+  listWebhooks: { method: 'GET', path: '/v1/tenants/{tenant}/webhooks', operationId: 'v1ListWebhooks' },
+  createWebhook: { method: 'POST', path: '/v1/tenants/{tenant}/webhooks', operationId: 'v1CreateWebhook' },
+  getWebhook: {
+    method: 'GET',
+    path: '/v1/tenants/{tenant}/webhooks/{webhook}',
+    operationId: 'v1GetWebhook',
+  },
+  updateWebhook: {
+    method: 'PUT',
+    path: '/v1/tenants/{tenant}/webhooks/{webhook}',
+    operationId: 'v1UpdateWebhook',
+  },
+  deleteWebhook: {
+    method: 'DELETE',
+    path: '/v1/tenants/{tenant}/webhooks/{webhook}',
+    operationId: 'v1DeleteWebhook',
+  },
+  rotateWebhookSecret: {
+    method: 'POST',
+    path: '/v1/tenants/{tenant}/webhooks/{webhook}/rotate-secret',
+    operationId: 'v1RotateWebhookSecret',
+  },
+  listWebhookDeliveries: {
+    method: 'GET',
+    path: '/v1/tenants/{tenant}/webhooks/{webhook}/deliveries',
+    operationId: 'v1ListWebhookDeliveries',
+  },
 } as const;
 
 type Operation = keyof typeof CLIENT_OPERATIONS;
-type PathParams = Partial<Record<'tenant' | 'store' | 'name', string>>;
+type PathParams = Partial<Record<'tenant' | 'store' | 'name' | 'webhook', string>>;
 
 export interface CofferClientOptions {
   /** The server, e.g. `https://coffer.example.com` (a path prefix is kept). */
@@ -188,6 +221,42 @@ export class CofferClient {
     });
   }
 
+  /** The tenant's webhooks (admins only; docs/notifications.md). Never their signing secrets. */
+  listWebhooks(tenant: string): Promise<WebhookListing> {
+    return this.#call('listWebhooks', { params: { tenant } });
+  }
+
+  /** A new webhook; the answer holds its signing secret, this once. */
+  createWebhook(tenant: string, input: WebhookInput): Promise<WebhookWithSecret> {
+    return this.#call('createWebhook', { params: { tenant }, body: input });
+  }
+
+  getWebhook(tenant: string, webhook: string): Promise<Webhook> {
+    return this.#call('getWebhook', { params: { tenant, webhook } });
+  }
+
+  updateWebhook(tenant: string, webhook: string, input: WebhookInput): Promise<Webhook> {
+    return this.#call('updateWebhook', { params: { tenant, webhook }, body: input });
+  }
+
+  async deleteWebhook(tenant: string, webhook: string): Promise<void> {
+    await this.#call('deleteWebhook', { params: { tenant, webhook } });
+  }
+
+  /** A new signing secret, shown this once; the old one stops signing at once. */
+  rotateWebhookSecret(tenant: string, webhook: string): Promise<WebhookWithSecret> {
+    return this.#call('rotateWebhookSecret', { params: { tenant, webhook } });
+  }
+
+  /** The webhook's delivery log, newest first: `before` an entry number pages back. */
+  listWebhookDeliveries(
+    tenant: string,
+    webhook: string,
+    options: DeliveryListOptions = {},
+  ): Promise<DeliveryListing> {
+    return this.#call('listWebhookDeliveries', { params: { tenant, webhook }, query: { ...options } });
+  }
+
   /** Values of `names` (or of every secret holding one) in one round trip. */
   reveal(tenant: string, store: string, names?: readonly string[]): Promise<RevealResult> {
     return this.#call('reveal', { params: { tenant, store }, body: names === undefined ? {} : { names } });
@@ -269,7 +338,7 @@ export class CofferClient {
 }
 
 function expandPath(template: string, params: PathParams): string {
-  return template.replace(/\{(tenant|store|name)\}/g, (_, key: keyof PathParams) => {
+  return template.replace(/\{(tenant|store|name|webhook)\}/g, (_, key: keyof PathParams) => {
     const value = params[key];
     if (value === undefined || value === '') throw new TypeError(`CofferClient: '${key}' is required.`);
     // encodeURIComponent turns the '/' of an envs store name (`web/production`) into %2F.

@@ -7,6 +7,14 @@ import type {
   SecretView,
   StoreView,
 } from '../http/v1/v1-wire-schemas.js';
+import type {
+  DeliveriesQuery,
+  DeliveryPage,
+  WebhookBody,
+  WebhookList,
+  WebhookWireView,
+  WebhookWithSecretView,
+} from '../http/v1/v1-webhook-wire-schemas.js';
 
 /**
  * The native API's wire types (docs/native-api.md), as the typed client returns them: read-only views
@@ -57,3 +65,21 @@ export interface ProblemDetails extends Readonly<
 > {
   readonly [extension: string]: unknown;
 }
+
+/** A webhook as listed and read (docs/notifications.md): never its signing secret. */
+export type Webhook = Readonly<WebhookWireView>;
+
+/** A webhook as created or rotated: with its signing secret (`whsec_…`), shown this once. */
+export type WebhookWithSecret = Readonly<WebhookWithSecretView>;
+
+/** The tenant's webhooks. */
+export type WebhookListing = Readonly<WebhookList>;
+
+/** What a webhook sends where: URL, change kinds, stores (absent or empty: all), enabled. */
+export type WebhookInput = Readonly<WebhookBody>;
+
+/** A page of a webhook's delivery log. */
+export type DeliveryListing = Readonly<DeliveryPage>;
+
+/** `limit` (1-1000, default 100) and `before` (an entry number: older ones). */
+export type DeliveryListOptions = Readonly<DeliveriesQuery>;

@@ -187,3 +187,50 @@ describe('CofferClient against a live server', () => {
     }
   });
 });
+
+describe('CofferClient webhooks against a live server', () => {
+  let server: TestServer;
+  before(async () => {
+    // Deliveries go to a closed loopback port: they fail and are retried, nothing leaves the machine.
+    server = await startTestServer({ env: { COFFER_WEBHOOKS_ALLOW_PRIVATE: 'true' } });
+  });
+  after(() => server.close());
+
+  it('manages webhooks through the typed methods; the secret is answered by create and rotate only', async () => {
+    const admin = new CofferClient({ baseUrl: server.url, token: server.adminToken });
+    const created = await admin.createWebhook('default', {
+      url: 'http://127.0.0.1:9/hook',
+      eventKinds: ['secret.value-set'],
+    });
+    assert.match(created.secret, /^whsec_[A-Za-z0-9+/]+=*$/);
+    assert.equal(created.secretVersion, 1);
+    const listed = await admin.listWebhooks('default');
+    assert.deepEqual(
+      listed.items.map((w) => w.id),
+      [created.id],
+    );
+    assert.equal(JSON.stringify(listed).includes(created.secret), false);
+    const read = await admin.getWebhook('default', created.id);
+    assert.equal(read.url, 'http://127.0.0.1:9/hook');
+    assert.equal('secret' in read, false);
+    const updated = await admin.updateWebhook('default', created.id, {
+      url: 'http://127.0.0.1:9/other',
+      eventKinds: ['secret.deleted'],
+      enabled: false,
+    });
+    assert.deepEqual(
+      [updated.url, updated.eventKinds, updated.enabled],
+      ['http://127.0.0.1:9/other', ['secret.deleted'], false],
+    );
+    const rotated = await admin.rotateWebhookSecret('default', created.id);
+    assert.equal(rotated.secretVersion, 2);
+    assert.notEqual(rotated.secret, created.secret);
+    const deliveries = await admin.listWebhookDeliveries('default', created.id, { limit: 10 });
+    assert.ok(Array.isArray(deliveries.items));
+    await admin.deleteWebhook('default', created.id);
+    await assert.rejects(
+      admin.getWebhook('default', created.id),
+      (e: unknown) => e instanceof CofferApiError && e.status === 404,
+    );
+  });
+});
