@@ -1,36 +1,41 @@
-import pg from 'pg';
 import type { ChangeSignals } from '../../core/ports/change-signals.js';
+import { ListenConnection } from './postgres-listen-connection.js';
 
 /** The channel on which every node hears that a tenant's audit chain recorded a change. */
 export const CHANGES_CHANNEL = 'coffer_changes';
 
-const LISTENER_HEARTBEAT_MS = 2_000;
-const LISTENER_RETRY_MS = 500;
-
 /**
  * The change feed's wake-ups from other nodes (ADR 0016): one dedicated connection per node LISTENs
  * on `coffer_changes`, whose payload is `<schema> <tenant id>` (sent by the appending transaction,
- * so delivered on COMMIT only). Built like the credentials listener
- * (postgres-credentials-listener.ts): a heartbeat catches a silent socket, a lost connection is
+ * so delivered on COMMIT only). On the same ListenConnection as the credentials
+ * listener (postgres-listen-connection.ts): a heartbeat catches a silent socket, a lost connection is
  * retried, and while it is down `live()` is false, so the feed polls the chain heads; on every
  * (re)connection every watcher is woken (`null`), since notifications sent meanwhile were not heard.
  */
 export class PostgresChangeListener implements ChangeSignals {
-  readonly #url: string;
-  #schema = '';
-  #client: pg.Client | null = null;
-  #listening = false;
-  #closed = false;
-  #heartbeat: NodeJS.Timeout | null = null;
-  #retry: NodeJS.Timeout | null = null;
+  readonly #connection: ListenConnection;
   readonly #listeners = new Set<(tenantId: string | null) => void>();
 
   constructor(url: string) {
-    this.#url = url;
+    this.#connection = new ListenConnection({
+      url,
+      channel: CHANGES_CHANNEL,
+      applicationName: (schema) => `coffer-changes:${schema}`,
+      handlers: {
+        notified: (payload, schema) => {
+          if (payload === undefined) return;
+          const space = payload.indexOf(' ');
+          if (space < 0 || payload.slice(0, space) !== schema) return;
+          this.#emit(payload.slice(space + 1));
+        },
+        up: () => this.#emit(null),
+        down: () => undefined,
+      },
+    });
   }
 
   live(): boolean {
-    return this.#listening;
+    return this.#connection.listening;
   }
 
   subscribe(listener: (tenantId: string | null) => void): () => void {
@@ -48,67 +53,11 @@ export class PostgresChangeListener implements ChangeSignals {
     }
   }
 
-  async start(): Promise<void> {
-    try {
-      await this.#connect();
-    } catch {
-      this.#drop();
-    }
+  start(): Promise<void> {
+    return this.#connection.start();
   }
 
-  async #connect(): Promise<void> {
-    const client = new pg.Client({
-      connectionString: this.#url,
-      keepAlive: true,
-      connectionTimeoutMillis: 5_000,
-    });
-    this.#client = client;
-    client.on('error', () => this.#drop(client));
-    client.on('end', () => this.#drop(client));
-    client.on('notification', (message) => {
-      if (message.channel !== CHANGES_CHANNEL || message.payload === undefined) return;
-      const space = message.payload.indexOf(' ');
-      if (space < 0 || message.payload.slice(0, space) !== this.#schema) return;
-      this.#emit(message.payload.slice(space + 1));
-    });
-    await client.connect();
-    const result = await client.query<{ schema: string }>('SELECT current_schema() AS schema');
-    this.#schema = result.rows[0]?.schema ?? '';
-    // Tells this connection apart in pg_stat_activity (operators; the tests cut it on purpose).
-    await client.query('SELECT set_config($1, $2, false)', [
-      'application_name',
-      `coffer-changes:${this.#schema}`.slice(0, 63),
-    ]);
-    await client.query(`LISTEN ${CHANGES_CHANNEL}`);
-    if (this.#closed || this.#client !== client) return;
-    this.#listening = true;
-    this.#emit(null);
-    this.#heartbeat = setInterval(() => {
-      client.query('SELECT 1').catch(() => this.#drop(client));
-    }, LISTENER_HEARTBEAT_MS);
-    this.#heartbeat.unref();
-  }
-
-  #drop(client: pg.Client | null = this.#client): void {
-    if (client !== this.#client) return;
-    this.#listening = false;
-    this.#client = null;
-    if (this.#heartbeat !== null) clearInterval(this.#heartbeat);
-    this.#heartbeat = null;
-    client?.end().catch(() => undefined);
-    if (this.#closed || this.#retry !== null) return;
-    this.#retry = setTimeout(() => {
-      this.#retry = null;
-      if (!this.#closed) void this.start();
-    }, LISTENER_RETRY_MS);
-    this.#retry.unref();
-  }
-
-  async close(): Promise<void> {
-    this.#closed = true;
-    if (this.#retry !== null) clearTimeout(this.#retry);
-    const client = this.#client;
-    this.#drop(client);
-    await client?.end().catch(() => undefined);
+  close(): Promise<void> {
+    return this.#connection.close();
   }
 }
