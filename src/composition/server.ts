@@ -19,6 +19,8 @@ export interface ServerOptions {
    * start created it: the one moment both are known, before anyone waiting for that line reads on.
    */
   readonly listenText?: (address: string, created: CreatedApiKey | null) => string;
+  /** Compile every route schema before listening (buildApp's `compileSchemasAtStart`). */
+  readonly compileSchemasAtStart?: boolean;
 }
 
 export interface StartedServer {
@@ -48,6 +50,9 @@ export async function startServer(runtime: Runtime, options: ServerOptions): Pro
     metricsToken: config.metricsToken,
     tls: config.tls,
     trustProxy: config.trustProxy,
+    ...(options.compileSchemasAtStart === undefined
+      ? {}
+      : { compileSchemasAtStart: options.compileSchemasAtStart }),
   });
   // Webhook delivery, off the request path: it stops before the app's connections close.
   const dispatcher = new WebhookDispatcher({

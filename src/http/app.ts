@@ -17,6 +17,7 @@ import { RouteMethods } from './route-methods.js';
 import { neostoreFacade } from './neostore/neostore-facade.js';
 import { v1Facade } from './v1/v1-facade.js';
 import { vaultFacade } from './vault/vault-facade.js';
+import { LazySchemaCompilers } from './lazy-schema-compilers.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
@@ -38,6 +39,11 @@ export interface AppDeps {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer } | null;
   /** COFFER_TRUST_PROXY: whose X-Forwarded-For to believe for the client address (rate limits). */
   readonly trustProxy?: boolean | string;
+  /**
+   * Compile every route schema when the app becomes ready instead of on each route's first request
+   * (src/http/lazy-schema-compilers.ts): a schema that cannot compile fails the start.
+   */
+  readonly compileSchemasAtStart?: boolean;
 }
 
 /**
@@ -57,7 +63,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const routing = new FacadeRouting(facades(deps));
   // The app that requests refused by the HTTP parser for their method are replayed through.
   let built: FastifyInstance | null = null;
+  const schemas = new LazySchemaCompilers();
   const options = {
+    schemaController: schemas.schemaController(),
     loggerInstance: deps.logger,
     genReqId: () => randomUUID(),
     // Long names must reach validation (400), not fall through the router as a 404.
@@ -110,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       );
     });
   }
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(schemas.validator(validatorCompiler));
   // Before any route, so that every one is in the table the not-found handlers answer 405 from.
   RouteMethods.install(app);
   // Outside every facade's prefix (the root, /ui, the ops routes, paths of no envs shape): the
@@ -160,5 +168,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await installFacades(app, routing, { core: deps.core });
   // Not a facade: static files, no credential, no error shape of its own.
   await app.register(withFacadeLabel('console', consoleRoutes()), { prefix: '/ui' });
+  if (deps.compileSchemasAtStart === true) {
+    // onReady runs once every route's context, and so every wrapper, exists.
+    app.addHook('onReady', async () => {
+      schemas.compileAll();
+    });
+  }
   return app;
 }

@@ -66,6 +66,8 @@ export async function startTestServer(
     engine?: TestEngine;
     /** SQLite: replaces the fsync of the WAL after each COMMIT (test/storage/sqlite-durability). */
     syncWal?: FileSync;
+    /** Compile every route schema before listening, as a start-up check (they compile lazily). */
+    compileSchemasAtStart?: boolean;
   } = {},
 ): Promise<TestServer> {
   const temp = options.dataDir === undefined ? tempDir() : null;
@@ -102,6 +104,9 @@ export async function startTestServer(
     version: packageVersion(),
     host: '127.0.0.1',
     port: 0,
+    ...(options.compileSchemasAtStart === undefined
+      ? {}
+      : { compileSchemasAtStart: options.compileSchemasAtStart }),
   });
   return {
     url,

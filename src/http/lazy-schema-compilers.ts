@@ -1,0 +1,76 @@
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
+import type { FastifySchemaCompiler, FastifyServerOptions } from 'fastify';
+
+type FastifyValidationResult = ReturnType<FastifySchemaCompiler<unknown>>;
+
+/**
+ * Route schemas compiled on first use instead of at start-up.
+ *
+ * Fastify compiles every route's request validators (Ajv) and response serializers
+ * (fast-json-stringify) when the server becomes ready: with five facades that was about half of the
+ * start-up's CPU time (BENCHMARKS.md, "Cold start"), spent on routes a given deployment may never
+ * call. Here each compiler returns a function that compiles its schema the first time it runs and
+ * then calls the compiled one: validation and serialization are exactly the same, and the first
+ * request of a route pays its compilation once (a few milliseconds).
+ *
+ * A schema that does not compile would now fail on that route's first request instead of at
+ * start-up, so `compileAll()` compiles every one that was registered: the test suite calls it
+ * (test/http/route-schemas-compile.test.ts), and so does `COFFER_COMPILE_SCHEMAS_AT_START=1`.
+ */
+export class LazySchemaCompilers {
+  readonly #pending = new Set<() => void>();
+
+  /** Wraps a validator compiler (Fastify's `setValidatorCompiler`). */
+  validator(compile: FastifySchemaCompiler<unknown>): FastifySchemaCompiler<unknown> {
+    return (routeSchema) => {
+      let compiled: FastifyValidationResult | null = null;
+      const force = (): FastifyValidationResult => {
+        if (compiled === null) {
+          compiled = compile(routeSchema);
+          this.#pending.delete(force);
+        }
+        return compiled;
+      };
+      this.#pending.add(force);
+      const validate: FastifyValidationResult = (data: unknown) => {
+        const inner = force();
+        const result = inner(data);
+        // Fastify reads a failed validation's issues from the function it was given.
+        validate.errors = inner.errors ?? null;
+        return result;
+      };
+      return validate;
+    };
+  }
+
+  /** The `schemaController` option: Fastify's own serializer compiler, deferred. */
+  schemaController(): NonNullable<FastifyServerOptions['schemaController']> {
+    const selector = SerializerSelector();
+    return {
+      compilersFactory: {
+        buildSerializer: (externalSchemas, serializerOptions) => {
+          const compile = selector(externalSchemas, serializerOptions);
+          return (routeDefinition) => {
+            let compiled: ((payload: unknown) => string) | null = null;
+            const force = (): ((payload: unknown) => string) => {
+              if (compiled === null) {
+                compiled = compile(routeDefinition);
+                this.#pending.delete(force);
+              }
+              return compiled;
+            };
+            this.#pending.add(force);
+            return (payload: unknown) => force()(payload);
+          };
+        },
+      },
+    };
+  }
+
+  /** Compiles every schema not compiled yet; throws what the first one that fails throws. */
+  compileAll(): number {
+    const pending = [...this.#pending];
+    for (const force of pending) force();
+    return pending.length;
+  }
+}
