@@ -336,12 +336,25 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * `secure_delete` zeroed are zeroed only in the WAL): a TRUNCATE checkpoint copies the newest
    * page images into the database and cuts the WAL to zero bytes. It cannot finish while a reader
    * still uses the WAL; this process's reader never holds a snapshot between statements, but
-   * another process's may, so it is tried without a busy wait (the event loop keeps serving reads)
-   * and retried with growing pauses, up to WAL_SCRUB_WAIT_MS. Durability is unchanged: the checkpoint syncs the WAL before it copies it (so the COMMIT is on disk
-   * either way), syncs the database after, and only then truncates; callers are still answered
-   * after the repository's own sync too (#untilDurable).
+   * another process's may, so it may wait up to WAL_SCRUB_WAIT_MS. In the server it runs on the
+   * checkpoint worker, which waits in SQLite's busy handler while the event loop goes on serving
+   * reads; elsewhere (the CLI, or if the worker failed) on the writer, tried without a busy wait and
+   * retried with growing pauses. Either way the drain commits nothing until it ends (it needs the
+   * writer lock). Durability is unchanged: the checkpoint syncs the WAL before it copies it (so the
+   * COMMIT is on disk either way), syncs the database after, and only then truncates; callers are
+   * still answered after the repository's own sync too (#untilDurable).
    */
   async #scrubWal(): Promise<void> {
+    if (this.#checkpointer?.available === true) {
+      try {
+        // The server: the page copy and its syncs on the worker thread, so that the event loop keeps
+        // serving reads and preparing the next batch meanwhile (BENCHMARKS.md, durable PUT).
+        this.#scrubOwed = !(await this.#checkpointer.truncate(WAL_SCRUB_WAIT_MS));
+        return;
+      } catch {
+        // The worker failed (its failure gave checkpoints back to the writer): scrub here.
+      }
+    }
     const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
       let emptied: boolean;
@@ -483,6 +496,8 @@ class WalCheckpointer {
   #worker: Worker | null = null;
   #busy = false;
   #failed = false;
+  /** What to do with each reply, in the order the requests were posted (the worker answers in order). */
+  readonly #replies: ((reply: CheckpointReply | null) => void)[] = [];
 
   private constructor(writer: Db, path: string) {
     this.#writer = writer;
@@ -496,19 +511,43 @@ class WalCheckpointer {
     return new WalCheckpointer(writer, path);
   }
 
+  /** False once the worker failed: the writer checkpoints (and scrubs) by itself again. */
+  get available(): boolean {
+    return !this.#failed;
+  }
+
   request(): void {
     if (this.#busy || this.#failed) return;
     this.#busy = true;
+    this.#replies.push(() => {
+      this.#busy = false;
+    });
     this.#started().postMessage('checkpoint');
+  }
+
+  /**
+   * A TRUNCATE checkpoint on the worker, which waits up to `waitMs` for other processes' readers:
+   * true when the WAL is empty. Rejects if the worker failed (the caller scrubs on the writer).
+   * The caller commits nothing until it settles: the checkpoint needs the writer lock.
+   */
+  truncate(waitMs: number): Promise<boolean> {
+    if (this.#failed) return Promise.reject(new Error('checkpoint worker unavailable'));
+    return new Promise<boolean>((resolve, reject) => {
+      this.#replies.push((reply) => {
+        if (reply === null || !reply.ok) reject(new Error('checkpoint worker failed'));
+        else resolve(reply.emptied === true);
+      });
+      this.#started().postMessage({ kind: 'truncate', waitMs });
+    });
   }
 
   #started(): Worker {
     if (this.#worker !== null) return this.#worker;
     const worker = new Worker(WORKER_URL, { workerData: { path: this.#path } });
     worker.unref();
-    worker.on('message', (result: { ok: boolean }) => {
-      this.#busy = false;
-      if (!result.ok) this.#fail();
+    worker.on('message', (reply: CheckpointReply) => {
+      this.#replies.shift()?.(reply);
+      if (!reply.ok) this.#fail();
     });
     worker.on('error', () => this.#fail());
     worker.on('exit', () => {
@@ -519,6 +558,7 @@ class WalCheckpointer {
   }
 
   #fail(): void {
+    for (const reply of this.#replies.splice(0)) reply(null);
     if (this.#failed) return;
     this.#failed = true;
     this.#busy = false;
@@ -534,6 +574,7 @@ class WalCheckpointer {
     const worker = this.#worker;
     this.#worker = null;
     this.#failed = true;
+    for (const reply of this.#replies.splice(0)) reply(null);
     if (worker === null) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     // Unreferenced while it works (it must not keep a process alive), referenced while it closes.
@@ -544,3 +585,9 @@ class WalCheckpointer {
 }
 
 const WORKER_URL = new URL('./sqlite-checkpoint-worker.js', import.meta.url);
+
+interface CheckpointReply {
+  readonly ok: boolean;
+  /** A TRUNCATE checkpoint's outcome: the WAL is zero bytes. */
+  readonly emptied?: boolean;
+}
