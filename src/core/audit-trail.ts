@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chainEvent, GENESIS_HASH } from './audit-chain.js';
 import type { CallContext } from './call-context.js';
 import type { Clock } from './clock.js';
+import { Turnstile } from './turnstile.js';
 import { isCofferError, UnavailableError } from './errors.js';
 import type { AuditChainRef, AuditEventRecord, AuditHead, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
@@ -117,6 +118,15 @@ export class AuditTrail {
   readonly #sink: AuditSink | null;
   readonly #metrics: Pick<MetricsSink, 'auditWriteFailed'>;
   readonly #queue: PendingAppend[] = [];
+  /**
+   * On an engine whose transactions overlap (PostgreSQL), changes of this process append to its
+   * change chains one transaction at a time, from the append to COMMIT. Without it, concurrent
+   * changes guessed the same head, waited on its row lock, found it moved and re-read it under lock:
+   * most of a write's time under load was that dance (pg_stat_activity, BENCHMARKS.md). With it the
+   * remembered head is the committed one, and the head row is never waited on by this process.
+   * Everything before the append (the change itself) still runs concurrently.
+   */
+  readonly #changeTurn = new Turnstile();
   #draining = false;
   readonly #writerId: string;
   /**
@@ -199,13 +209,22 @@ export class AuditTrail {
     let appended: AuditEventRecord[] = [];
     const touched = new Set<string>();
     let result: T;
+    // This process's change-lane turn, held from the append to the end of the transaction.
+    let turn: (() => void) | null = null;
+    const endTurn = () => {
+      turn?.();
+      turn = null;
+    };
     try {
       result = await this.#repository.transaction(async (tx) => {
+        // An engine may run the callback again (a serialization failure): a turn ends with its attempt.
+        endTurn();
         appending = false;
         // What the change did, exactly, for its events' resource detail (the change feed's names).
         const recorder = new ChangeRecorder();
         const value = await fn(recorder.wrap(tx));
         appending = true;
+        if (this.#repository.concurrentTransactions) turn = await this.#changeTurn.take();
         const drafts = entriesOf(value).map((e) => ({
           ctx,
           entry: recorder.detailed(e),
@@ -219,9 +238,11 @@ export class AuditTrail {
     } catch (error) {
       // The change rolled back with its events (or its outcome is unknown): forget the heads it moved.
       this.#forget(touched);
+      endTurn();
       if (appending) throw this.#unavailable();
       return this.#refuse(ctx, entry, error);
     }
+    endTurn();
     this.#publish(appended);
     return result;
   }

@@ -24,6 +24,7 @@ const TimedCalls = forwardingClass<Repository, TimedOperation>(timedOperations);
  */
 export class InstrumentedRepository extends TimedCalls implements Repository {
   readonly engine: Repository['engine'];
+  readonly concurrentTransactions: boolean;
   readonly #inner: Repository;
 
   constructor(inner: Repository, timer: DbTimer) {
@@ -37,6 +38,7 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
       }
     });
     this.engine = inner.engine;
+    this.concurrentTransactions = inner.concurrentTransactions;
     this.#inner = inner;
   }
 

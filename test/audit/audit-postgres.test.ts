@@ -5,6 +5,7 @@ import { OPERATOR } from '../../src/core/actor.js';
 import { verifyChain } from '../../src/core/audit-chain.js';
 import { createCore } from '../../src/core/coffer-core.js';
 import { Keyring } from '../../src/crypto/keyring.js';
+import type { RepositoryTx } from '../../src/core/ports/repository.js';
 import { PostgresRepository } from '../../src/storage/postgres/postgres-repository.js';
 import { runCoffer } from '../support/coffer-process.js';
 import { createTestSchema, type TestSchema } from '../support/postgres-test-schema.js';
@@ -84,5 +85,53 @@ describe('audit on PostgreSQL', () => {
     } finally {
       dir.remove();
     }
+  });
+
+  it("one node's concurrent changes take turns at its chain head: none re-reads it under lock", async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const keyring = new Keyring([randomBytes(32)]);
+    const inner = await PostgresRepository.connect(schema.url, { maxConnections: 10 });
+    repos.push(inner);
+    // Counts the head reads under lock (`lockAuditHead`), which a change makes when the head it
+    // remembers is unknown or stale: a stale guess means it waited on another change's head row.
+    let lockedHeadReads = 0;
+    const repository = new Proxy(inner, {
+      get(target, property) {
+        if (property === 'transaction') {
+          return <T>(fn: (tx: RepositoryTx) => Promise<T>) =>
+            target.transaction((tx) =>
+              fn({
+                ...tx,
+                lockAuditHead: (chainId: string) => {
+                  lockedHeadReads += 1;
+                  return tx.lockAuditHead(chainId);
+                },
+              }),
+            );
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const core = createCore({ repository, keyring });
+    // The store, the tenant and the change chain exist first: the chain's first append reads its head.
+    await core.secrets.putValue(OPERATOR, { tenantId: 'turns', name: 'first', value: 'v' });
+    lockedHeadReads = 0;
+    const writes = 40;
+    await Promise.all(
+      Array.from({ length: writes }, (_, i) =>
+        core.secrets.putValue(OPERATOR, { tenantId: 'turns', name: `s-${i % 8}`, value: `v${i}` }),
+      ),
+    );
+    assert.equal(lockedHeadReads, 0);
+    const chains = await inner.listAuditChains({ tenantId: 'turns' });
+    assert.equal(chains.length, 1, 'one change chain for this process');
+    const [chain] = chains;
+    assert.ok(chain !== undefined);
+    const check = await verifyChain(inner, chain);
+    assert.equal(check.ok, true, JSON.stringify(check));
+    // first's two events and its store's, then one per write plus a create for each new name.
+    assert.equal(chain.head?.seq, 3 + writes + 8);
   });
 });

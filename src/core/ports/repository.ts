@@ -42,6 +42,12 @@ export interface RepositoryTx
 
 export interface Repository extends RepositoryReads {
   readonly engine: 'sqlite' | 'postgres';
+  /**
+   * Whether two `transaction` callbacks can be open at once (PostgreSQL: one pooled connection each).
+   * False when transactions run one after another (SQLite's group commit runs the callbacks of a batch
+   * in turn, inside one COMMIT): there, one callback waiting for another's commit would never end.
+   */
+  readonly concurrentTransactions: boolean;
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
    * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued

@@ -48,6 +48,7 @@ export interface PostgresOptions {
  */
 export class PostgresRepository extends RepositoryReadsForwarder implements Repository {
   readonly engine = 'postgres' as const;
+  readonly concurrentTransactions = true;
   readonly #pool: pg.Pool;
   readonly #readerConnection: PostgresConnection;
   readonly #listener: CredentialsListener;

@@ -115,6 +115,7 @@ const EPOCH_RECHECK_MS = 1;
  */
 export class SqliteRepository extends RepositoryReadsForwarder implements Repository {
   readonly engine = 'sqlite' as const;
+  readonly concurrentTransactions = false;
   readonly #writer: Db;
   readonly #reader: Db;
   readonly #writerConnection: SqliteConnection;
