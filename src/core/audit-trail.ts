@@ -10,6 +10,7 @@ import { Turnstile } from './turnstile.js';
 import { isCofferError, UnavailableError } from './errors.js';
 import type { AuditChainRef, AuditEventRecord, AuditHead, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
+import { mayRecordChange } from './change-events.js';
 import { ChangeRecorder } from './change-recorder.js';
 
 /**
@@ -224,13 +225,19 @@ export class AuditTrail {
         const recorder = new ChangeRecorder();
         const value = await fn(recorder.wrap(tx));
         appending = true;
-        if (this.#repository.concurrentTransactions) turn = await this.#changeTurn.take();
         const drafts = entriesOf(value).map((e) => ({
           ctx,
           entry: recorder.detailed(e),
           outcome: 'allowed' as const,
           reason: null,
         }));
+        const announced = drafts.filter((d) =>
+          mayRecordChange({ action: d.entry.action, outcome: 'allowed' }),
+        );
+        if (announced.length > 0) {
+          await tx.announceChanges(announced.map((d) => placeEntry(d.ctx.actor, d.entry).tenantId));
+        }
+        if (this.#repository.concurrentTransactions) turn = await this.#changeTurn.take();
         appended = await this.#append(tx, 'c', drafts, touched);
         appending = false;
         return value;

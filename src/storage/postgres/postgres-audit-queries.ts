@@ -9,7 +9,6 @@ import type {
   TenantAuditQuery,
 } from '../../core/model.js';
 import type { AuditReads, AuditWrites } from '../../core/ports/audit.js';
-import { mayRecordChange } from '../../core/change-events.js';
 import { CHANGES_CHANNEL } from './postgres-change-listener.js';
 import type { Row } from '../row-mappers.js';
 import type { PostgresConnection } from './postgres-connection.js';
@@ -208,10 +207,11 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
           chunk.flatMap(eventParams),
         );
       }
-      // Other nodes' change feeds (ADR 0016): delivered on COMMIT only (NOTIFY is transactional),
-      // once per transaction and tenant. Changes only: a NOTIFY serialises its transaction's commit
-      // with other notifying ones, which reads and refusals must not pay for.
-      for (const tenantId of new Set(events.filter(mayRecordChange).map((e) => e.tenantId))) {
+    },
+    async announceChanges(tenantIds: readonly string[]): Promise<void> {
+      // Delivered on COMMIT only (NOTIFY is transactional). Changes only: a NOTIFY serialises its
+      // transaction's commit with other notifying ones, which reads and refusals must not pay for.
+      for (const tenantId of new Set(tenantIds)) {
         await conn.one(
           'coffer_notify_changes',
           `SELECT pg_notify('${CHANGES_CHANNEL}', current_schema() || ' ' || $1::text) AS sent`,

@@ -174,6 +174,9 @@ export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWr
           : stmt.advanceChain.run(to.seq, to.hash, chain.chainId, from.seq, from.hash);
       return result.changes === 1;
     },
+    async announceChanges(): Promise<void> {
+      // Other writers of a SQLite file are other processes: the change feed polls (ADR 0016).
+    },
     async appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
       for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {
         const chunk = events.slice(i, i + INSERT_ROWS_MAX);
