@@ -295,17 +295,14 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
         );
         return;
       }
-      // Every version number `keep` or more below the newest issued, with its state.
+      // Every version number `keep` or more below the newest issued, with its state: one statement,
+      // one round trip (both deletes see the same snapshot, and each runs to completion).
       await conn.executor.run(
-        'coffer_prune_versions_below_latest',
-        `DELETE FROM secret_versions WHERE secret_id = $1 AND version <=
-           (SELECT latest_version FROM secrets WHERE id = $1) - $2`,
-        [secretId, keep],
-      );
-      await conn.executor.run(
-        'coffer_prune_version_states',
-        `DELETE FROM version_states WHERE secret_id = $1 AND version <=
-           (SELECT latest_version FROM secrets WHERE id = $1) - $2`,
+        'coffer_prune_versions_and_states_below_latest',
+        `WITH bound AS (SELECT latest_version - $2 AS v FROM secrets WHERE id = $1),
+              pruned AS (DELETE FROM secret_versions
+                          WHERE secret_id = $1 AND version <= (SELECT v FROM bound))
+         DELETE FROM version_states WHERE secret_id = $1 AND version <= (SELECT v FROM bound)`,
         [secretId, keep],
       );
     },
