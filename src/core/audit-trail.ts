@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { chainEvent, GENESIS_HASH } from './audit-chain.js';
 import type { CallContext } from './call-context.js';
 import type { Clock } from './clock.js';
-import { Turnstile } from './turnstile.js';
+import { KeyedTurnstile } from './turnstile.js';
 import { isCofferError, UnavailableError } from './errors.js';
 import type { AuditChainRef, AuditEventRecord, AuditHead, AuditOutcome } from './model.js';
 import { isTenantId } from './names.js';
@@ -120,14 +120,15 @@ export class AuditTrail {
   readonly #metrics: Pick<MetricsSink, 'auditWriteFailed'>;
   readonly #queue: PendingAppend[] = [];
   /**
-   * On an engine whose transactions overlap (PostgreSQL), changes of this process append to its
-   * change chains one transaction at a time, from the append to COMMIT. Without it, concurrent
+   * On an engine whose transactions overlap (PostgreSQL), changes of this process append to each
+   * of its change chains one transaction at a time, from the append to the end of the transaction
+   * (a turn per chain, so per tenant: other tenants' changes do not wait). Without it, concurrent
    * changes guessed the same head, waited on its row lock, found it moved and re-read it under lock:
    * most of a write's time under load was that dance (pg_stat_activity, BENCHMARKS.md). With it the
    * remembered head is the committed one, and the head row is never waited on by this process.
    * Everything before the append (the change itself) still runs concurrently.
    */
-  readonly #changeTurn = new Turnstile();
+  readonly #changeTurns = new KeyedTurnstile();
   #draining = false;
   readonly #writerId: string;
   /**
@@ -237,8 +238,20 @@ export class AuditTrail {
         if (announced.length > 0) {
           await tx.announceChanges(announced.map((d) => placeEntry(d.ctx.actor, d.entry).tenantId));
         }
-        if (this.#repository.concurrentTransactions) turn = await this.#changeTurn.take();
-        appended = await this.#append(tx, 'c', drafts, touched);
+        if (this.#repository.concurrentTransactions && drafts.length > 0) {
+          const chains = drafts.map((d) =>
+            chainIdOf(this.#writerId, 'c', placeEntry(d.ctx.actor, d.entry).tenantId),
+          );
+          turn = await this.#changeTurns.take(chains);
+        }
+        try {
+          appended = await this.#append(tx, 'c', drafts, touched);
+        } catch (error) {
+          // A failed attempt gives its turns back at once: the engine may wait (a backoff, a pooled
+          // connection) before running this callback again, and nobody must wait behind that.
+          endTurn();
+          throw error;
+        }
         appending = false;
         return value;
       });

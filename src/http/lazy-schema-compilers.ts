@@ -14,8 +14,8 @@ type FastifyValidationResult = ReturnType<FastifySchemaCompiler<unknown>>;
  * request of a route pays its compilation once (a few milliseconds).
  *
  * A schema that does not compile would now fail on that route's first request instead of at
- * start-up, so `compileAll()` compiles every one that was registered: the test suite calls it
- * (test/http/route-schemas-compile.test.ts), and so does `COFFER_COMPILE_SCHEMAS_AT_START=1`.
+ * start-up, so `compileAll()` compiles every one that was registered: test/http/lazy-schema-compilers
+ * starts the whole server with `compileSchemasAtStart` (buildApp), which calls it when ready.
  */
 export class LazySchemaCompilers {
   readonly #pending = new Set<() => void>();
@@ -32,13 +32,18 @@ export class LazySchemaCompilers {
         return compiled;
       };
       this.#pending.add(force);
-      const validate: FastifyValidationResult = (data: unknown) => {
-        const inner = force();
-        const result = inner(data);
+      // Fastify passes a second argument ({parentData, parentDataProperty}) when the function has
+      // Ajv's `schemaEnv`, so that a coerced root value is written back: both are passed through.
+      const validate = ((data: unknown, context?: unknown) => {
+        const inner = force() as (data: unknown, context?: unknown) => ReturnType<FastifyValidationResult>;
+        const result = inner(data, context);
         // Fastify reads a failed validation's issues from the function it was given.
-        validate.errors = inner.errors ?? null;
+        validate.errors = force().errors ?? null;
         return result;
-      };
+      }) as FastifyValidationResult;
+      Object.defineProperty(validate, 'schemaEnv', {
+        get: () => (force() as { schemaEnv?: unknown }).schemaEnv,
+      });
       return validate;
     };
   }

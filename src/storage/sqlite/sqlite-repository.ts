@@ -346,17 +346,30 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * still answered after the repository's own sync too (#untilDurable).
    */
   async #scrubWal(): Promise<void> {
+    const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
     if (this.#checkpointer?.available === true) {
       try {
         // The server: the page copy and its syncs on the worker thread, so that the event loop keeps
-        // serving reads and preparing the next batch meanwhile (BENCHMARKS.md, durable PUT).
-        this.#scrubOwed = !(await this.#checkpointer.truncate(WAL_SCRUB_WAIT_MS));
-        return;
+        // serving reads and preparing the next batch meanwhile (BENCHMARKS.md, durable PUT). SQLite
+        // does not call the busy handler while another connection checkpoints (the CLI's own scrub
+        // or autocheckpoint, a backup tool): then the attempt returns at once, and is retried here
+        // with the same growing pauses as on the writer, within the same bound.
+        for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
+          const left = deadline - performance.now();
+          if (await this.#checkpointer.truncate(Math.max(0, left))) {
+            this.#scrubOwed = false;
+            return;
+          }
+          if (performance.now() >= deadline) {
+            this.#scrubOwed = true;
+            return;
+          }
+          await sleep(pause);
+        }
       } catch {
         // The worker failed (its failure gave checkpoints back to the writer): scrub here.
       }
     }
-    const deadline = performance.now() + WAL_SCRUB_WAIT_MS;
     for (let pause = 1; ; pause = Math.min(pause * 2, 50)) {
       let emptied: boolean;
       try {
@@ -520,10 +533,16 @@ class WalCheckpointer {
   request(): void {
     if (this.#busy || this.#failed) return;
     this.#busy = true;
+    try {
+      this.#started().postMessage('checkpoint');
+    } catch {
+      this.#fail();
+      return;
+    }
+    // After posting (a worker that cannot start throws first): a reply is an event, never sooner.
     this.#replies.push(() => {
       this.#busy = false;
     });
-    this.#started().postMessage('checkpoint');
   }
 
   /**
@@ -534,11 +553,11 @@ class WalCheckpointer {
   truncate(waitMs: number): Promise<boolean> {
     if (this.#failed) return Promise.reject(new Error('checkpoint worker unavailable'));
     return new Promise<boolean>((resolve, reject) => {
+      this.#started().postMessage({ kind: 'truncate', waitMs });
       this.#replies.push((reply) => {
         if (reply === null || !reply.ok) reject(new Error('checkpoint worker failed'));
         else resolve(reply.emptied === true);
       });
-      this.#started().postMessage({ kind: 'truncate', waitMs });
     });
   }
 
