@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 import type { SealedValue } from '../core/model.js';
 import type { Keyring } from './keyring.js';
 
@@ -49,7 +50,7 @@ function ownerAad(purpose: 'value' | 'dek', owner: ValueOwner, kekId?: string): 
 }
 
 function gcmSeal(key: Buffer, aad: Buffer, plaintext: Buffer): Buffer {
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = pooledRandomBytes(NONCE_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const body = cipher.update(plaintext);
@@ -89,7 +90,7 @@ function decodeWrappedKey(wrapped: Buffer): { kekId: string; sealed: Buffer } {
 
 /** Seals a value under a fresh data key, wrapped by the keyring's active KEK. */
 export function sealValue(keyring: Keyring, owner: ValueOwner, plaintext: Buffer): SealedValue {
-  const dataKey = randomBytes(DATA_KEY_BYTES);
+  const dataKey = pooledRandomBytes(DATA_KEY_BYTES);
   try {
     const kek = keyring.active;
     const ciphertext = Buffer.concat([

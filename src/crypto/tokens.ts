@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 
 /**
  * API tokens: `coffer_` + 43 base62 characters (256 random bits) + a 6-character base62 checksum.
@@ -69,5 +70,5 @@ export function hashesEqual(a: Buffer, b: Buffer): boolean {
 
 /** 32 lowercase hex characters: ids of stores and secrets. */
 export function newId(): string {
-  return randomBytes(16).toString('hex');
+  return pooledRandomBytes(16).toString('hex');
 }
