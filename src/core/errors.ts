@@ -115,7 +115,16 @@ export class CofferError<K extends ErrorKind = ErrorKind> extends Error {
   readonly code: ErrorCodeOf<K>;
 
   constructor(kind: K, code: ErrorCodeOf<K>, message: string) {
-    super(message);
+    // A domain error is an answer (404, 401, 403, …), not a bug: no stack trace is captured. Walking
+    // the stack was 7% of the CPU of a refused request (BENCHMARKS.md, "bad token → 401"), which is
+    // the request a flood is made of; every facade maps these by kind and code and never logs a stack.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'CofferError';
     this.kind = kind;
     this.code = code;
