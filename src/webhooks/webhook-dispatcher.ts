@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ChangeFeed, type FeedBatch } from '../core/change-feed.js';
+import { type ChangeFeed, FEED_READ_LIMIT, type FeedBatch } from '../core/change-feed.js';
 import {
   type ChangeEvent,
   decodePosition,
@@ -8,7 +8,7 @@ import {
 } from '../core/change-events.js';
 import type { Clock } from '../core/clock.js';
 import type { Repository } from '../core/ports/repository.js';
-import { deliveryOf, webhookWants } from '../core/webhooks/webhook-events.js';
+import { deliveryOf, orderKeyOf, webhookWants } from '../core/webhooks/webhook-events.js';
 import type {
   NewWebhookDelivery,
   WebhookDeliveryRecord,
@@ -113,9 +113,10 @@ export class WebhookDispatcher {
   readonly #heldBack = new Set<string>();
   /**
    * Per held-back webhook: how far past its cursor the feed has been looked through without finding
-   * a change of a store below the bound (so each pass looks only at what is new).
+   * a change of a store below the bound (so each pass looks only at what is new), and the stores of
+   * the changes found there (all at the bound then: while they still are, no need to look again).
    */
-  readonly #scanned = new Map<string, { cursor: string; position: string }>();
+  readonly #scanned = new Map<string, { cursor: string; position: string; stores: Set<string> }>();
   /**
    * Per webhook: a change of a store below the bound lies before this position, past changes held
    * back: everything up to it is copied, whatever the bound, so that store is not held up.
@@ -270,16 +271,20 @@ export class WebhookDispatcher {
     return this.#deliverDue(webhook);
   }
 
-  /** One read of the feed per tenant and position in a pass, shared by the webhooks standing there. */
+  /**
+   * One read of the feed per tenant, position and limit in a pass, shared by the webhooks standing
+   * there. `limit` bounds the audit events scanned per chain (FEED_READ_LIMIT unless told).
+   */
   #sharedRead(
     tenantId: string,
     position: string,
     reads: FeedReads,
+    limit = FEED_READ_LIMIT,
   ): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
-    const key = `${tenantId}\n${position}`;
+    const key = `${tenantId}\n${limit}\n${position}`;
     let shared = reads.get(key);
     if (shared === undefined) {
-      shared = this.#readFeed(tenantId, position);
+      shared = this.#readFeed(tenantId, position, limit);
       reads.set(key, shared);
     }
     return shared;
@@ -292,27 +297,39 @@ export class WebhookDispatcher {
     const scanned = this.#scanned.get(webhook.id);
     if (this.#heldBack.has(webhook.id) && scanned?.cursor === cursor) {
       // Nothing changed at the cursor: look only at what is new past the changes held back.
-      return this.#scanAhead(webhook, log, cursor, scanned.position, reads);
+      return this.#scanAhead(webhook, log, cursor, scanned.position, scanned.stores, reads);
     }
     this.#scanned.delete(webhook.id);
     this.#heldBack.delete(webhook.id);
     for (let read = 0; read < FEED_READS_PER_PASS; read++) {
-      const { batch, events } = await this.#sharedRead(webhook.tenantId, cursor, reads);
+      const target = this.#copyTo.get(webhook.id);
+      const forced = target !== undefined && !covers(decodePosition(cursor), target);
+      // A copy that the bound may cut short reads no further than the bound could let it copy.
+      const limit = forced ? FEED_READ_LIMIT : LOG_LEAD_PER_STORE;
+      const { batch, events } = await this.#sharedRead(webhook.tenantId, cursor, reads, limit);
       const end = encodePosition(batch.position);
       if (batch.resync) {
         this.#onError(
           new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
         );
       }
-      const target = this.#copyTo.get(webhook.id);
-      const forced = target !== undefined && !covers(decodePosition(cursor), target);
       // Up to the first change of a store that has LOG_LEAD_PER_STORE pending entries, counting
       // those being copied (the rest waits in the feed); all of it while copying up to #copyTo.
       const taken =
         forced || batch.resync ? { events, to: end } : this.#withinLead(webhook, log, events, end);
       if (taken === null) {
         this.#heldBack.add(webhook.id);
-        return this.#scanAhead(webhook, log, cursor, cursor, reads);
+        // Looked through before, past here, and every store found there still at the bound: on from
+        // there (a store that dropped below it may have changes there: from the cursor again).
+        const at = decodePosition(cursor);
+        const resume =
+          scanned !== undefined &&
+          at !== null &&
+          covers(decodePosition(scanned.position), at) &&
+          [...scanned.stores].every((s) => log.pendingOf(s) >= LOG_LEAD_PER_STORE);
+        return resume
+          ? this.#scanAhead(webhook, log, cursor, scanned.position, scanned.stores, reads)
+          : this.#scanAhead(webhook, log, cursor, cursor, new Set(), reads);
       }
       const to = taken.to;
       const deliveries = taken.events.filter((e) => webhookWants(webhook, e)).map(sharedDeliveryOf);
@@ -379,7 +396,7 @@ export class WebhookDispatcher {
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as ChangeEvent;
       if (!webhookWants(webhook, event)) continue;
-      const store = sharedDeliveryOf(event).store;
+      const store = orderKeyOf(event);
       const pending = counts.get(store) ?? log.pendingOf(store);
       if (pending >= LOG_LEAD_PER_STORE) {
         const last = events[i - 1];
@@ -400,14 +417,18 @@ export class WebhookDispatcher {
     log: PendingLog,
     cursor: string,
     from: string,
+    stores: Set<string>,
     reads: FeedReads,
   ): Promise<boolean> {
     let position = from;
     for (let read = 0; read < FEED_READS_PER_PASS; read++) {
       const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
-      const below = events.find(
-        (e) => webhookWants(webhook, e) && log.pendingOf(sharedDeliveryOf(e).store) < LOG_LEAD_PER_STORE,
-      );
+      const below = events.find((e) => {
+        if (!webhookWants(webhook, e)) return false;
+        const store = orderKeyOf(e);
+        stores.add(store);
+        return log.pendingOf(store) < LOG_LEAD_PER_STORE;
+      });
       const at = below === undefined ? null : decodePosition(below.id);
       if (at !== null || batch.resync) {
         if (at !== null) this.#copyTo.set(webhook.id, at);
@@ -418,7 +439,7 @@ export class WebhookDispatcher {
         return true;
       }
       position = encodePosition(batch.position);
-      this.#scanned.set(webhook.id, { cursor, position });
+      this.#scanned.set(webhook.id, { cursor, position, stores });
       if (!batch.more) {
         this.#behind.delete(webhook.id);
         return true;
@@ -429,9 +450,13 @@ export class WebhookDispatcher {
     return true;
   }
 
-  async #readFeed(tenantId: string, cursor: string): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
+  async #readFeed(
+    tenantId: string,
+    cursor: string,
+    limit: number,
+  ): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
     const from = decodePosition(cursor) ?? (await this.#feed.head(tenantId));
-    const batch = await this.#feed.read(tenantId, from);
+    const batch = await this.#feed.read(tenantId, from, limit);
     return { batch, events: await this.#withStoreNames(tenantId, batch.events, new Map()) };
   }
 
