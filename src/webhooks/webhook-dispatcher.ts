@@ -82,7 +82,8 @@ export const DELIVERY_LOG_KEEP = 1000;
  * Delivers webhooks, one instance per node, entirely off the request path. For each enabled webhook
  * whose lease this node holds (a row claim in the database, so one node delivers a webhook at a
  * time): copies the change feed after the webhook's cursor into its delivery log (the entries and the
- * new cursor in one transaction: a restart resumes from the log, nothing is lost), then attempts the
+ * new cursor in one transaction: a restart resumes from the log, nothing is lost; no further than
+ * LOG_LEAD_PER_STORE pending entries per store, the rest waiting in the feed), then attempts the
  * oldest pending entry of each store (in order per store), and records each attempt: delivered, a
  * retry after a backoff with full jitter, or failed once the retry window is over. At least once: a
  * delivery whose result was not recorded (a crash) is sent again.
