@@ -1,12 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { childListeners, inProcessListeners, type Listeners } from './notification-listeners.js';
 
 /**
  * `node dist/bench/notifications-bench.js` (after `npm run build`): durable write throughput of a real
@@ -23,6 +22,13 @@ const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 10);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
 const ONLY_SQLITE = process.env.BENCH_ONLY_SQLITE === '1';
+/**
+ * BENCH_LISTENERS=inline: the receiver and the subscribers in this process, sharing autocannon's event
+ * loop (as the first measurements did); default: in a child process of their own.
+ */
+const INLINE_LISTENERS = process.env.BENCH_LISTENERS === 'inline';
+/** A directory: `coffer serve` writes a V8 CPU profile there (`node --cpu-prof`). */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ?? null;
 const KINDS = ['secret.created', 'secret.value-set'];
 const VALUE = JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' });
 
@@ -33,7 +39,8 @@ interface Coffer {
 }
 
 function startCoffer(env: Record<string, string>): Promise<Coffer> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
+  const profile = CPU_PROF_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
+  const child = spawn(process.execPath, [...profile, BIN, 'serve'], {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -65,9 +72,29 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/**
+ * CPU time (user + system, every thread) the process has used, in µs; null where /proc is not there.
+ * Per request, it is what the server spends on a write whatever else runs on the machine: on a shared
+ * machine, req/s also moves with the neighbours' load.
+ */
+function cpuMicros(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux. */
+const CLOCK_TICKS = 100;
+
 /** Durable PUTs (new versions of 1,000 secrets of the Neostore store) at 50 connections: req/s. */
-async function writes(coffer: Coffer): Promise<{ rps: number; p99: number; errors: number }> {
+async function writes(
+  coffer: Coffer,
+): Promise<{ rps: number; p99: number; errors: number; cpuPerRequest: number | null }> {
   let n = 0;
+  const cpuBefore = cpuMicros(coffer.child.pid);
   const result = await autocannon({
     url: coffer.url,
     connections: 50,
@@ -81,63 +108,21 @@ async function writes(coffer: Coffer): Promise<{ rps: number; p99: number; error
       },
     ],
   });
+  const cpuAfter = cpuMicros(coffer.child.pid);
   return {
     rps: Math.round(result.requests.average),
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+    cpuPerRequest:
+      cpuBefore === null || cpuAfter === null || result.requests.total === 0
+        ? null
+        : Math.round((cpuAfter - cpuBefore) / result.requests.total),
   };
 }
 
-/** 100 SSE subscribers on the tenant's stream, reading (and dropping) everything. */
-async function subscribe(
-  coffer: Coffer,
-  count: number,
-): Promise<{ events: () => number; close: () => void }> {
-  const controller = new AbortController();
-  let events = 0;
-  const opened: Promise<void>[] = [];
-  for (let i = 0; i < count; i++) {
-    opened.push(
-      (async () => {
-        const res = await fetch(`${coffer.url}/v1/tenants/default/events`, {
-          headers: { authorization: `Bearer ${coffer.token}`, accept: 'text/event-stream' },
-          signal: controller.signal,
-        });
-        if (res.status !== 200 || res.body === null) throw new Error(`subscribe: ${res.status}`);
-        const reader = res.body.getReader();
-        void (async () => {
-          try {
-            for (;;) {
-              const { done, value } = await reader.read();
-              if (done) return;
-              events += (
-                Buffer.from(value)
-                  .toString('utf8')
-                  .match(/^event: change$/gm) ?? []
-              ).length;
-            }
-          } catch {
-            // aborted at the end
-          }
-        })();
-      })(),
-    );
-  }
-  await Promise.all(opened);
-  return { events: () => events, close: () => controller.abort() };
-}
-
 async function benchEngine(engine: string, env: Record<string, string>, lines: string[]): Promise<void> {
-  const receiver = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received += 1;
-      res.writeHead(204).end();
-    });
-  });
-  let received = 0;
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const port = (receiver.address() as AddressInfo).port;
+  const listeners: Listeners = INLINE_LISTENERS ? await inProcessListeners() : await childListeners();
+  const port = listeners.port;
   const coffer = await startCoffer({
     COFFER_WEBHOOKS_ALLOW_PRIVATE: 'true',
     COFFER_WATCH_LIMIT_KEY: '0',
@@ -149,6 +134,8 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
     await writes(coffer);
     const base: number[] = [];
     const loaded: number[] = [];
+    const cpuBase: number[] = [];
+    const cpuLoaded: number[] = [];
     let p99Base = 0;
     let p99Loaded = 0;
     let sseEvents = 0;
@@ -167,6 +154,7 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
     for (let round = 0; round < ROUNDS; round++) {
       const b = await writes(coffer);
       base.push(b.rps);
+      if (b.cpuPerRequest !== null) cpuBase.push(b.cpuPerRequest);
       p99Base = Math.max(p99Base, b.p99);
       for (let i = hooks.length; i < WEBHOOKS; i++) {
         const res = await fetch(`${coffer.url}/v1/tenants/default/webhooks`, {
@@ -178,27 +166,37 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
         hooks.push(((await res.json()) as { id: string }).id);
       }
       await setEnabled(hooks, true);
-      const subscribers = await subscribe(coffer, SUBSCRIBERS);
+      await listeners.subscribe(coffer.url, coffer.token, SUBSCRIBERS);
+      const listenersCpu = await listeners.cpu();
+      const started = performance.now();
       const l = await writes(coffer);
+      const listenersShare = (await listeners.cpu()) - listenersCpu;
+      const share = `${Math.round((listenersShare / 10 / (performance.now() - started)) * 100) / 100}`;
       loaded.push(l.rps);
+      if (l.cpuPerRequest !== null) cpuLoaded.push(l.cpuPerRequest);
       p99Loaded = Math.max(p99Loaded, l.p99);
-      sseEvents += subscribers.events();
-      subscribers.close();
+      sseEvents += await listeners.unsubscribe();
       // Disabled for the next baseline: no webhook delivers while it runs (their backlog waits, and
       // is delivered during the next loaded run, which makes that run the harder one).
       await setEnabled(hooks, false);
-      process.stdout.write(`${engine} round ${round + 1}: ${b.rps} req/s without, ${l.rps} with\n`);
+      process.stdout.write(
+        `${engine} round ${round + 1}: ${b.rps} req/s without, ${l.rps} with; server CPU per PUT ${b.cpuPerRequest} µs without, ${l.cpuPerRequest} µs with; listeners' process ${INLINE_LISTENERS ? '(with autocannon) ' : ''}${share}% CPU\n`,
+      );
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const without = median(base);
     const withAll = median(loaded);
     const change = ((withAll - without) / without) * 100;
+    const cpuWithout = median(cpuBase);
+    const cpuWith = median(cpuLoaded);
+    const cpuChange = cpuWithout === 0 ? 0 : ((cpuWith - cpuWithout) / cpuWithout) * 100;
+    const received = await listeners.received();
     lines.push(
-      `| ${engine} | ${without.toLocaleString('en')} | ${p99Base} | ${withAll.toLocaleString('en')} | ${p99Loaded} | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${received.toLocaleString('en')} | ${sseEvents.toLocaleString('en')} |`,
+      `| ${engine} | ${without.toLocaleString('en')} | ${p99Base} | ${withAll.toLocaleString('en')} | ${p99Loaded} | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${cpuWithout} | ${cpuWith} | ${cpuChange >= 0 ? '+' : ''}${cpuChange.toFixed(1)}% | ${received.toLocaleString('en')} | ${sseEvents.toLocaleString('en')} |`,
     );
   } finally {
     await stop(coffer.child);
-    receiver.close();
+    await listeners.close();
   }
 }
 
@@ -242,10 +240,13 @@ async function main(): Promise<void> {
   const report = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
     `durable PUTs at 50 connections, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
-    'webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant.',
+    `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'}.`,
     '',
-    '| engine | PUT req/s, none | p99 ms | PUT req/s, 10 webhooks + 100 SSE | p99 ms | change | webhook requests received | SSE events received |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    "Server CPU per PUT: CPU time of the `coffer serve` process (every thread; not PostgreSQL's) over the PUTs it answered,",
+    'which the neighbours of a shared machine move less than req/s.',
+    '',
+    '| engine | PUT req/s, none | p99 ms | PUT req/s, 10 webhooks + 100 SSE | p99 ms | change | server CPU µs per PUT, none | with | change | webhook requests received | SSE events received |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...lines,
     '',
   ].join('\n');

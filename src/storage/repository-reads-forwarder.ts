@@ -41,6 +41,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listActiveWebhooks: true,
   listWebhookDeliveries: true,
   listPendingHeads: true,
+  countPendingDeliveries: true,
   nextPendingDelivery: true,
   listTenantAuditEvents: true,
   findIssuedTokenByHash: true,

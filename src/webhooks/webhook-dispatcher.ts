@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { type ChangeFeed, type FeedBatch } from '../core/change-feed.js';
-import { type ChangeEvent, decodePosition, encodePosition } from '../core/change-events.js';
+import { type ChangeFeed, FEED_READ_LIMIT, type FeedBatch } from '../core/change-feed.js';
+import {
+  type ChangeEvent,
+  decodePosition,
+  encodePosition,
+  type FeedPosition,
+} from '../core/change-events.js';
 import type { Clock } from '../core/clock.js';
 import type { Repository } from '../core/ports/repository.js';
-import { deliveryOf, webhookWants } from '../core/webhooks/webhook-events.js';
-import type { WebhookDeliveryRecord, WebhookRecord } from '../core/webhooks/webhook-records.js';
+import { deliveryOf, orderKeyOf, webhookWants } from '../core/webhooks/webhook-events.js';
+import type {
+  NewWebhookDelivery,
+  WebhookDeliveryRecord,
+  WebhookRecord,
+} from '../core/webhooks/webhook-records.js';
 import { openWebhookKey } from '../core/webhooks/webhook-secret.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { sendWebhook, signWebhook, type SendOutcome } from './webhook-sender.js';
@@ -50,6 +59,17 @@ const HEADS_RELOAD_MS = 30_000;
 /** Feed reads per pass, per webhook, before deliveries get their turn. */
 const FEED_READS_PER_PASS = 4;
 /**
+ * Pending entries a store may have in a webhook's log: the worker copies the feed up to the first
+ * change of a store that has this many, and the changes from there on wait in the feed (the cursor
+ * before them; the feed is as durable as the log) until that store is down to half of it. A webhook
+ * that lags behind a stream of writes then writes rows at the pace it delivers, not at the pace of
+ * the writes. The worker reads on past the changes held back: a change of a store below the bound
+ * has everything before it copied at once (#copyTo), so a lagging store never holds up another one.
+ */
+export const LOG_LEAD_PER_STORE = 100;
+/** Stores whose pending entries are counted when the log is read (the most loaded first). */
+const MAX_COUNTED_STORES = 1000;
+/**
  * The shortest pause between two passes while there is work: the dispatcher shares the process (and
  * the SQLite writer) with the requests, so under a stream of writes it works in bursts instead of a
  * busy loop; deliveries then lag behind a burst of writes, and the writes keep their pace.
@@ -62,7 +82,8 @@ export const DELIVERY_LOG_KEEP = 1000;
  * Delivers webhooks, one instance per node, entirely off the request path. For each enabled webhook
  * whose lease this node holds (a row claim in the database, so one node delivers a webhook at a
  * time): copies the change feed after the webhook's cursor into its delivery log (the entries and the
- * new cursor in one transaction: a restart resumes from the log, nothing is lost), then attempts the
+ * new cursor in one transaction: a restart resumes from the log, nothing is lost; no further than
+ * LOG_LEAD_PER_STORE pending entries per store, the rest waiting in the feed), then attempts the
  * oldest pending entry of each store (in order per store), and records each attempt: delivered, a
  * retry after a backoff with full jitter, or failed once the retry window is over. At least once: a
  * delivery whose result was not recorded (a crash) is sent again.
@@ -82,10 +103,26 @@ export class WebhookDispatcher {
   readonly #leases = new Map<string, number>();
   readonly #watching = new Map<string, () => void>();
   readonly #running = new Set<Promise<void>>();
-  /** Per webhook held here: the oldest pending entry of each store (see #headsOf). */
-  readonly #heads = new Map<string, { stores: Map<string, WebhookDeliveryRecord>; loadedAt: number }>();
+  /** Per webhook held here: the log's pending entries, as far as the worker needs them (see #logOf). */
+  readonly #logs = new Map<string, PendingLog>();
   /** Webhooks whose last feed read stopped before the end (more to read at once). */
   readonly #behind = new Set<string>();
+  /**
+   * Webhooks whose read at the cursor found only changes of stores with LOG_LEAD_PER_STORE pending
+   * entries: that read is done again only once one of those stores finishes an entry.
+   */
+  readonly #heldBack = new Set<string>();
+  /**
+   * Per held-back webhook: how far past its cursor the feed has been looked through without finding
+   * a change of a store below the bound (so each pass looks only at what is new), and the stores of
+   * the changes found there (all at the bound then: while they still are, no need to look again).
+   */
+  readonly #scanned = new Map<string, { cursor: string; position: string; stores: Set<string> }>();
+  /**
+   * Per webhook: a change of a store below the bound lies before this position, past changes held
+   * back: everything up to it is copied, whatever the bound, so that store is not held up.
+   */
+  readonly #copyTo = new Map<string, FeedPosition>();
   #inFlight = 0;
   readonly #slotWaiters: (() => void)[] = [];
   #timer: NodeJS.Timeout | null = null;
@@ -161,8 +198,14 @@ export class WebhookDispatcher {
       const reads: FeedReads = new Map();
       this.#watchTenants(new Set(webhooks.map((w) => w.tenantId)));
       const active = new Set(webhooks.map((w) => w.id));
-      for (const id of [...this.#heads.keys()]) if (!active.has(id)) this.#heads.delete(id);
+      for (const id of [...this.#logs.keys()]) if (!active.has(id)) this.#logs.delete(id);
       for (const id of [...this.#leases.keys()]) if (!active.has(id)) this.#leases.delete(id);
+      for (const set of [this.#heldBack, this.#behind]) {
+        for (const id of [...set]) if (!active.has(id)) set.delete(id);
+      }
+      for (const map of [this.#scanned, this.#copyTo]) {
+        for (const id of [...map.keys()]) if (!active.has(id)) map.delete(id);
+      }
       for (const webhook of webhooks) {
         if (this.#busy.has(webhook.id)) continue;
         this.#busy.add(webhook.id);
@@ -212,7 +255,11 @@ export class WebhookDispatcher {
     const next = now + this.#options.leaseMs;
     const held = await this.#repository.transaction((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
     // Taken anew (not renewed): another node may have changed the log meanwhile, so read it again.
-    if (until === undefined || until <= now || !held) this.#heads.delete(id);
+    if (until === undefined || until <= now || !held) {
+      this.#logs.delete(id);
+      this.#heldBack.delete(id);
+      this.#scanned.delete(id);
+    }
     if (held) this.#leases.set(id, next);
     else this.#leases.delete(id);
     return held;
@@ -225,24 +272,68 @@ export class WebhookDispatcher {
     return this.#deliverDue(webhook);
   }
 
+  /**
+   * One read of the feed per tenant, position and limit in a pass, shared by the webhooks standing
+   * there. `limit` bounds the audit events scanned per chain (FEED_READ_LIMIT unless told).
+   */
+  #sharedRead(
+    tenantId: string,
+    position: string,
+    reads: FeedReads,
+    limit = FEED_READ_LIMIT,
+  ): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
+    const key = `${tenantId}\n${limit}\n${position}`;
+    let shared = reads.get(key);
+    if (shared === undefined) {
+      shared = this.#readFeed(tenantId, position, limit);
+      reads.set(key, shared);
+    }
+    return shared;
+  }
+
   /** Copies new changes the webhook wants into its log, moving its cursor with them. */
   async #enqueue(webhook: WebhookRecord, reads: FeedReads): Promise<boolean> {
+    const log = await this.#logOf(webhook.id);
     let cursor = webhook.cursor;
+    const scanned = this.#scanned.get(webhook.id);
+    if (this.#heldBack.has(webhook.id) && scanned?.cursor === cursor) {
+      // Nothing changed at the cursor: look only at what is new past the changes held back.
+      return this.#scanAhead(webhook, log, cursor, scanned.position, scanned.stores, reads);
+    }
+    this.#scanned.delete(webhook.id);
+    this.#heldBack.delete(webhook.id);
     for (let read = 0; read < FEED_READS_PER_PASS; read++) {
-      const key = `${webhook.tenantId}\n${cursor}`;
-      let shared = reads.get(key);
-      if (shared === undefined) {
-        shared = this.#readFeed(webhook.tenantId, cursor);
-        reads.set(key, shared);
-      }
-      const { batch, events } = await shared;
-      const to = encodePosition(batch.position);
+      const target = this.#copyTo.get(webhook.id);
+      const forced = target !== undefined && !covers(decodePosition(cursor), target);
+      // A copy that the bound may cut short reads no further than the bound could let it copy.
+      const limit = forced ? FEED_READ_LIMIT : LOG_LEAD_PER_STORE;
+      const { batch, events } = await this.#sharedRead(webhook.tenantId, cursor, reads, limit);
+      const end = encodePosition(batch.position);
       if (batch.resync) {
         this.#onError(
           new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
         );
       }
-      const deliveries = events.filter((e) => webhookWants(webhook, e)).map(deliveryOf);
+      // Up to the first change of a store that has LOG_LEAD_PER_STORE pending entries, counting
+      // those being copied (the rest waits in the feed); all of it while copying up to #copyTo.
+      const taken =
+        forced || batch.resync ? { events, to: end } : this.#withinLead(webhook, log, events, end);
+      if (taken === null) {
+        this.#heldBack.add(webhook.id);
+        // Looked through before, past here, and every store found there still at the bound: on from
+        // there (a store that dropped below it may have changes there: from the cursor again).
+        const at = decodePosition(cursor);
+        const resume =
+          scanned !== undefined &&
+          at !== null &&
+          covers(decodePosition(scanned.position), at) &&
+          [...scanned.stores].every((s) => log.pendingOf(s) >= LOG_LEAD_PER_STORE);
+        return resume
+          ? this.#scanAhead(webhook, log, cursor, scanned.position, scanned.stores, reads)
+          : this.#scanAhead(webhook, log, cursor, cursor, new Set(), reads);
+      }
+      const to = taken.to;
+      const deliveries = taken.events.filter((e) => webhookWants(webhook, e)).map(sharedDeliveryOf);
       if (to === cursor && deliveries.length === 0) {
         this.#behind.delete(webhook.id);
         return true;
@@ -254,14 +345,17 @@ export class WebhookDispatcher {
       if (last === null) {
         // Another node took the lease (or the webhook changed): leave it to the next pass.
         this.#leases.delete(webhook.id);
-        this.#heads.delete(webhook.id);
+        this.#logs.delete(webhook.id);
         return false;
       }
-      // A store with nothing pending gets its first entry as its head; others keep theirs.
-      const heads = this.#heads.get(webhook.id)?.stores;
-      if (heads !== undefined) {
+      // A store with nothing pending gets its first entry as its head; others keep theirs. (When the
+      // log held more stores than were read, a store without a head may have older entries: it
+      // gets its head at the next reading of the log.)
+      if (this.#logs.get(webhook.id) === log) {
+        const heads = log.stores;
         deliveries.forEach((d, i) => {
-          if (heads.has(d.store)) return;
+          log.pending.set(d.store, log.pendingOf(d.store) + 1);
+          if (heads.has(d.store) || !log.complete) return;
           heads.set(d.store, {
             ...d,
             webhookId: webhook.id,
@@ -277,6 +371,76 @@ export class WebhookDispatcher {
         });
       }
       cursor = to;
+      if (target !== undefined && covers(decodePosition(to), target)) this.#copyTo.delete(webhook.id);
+      if (to === end && !batch.more) {
+        this.#behind.delete(webhook.id);
+        return true;
+      }
+    }
+    this.#behind.add(webhook.id);
+    this.#again = true;
+    return true;
+  }
+
+  /**
+   * The part of a read to copy: its changes up to the first one the webhook wants of a store that
+   * would then have more than LOG_LEAD_PER_STORE pending entries, and the position after the last
+   * change taken (the read's end when all are). Null when the first such change is the first wanted.
+   */
+  #withinLead(
+    webhook: WebhookRecord,
+    log: PendingLog,
+    events: readonly ChangeEvent[],
+    end: string,
+  ): { events: readonly ChangeEvent[]; to: string } | null {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as ChangeEvent;
+      if (!webhookWants(webhook, event)) continue;
+      const store = orderKeyOf(event);
+      const pending = counts.get(store) ?? log.pendingOf(store);
+      if (pending >= LOG_LEAD_PER_STORE) {
+        const last = events[i - 1];
+        return last === undefined ? null : { events: events.slice(0, i), to: last.id };
+      }
+      counts.set(store, pending + 1);
+    }
+    return { events, to: end };
+  }
+
+  /**
+   * The webhook's changes at its cursor are held back: looks further along the feed (from `from`)
+   * for a change of a store below the bound. Found: everything up to it is to be copied (#copyTo),
+   * at once. Not found: remembers how far it looked, and looks on from there at the next pass.
+   */
+  async #scanAhead(
+    webhook: WebhookRecord,
+    log: PendingLog,
+    cursor: string,
+    from: string,
+    stores: Set<string>,
+    reads: FeedReads,
+  ): Promise<boolean> {
+    let position = from;
+    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
+      const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
+      const below = events.find((e) => {
+        if (!webhookWants(webhook, e)) return false;
+        const store = orderKeyOf(e);
+        stores.add(store);
+        return log.pendingOf(store) < LOG_LEAD_PER_STORE;
+      });
+      const at = below === undefined ? null : decodePosition(below.id);
+      if (at !== null || batch.resync) {
+        if (at !== null) this.#copyTo.set(webhook.id, at);
+        this.#heldBack.delete(webhook.id);
+        this.#scanned.delete(webhook.id);
+        this.#behind.add(webhook.id);
+        this.#again = true;
+        return true;
+      }
+      position = encodePosition(batch.position);
+      this.#scanned.set(webhook.id, { cursor, position, stores });
       if (!batch.more) {
         this.#behind.delete(webhook.id);
         return true;
@@ -287,9 +451,13 @@ export class WebhookDispatcher {
     return true;
   }
 
-  async #readFeed(tenantId: string, cursor: string): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
+  async #readFeed(
+    tenantId: string,
+    cursor: string,
+    limit: number,
+  ): Promise<{ batch: FeedBatch; events: ChangeEvent[] }> {
     const from = decodePosition(cursor) ?? (await this.#feed.head(tenantId));
-    const batch = await this.#feed.read(tenantId, from);
+    const batch = await this.#feed.read(tenantId, from, limit);
     return { batch, events: await this.#withStoreNames(tenantId, batch.events, new Map()) };
   }
 
@@ -321,22 +489,31 @@ export class WebhookDispatcher {
   }
 
   /**
-   * The oldest pending entry of each store, kept in memory between passes (the log's rows are the
-   * truth; this spares reading them again on every pass): read from the log when the lease is taken,
-   * and again every HEADS_RELOAD_MS.
+   * The oldest pending entry of each store and how many each has pending, kept in memory between
+   * passes (the log's rows are the truth; this spares reading them again on every pass): read from
+   * the log when the lease is taken, and again every HEADS_RELOAD_MS.
    */
-  async #headsOf(webhookId: string): Promise<Map<string, WebhookDeliveryRecord>> {
+  async #logOf(webhookId: string): Promise<PendingLog> {
     const now = this.#clock.now();
-    const known = this.#heads.get(webhookId);
-    if (known !== undefined && now - known.loadedAt < HEADS_RELOAD_MS) return known.stores;
-    const rows = await this.#repository.listPendingHeads(webhookId, MAX_STORES_PER_PASS);
-    const stores = new Map(rows.map((r) => [r.store, r]));
-    this.#heads.set(webhookId, { stores, loadedAt: now });
-    return stores;
+    const known = this.#logs.get(webhookId);
+    if (known !== undefined && now - known.loadedAt < HEADS_RELOAD_MS) return known;
+    const [rows, counts] = await Promise.all([
+      this.#repository.listPendingHeads(webhookId, MAX_STORES_PER_PASS),
+      this.#repository.countPendingDeliveries(webhookId, MAX_COUNTED_STORES),
+    ]);
+    const log = new PendingLog(
+      new Map(rows.map((r) => [r.store, r])),
+      new Map(counts.map((c) => [c.store, c.count])),
+      rows.length < MAX_STORES_PER_PASS,
+      now,
+    );
+    this.#logs.set(webhookId, log);
+    return log;
   }
 
   async #deliverDue(webhook: WebhookRecord): Promise<number | null> {
-    const heads = await this.#headsOf(webhook.id);
+    const log = await this.#logOf(webhook.id);
+    const heads = log.stores;
     if (heads.size === 0) return null;
     const now = this.#clock.now();
     const due = [...heads.values()].filter((e) => (e.nextAttemptAt ?? 0) <= now);
@@ -389,6 +566,13 @@ export class WebhookDispatcher {
             updatedAt: recorded,
           });
         } else {
+          const left = Math.max(0, log.pendingOf(u.entry.store) - 1);
+          log.pending.set(u.entry.store, left);
+          // Room in the log again (half of it: copies come in chunks, not one row per delivery, each
+          // after a read at the cursor): the changes waiting in the feed are read at the next pass.
+          if (left <= LOG_LEAD_PER_STORE / 2 && this.#heldBack.delete(webhook.id)) {
+            this.#behind.add(webhook.id);
+          }
           const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);
           if (next === null) heads.delete(u.entry.store);
           else heads.set(u.entry.store, next);
@@ -416,7 +600,10 @@ export class WebhookDispatcher {
     const attempt = entry.attempts + 1;
     const bound = Math.min(MAX_BACKOFF_MS, this.#options.backoffMs * 2 ** Math.min(attempt - 1, 30));
     const at = now + Math.floor(Math.random() * bound);
-    if (at - entry.createdAt > this.#options.retryMs) return { status: 'failed', nextAttemptAt: null };
+    // The window runs from the change's commit (a change may wait in the feed before its entry is
+    // written: LOG_LEAD_PER_STORE), so a receiver that is down does not get a fresh window per entry.
+    const since = Math.min(entry.createdAt, eventTime(entry));
+    if (at - since > this.#options.retryMs) return { status: 'failed', nextAttemptAt: null };
     return { status: 'pending', nextAttemptAt: at };
   }
 
@@ -463,6 +650,44 @@ export class WebhookDispatcher {
     this.#watching.clear();
     await Promise.allSettled([...this.#running]);
   }
+}
+
+/** Whether position `a` is at or past `b` on every chain of `b` (a null `a`: not known, so no). */
+function covers(a: FeedPosition | null, b: FeedPosition): boolean {
+  if (a === null) return false;
+  for (const [chain, seq] of b) if ((a.get(chain) ?? 0) < seq) return false;
+  return true;
+}
+
+/** Per webhook: its log's pending entries, as far as the worker needs them. */
+class PendingLog {
+  constructor(
+    /** The oldest pending entry of each store (at most MAX_STORES_PER_PASS). */
+    readonly stores: Map<string, WebhookDeliveryRecord>,
+    /** Pending entries per store (kept up to date by the worker, which alone writes the log). */
+    readonly pending: Map<string, number>,
+    /** Whether `stores` holds every store with a pending entry. */
+    readonly complete: boolean,
+    readonly loadedAt: number,
+  ) {}
+
+  pendingOf(store: string): number {
+    return this.pending.get(store) ?? 0;
+  }
+}
+
+/**
+ * A change's delivery (its body, made once): the webhooks of a tenant reading one position in a pass
+ * share the feed read, hence the same event objects, so the body is serialised once, not per webhook.
+ */
+const deliveries = new WeakMap<ChangeEvent, NewWebhookDelivery>();
+function sharedDeliveryOf(event: ChangeEvent): NewWebhookDelivery {
+  let delivery = deliveries.get(event);
+  if (delivery === undefined) {
+    delivery = deliveryOf(event);
+    deliveries.set(event, delivery);
+  }
+  return delivery;
 }
 
 /** The change's commit time, from the delivery's body (its `timestamp`). */

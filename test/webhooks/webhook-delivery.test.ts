@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { LOG_LEAD_PER_STORE } from '../../src/webhooks/webhook-dispatcher.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { request } from '../support/http-client.js';
 import { WebhookReceiver } from './webhook-receiver.js';
@@ -9,6 +10,7 @@ import {
   bodyOf,
   createStore,
   createWebhook,
+  deliveryLog,
   logUntil,
   putSecret,
   secretNameOf,
@@ -206,6 +208,48 @@ describe('webhook deliveries', () => {
       r.received.some((x) => x.answered === 500),
       'some attempts failed and were retried',
     );
+  });
+
+  it("of a store with a backlog wait in the feed, not in the log; another store's go out meanwhile; none is lost", async () => {
+    const r = await receiver();
+    let down = true;
+    // The receiver refuses lead-a's deliveries until told otherwise: that store's changes pile up.
+    r.responder = (_n, body) => ({ status: down && storeNameOf(body) === 'lead-a' ? 503 : 204 });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.value-set'],
+      stores: ['lead-a', 'lead-b'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'lead-a');
+    await createStore(server, 'lead-b');
+    const changes = LOG_LEAD_PER_STORE + 30;
+    for (let i = 1; i <= changes; i++) {
+      const status = await putSecret(server, 'lead-a', 'A', `v${i}`);
+      assert.ok(status === 200 || status === 201, String(status));
+    }
+    // Two attempts begun after the last change committed: a pass has read the whole feed since.
+    const seen = r.received.length;
+    await r.until(() => r.received.length >= seen + 2, 'two more attempts');
+    const [newest] = await deliveryLog(server, hook.id);
+    assert.equal(
+      newest?.n,
+      LOG_LEAD_PER_STORE,
+      'as many entries as the bound; the other changes wait in the feed',
+    );
+    // A change of another store, after all of those: not held up behind them.
+    assert.equal(await putSecret(server, 'lead-b', 'B', 'b'), 201);
+    const ofStore = (store: string) => r.delivered().filter((d) => storeNameOf(d.body) === store);
+    await r.until(() => ofStore('lead-b').length === 1, "lead-b's change");
+    assert.equal(ofStore('lead-a').length, 0, 'lead-a is still refused');
+    down = false;
+    await r.until(() => ofStore('lead-a').length === changes, 'every change of lead-a', 60_000);
+    assert.deepEqual(
+      ofStore('lead-a').map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes }, (_, i) => i + 1),
+      'all of them, once each, in order',
+    );
+    assert.ok(r.received.every((x) => x.verified));
   });
 
   it('rotating the secret: new deliveries verify with the new secret only; no answer shows a secret again', async () => {

@@ -18,6 +18,8 @@ export interface WebhookReads {
   ): Promise<WebhookDeliveryRecord[]>;
   /** The oldest pending entry of each store (the ones due next, order per store), oldest first, at most `limit`. */
   listPendingHeads(webhookId: string, limit: number): Promise<WebhookDeliveryRecord[]>;
+  /** How many entries of each store are pending (at most `limit` stores, the most loaded first). */
+  countPendingDeliveries(webhookId: string, limit: number): Promise<{ store: string; count: number }[]>;
   /** The store's oldest pending entry numbered above `after`, or null. */
   nextPendingDelivery(webhookId: string, store: string, after: number): Promise<WebhookDeliveryRecord | null>;
 }

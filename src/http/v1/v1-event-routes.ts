@@ -82,7 +82,7 @@ async function stream(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  const write = (text: string) => {
+  const write = (text: string | Buffer) => {
     if (stop.signal.aborted) return;
     raw.write(text);
     if (raw.writableLength > MAX_UNREAD_BYTES) end('slow');
@@ -133,12 +133,9 @@ async function stream(
         continue;
       }
       // One socket write per batch, not per event: a burst of changes costs each subscriber one write.
-      let text = '';
-      for (const event of next.events) {
-        text += changeFrame(event);
-        lastId = event.id;
-      }
-      write(text);
+      const last = next.events.at(-1);
+      if (last !== undefined) lastId = last.id;
+      write(batchFrames(next.events));
       watch.sent(next.events);
     }
   } catch {
@@ -217,6 +214,21 @@ export function v1EventRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
       },
     );
   };
+}
+
+/**
+ * A batch's SSE frames, encoded once: readers woken together share one read (ChangeFeed.read), and a
+ * reader that filtered nothing out gets the read's own array (FeedReader.next), so a batch sent to 100
+ * subscribers of a tenant is one Buffer written to 100 sockets, not 100 strings built and encoded.
+ */
+const batchBuffers = new WeakMap<readonly ChangeEvent[], Buffer>();
+function batchFrames(events: readonly ChangeEvent[]): Buffer {
+  let buffer = batchBuffers.get(events);
+  if (buffer === undefined) {
+    buffer = Buffer.from(events.map(changeFrame).join(''), 'utf8');
+    batchBuffers.set(events, buffer);
+  }
+  return buffer;
 }
 
 /**

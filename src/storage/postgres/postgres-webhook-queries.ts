@@ -47,6 +47,15 @@ export function postgresWebhookQueries(conn: PostgresConnection): WebhookReads &
       );
       return rows.map(toWebhookDelivery);
     },
+    async countPendingDeliveries(webhookId, limit): Promise<{ store: string; count: number }[]> {
+      const rows = await conn.all(
+        'coffer_count_pending_deliveries',
+        `SELECT store, count(*) AS count FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending'
+          GROUP BY store ORDER BY count DESC LIMIT $2`,
+        [webhookId, limit],
+      );
+      return rows.map((row) => ({ store: String(row.store), count: num(row, 'count') }));
+    },
     async nextPendingDelivery(webhookId, store, after): Promise<WebhookDeliveryRecord | null> {
       const row = await conn.one(
         'coffer_next_pending_delivery',

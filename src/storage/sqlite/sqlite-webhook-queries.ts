@@ -24,6 +24,10 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
          SELECT min(n) FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending' GROUP BY store)
        ORDER BY n LIMIT ?`,
     ),
+    countPending: p(
+      `SELECT store, count(*) AS count FROM webhook_deliveries WHERE webhook_id = ? AND status = 'pending'
+        GROUP BY store ORDER BY count DESC LIMIT ?`,
+    ),
     nextPending: p(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
         WHERE webhook_id = ? AND store = ? AND status = 'pending' AND n > ? ORDER BY n LIMIT 1`,
@@ -74,6 +78,9 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
     },
     async listPendingHeads(webhookId, limit): Promise<WebhookDeliveryRecord[]> {
       return (stmt.listHeads.all(webhookId, webhookId, limit) as Row[]).map(toWebhookDelivery);
+    },
+    async countPendingDeliveries(webhookId, limit): Promise<{ store: string; count: number }[]> {
+      return stmt.countPending.all(webhookId, limit) as { store: string; count: number }[];
     },
     async nextPendingDelivery(webhookId, store, after): Promise<WebhookDeliveryRecord | null> {
       const row = stmt.nextPending.get(webhookId, store, after) as Row | undefined;
