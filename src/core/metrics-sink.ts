@@ -13,8 +13,11 @@ export interface MetricsSink {
   auditWriteFailed(): void;
   /** A change stream opened (+1) or closed (-1): coffer_change_subscribers. */
   changeSubscribers(delta: number): void;
-  /** Change events sent to a subscriber, each `lagSeconds` after its commit (coffer_change_events_sent_total, coffer_change_event_lag_seconds). */
-  changeEventsSent(lagSeconds: readonly number[]): void;
+  /**
+   * A batch of `count` change events sent to a subscriber, the oldest `oldestLagSeconds` after its
+   * commit (coffer_change_events_sent_total, coffer_change_event_lag_seconds: one observation per batch).
+   */
+  changeEventsSent(count: number, oldestLagSeconds: number): void;
 }
 
 export const NO_METRICS: MetricsSink = Object.freeze({

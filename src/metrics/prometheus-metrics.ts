@@ -88,7 +88,7 @@ export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
     });
     this.#changeLag = new Histogram({
       name: 'coffer_change_event_lag_seconds',
-      help: 'From the commit of a change to its event being sent to a subscriber, in seconds.',
+      help: 'From the commit of a change to its event being sent to a subscriber, in seconds: one observation per batch sent, its oldest event.',
       buckets: LAG_BUCKETS,
       registers,
     });
@@ -165,9 +165,9 @@ export class PrometheusMetrics implements MetricsSink, DbTimer, WebhookMetrics {
     this.#changeSubscribers.inc(delta);
   }
 
-  changeEventsSent(lagSeconds: readonly number[]): void {
-    this.#changeEventsSent.inc(lagSeconds.length);
-    for (const lag of lagSeconds) this.#changeLag.observe(Math.max(0, lag));
+  changeEventsSent(count: number, oldestLagSeconds: number): void {
+    this.#changeEventsSent.inc(count);
+    this.#changeLag.observe(Math.max(0, oldestLagSeconds));
   }
 
   observeDb(operation: string, seconds: number): void {
