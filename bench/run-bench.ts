@@ -10,6 +10,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,18 +90,21 @@ interface Coffer {
 }
 
 async function startCoffer(env: Record<string, string>, token?: string): Promise<Coffer> {
+  // A free port chosen here, so the URL is known at once: finding it from the process's sockets
+  // meant running `ss` every millisecond, processes that competed with the start being measured.
+  const port = await freePort();
   const started = process.hrtime.bigint();
   const profile = CPU_PROF_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
   const child = spawn(process.execPath, [...profile, BIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const bootstrap = token === undefined ? waitForLine(child, /(coffer_[0-9A-Za-z]{49})/) : null;
-  // At warn level the listening line is not logged, so find the port from the process's sockets.
-  const url = await findListeningUrl(child);
+  const url = `http://127.0.0.1:${port}`;
   for (;;) {
     const res = await fetch(`${url}/readyz`).catch(() => null);
     if (res?.status === 200) break;
+    if (child.exitCode !== null) throw new Error('coffer serve exited during start-up');
     await new Promise((r) => setTimeout(r, 2));
   }
   const coldStartMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -108,23 +112,17 @@ async function startCoffer(env: Record<string, string>, token?: string): Promise
   return { child, url, token: resolvedToken, coldStartMs };
 }
 
-async function findListeningUrl(child: ChildProcess): Promise<string> {
-  for (let i = 0; i < 4000; i++) {
-    try {
-      const out = execFileSync('ss', ['-ltnpH'], { encoding: 'utf8' });
-      for (const line of out.split('\n')) {
-        if (line.includes(`pid=${child.pid},`)) {
-          const port = /127\.0\.0\.1:(\d+)/.exec(line)?.[1];
-          if (port) return `http://127.0.0.1:${port}`;
-        }
-      }
-    } catch {
-      // ss not ready or not installed: fall through to the retry.
-    }
-    if (child.exitCode !== null) throw new Error('coffer serve exited during start-up');
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  throw new Error('coffer serve did not listen');
+/** A loopback port nothing listens on now (the server binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 async function load(
