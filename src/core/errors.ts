@@ -109,6 +109,12 @@ type ForbiddenArgs = {
 /** Field name → messages, in the order they were found. */
 export type FieldErrors = Record<string, string[]>;
 
+/**
+ * `Error` with V8's `stackTraceLimit` (Node; also Chromium, where the console's bundle runs this
+ * file). The console's type-check has no Node types, hence this view instead of `Error.stackTraceLimit`.
+ */
+const V8_ERROR: { stackTraceLimit?: number; readonly prototype: Error } = Error;
+
 export class CofferError<K extends ErrorKind = ErrorKind> extends Error {
   readonly kind: K;
   /** A stable, machine-readable code (snake_case) of the kind, e.g. `secret_not_found`. */
@@ -118,12 +124,12 @@ export class CofferError<K extends ErrorKind = ErrorKind> extends Error {
     // A domain error is an answer (404, 401, 403, …), not a bug: no stack trace is captured. Walking
     // the stack was 7% of the CPU of a refused request (BENCHMARKS.md, "bad token → 401"), which is
     // the request a flood is made of; every facade maps these by kind and code and never logs a stack.
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
+    const limit = V8_ERROR.stackTraceLimit;
+    V8_ERROR.stackTraceLimit = 0;
     try {
       super(message);
     } finally {
-      Error.stackTraceLimit = limit;
+      V8_ERROR.stackTraceLimit = limit;
     }
     this.name = 'CofferError';
     this.kind = kind;
