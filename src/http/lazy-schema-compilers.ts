@@ -20,18 +20,24 @@ type FastifyValidationResult = ReturnType<FastifySchemaCompiler<unknown>>;
 export class LazySchemaCompilers {
   readonly #pending = new Set<() => void>();
 
+  /** `compile()` on the first call of the function returned, once; `compileAll` forces it too. */
+  #deferred<F>(compile: () => F): () => F {
+    let compiled: { readonly fn: F } | null = null;
+    const force = (): F => {
+      if (compiled === null) {
+        compiled = { fn: compile() };
+        this.#pending.delete(force);
+      }
+      return compiled.fn;
+    };
+    this.#pending.add(force);
+    return force;
+  }
+
   /** Wraps a validator compiler (Fastify's `setValidatorCompiler`). */
   validator(compile: FastifySchemaCompiler<unknown>): FastifySchemaCompiler<unknown> {
     return (routeSchema) => {
-      let compiled: FastifyValidationResult | null = null;
-      const force = (): FastifyValidationResult => {
-        if (compiled === null) {
-          compiled = compile(routeSchema);
-          this.#pending.delete(force);
-        }
-        return compiled;
-      };
-      this.#pending.add(force);
+      const force = this.#deferred(() => compile(routeSchema));
       // Fastify passes a second argument ({parentData, parentDataProperty}) when the function has
       // Ajv's `schemaEnv`, so that a coerced root value is written back: both are passed through.
       const validate = ((data: unknown, context?: unknown) => {
@@ -56,15 +62,7 @@ export class LazySchemaCompilers {
         buildSerializer: (externalSchemas, serializerOptions) => {
           const compile = selector(externalSchemas, serializerOptions);
           return (routeDefinition) => {
-            let compiled: ((payload: unknown) => string) | null = null;
-            const force = (): ((payload: unknown) => string) => {
-              if (compiled === null) {
-                compiled = compile(routeDefinition);
-                this.#pending.delete(force);
-              }
-              return compiled;
-            };
-            this.#pending.add(force);
+            const force = this.#deferred(() => compile(routeDefinition));
             return (payload: unknown) => force()(payload);
           };
         },

@@ -1,3 +1,4 @@
+import { KEK_IDS_IN_USE_SQL } from '../kek-ids-in-use-sql.js';
 import { UnavailableError } from '../../core/errors.js';
 import type {
   NamePage,
@@ -190,19 +191,7 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
       return row !== null && bool(row, 'x');
     },
     async listKekIdsInUse(): Promise<string[]> {
-      // A loose index scan (one index probe per distinct KEK, on secret_versions_kek): every start
-      // checks the keyring against it, and a plain DISTINCT read the whole table (BENCHMARKS.md).
-      const rows = await conn.all(
-        'coffer_list_kek_ids_in_use_v8',
-        `WITH RECURSIVE k(kek_id) AS (
-           SELECT MIN(kek_id) FROM secret_versions
-           UNION ALL
-           SELECT (SELECT MIN(v.kek_id) FROM secret_versions v WHERE v.kek_id > k.kek_id)
-             FROM k WHERE k.kek_id IS NOT NULL
-         )
-         SELECT kek_id FROM k WHERE kek_id IS NOT NULL
-         UNION SELECT secret_kek_id FROM webhooks ORDER BY 1`,
-      );
+      const rows = await conn.all('coffer_list_kek_ids_in_use_v8', KEK_IDS_IN_USE_SQL);
       return rows.map((r) => str(r, 'kek_id'));
     },
     async listWrappedKeys(

@@ -1,3 +1,4 @@
+import { KEK_IDS_IN_USE_SQL } from '../kek-ids-in-use-sql.js';
 import type {
   NamePage,
   NamePageQuery,
@@ -59,18 +60,7 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     hasSealedValues: p(
       'SELECT EXISTS (SELECT 1 FROM secret_versions) OR EXISTS (SELECT 1 FROM webhooks) AS x',
     ).pluck(),
-    // A loose index scan (one probe of secret_versions_kek per distinct KEK): every start checks the
-    // keyring against it, and a plain DISTINCT read every version (BENCHMARKS.md, 1M secrets).
-    listKekIdsInUse: p(
-      `WITH RECURSIVE k(kek_id) AS (
-           SELECT MIN(kek_id) FROM secret_versions
-           UNION ALL
-           SELECT (SELECT MIN(v.kek_id) FROM secret_versions v WHERE v.kek_id > k.kek_id)
-             FROM k WHERE k.kek_id IS NOT NULL
-         )
-         SELECT kek_id FROM k WHERE kek_id IS NOT NULL
-         UNION SELECT secret_kek_id FROM webhooks ORDER BY 1`,
-    ).pluck(),
+    listKekIdsInUse: p(KEK_IDS_IN_USE_SQL).pluck(),
     // Row-value comparison walks the (secret_id, version) primary key from the cursor on.
     listWrappedKeys: p(
       `SELECT st.tenant_id, s.store_id, v.secret_id, v.version, v.kek_id, v.wrapped_key
