@@ -18,9 +18,9 @@ const SUFFIX = '.v8cache';
 /**
  * Compiles the CommonJS files under `dir` with their cached code. With `produce`, compiles them
  * without it and, when the process exits, writes what V8 compiled meanwhile (the functions the run
- * used, not only the top level) next to each file.
+ * used, not only the top level) next to each file, or next to the file `only` alone.
  */
-function useCodeCache(dir, { produce = false } = {}) {
+function useCodeCache(dir, { produce = false, only = null } = {}) {
   const compiled = [];
   const compile = Module.prototype._compile;
   Module.prototype._compile = function compileWithCache(content, filename) {
@@ -39,7 +39,7 @@ function useCodeCache(dir, { produce = false } = {}) {
       }
     }
     const script = new vm.Script(Module.wrap(content), { filename, cachedData });
-    if (produce) compiled.push([filename, script]);
+    if (produce && (only === null || filename === only)) compiled.push([filename, script]);
     const wrapper = script.runInThisContext({ displayErrors: true });
     const require = Module.createRequire(filename);
     return wrapper.call(this.exports, this.exports, require, this, filename, dirname(filename));

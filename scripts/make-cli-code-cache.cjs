@@ -1,8 +1,10 @@
 // `npm run build:cli`, after rolldown: V8's code cache of the CLI's bundle (bin/code-cache.js), made
-// by running what start-up time is measured on, a local `coffer run`, in a throwaway data directory.
-// The cache holds the functions that run compiled; other commands compile the rest as before.
+// by running what start-up time is measured on, in a throwaway data directory: a local `coffer run`
+// (every chunk it loads), then the start of `coffer serve` (the server's chunk alone). The cache holds
+// the functions that ran, compiled; other commands compile the rest as before.
 'use strict';
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
+const { setTimeout, clearTimeout } = require('node:timers');
 const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const { join, sep } = require('node:path');
@@ -10,11 +12,21 @@ const { join, sep } = require('node:path');
 const root = join(__dirname, '..');
 const bundle = join(root, 'dist', 'bundle', 'cli') + sep;
 
-if (process.env.COFFER_MAKE_CODE_CACHE === 'produce') {
+const produce = process.env.COFFER_MAKE_CODE_CACHE;
+if (produce !== undefined) {
   // The producing run: this file stands where bin/coffer.js would, so the bundle sees the same argv.
-  require(join(root, 'bin', 'code-cache.js')).useCodeCache(bundle, { produce: true });
+  // `produce:<file>` writes the cache of that chunk alone.
+  const only = produce.startsWith('produce:') ? join(bundle, produce.slice('produce:'.length)) : null;
+  require(join(root, 'bin', 'code-cache.js')).useCodeCache(bundle, { produce: true, only });
   require(join(bundle, 'coffer.cjs'));
 } else {
+  main().catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
+
+async function main() {
   const dir = mkdtempSync(join(os.tmpdir(), 'coffer-code-cache-'));
   const env = { PATH: process.env.PATH ?? '', HOME: dir, COFFER_DATA_DIR: join(dir, 'data') };
   const run = (file, args, extra = {}) => {
@@ -38,7 +50,41 @@ if (process.env.COFFER_MAKE_CODE_CACHE === 'produce') {
     run(__filename, ['run', '--tenant', 'build', '--store', 'cli', '--', process.execPath, '-e', '0'], {
       COFFER_MAKE_CODE_CACHE: 'produce',
     });
+    await startAndStopServer({
+      ...env,
+      COFFER_DATA_DIR: join(dir, 'serve'),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      COFFER_MAKE_CODE_CACHE: 'produce:server.cjs',
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts `coffer serve` until its first-start banner is out (it is listening), then stops it. */
+async function startAndStopServer(serveEnv) {
+  const child = spawn(process.execPath, [__filename, 'serve'], {
+    env: serveEnv,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  let out = '';
+  const listening = new Promise((resolve) => {
+    child.stdout.on('data', (chunk) => {
+      out += chunk.toString('utf8');
+      if (out.includes('Console:')) resolve(true);
+    });
+    void exited.then(() => resolve(false));
+  });
+  const timeout = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    if (!(await listening)) throw new Error(`serve exited before listening: ${await exited}`);
+    child.kill('SIGTERM');
+    const code = await exited;
+    if (code !== 0) throw new Error(`serve exited with ${code}`);
+  } finally {
+    clearTimeout(timeout);
   }
 }
