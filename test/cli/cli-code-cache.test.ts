@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -16,10 +16,14 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 
 /** The CLI bundle's V8 code cache (bin/code-cache.js, scripts/make-cli-code-cache.cjs). */
 describe('the CLI bundle’s code cache', () => {
-  it('the build made one for the files a local run loads, and this Node accepts it', () => {
+  it('the build made one for the files a local run and a server start load, and this Node accepts it', () => {
     const cached = readdirSync(BUNDLE).filter((f) => f.endsWith('.cjs.v8cache'));
-    // cli.cjs has none on purpose: it import()s the server, and a cached function cannot (Node 20).
-    for (const needed of ['coffer.cjs.v8cache', 'commands.cjs.v8cache']) {
+    for (const needed of [
+      'coffer.cjs.v8cache',
+      'cli.cjs.v8cache',
+      'commands.cjs.v8cache',
+      'server.cjs.v8cache',
+    ]) {
       assert.ok(cached.includes(needed), needed);
     }
     for (const file of cached) {
@@ -56,5 +60,26 @@ describe('the CLI bundle’s code cache', () => {
     } finally {
       copy.remove();
     }
+  });
+});
+
+/** What the bundle finds by path (rolldown.config.js, "urls-from-dist"): the files tsc's output finds. */
+describe('the CLI bundle’s paths', () => {
+  it('every file a chunk names relative to itself exists: the console, the checkpoint worker, package.json', () => {
+    const named: string[] = [];
+    for (const chunk of readdirSync(BUNDLE).filter((f) => f.endsWith('.cjs'))) {
+      const source = readFileSync(join(BUNDLE, chunk), 'utf8');
+      for (const m of source.matchAll(
+        /new URL\("(\.{1,2}\/[^"]*)", require\("url"\)\.pathToFileURL\(__filename\)\.href\)/g,
+      )) {
+        const target = fileURLToPath(new URL(m[1] ?? '', `file://${BUNDLE}/`));
+        named.push(target);
+        assert.ok(existsSync(target), `${chunk} names ${m[1] ?? ''}: ${target} does not exist`);
+      }
+    }
+    // The three the server needs (a console "not built", or a WAL scrub on the writer, would hide them).
+    assert.ok(named.includes(join(ROOT, 'dist', 'ui') + '/'), named.join('\n'));
+    assert.ok(named.includes(join(ROOT, 'dist', 'src', 'storage', 'sqlite', 'sqlite-checkpoint-worker.js')));
+    assert.ok(named.includes(join(ROOT, 'package.json')));
   });
 });
