@@ -366,6 +366,48 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
     );
 
     contract(
+      "the tenant's secret count (the quota's) follows inserts, rollbacks, deletes and a store's deletion",
+      async (repo) => {
+        const s1 = await seedTenantStore(repo);
+        const s2 = await seedTenantStore(repo);
+        const other = await seedTenantStore(repo, { tenantId: 't2' });
+        const a = secret(s1.id, { name: 'A' });
+        const b = secret(s1.id, { name: 'B' });
+        const c = secret(s2.id, { name: 'C' });
+        await repo.transaction(async (tx) => {
+          for (const s of [a, b, c, secret(other.id)]) assert.equal(await tx.insertSecret(s), true);
+          assert.equal(
+            await tx.insertSecret(secret(s1.id, { name: 'A' })),
+            false,
+            'a name taken counts nothing',
+          );
+          assert.equal(await tx.countSecretsInTenant('t1'), 3, 'inside the transaction too');
+        });
+        assert.equal(await repo.countSecretsInTenant('t1'), 3);
+        // A transaction that fails leaves no count behind.
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            await tx.insertSecret(secret(s1.id, { name: 'ROLLED_BACK' }));
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.equal(await repo.countSecretsInTenant('t1'), 3);
+        assert.equal(await repo.transaction((tx) => tx.deleteSecret(s1.id, a.id)), true);
+        assert.equal(await repo.transaction((tx) => tx.deleteSecret(s1.id, a.id)), false);
+        assert.equal(await repo.countSecretsInTenant('t1'), 2);
+        assert.equal(await repo.transaction((tx) => tx.deleteStore(s2.id)), true);
+        assert.equal(await repo.countSecretsInTenant('t1'), 1);
+        // A new store starts at zero.
+        const again = await seedTenantStore(repo);
+        await repo.transaction((tx) => tx.insertSecret(secret(again.id, { name: 'C' })));
+        assert.equal(await repo.countSecretsInTenant('t1'), 2);
+        assert.equal(await repo.countSecretsInTenant('t2'), 1);
+        assert.equal(await repo.countSecretsInStore(s1.id), 1);
+      },
+    );
+
+    contract(
       'allocateVersion issues 1, 2, 3… and never reuses a number, even after pruning',
       async (repo) => {
         const st = await seedTenantStore(repo);

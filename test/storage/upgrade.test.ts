@@ -72,6 +72,13 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
     assert.equal(record.expiresOn, expected.expiresOn, `${name} expiresOn`);
     assert.equal(record.latestVersion, expected.latestVersion, `${name} versions`);
   }
+  // The quota's count (SQLite keeps it by triggers since migration 8, filled from what was there).
+  const acmeCount = Object.keys(manifest.acmePayments).length + Object.keys(manifest.acmeManaged).length;
+  assert.equal(
+    await server.runtime.repository.countSecretsInTenant('default'),
+    Object.keys(manifest.defaultSecrets).length,
+  );
+  assert.equal(await server.runtime.repository.countSecretsInTenant('acme'), acmeCount);
   const list = await request(server.url, 'GET', '/api/default/secrets', { token: tokens.reader });
   assert.equal(list.status, 200);
   assert.deepEqual(list.json, Object.keys(manifest.defaultSecrets).sort());

@@ -40,8 +40,10 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     getSecret: p('SELECT * FROM secrets WHERE store_id = ? AND name = ?'),
     getSecretById: p('SELECT * FROM secrets WHERE store_id = ? AND id = ?'),
     countSecretsInStore: p('SELECT count(*) FROM secrets WHERE store_id = ?').pluck(),
+    // The triggers' counts (migration 8): one row per store of the tenant, not one per secret.
     countSecretsInTenant: p(
-      'SELECT count(*) FROM secrets s JOIN stores st ON st.id = s.store_id WHERE st.tenant_id = ?',
+      `SELECT coalesce(sum(c.secrets), 0) FROM stores st JOIN store_secret_counts c ON c.store_id = st.id
+        WHERE st.tenant_id = ?`,
     ).pluck(),
     getVersion: p('SELECT * FROM secret_versions WHERE secret_id = ? AND version = ?'),
     listSecretNamesWithValue: p(
