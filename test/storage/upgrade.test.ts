@@ -72,7 +72,7 @@ async function checkUpgraded(server: TestServer, manifest: UpgradeManifest): Pro
     assert.equal(record.expiresOn, expected.expiresOn, `${name} expiresOn`);
     assert.equal(record.latestVersion, expected.latestVersion, `${name} versions`);
   }
-  // The quota's count (SQLite keeps it by triggers since migration 8, filled from what was there).
+  // The quota's count (kept by triggers since migration 8, filled from what was there).
   const acmeCount = Object.keys(manifest.acmePayments).length + Object.keys(manifest.acmeManaged).length;
   assert.equal(
     await server.runtime.repository.countSecretsInTenant('default'),

@@ -124,7 +124,9 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
       await conn.lockTenant(tenantId);
       return conn.count(
         'coffer_count_secrets_in_tenant',
-        'SELECT count(*) AS n FROM secrets s JOIN stores st ON st.id = s.store_id WHERE st.tenant_id = $1',
+        // The trigger's counts (migration 8): one row per store of the tenant, not one per secret.
+        `SELECT coalesce(sum(c.secrets), 0)::bigint AS n FROM stores st
+           JOIN store_secret_counts c ON c.store_id = st.id WHERE st.tenant_id = $1`,
         [tenantId],
       );
     },

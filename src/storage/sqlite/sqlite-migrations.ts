@@ -266,6 +266,7 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     // replaced a count(*) over the tenant's secrets on every create: O(secrets) on the event loop,
     // 120 ms a create with a million (docs/decisions.md, "The secret quota's count"). Per store, not
     // per tenant: a trigger then needs no lookup of the store, which a store's own deletion removes.
+    // PostgreSQL's version 8 is the same.
     sql: `
       CREATE TABLE store_secret_counts (
         store_id TEXT PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
