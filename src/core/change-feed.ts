@@ -21,6 +21,13 @@ export const MAX_WAKE_INTERVAL_MS = 100;
 /** How often the heads of watched tenants are polled while no live channel announces every commit. */
 export const DEFAULT_FEED_POLL_MS = 1_000;
 
+/**
+ * While a live channel announces commits, every this many poll intervals the heads of watched tenants
+ * are looked at all the same (10 s by default): an announcement sent after COMMIT (PostgreSQL) is lost
+ * if its process dies in between, and the next change of the tenant might be long in coming.
+ */
+export const LIVE_POLL_EVERY = 10;
+
 /** One read of a tenant's changes after a position. */
 export interface FeedBatch {
   /** Every change of the tenant after the position, in order (not filtered for any reader). */
@@ -65,6 +72,7 @@ export class ChangeFeed {
   readonly #unsubscribe: (() => void)[] = [];
   #poll: NodeJS.Timeout | null = null;
   #polling = false;
+  #pollRounds = 0;
   /**
    * Reads in flight, per tenant and (limit, position): readers woken together at one position (every
    * caught-up subscriber of a tenant) share one read of the chains instead of one each. An entry is
@@ -246,12 +254,16 @@ export class ChangeFeed {
     this.#poll.unref();
   }
 
-  /** While signals are not live: the heads of watched tenants; a moved head wakes its watchers. */
+  /**
+   * While signals are not live (and every LIVE_POLL_EVERY rounds while they are): the heads of
+   * watched tenants; a moved head wakes its watchers.
+   */
   async #pollHeads(): Promise<void> {
     if (this.#polling) return;
     this.#polling = true;
     try {
-      const live = this.#signals.live();
+      // Live: only tenants not looked at yet, and every tenant every LIVE_POLL_EVERY rounds.
+      const live = this.#signals.live() && ++this.#pollRounds % LIVE_POLL_EVERY !== 0;
       for (const tenantId of [...this.#watchers.keys()]) {
         if (live && this.#polledHeads.has(tenantId)) continue;
         const chains = await this.#changeChains(tenantId);

@@ -50,10 +50,11 @@ export interface AuditWrites {
   /** Inserts the events (any chains) in as few multi-row INSERTs as the engine allows. */
   appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void>;
   /**
-   * Tells other nodes' change feeds (ADR 0016) that these tenants' change chains grow when this
-   * transaction commits, and never if it rolls back: PostgreSQL NOTIFY, once per tenant. Nothing on
-   * SQLite, whose other writers are other processes that the feed polls. Called before the append,
-   * so that it is not part of the appends that take turns (ADR 0011).
+   * Tells other nodes' change feeds (ADR 0016) that these tenants' change chains grow once this
+   * transaction has committed, and never if it rolls back: PostgreSQL NOTIFY after COMMIT, once per
+   * tenant (a lost one is made up by the feed's periodic look at the heads). Nothing on SQLite, whose
+   * other writers are other processes that the feed polls. Called before the append, so that it is
+   * not part of the appends that take turns (ADR 0011).
    */
   announceChanges(tenantIds: readonly string[]): Promise<void>;
 }

@@ -9,7 +9,6 @@ import type {
   TenantAuditQuery,
 } from '../../core/model.js';
 import type { AuditReads, AuditWrites } from '../../core/ports/audit.js';
-import { CHANGES_CHANNEL } from './postgres-change-listener.js';
 import type { Row } from '../row-mappers.js';
 import type { PostgresConnection } from './postgres-connection.js';
 import { str, num, blob, toAuditEvent, AUDIT_COLUMNS } from './postgres-rows.js';
@@ -209,15 +208,10 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
       }
     },
     async announceChanges(tenantIds: readonly string[]): Promise<void> {
-      // Delivered on COMMIT only (NOTIFY is transactional). Changes only: a NOTIFY serialises its
-      // transaction's commit with other notifying ones, which reads and refusals must not pay for.
-      for (const tenantId of new Set(tenantIds)) {
-        await conn.one(
-          'coffer_notify_changes',
-          `SELECT pg_notify('${CHANGES_CHANNEL}', current_schema() || ' ' || $1::text) AS sent`,
-          [tenantId],
-        );
-      }
+      // Sent by the repository once this transaction has committed, never from inside it: a NOTIFY
+      // in the transaction serialises its commit with every other notifying one, cluster-wide
+      // (postgres-change-announcer.ts). Changes only: reads and refusals announce nothing.
+      for (const tenantId of tenantIds) conn.changedTenants.add(tenantId);
     },
   };
   return queries;

@@ -6,8 +6,8 @@ export const CHANGES_CHANNEL = 'coffer_changes';
 
 /**
  * The change feed's wake-ups from other nodes (ADR 0016): one dedicated connection per node LISTENs
- * on `coffer_changes`, whose payload is `<schema> <tenant id>` (sent by the appending transaction,
- * so delivered on COMMIT only). On the same ListenConnection as the credentials
+ * on `coffer_changes`, whose payload is `<schema> <tenant id>` (sent after the appending transaction
+ * committed: postgres-change-announcer.ts). On the same ListenConnection as the credentials
  * listener (postgres-listen-connection.ts): a heartbeat catches a silent socket, a lost connection is
  * retried, and while it is down `live()` is false, so the feed polls the chain heads; on every
  * (re)connection every watcher is woken (`null`), since notifications sent meanwhile were not heard.

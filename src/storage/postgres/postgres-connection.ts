@@ -93,6 +93,8 @@ export class PostgresConnection {
   readonly #onCredentialsChanged: () => void;
   /** Inside a transaction: a credential changed, so this node's cache must forget on COMMIT. */
   credentialsTouched = false;
+  /** Inside a transaction: tenants whose change chains it grows, announced after COMMIT (ADR 0016). */
+  readonly changedTenants = new Set<string>();
 
   constructor(executor: Executor, inTransaction: boolean, onCredentialsChanged: () => void) {
     this.executor = executor;

@@ -6,6 +6,7 @@ import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
 import { postgresAuditQueries } from './postgres-audit-queries.js';
+import { PostgresChangeAnnouncer } from './postgres-change-announcer.js';
 import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
 import { CredentialsListener } from './postgres-credentials-listener.js';
@@ -50,6 +51,7 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
   readonly engine = 'postgres' as const;
   readonly concurrentTransactions = true;
   readonly #pool: pg.Pool;
+  readonly #announcer: PostgresChangeAnnouncer;
   readonly #readerConnection: PostgresConnection;
   readonly #listener: CredentialsListener;
   #closed: Promise<void> | null = null;
@@ -61,6 +63,7 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     );
     super(postgresStatements(readerConnection));
     this.#pool = pool;
+    this.#announcer = new PostgresChangeAnnouncer(pool);
     this.#listener = listener;
     this.#readerConnection = readerConnection;
   }
@@ -117,6 +120,7 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
         committing = true;
         await executor.run(null, 'COMMIT');
         if (connection.credentialsTouched) this.#listener.changedHere();
+        if (connection.changedTenants.size > 0) this.#announcer.announce(connection.changedTenants);
         return result;
       } catch (error) {
         // A COMMIT whose outcome is unknown may have changed a credential: forget, to be safe.
@@ -163,7 +167,10 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
   }
 
   close(): Promise<void> {
-    this.#closed ??= this.#listener.close().then(() => this.#pool.end());
+    this.#closed ??= this.#listener
+      .close()
+      .then(() => this.#announcer.idle())
+      .then(() => this.#pool.end());
     return this.#closed;
   }
 }
