@@ -40,10 +40,12 @@ export default defineConfig({
   input: { coffer: 'src/cli/main.ts' },
   platform: 'node',
   // better-sqlite3's JavaScript is bundled (its native addon is loaded by path:
-  // src/storage/sqlite/sqlite-connection.ts), and so is TypeBox: an ES module package of ~700 small
-  // files, which Node 20 loaded one by one on every server start (a quarter of a second here). Every
-  // other package stays a `require` of node_modules, kept in the chunk that uses it.
-  external: /^(?!(better-sqlite3|typebox)(\/|$))[@a-z]/,
+  // src/storage/sqlite/sqlite-connection.ts), and so are the two ES-module-only packages, which a
+  // CommonJS bundle could only `require()` on Node 20.19 and later (package.json says >= 20): TypeBox,
+  // ~700 small files that Node loaded one by one on every server start (a quarter of a second
+  // here), and jose (OIDC, JWT login). Every other package stays a `require` of node_modules, kept
+  // in the chunk that uses it.
+  external: /^(?!(better-sqlite3|typebox|jose)(\/|$))[@a-z]/,
   // Chunks that pull out a module without its imports (below) need this.
   preserveEntrySignatures: 'allow-extension',
   // `../config.js` is imported dynamically by `serve` and statically by the commands: expected.
@@ -74,7 +76,7 @@ export default defineConfig({
   ],
   output: {
     dir: 'dist/bundle/cli',
-    // Three directories deep, as dist/src/cli/ is: package-version.ts finds package.json at ../../../.
+    // Three directories deep, as dist/src/cli/ is (the `urls-from-dist` plugin rebases the rest).
     format: 'cjs',
     cleanDir: true,
     sourcemap: true,
@@ -90,7 +92,12 @@ export default defineConfig({
           priority: 3,
           includeDependenciesRecursively: false,
         },
-        { name: 'oidc', test: inSrc('oidc[\\\\/]'), priority: 3, includeDependenciesRecursively: false },
+        {
+          name: 'oidc',
+          test: (id) => inSrc('oidc[\\\\/]').test(id) || /[\\/]node_modules[\\/]jose[\\/]/.test(id),
+          priority: 3,
+          includeDependenciesRecursively: false,
+        },
         // What only `coffer serve` loads: HTTP, metrics, the webhook worker and the server's wiring.
         {
           name: 'server',

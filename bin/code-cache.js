@@ -1,6 +1,6 @@
 'use strict';
 // V8's compiled code for the CLI's bundle, kept next to it (`npm run build:cli` makes it by running a
-// local `coffer run`: scripts/make-cli-code-cache.js). Node 22 caches compiled modules itself
+// local `coffer run` and starting a throwaway `coffer serve`: scripts/make-cli-code-cache.cjs). Node 22 caches compiled modules itself
 // (bin/coffer.js turns that on); Node 20 compiles every function of the bundle again on each start,
 // which was the largest part left of a local `coffer run`'s start-up (BENCHMARKS.md, "CLI start-up").
 //
@@ -28,7 +28,7 @@ function useCodeCache(dir, { produce = false, only = null } = {}) {
     let cachedData;
     if (produce) {
       // A function restored from a cache has lost Node's `import()` callback (Node 20): a file that
-      // imports (the dispatch, which starts the server's ES modules) is compiled by Node, uncached.
+      // calls import() (none of the bundle's today; rolldown.config.js) is compiled by Node, uncached.
       if (content.includes('import(')) return compile.call(this, content, filename);
     } else {
       try {

@@ -7,7 +7,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const { setTimeout, clearTimeout } = require('node:timers');
 const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
-const { join, sep } = require('node:path');
+const { dirname, join, sep } = require('node:path');
 
 const root = join(__dirname, '..');
 const bundle = join(root, 'dist', 'bundle', 'cli') + sep;
@@ -50,6 +50,7 @@ async function main() {
     run(__filename, ['run', '--tenant', 'build', '--store', 'cli', '--', process.execPath, '-e', '0'], {
       COFFER_MAKE_CODE_CACHE: 'produce',
     });
+    // Only a speed-up: a machine where a server cannot listen for a moment still builds, warned.
     await startAndStopServer({
       ...env,
       COFFER_DATA_DIR: join(dir, 'serve'),
@@ -57,6 +58,10 @@ async function main() {
       PORT: '0',
       LOG_LEVEL: 'warn',
       COFFER_MAKE_CODE_CACHE: 'produce:server.cjs',
+    }).catch((error) => {
+      process.stderr.write(
+        `warning: no code cache for server.cjs (a slower server start): ${error.message}\n`,
+      );
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -79,6 +84,14 @@ async function startAndStopServer(serveEnv) {
     void exited.then(() => resolve(false));
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  // Interrupted (Ctrl-C, a CI timeout): the server goes too, never left running on its own.
+  const interrupted = (signal) => {
+    child.kill('SIGKILL');
+    rmSync(dirname(serveEnv.COFFER_DATA_DIR), { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     if (!(await listening)) throw new Error(`serve exited before listening: ${await exited}`);
     child.kill('SIGTERM');
@@ -86,5 +99,7 @@ async function startAndStopServer(serveEnv) {
     if (code !== 0) throw new Error(`serve exited with ${code}`);
   } finally {
     clearTimeout(timeout);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
 }

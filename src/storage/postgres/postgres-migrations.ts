@@ -258,6 +258,9 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         store_id TEXT COLLATE "C" PRIMARY KEY REFERENCES stores(id) ON DELETE CASCADE,
         secrets BIGINT NOT NULL
       );
+      -- Nodes still on schema 7 keep writing during a rolling upgrade: no secret may be inserted or
+      -- deleted between the count below and the triggers (held to COMMIT; about a second a million).
+      LOCK TABLE secrets IN SHARE ROW EXCLUSIVE MODE;
       INSERT INTO store_secret_counts (store_id, secrets)
         SELECT store_id, count(*) FROM secrets GROUP BY store_id;
       CREATE FUNCTION coffer_count_secrets() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -272,6 +275,8 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         RETURN NULL;
       END
       $$;
+      -- The schema it was made in, whoever fires it (another tool may use another search_path).
+      ALTER FUNCTION coffer_count_secrets() SET search_path FROM CURRENT;
       CREATE TRIGGER secrets_counted AFTER INSERT OR DELETE ON secrets
         FOR EACH ROW EXECUTE FUNCTION coffer_count_secrets();
       CREATE TRIGGER secrets_counted_on_move AFTER UPDATE OF store_id ON secrets
