@@ -10,8 +10,13 @@ export interface DbTimer {
 
 type TimedOperation = keyof typeof timedOperations;
 
-/** Every read, `transaction` and `ping`; the label value is the method's name. */
-const timedOperations = { ...repositoryReadMethods, transaction: true, ping: true } as const;
+/** Every read, `transaction`, `appendToChain` and `ping`; the label value is the method's name. */
+const timedOperations = {
+  ...repositoryReadMethods,
+  transaction: true,
+  appendToChain: true,
+  ping: true,
+} as const;
 
 const TimedCalls = forwardingClass<Repository, TimedOperation>(timedOperations);
 

@@ -160,11 +160,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const storage = await engines[engine]();
       const real = await storage.open();
       cleanups.push(() => real.close());
-      // The next transaction either rolls back after the events were appended (its COMMIT failed),
-      // or commits and then reports a failure (the answer to COMMIT was lost).
+      // The next transaction (or one-step append of a batch of reads, Repository.appendToChain)
+      // either rolls back after the events were appended (its COMMIT failed), or commits and then
+      // reports a failure (the answer to COMMIT was lost).
       let fault: 'none' | 'rolled-back' | 'committed-but-lost' = 'none';
       const repo = new Proxy(real, {
         get(target, prop) {
+          if (prop === 'appendToChain') {
+            return async (...args: Parameters<Repository['appendToChain']>): Promise<boolean> => {
+              const mode = fault;
+              fault = 'none';
+              if (mode === 'rolled-back') throw new Error('COMMIT failed');
+              const moved = await target.appendToChain(...args);
+              if (mode === 'committed-but-lost') throw new Error('connection lost during COMMIT');
+              return moved;
+            };
+          }
           if (prop === 'transaction') {
             return async <T>(fn: Parameters<Repository['transaction']>[0]): Promise<T> => {
               const mode = fault;

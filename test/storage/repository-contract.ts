@@ -1233,6 +1233,42 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
     );
 
     contract(
+      'audit: appendToChain creates or moves a head with its events in one step, or writes nothing',
+      async (repo) => {
+        const chainId = chainOf('t1');
+        const ref = { chainId, tenantId: 't1', writerId: 'w1' };
+        await repo.transaction((tx) => tx.ensureTenant({ id: 't1', createdAt: T0 }));
+        const fields = (n: number) => ({
+          chainId,
+          tenantId: 't1',
+          time: T0 + n,
+          actor: 'key:admin',
+          action: 'secret.reveal',
+          resource: `store:default/secret:s${n}`,
+          outcome: 'allowed' as const,
+          reason: n % 2 === 0 ? null : 'why',
+          requestId: `req-${n}`,
+          clientAddress: '127.0.0.1',
+        });
+        const genesis = { seq: 0, hash: GENESIS_HASH };
+        const e1 = chainEvent(genesis, fields(1));
+        const e2 = chainEvent(e1, fields(2));
+        const e3 = chainEvent(e2, fields(3));
+        const at = (e: { seq: number; hash: Buffer }) => ({ seq: e.seq, hash: e.hash });
+        // A new chain (from seq 0), then two events at once from its head.
+        assert.equal(await repo.appendToChain(ref, genesis, at(e1), [e1]), true);
+        assert.equal(await repo.appendToChain(ref, at(e1), at(e3), [e2, e3]), true);
+        // Stale: creating it again, or moving from where it no longer is; nothing is written.
+        const stray = chainEvent(e1, fields(9));
+        assert.equal(await repo.appendToChain(ref, genesis, at(e1), [e1]), false);
+        assert.equal(await repo.appendToChain(ref, at(e1), at(stray), [stray]), false);
+        assert.deepEqual(await repo.getAuditHead(chainId), at(e3));
+        assert.deepEqual(await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 }), [e1, e2, e3]);
+        assert.equal((await verifyChain(repo, { chainId, tenantId: 't1' })).ok, true);
+      },
+    );
+
+    contract(
       'audit: an event rolled back with its transaction leaves neither the event nor the head',
       async (repo) => {
         const chainId = chainOf('t1');

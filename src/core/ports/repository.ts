@@ -1,5 +1,6 @@
 import type { ApiKeyReads, ApiKeyWrites } from './api-keys.js';
 import type { AuditReads, AuditWrites } from './audit.js';
+import type { AuditChainRef, AuditEventRecord, AuditHead } from '../model.js';
 import type { IssuedTokenReads, IssuedTokenWrites } from './issued-tokens.js';
 import type { AuditAnchorReads, AuditAnchorWrites } from './audit-anchors.js';
 import type { SecretReads, SecretWrites } from './secrets.js';
@@ -49,6 +50,18 @@ export interface Repository extends RepositoryReads {
    */
   readonly concurrentTransactions: boolean;
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
+  /**
+   * In one atomic, durable step of its own (not inside a `transaction`): moves `chain`'s head from
+   * `from` to `to` and inserts `events` (that chain's, in order), or, when the head is not at `from`,
+   * writes nothing and answers false. The audit trail's batches of reads and refusals (ADR 0011):
+   * PostgreSQL makes it one statement, one round trip instead of BEGIN, two statements and COMMIT.
+   */
+  appendToChain(
+    chain: AuditChainRef,
+    from: AuditHead,
+    to: AuditHead,
+    events: readonly AuditEventRecord[],
+  ): Promise<boolean>;
   /**
    * Changes (synchronously observable, cheaply) whenever an API key, service credential or issued
    * token (revoked, renewed) may have changed anywhere, including in another process or node:

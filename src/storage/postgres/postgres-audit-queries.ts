@@ -44,6 +44,65 @@ function insertSql(rows: number): string {
 
 const CHAIN_COLUMNS = 'chain_id, tenant_id, writer_id, seq, hash';
 
+/** The types of AUDIT_COLUMNS, in order: a VALUES list under SELECT takes no types from the table. */
+const AUDIT_COLUMN_TYPES = [
+  'text',
+  'bigint',
+  'text',
+  'bigint',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'text',
+  'bytea',
+  'bytea',
+] as const;
+
+/**
+ * One statement that moves a chain's head (or creates the chain, `from.seq` 0) and inserts its
+ * events only if the head moved: atomic on its own, so it needs no BEGIN and COMMIT. Parameters: the
+ * head's five ($1–$5), then each event's thirteen.
+ */
+function appendToChainSql(create: boolean, rows: number): string {
+  const moved = create
+    ? `INSERT INTO audit_chains (${CHAIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (chain_id) DO NOTHING RETURNING 1`
+    : 'UPDATE audit_chains SET seq = $1, hash = $2 WHERE chain_id = $3 AND seq = $4 AND hash = $5 RETURNING 1';
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    tuples.push(`(${AUDIT_COLUMN_TYPES.map((type, c) => `$${5 + r * 13 + c + 1}::${type}`).join(', ')})`);
+  }
+  return `WITH moved AS (${moved})
+    INSERT INTO audit_events (${AUDIT_COLUMNS})
+    SELECT * FROM (VALUES ${tuples.join(', ')}) AS v WHERE EXISTS (SELECT 1 FROM moved)`;
+}
+
+/** Repository.appendToChain on PostgreSQL: one statement, outside any transaction (see above). */
+export async function appendToChainAlone(
+  conn: PostgresConnection,
+  chain: AuditChainRef,
+  from: AuditHead,
+  to: AuditHead,
+  events: readonly AuditEventRecord[],
+): Promise<boolean> {
+  if (events.length === 0 || events.length > INSERT_ROWS_MAX) {
+    throw new Error('postgres: appendToChain takes 1 to 256 events');
+  }
+  const create = from.seq === 0;
+  const head = create
+    ? [chain.chainId, chain.tenantId, chain.writerId, to.seq, to.hash]
+    : [to.seq, to.hash, chain.chainId, from.seq, from.hash];
+  const inserted = await conn.changes(
+    events.length <= 16 ? `coffer_append_to_chain_${create ? 'new' : 'next'}_${events.length}` : null,
+    appendToChainSql(create, events.length),
+    [...head, ...events.flatMap(eventParams)],
+  );
+  return inserted === events.length;
+}
+
 function chainInfo(row: Row): AuditChainInfo {
   return {
     chainId: str(row, 'chain_id'),

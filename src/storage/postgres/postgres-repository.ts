@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { UnavailableError } from '../../core/errors.js';
+import type { AuditChainRef, AuditEventRecord, AuditHead } from '../../core/model.js';
 import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
-import { postgresAuditQueries } from './postgres-audit-queries.js';
+import { appendToChainAlone, postgresAuditQueries } from './postgres-audit-queries.js';
 import { PostgresChangeAnnouncer } from './postgres-change-announcer.js';
 import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
@@ -155,6 +156,15 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
         client.release(broken);
       }
     }
+  }
+
+  appendToChain(
+    chain: AuditChainRef,
+    from: AuditHead,
+    to: AuditHead,
+    events: readonly AuditEventRecord[],
+  ): Promise<boolean> {
+    return appendToChainAlone(this.#readerConnection, chain, from, to, events);
   }
 
   async ping(): Promise<void> {

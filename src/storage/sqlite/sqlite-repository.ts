@@ -1,3 +1,4 @@
+import type { AuditChainRef, AuditEventRecord, AuditHead } from '../../core/model.js';
 import { chmodSync, closeSync, existsSync, fstatSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -198,6 +199,20 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * (the WAL synced, as `synchronous=FULL` would, but on the threadpool: `#untilDurable`); if that
    * COMMIT or its sync fails, every transaction in it fails.
    */
+  /** One transaction of the group commit, like any other: SQLite has no round trips to save. */
+  appendToChain(
+    chain: AuditChainRef,
+    from: AuditHead,
+    to: AuditHead,
+    events: readonly AuditEventRecord[],
+  ): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      if (!(await tx.advanceAuditHead(chain, from, to))) return false;
+      await tx.appendAuditEvents(events);
+      return true;
+    });
+  }
+
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(busy());
     if (this.#syncError !== null) return Promise.reject(this.#syncError);
