@@ -394,9 +394,9 @@ export class AuditTrail {
   }
 
   /**
-   * Appends the drafts' events to this writer's chains of `lane`, inside `tx`: per chain, one head
+   * Appends the drafts' events to this writer's chains of `lane`, inside `tx`: per chain, the head
    * update, conditional on the head this trail remembers (re-read in the transaction when it is
-   * unknown or stale), then one multi-row INSERT for every event. Returns them in the drafts' order;
+   * unknown or stale), with the chain's events (`appendToChain`: one statement on PostgreSQL). Returns them in the drafts' order;
    * `touched` collects the chains whose remembered head moved, to be forgotten if `tx` fails.
    */
   /** The drafts' events-to-be, by chain of this writer in `lane`, each with its draft's index. */
@@ -472,7 +472,6 @@ export class AuditTrail {
   ): Promise<AuditEventRecord[]> {
     const byChain = this.#byChain(lane, drafts);
     const out: (AuditEventRecord | undefined)[] = drafts.map(() => undefined);
-    const all: AuditEventRecord[] = [];
     // A fixed order of chains: two transactions of this process never wait on each other in a cycle.
     for (const chainId of [...byChain.keys()].sort()) {
       const chain = byChain.get(chainId);
@@ -488,12 +487,11 @@ export class AuditTrail {
           return event;
         });
         touched.add(chainId);
-        if (await tx.advanceAuditHead(chain.ref, head, tip)) {
+        if (await tx.appendToChain(chain.ref, head, tip, events)) {
           this.#heads.set(chainId, tip);
           chain.items.forEach(({ index }, i) => {
             out[index] = events[i];
           });
-          all.push(...events);
           break;
         }
         // The remembered head was stale (a transaction of this process that failed, or one that
@@ -503,7 +501,6 @@ export class AuditTrail {
         head = null;
       }
     }
-    await tx.appendAuditEvents(all);
     return out.filter((e): e is AuditEventRecord => e !== undefined);
   }
 

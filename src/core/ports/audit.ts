@@ -50,6 +50,17 @@ export interface AuditWrites {
   /** Inserts the events (any chains) in as few multi-row INSERTs as the engine allows. */
   appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void>;
   /**
+   * `advanceAuditHead` and `appendAuditEvents` of that chain's events (1 to 256, in order) together:
+   * both, or nothing and false when the head was not at `from`. PostgreSQL: one statement, one round
+   * trip (inside a change's transaction, the part of it that takes turns, ADR 0011).
+   */
+  appendToChain(
+    chain: AuditChainRef,
+    from: AuditHead,
+    to: AuditHead,
+    events: readonly AuditEventRecord[],
+  ): Promise<boolean>;
+  /**
    * Tells other nodes' change feeds (ADR 0016) that these tenants' change chains grow once this
    * transaction has committed, and never if it rolls back: PostgreSQL NOTIFY after COMMIT, once per
    * tenant (a lost one is made up by the feed's periodic look at the heads). Nothing on SQLite, whose

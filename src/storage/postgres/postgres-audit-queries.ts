@@ -80,8 +80,8 @@ function appendToChainSql(create: boolean, rows: number): string {
     SELECT * FROM (VALUES ${tuples.join(', ')}) AS v WHERE EXISTS (SELECT 1 FROM moved)`;
 }
 
-/** Repository.appendToChain on PostgreSQL: one statement, outside any transaction (see above). */
-export async function appendToChainAlone(
+/** appendToChain on PostgreSQL: one statement, in a transaction or on its own (see above). */
+export async function appendToChainStatement(
   conn: PostgresConnection,
   chain: AuditChainRef,
   from: AuditHead,
@@ -254,6 +254,14 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
           [to.seq, to.hash, chain.chainId, from.seq, from.hash],
         )) === 1
       );
+    },
+    appendToChain(
+      chain: AuditChainRef,
+      from: AuditHead,
+      to: AuditHead,
+      events: readonly AuditEventRecord[],
+    ): Promise<boolean> {
+      return appendToChainStatement(conn, chain, from, to, events);
     },
     async appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
       for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {

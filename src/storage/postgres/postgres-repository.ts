@@ -6,7 +6,7 @@ import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
-import { appendToChainAlone, postgresAuditQueries } from './postgres-audit-queries.js';
+import { appendToChainStatement, postgresAuditQueries } from './postgres-audit-queries.js';
 import { PostgresChangeAnnouncer } from './postgres-change-announcer.js';
 import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
@@ -164,7 +164,7 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     to: AuditHead,
     events: readonly AuditEventRecord[],
   ): Promise<boolean> {
-    return appendToChainAlone(this.#readerConnection, chain, from, to, events);
+    return appendToChainStatement(this.#readerConnection, chain, from, to, events);
   }
 
   async ping(): Promise<void> {

@@ -177,6 +177,16 @@ export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWr
     async announceChanges(): Promise<void> {
       // Other writers of a SQLite file are other processes: the change feed polls (ADR 0016).
     },
+    async appendToChain(
+      chain: AuditChainRef,
+      from: AuditHead,
+      to: AuditHead,
+      events: readonly AuditEventRecord[],
+    ): Promise<boolean> {
+      if (!(await queries.advanceAuditHead(chain, from, to))) return false;
+      await queries.appendAuditEvents(events);
+      return true;
+    },
     async appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
       for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {
         const chunk = events.slice(i, i + INSERT_ROWS_MAX);

@@ -206,11 +206,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     to: AuditHead,
     events: readonly AuditEventRecord[],
   ): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      if (!(await tx.advanceAuditHead(chain, from, to))) return false;
-      await tx.appendAuditEvents(events);
-      return true;
-    });
+    return this.transaction((tx) => tx.appendToChain(chain, from, to, events));
   }
 
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
