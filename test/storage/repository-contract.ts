@@ -1265,6 +1265,27 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
         assert.deepEqual(await repo.getAuditHead(chainId), at(e3));
         assert.deepEqual(await repo.listAuditEvents({ chainId, direction: 'asc', limit: 10 }), [e1, e2, e3]);
         assert.equal((await verifyChain(repo, { chainId, tenantId: 't1' })).ok, true);
+        // Inside a transaction, more events than one statement takes (a bulk change's): all or none.
+        const many: AuditEventRecord[] = [];
+        let tip: { seq: number; hash: Buffer } = e3;
+        for (let n = 0; n < 300; n++) {
+          const e = chainEvent(tip, fields(10 + n));
+          many.push(e);
+          tip = e;
+        }
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            assert.equal(await tx.appendToChain(ref, at(e3), at(tip), many), true);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.deepEqual(await repo.getAuditHead(chainId), at(e3));
+        assert.equal(await repo.transaction((tx) => tx.appendToChain(ref, at(e3), at(tip), many)), true);
+        assert.deepEqual(await repo.getAuditHead(chainId), at(tip));
+        const stored = await repo.listAuditEvents({ chainId, direction: 'asc', limit: 1000 });
+        assert.equal(stored.length, 303);
+        assert.equal((await verifyChain(repo, { chainId, tenantId: 't1' })).ok, true);
       },
     );
 

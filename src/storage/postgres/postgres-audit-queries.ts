@@ -80,7 +80,11 @@ function appendToChainSql(create: boolean, rows: number): string {
     SELECT * FROM (VALUES ${tuples.join(', ')}) AS v WHERE EXISTS (SELECT 1 FROM moved)`;
 }
 
-/** appendToChain on PostgreSQL: one statement, in a transaction or on its own (see above). */
+/**
+ * appendToChain on PostgreSQL: one statement for the head and the first 256 events. More events (a
+ * bulk change) follow in plain INSERTs, which only a transaction makes one step with the first: so
+ * `inTransaction` false takes at most 256.
+ */
 export async function appendToChainStatement(
   conn: PostgresConnection,
   chain: AuditChainRef,
@@ -88,19 +92,36 @@ export async function appendToChainStatement(
   to: AuditHead,
   events: readonly AuditEventRecord[],
 ): Promise<boolean> {
-  if (events.length === 0 || events.length > INSERT_ROWS_MAX) {
-    throw new Error('postgres: appendToChain takes 1 to 256 events');
+  if (events.length === 0) throw new Error('postgres: appendToChain with no events');
+  if (!conn.inTransaction && events.length > INSERT_ROWS_MAX) {
+    throw new Error('postgres: appendToChain outside a transaction takes at most 256 events');
   }
+  const first = events.slice(0, INSERT_ROWS_MAX);
   const create = from.seq === 0;
   const head = create
     ? [chain.chainId, chain.tenantId, chain.writerId, to.seq, to.hash]
     : [to.seq, to.hash, chain.chainId, from.seq, from.hash];
   const inserted = await conn.changes(
-    events.length <= 16 ? `coffer_append_to_chain_${create ? 'new' : 'next'}_${events.length}` : null,
-    appendToChainSql(create, events.length),
-    [...head, ...events.flatMap(eventParams)],
+    first.length <= 16 ? `coffer_append_to_chain_${create ? 'new' : 'next'}_${first.length}` : null,
+    appendToChainSql(create, first.length),
+    [...head, ...first.flatMap(eventParams)],
   );
-  return inserted === events.length;
+  if (inserted !== first.length) return false;
+  await insertEvents(conn, events.slice(INSERT_ROWS_MAX));
+  return true;
+}
+
+/** Inserts events (any chains) in as few multi-row INSERTs as a statement's parameters allow. */
+async function insertEvents(conn: PostgresConnection, events: readonly AuditEventRecord[]): Promise<void> {
+  for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {
+    const chunk = events.slice(i, i + INSERT_ROWS_MAX);
+    // Named per row count: a steady load reuses a few prepared plans.
+    await conn.executor.run(
+      chunk.length <= 16 ? `coffer_append_audit_events_${chunk.length}` : null,
+      insertSql(chunk.length),
+      chunk.flatMap(eventParams),
+    );
+  }
 }
 
 function chainInfo(row: Row): AuditChainInfo {
@@ -263,16 +284,8 @@ export function postgresAuditQueries(conn: PostgresConnection): AuditReads & Aud
     ): Promise<boolean> {
       return appendToChainStatement(conn, chain, from, to, events);
     },
-    async appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
-      for (let i = 0; i < events.length; i += INSERT_ROWS_MAX) {
-        const chunk = events.slice(i, i + INSERT_ROWS_MAX);
-        // Named per row count: a steady load reuses a few prepared plans.
-        await conn.executor.run(
-          chunk.length <= 16 ? `coffer_append_audit_events_${chunk.length}` : null,
-          insertSql(chunk.length),
-          chunk.flatMap(eventParams),
-        );
-      }
+    appendAuditEvents(events: readonly AuditEventRecord[]): Promise<void> {
+      return insertEvents(conn, events);
     },
     async announceChanges(tenantIds: readonly string[]): Promise<void> {
       // Sent by the repository once this transaction has committed, never from inside it: a NOTIFY

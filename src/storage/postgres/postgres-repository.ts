@@ -164,6 +164,8 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     to: AuditHead,
     events: readonly AuditEventRecord[],
   ): Promise<boolean> {
+    // One statement takes 256 events (the audit trail's batches never hold more): more need a transaction.
+    if (events.length > 256) return this.transaction((tx) => tx.appendToChain(chain, from, to, events));
     return appendToChainStatement(this.#readerConnection, chain, from, to, events);
   }
 

@@ -131,7 +131,7 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
    * The `-wal` file, which Coffer itself syncs after each COMMIT (the writer runs at
    * `synchronous=NORMAL`); null: SQLite syncs it inside COMMIT (`synchronous=FULL`), as before.
    */
-  readonly #walFd: number | null;
+  #walFd: number | null;
   readonly #syncWal: FileSync;
   /** COMMITs that returned: their frames are in the WAL file (not necessarily on disk). */
   #commits = 0;
@@ -463,10 +463,15 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     while (this.#draining !== null) await this.#draining;
     // Every committed transaction's caller is answered (or failed) before the files close.
     await this.#untilDurable(this.#commits).catch(() => undefined);
+    // A second sync may still run after the one that made the last commit durable: its descriptor
+    // must stay open until it ends (closed, the number could even name another file by then).
+    while (this.#syncsInFlight > 0) await this.#syncEnded.promise;
     await this.#checkpointer?.close();
     this.#reader.close();
     this.#writer.close();
-    if (this.#walFd !== null) closeSync(this.#walFd);
+    const walFd = this.#walFd;
+    this.#walFd = null;
+    if (walFd !== null) closeSync(walFd);
   }
 }
 
