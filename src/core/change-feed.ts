@@ -1,6 +1,6 @@
 import type { AuditReads } from './ports/audit.js';
 import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
-import { type ChangeEvent, changeOf, encodePosition, type FeedPosition } from './change-events.js';
+import { type ChangeEvent, changeOf, encodePosition, type FeedPosition, withId } from './change-events.js';
 import { carriesChanges } from './audit-trail.js';
 import type { AuditChainInfo, AuditEventRecord } from './model.js';
 
@@ -28,6 +28,16 @@ export const DEFAULT_FEED_POLL_MS = 1_000;
  */
 export const LIVE_POLL_EVERY = 10;
 
+/**
+ * Audit events kept decoded per chain of a watched tenant (the newest ones read: the chain's tail),
+ * so that the readers of a tenant that stand at different positions near its heads (the change
+ * streams, the webhook worker scanning ahead) decode each event once, from one read of the chains.
+ */
+export const TAIL_KEEP = 1_024;
+
+/** Decoded events kept in the tails of every tenant together, at most (least recently read go first). */
+export const TAIL_MAX_EVENTS = 16_384;
+
 /** One read of a tenant's changes after a position. */
 export interface FeedBatch {
   /** Every change of the tenant after the position, in order (not filtered for any reader). */
@@ -41,6 +51,43 @@ export interface FeedBatch {
   readonly resync: boolean;
   /** True when a chain had more events than one read scans: read again at once. */
   readonly more: boolean;
+}
+
+/**
+ * One audit event of a chain, as the feed keeps it: where it sorts (seq, time) and the change it
+ * records, if any (its id left empty: the id depends on where a reader started). Names, ids, versions
+ * and times: never a value (audit events hold none).
+ */
+interface TailEvent {
+  readonly seq: number;
+  readonly time: number;
+  readonly change: ChangeEvent | null;
+  /** The event last made of `change` for a reader: readers that give it the same id share it. */
+  made: ChangeEvent | null;
+}
+
+/** Every audit event of one chain with seq in (after, after + events.length], in order. */
+class ChainTail {
+  after: number;
+  events: TailEvent[];
+
+  constructor(after: number, events: TailEvent[]) {
+    this.after = after;
+    this.events = events;
+  }
+
+  get upTo(): number {
+    return this.after + this.events.length;
+  }
+
+  /** Past twice `keep`, keeps the newest `keep` (in chunks: no copy per event); answers how many went. */
+  trim(keep: number): number {
+    if (this.events.length <= 2 * keep) return 0;
+    const drop = this.events.length - keep;
+    this.events = this.events.slice(drop);
+    this.after += drop;
+    return drop;
+  }
 }
 
 /** What the feed reads: a tenant's audit chains (several: one per writer and lane, ADR 0011). */
@@ -66,6 +113,7 @@ export class ChangeFeed {
   readonly #reads: FeedReads;
   readonly #signals: ChangeSignals;
   readonly #pollMs: number;
+  readonly #tailKeep: number;
   readonly #watchers = new Map<string, Set<() => void>>();
   /** The head seq last seen per watched tenant (polling). */
   readonly #polledHeads = new Map<string, string>();
@@ -83,11 +131,27 @@ export class ChangeFeed {
   /** Per watched tenant: when its watchers were last woken, and the wake-up due at the interval's end. */
   readonly #lastWake = new Map<string, number>();
   readonly #trailingWake = new Map<string, NodeJS.Timeout>();
+  /**
+   * Per watched tenant (least recently read first), per chain: its tail, decoded (TAIL_KEEP). Audit
+   * events never change once committed, and only committed ones are read, so a read whose range a
+   * tail holds takes the events from it instead of the database, and readers at different positions
+   * share one decoding. Dropped with the tenant's last watcher; TAIL_MAX_EVENTS in all.
+   */
+  readonly #tails = new Map<string, Map<string, ChainTail>>();
+  #tailEvents = 0;
 
-  constructor(deps: { reads: FeedReads; commits: LocalCommits; signals?: ChangeSignals; pollMs?: number }) {
+  constructor(deps: {
+    reads: FeedReads;
+    commits: LocalCommits;
+    signals?: ChangeSignals;
+    pollMs?: number;
+    /** Events a chain's tail keeps (TAIL_KEEP; it grows to twice this before it is cut). */
+    tailKeep?: number;
+  }) {
     this.#reads = deps.reads;
     this.#signals = deps.signals ?? NO_CHANGE_SIGNALS;
     this.#pollMs = deps.pollMs ?? DEFAULT_FEED_POLL_MS;
+    this.#tailKeep = deps.tailKeep ?? TAIL_KEEP;
     this.#unsubscribe.push(
       deps.commits.onCommitted((events) => {
         for (const tenant of new Set(events.map((e) => e.tenantId))) this.#wake(tenant);
@@ -137,44 +201,148 @@ export class ChangeFeed {
 
   async #readChains(tenantId: string, from: FeedPosition, limit: number): Promise<FeedBatch> {
     const position = new Map<string, number>();
-    const scanned: AuditEventRecord[] = [];
+    const scanned: { chain: string; event: TailEvent }[] = [];
+    let sources = 0;
     let more = false;
+    const tails = this.#tailsOf(tenantId);
     // Heads first, events after: every event up to a head read here is committed, so an event missing
     // below it was pruned, never one still committing (which a head read after the events could show).
     for (const { chainId: chain, head } of await this.#changeChains(tenantId)) {
       const after = from.get(chain) ?? 0;
+      const headSeq = head?.seq ?? 0;
       // A chain with nothing new (most of a tenant's: other processes', older writers') costs no read.
       // What commits after the listing wakes the reader again.
-      if ((head?.seq ?? 0) <= after) {
+      if (headSeq <= after) {
         position.set(chain, after);
         continue;
       }
-      const events = await this.#reads.listAuditEvents({
-        chainId: chain,
-        direction: 'asc',
-        afterSeq: after,
-        limit,
-      });
-      const first = events[0];
-      const gap = first !== undefined ? first.seq !== after + 1 : (head?.seq ?? 0) > after;
-      if (gap) return { events: [], position: await this.head(tenantId), resync: true, more: false };
+      const events = await this.#chainEvents(tenantId, tails, chain, after, headSeq, limit);
+      if (events === null)
+        return { events: [], position: await this.head(tenantId), resync: true, more: false };
       if (events.length === limit) more = true;
-      position.set(chain, events.at(-1)?.seq ?? after);
-      scanned.push(...events);
+      position.set(chain, after + events.length);
+      if (events.length > 0) sources++;
+      for (const event of events) scanned.push({ chain, event });
     }
     // Several chains: by time, then chain, then seq (stable per chain).
-    scanned.sort(
-      (a, b) =>
-        a.time - b.time || (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : 0) || a.seq - b.seq,
-    );
+    if (sources > 1) {
+      scanned.sort(
+        (a, b) =>
+          a.event.time - b.event.time ||
+          (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0) ||
+          a.event.seq - b.event.seq,
+      );
+    }
     const running = new Map(from);
     const events: ChangeEvent[] = [];
-    for (const event of scanned) {
-      running.set(event.chainId, event.seq);
-      const change = changeOf(event, encodePosition(running));
-      if (change !== null) events.push(change);
+    for (const { chain, event } of scanned) {
+      running.set(chain, event.seq);
+      const change = event.change;
+      if (change === null) continue;
+      const id = encodePosition(running);
+      let made = event.made;
+      if (made === null || made.id !== id) {
+        made = withId(change, id);
+        event.made = made;
+      }
+      events.push(made);
     }
     return { events, position, resync: false, more };
+  }
+
+  /**
+   * The chain's audit events after `after` (at most `limit`), decoded: from its tail where the tail
+   * holds them, else (and for what lies past the tail) from the database, the tail then growing by
+   * what was read. Null when events after `after` are gone (pruned).
+   */
+  async #chainEvents(
+    tenantId: string,
+    tails: Map<string, ChainTail> | null,
+    chain: string,
+    after: number,
+    head: number,
+    limit: number,
+  ): Promise<TailEvent[] | null> {
+    const end = after + limit;
+    const tail = tails?.get(chain);
+    let got: TailEvent[] = [];
+    let at = after;
+    if (tail !== undefined && tail.after <= after && after < tail.upTo) {
+      at = Math.min(tail.upTo, end);
+      got = tail.events.slice(after - tail.after, at - tail.after);
+      if (at >= head || at >= end) return got;
+    }
+    const records = await this.#reads.listAuditEvents({
+      chainId: chain,
+      direction: 'asc',
+      afterSeq: at,
+      limit: end - at,
+    });
+    const first = records[0];
+    // Missing events (pruned): the reader resynchronises, as it would have at its next read.
+    if (first !== undefined ? first.seq !== at + 1 : head > at) return null;
+    const read: TailEvent[] = [];
+    for (const record of records) {
+      read.push({ seq: record.seq, time: record.time, change: changeOf(record, ''), made: null });
+    }
+    if (tails !== null) this.#keep(tenantId, chain, at, read);
+    return got.length === 0 ? read : got.concat(read);
+  }
+
+  /** The tenant's tails, while it is watched (the most recently read tenant last); null if it is not. */
+  #tailsOf(tenantId: string): Map<string, ChainTail> | null {
+    if (!this.#watchers.has(tenantId)) return null;
+    let tails = this.#tails.get(tenantId);
+    if (tails === undefined) tails = new Map();
+    else this.#tails.delete(tenantId);
+    this.#tails.set(tenantId, tails);
+    return tails;
+  }
+
+  /**
+   * Adds the chain's events (after, after + read.length] to its tail, as far as they join it (unless
+   * the tenant's tails were dropped while they were read).
+   */
+  #keep(tenantId: string, chain: string, after: number, read: readonly TailEvent[]): void {
+    const tails = this.#tails.get(tenantId);
+    if (read.length === 0 || tails === undefined) return;
+    const tail = tails.get(chain);
+    const upTo = after + read.length;
+    if (tail === undefined || after > tail.upTo || upTo < tail.after) {
+      // None yet, or apart from it: the newer run is kept (readers stand near the heads).
+      if (tail !== undefined && upTo < tail.after) return;
+      if (tail !== undefined) this.#tailEvents -= tail.events.length;
+      tails.set(chain, new ChainTail(after, read.slice()));
+      this.#tailEvents += read.length;
+    } else if (after >= tail.after) {
+      // It starts inside the tail or just past it: the part past the tail's end joins it.
+      const joined = read.slice(tail.upTo - after);
+      for (const event of joined) tail.events.push(event);
+      this.#tailEvents += joined.length;
+    } else {
+      // It starts before the tail and reaches it: it becomes the tail's start.
+      const rest = tail.events.slice(Math.max(0, upTo - tail.after));
+      this.#tailEvents += read.length - (tail.events.length - rest.length);
+      tail.after = after;
+      tail.events = read.concat(rest);
+    }
+    const current = tails.get(chain);
+    if (current !== undefined) this.#tailEvents -= current.trim(this.#tailKeep);
+    this.#bound();
+  }
+
+  /** Drops the tails of the least recently read tenants while more than TAIL_MAX_EVENTS are kept. */
+  #bound(): void {
+    for (const [tenantId, tails] of this.#tails) {
+      if (this.#tailEvents <= TAIL_MAX_EVENTS || this.#tails.size <= 1) return;
+      this.#dropTails(tenantId, tails);
+    }
+  }
+
+  #dropTails(tenantId: string, tails = this.#tails.get(tenantId)): void {
+    if (tails === undefined) return;
+    for (const tail of tails.values()) this.#tailEvents -= tail.events.length;
+    this.#tails.delete(tenantId);
   }
 
   /**
@@ -196,6 +364,7 @@ export class ChangeFeed {
         this.#watchers.delete(tenantId);
         this.#polledHeads.delete(tenantId);
         this.#lastWake.delete(tenantId);
+        this.#dropTails(tenantId);
         const trailing = this.#trailingWake.get(tenantId);
         if (trailing !== undefined) clearTimeout(trailing);
         this.#trailingWake.delete(tenantId);
@@ -203,9 +372,18 @@ export class ChangeFeed {
     };
   }
 
-  /** A reader of one tenant's changes from a position, filtered (a store, a subscriber's rights). */
-  reader(tenantId: string, from: FeedPosition, filter: (event: ChangeEvent) => boolean): FeedReader {
-    return new FeedReader(this, tenantId, from, filter);
+  /**
+   * A reader of one tenant's changes from a position, filtered (a store, a subscriber's rights).
+   * Readers given the same `filterKey` must have filters that keep the same events: a batch they
+   * share is then filtered once for all of them (and the result is one array, encoded once).
+   */
+  reader(
+    tenantId: string,
+    from: FeedPosition,
+    filter: (event: ChangeEvent) => boolean,
+    filterKey?: string,
+  ): FeedReader {
+    return new FeedReader(this, tenantId, from, filter, filterKey);
   }
 
   /**
@@ -288,6 +466,8 @@ export class ChangeFeed {
     for (const timer of this.#trailingWake.values()) clearTimeout(timer);
     this.#trailingWake.clear();
     this.#watchers.clear();
+    this.#tails.clear();
+    this.#tailEvents = 0;
   }
 }
 
@@ -299,6 +479,7 @@ export class FeedReader {
   readonly #feed: ChangeFeed;
   readonly tenantId: string;
   readonly #filter: (event: ChangeEvent) => boolean;
+  readonly #filterKey: string | null;
   #position: FeedPosition;
   #dirty = true;
   #waiting: (() => void) | null = null;
@@ -309,11 +490,13 @@ export class FeedReader {
     tenantId: string,
     from: FeedPosition,
     filter: (event: ChangeEvent) => boolean,
+    filterKey?: string,
   ) {
     this.#feed = feed;
     this.tenantId = tenantId;
     this.#position = from;
     this.#filter = filter;
+    this.#filterKey = filterKey ?? null;
     this.#stop = feed.watchTenant(tenantId, () => this.poke());
   }
 
@@ -352,13 +535,31 @@ export class FeedReader {
       this.#position = batch.position;
       if (batch.more) this.#dirty = true;
       if (batch.resync) return { events: [], resync: true };
-      const events = batch.events.filter(this.#filter);
-      // Nothing filtered out: the batch's own array, the same for every reader woken with this one
-      // (a subscriber's stream encodes a shared batch once for all of them: v1-event-routes.ts).
-      if (events.length > 0) {
-        return { events: events.length === batch.events.length ? batch.events : events, resync: false };
-      }
+      const events = this.#filtered(batch.events);
+      if (events.length > 0) return { events, resync: false };
     }
+  }
+
+  /**
+   * The events of a batch this reader keeps: the batch's own array when it keeps all, and one array
+   * for every reader of the same filter key woken with this one (a subscriber's stream encodes a
+   * shared array once for all of them: v1-event-routes.ts).
+   */
+  #filtered(all: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    const key = this.#filterKey;
+    let byKey = key === null ? undefined : filteredBatches.get(all);
+    const known = key === null ? undefined : byKey?.get(key);
+    if (known !== undefined) return known;
+    const kept = all.filter(this.#filter);
+    const events = kept.length === all.length ? all : kept;
+    if (key !== null) {
+      if (byKey === undefined) {
+        byKey = new Map();
+        filteredBatches.set(all, byKey);
+      }
+      byKey.set(key, events);
+    }
+    return events;
   }
 
   close(): void {
@@ -366,3 +567,6 @@ export class FeedReader {
     this.poke();
   }
 }
+
+/** Per batch read (held as long as the batch is): what each filter key kept of it (FeedReader). */
+const filteredBatches = new WeakMap<readonly ChangeEvent[], Map<string, readonly ChangeEvent[]>>();
