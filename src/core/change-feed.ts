@@ -154,6 +154,7 @@ export class ChangeFeed {
     this.#tailKeep = deps.tailKeep ?? TAIL_KEEP;
     this.#unsubscribe.push(
       deps.commits.onCommitted((events) => {
+        this.#keepCommitted(events);
         for (const tenant of new Set(events.map((e) => e.tenantId))) this.#wake(tenant);
       }),
       this.#signals.subscribe((tenant) => this.#wake(tenant)),
@@ -331,6 +332,35 @@ export class ChangeFeed {
     this.#bound();
   }
 
+  /**
+   * This process's committed events (after COMMIT: AuditTrail.onCommitted) join the tails of the
+   * tenants that have them: the same records a read of the chains would give, so the streams and the
+   * worker, woken by this commit, find its changes decoded instead of reading them back. Heads are
+   * still read from the database first, and an event that does not continue its chain's tail only
+   * starts a new one, so this changes where a read finds events, never which ones.
+   */
+  #keepCommitted(events: readonly AuditEventRecord[]): void {
+    for (const record of events) {
+      const tails = this.#tails.get(record.tenantId);
+      if (tails === undefined || !carriesChanges(record.chainId)) continue;
+      const event: TailEvent = {
+        seq: record.seq,
+        time: record.time,
+        change: changeOf(record, ''),
+        made: null,
+      };
+      const tail = tails.get(record.chainId);
+      if (tail !== undefined && tail.upTo === record.seq - 1) {
+        tail.events.push(event);
+        this.#tailEvents++;
+        this.#tailEvents -= tail.trim(this.#tailKeep);
+        this.#bound();
+      } else {
+        this.#keep(record.tenantId, record.chainId, record.seq - 1, [event]);
+      }
+    }
+  }
+
   /** Drops the tails of the least recently read tenants while more than TAIL_MAX_EVENTS are kept. */
   #bound(): void {
     for (const [tenantId, tails] of this.#tails) {
@@ -483,6 +513,8 @@ export class FeedReader {
   #position: FeedPosition;
   #dirty = true;
   #waiting: (() => void) | null = null;
+  /** The signal `next` was last given (it has a listener that pokes this reader). */
+  #signal: AbortSignal | null = null;
   readonly #stop: () => void;
 
   constructor(
@@ -517,16 +549,17 @@ export class FeedReader {
    * aborted first. The events answered may be shared with other readers: never change the array.
    */
   async next(signal: AbortSignal): Promise<{ events: readonly ChangeEvent[]; resync: boolean } | null> {
+    if (signal !== this.#signal) {
+      // One listener per signal, not one per wait: a stream waits once per batch it is sent, and an
+      // AbortSignal listener costs more to add and remove than the rest of the wait.
+      this.#signal = signal;
+      signal.addEventListener('abort', () => this.poke(), { once: true });
+    }
     for (;;) {
       if (signal.aborted) return null;
       if (!this.#dirty) {
         await new Promise<void>((resolve) => {
-          const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          this.#waiting = done;
-          signal.addEventListener('abort', done, { once: true });
+          this.#waiting = resolve;
         });
         continue;
       }

@@ -28,8 +28,11 @@ describe('change feed: one read shared by readers at different positions', () =>
     await server.close();
   });
 
-  /** A feed over the server's database that counts the events it reads there. */
-  const countingFeed = (tailKeep?: number) => {
+  /**
+   * A feed over the server's database that counts the events it reads there; `commits`: fed the
+   * server's own commits (AuditTrail.onCommitted) as the server's feed is, else woken by nobody.
+   */
+  const countingFeed = (tailKeep?: number, commits = false) => {
     const repository = server.runtime.repository;
     const counts = { reads: 0, events: 0 };
     const reads: FeedReads = {
@@ -45,7 +48,7 @@ describe('change feed: one read shared by readers at different positions', () =>
     // Woken by nobody: the test reads when it wants to.
     const feed = new ChangeFeed({
       reads,
-      commits: { onCommitted: () => () => undefined },
+      commits: commits ? server.runtime.core.auditTrail : { onCommitted: () => () => undefined },
       pollMs: 3_600_000,
       ...(tailKeep === undefined ? {} : { tailKeep }),
     });
@@ -219,6 +222,48 @@ describe('change feed: one read shared by readers at different positions', () =>
       const a = await feed.read(tenant, start);
       assert.ok(counts.reads > reads);
       assert.deepEqual(a.events, (await plain.feed.read(tenant, start)).events);
+      stop();
+    } finally {
+      feed.close();
+      plain.feed.close();
+    }
+  });
+
+  it("this process's commits join the tail: the read they wake finds them without reading the database", async () => {
+    const { feed, counts } = countingFeed(undefined, true);
+    const plain = countingFeed();
+    try {
+      const start = await feed.head(T);
+      let woken = 0;
+      const stop = feed.watchTenant(T, () => woken++);
+      // The first read makes the tail; later commits join it.
+      const first = await feed.read(T, start);
+      const reads = counts.reads;
+      for (let i = 0; i < 5; i++) await put(T, `committed-${i}`, 'v');
+      assert.ok(woken > 0);
+      const batch = await feed.read(T, first.position);
+      assert.equal(counts.reads, reads, 'no read of the database');
+      assert.deepEqual(
+        batch.events.filter((e) => e.kind === 'secret.value-set').map((e) => e.secret?.name),
+        [0, 1, 2, 3, 4].map((i) => `committed-${i}`),
+      );
+      // Exactly what the chains hold.
+      const direct = await plain.feed.read(T, first.position);
+      assert.deepEqual(batch.events, direct.events);
+      assert.deepEqual(encodeKeys(batch.position), encodeKeys(direct.position));
+      // A change that rolled back was never committed, so never joins the tail; the next one does.
+      await put(T, 'TAKEN', 'v');
+      await assert.rejects(
+        server.runtime.core.secrets.createMany(OPERATOR, T, { name: 'default' }, [
+          { name: 'GHOST' },
+          { name: 'TAKEN' },
+        ]),
+      );
+      await put(T, 'committed-after', 'v');
+      const next = await feed.read(T, batch.position);
+      assert.deepEqual(next.events, (await plain.feed.read(T, batch.position)).events);
+      assert.ok(next.events.some((e) => e.secret?.name === 'committed-after'));
+      assert.ok(!next.events.some((e) => e.secret?.name === 'GHOST'));
       stop();
     } finally {
       feed.close();
