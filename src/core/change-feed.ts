@@ -1,6 +1,13 @@
 import type { AuditReads } from './ports/audit.js';
 import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
-import { type ChangeEvent, changeOf, encodePosition, type FeedPosition, withId } from './change-events.js';
+import {
+  type ChangeEvent,
+  changeOf,
+  encodePosition,
+  type FeedPosition,
+  positionText,
+  withId,
+} from './change-events.js';
 import { carriesChanges } from './audit-trail.js';
 import type { AuditChainInfo, AuditEventRecord } from './model.js';
 
@@ -185,7 +192,7 @@ export class ChangeFeed {
       reads = new Map();
       this.#inFlight.set(tenantId, reads);
     }
-    const key = `${limit} ${encodePosition(from)}`;
+    const key = `${limit} ${positionText(from)}`;
     const joined = reads.get(key);
     if (joined !== undefined) return joined;
     const started = this.#readChains(tenantId, from, limit);
@@ -202,8 +209,7 @@ export class ChangeFeed {
 
   async #readChains(tenantId: string, from: FeedPosition, limit: number): Promise<FeedBatch> {
     const position = new Map<string, number>();
-    const scanned: { chain: string; event: TailEvent }[] = [];
-    let sources = 0;
+    const parts: { chain: string; events: TailEvent[] }[] = [];
     let more = false;
     const tails = this.#tailsOf(tenantId);
     // Heads first, events after: every event up to a head read here is committed, so an event missing
@@ -222,24 +228,14 @@ export class ChangeFeed {
         return { events: [], position: await this.head(tenantId), resync: true, more: false };
       if (events.length === limit) more = true;
       position.set(chain, after + events.length);
-      if (events.length > 0) sources++;
-      for (const event of events) scanned.push({ chain, event });
-    }
-    // Several chains: by time, then chain, then seq (stable per chain).
-    if (sources > 1) {
-      scanned.sort(
-        (a, b) =>
-          a.event.time - b.event.time ||
-          (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0) ||
-          a.event.seq - b.event.seq,
-      );
+      if (events.length > 0) parts.push({ chain, events });
     }
     const running = new Map(from);
     const events: ChangeEvent[] = [];
-    for (const { chain, event } of scanned) {
+    const add = (chain: string, event: TailEvent) => {
       running.set(chain, event.seq);
       const change = event.change;
-      if (change === null) continue;
+      if (change === null) return;
       const id = encodePosition(running);
       let made = event.made;
       if (made === null || made.id !== id) {
@@ -247,6 +243,20 @@ export class ChangeFeed {
         event.made = made;
       }
       events.push(made);
+    };
+    const [only] = parts;
+    if (parts.length === 1 && only !== undefined) {
+      for (const event of only.events) add(only.chain, event);
+    } else {
+      // Several chains: by time, then chain, then seq (stable per chain).
+      const scanned = parts.flatMap(({ chain, events: part }) => part.map((event) => ({ chain, event })));
+      scanned.sort(
+        (a, b) =>
+          a.event.time - b.event.time ||
+          (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0) ||
+          a.event.seq - b.event.seq,
+      );
+      for (const { chain, event } of scanned) add(chain, event);
     }
     return { events, position, resync: false, more };
   }
