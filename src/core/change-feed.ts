@@ -137,7 +137,8 @@ export class ChangeFeed {
   readonly #inFlight = new Map<string, Map<string, Promise<FeedBatch>>>();
   /** Per watched tenant: when its watchers were last woken, and the wake-up due at the interval's end. */
   readonly #lastWake = new Map<string, number>();
-  readonly #trailingWake = new Map<string, NodeJS.Timeout>();
+  /** Per tenant: cancels the wake-up due (at the interval's end, or at once: see #wakeWatchers). */
+  readonly #trailingWake = new Map<string, () => void>();
   /**
    * Per watched tenant (least recently read first), per chain: its tail, decoded (TAIL_KEEP). Audit
    * events never change once committed, and only committed ones are read, so a read whose range a
@@ -405,8 +406,7 @@ export class ChangeFeed {
         this.#polledHeads.delete(tenantId);
         this.#lastWake.delete(tenantId);
         this.#dropTails(tenantId);
-        const trailing = this.#trailingWake.get(tenantId);
-        if (trailing !== undefined) clearTimeout(trailing);
+        this.#trailingWake.get(tenantId)?.();
         this.#trailingWake.delete(tenantId);
       }
     };
@@ -429,8 +429,8 @@ export class ChangeFeed {
   /**
    * A commit (or a possible one) of the tenant (null: any tenant). Reads in flight are dropped at once
    * (see #inFlight); the watchers are woken at most once per WAKE_INTERVAL_MS per tenant, or one
-   * millisecond per watcher up to MAX_WAKE_INTERVAL_MS (the first at once, later ones at the end of
-   * the interval), so a burst of commits reaches every subscriber as one read and one write instead
+   * millisecond per watcher up to MAX_WAKE_INTERVAL_MS (the first as soon as this turn of the event
+   * loop ends, later ones at the end of the interval), so a burst of commits reaches every subscriber as one read and one write instead
    * of one per commit.
    */
   #wake(tenantId: string | null): void {
@@ -455,12 +455,17 @@ export class ChangeFeed {
       for (const wake of this.#watchers.get(tenantId) ?? []) wake();
     };
     if (now >= due) {
-      fire();
+      // Not in this turn of the event loop but right after it: the commits of one group commit (a
+      // SQLite batch) are announced one after the other in the same turn, and a read begun at the
+      // first would find the others committed but not yet in the tails, and read them back.
+      const immediate = setImmediate(fire);
+      immediate.unref();
+      this.#trailingWake.set(tenantId, () => clearImmediate(immediate));
       return;
     }
     const timer = setTimeout(fire, due - now);
     timer.unref();
-    this.#trailingWake.set(tenantId, timer);
+    this.#trailingWake.set(tenantId, () => clearTimeout(timer));
   }
 
   #schedulePoll(): void {
@@ -503,7 +508,7 @@ export class ChangeFeed {
     for (const stop of this.#unsubscribe) stop();
     if (this.#poll !== null) clearTimeout(this.#poll);
     this.#poll = null;
-    for (const timer of this.#trailingWake.values()) clearTimeout(timer);
+    for (const cancel of this.#trailingWake.values()) cancel();
     this.#trailingWake.clear();
     this.#watchers.clear();
     this.#tails.clear();
