@@ -14,7 +14,11 @@ import { childListeners, inProcessListeners, type Listeners } from './notificati
  * 10%). Runs SQLite, and PostgreSQL when reachable; writes the `notifications` block of BENCHMARKS.md.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin/coffer.js');
+/**
+ * BENCH_COFFER: the checkout whose `coffer serve` is measured (default this one): an A/B of two
+ * builds with the same bench, e.g. `BENCH_COFFER=../main node dist/bench/notifications-bench.js`.
+ */
+const BIN = join(process.env.BENCH_COFFER ?? ROOT, 'bin/coffer.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -22,6 +26,13 @@ const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 10);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
 const ONLY_SQLITE = process.env.BENCH_ONLY_SQLITE === '1';
+/**
+ * BENCH_RATE: PUTs a second, all connections together (default: as many as the server answers). At a
+ * fixed rate both conditions do the same work a second, so the CPU per PUT they cost compares even
+ * when a busy machine holds the server below its throughput (the listeners' costs per second would
+ * otherwise be spread over fewer PUTs in the slower run).
+ */
+const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BENCH_RATE);
 /**
  * BENCH_LISTENERS=inline: the receiver and the subscribers in this process, sharing autocannon's event
  * loop (as the first measurements did); default: in a child process of their own.
@@ -99,6 +110,7 @@ async function writes(
     url: coffer.url,
     connections: 50,
     duration: DURATION,
+    ...(RATE === null ? {} : { overallRate: RATE }),
     requests: [
       {
         method: 'PUT',
@@ -239,7 +251,7 @@ async function main(): Promise<void> {
   }
   const report = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
-    `durable PUTs at 50 connections, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
+    `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
     `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'}.`,
     '',
     "Server CPU per PUT: CPU time of the `coffer serve` process (every thread; not PostgreSQL's) over the PUTs it answered,",

@@ -76,6 +76,21 @@ export function encodePosition(position: FeedPosition): string {
   return POSITION_PREFIX + Buffer.from(JSON.stringify(pairs), 'utf8').toString('base64url');
 }
 
+/**
+ * `encodePosition` of a position that is never changed afterwards (a read's `position`, shared by
+ * every reader woken with it), made once per position object: 100 streams of a tenant that read
+ * together stand at one such object, and each read names its position.
+ */
+const positionTexts = new WeakMap<FeedPosition, string>();
+export function positionText(position: FeedPosition): string {
+  let text = positionTexts.get(position);
+  if (text === undefined) {
+    text = encodePosition(position);
+    positionTexts.set(position, text);
+  }
+  return text;
+}
+
 /** The position a text names, or null when it is not one (the caller answers 400 invalid_cursor). */
 export function decodePosition(text: string): FeedPosition | null {
   if (text.length > MAX_POSITION_TEXT || !text.startsWith(POSITION_PREFIX)) return null;
@@ -221,18 +236,9 @@ export function changeOf(event: AuditEventRecord, id: string): ChangeEvent | nul
   const { addressed, detail } = splitResource(event.resource);
   if (addressed.startsWith('tenant:')) return null;
   if (event.action === 'store.ensure' && detail.created !== true) return null;
-  const base = {
-    id,
-    kind,
-    tenantId: event.tenantId,
-    time: event.time,
-    actor: event.actor,
-    chain: event.chainId,
-    seq: event.seq,
-  };
   if (isKeyChange(kind)) {
     const name = addressed.startsWith('apikey:') ? addressed.slice('apikey:'.length) : null;
-    return { ...base, store: null, secret: null, version: null, apiKey: name };
+    return changeEvent(id, kind, event, null, null, null, name);
   }
   const parts = addressedParts(addressed);
   const store: NamedRef | null =
@@ -250,7 +256,53 @@ export function changeOf(event: AuditEventRecord, id: string): ChangeEvent | nul
       : parts.secret;
   if (isSecret && secret === null) return null;
   const version = kind === 'secret.value-set' ? (detail.version ?? null) : null;
-  return { ...base, store, secret, version, apiKey: null };
+  return changeEvent(id, kind, event, store, secret, version, null);
+}
+
+/**
+ * A change event, every field written out in one order: a literal, not a spread of another object
+ * (V8 builds a spread object field by field, about 5 µs a change; the feed makes one per change and
+ * reader position).
+ */
+function changeEvent(
+  id: string,
+  kind: ChangeKind,
+  event: Pick<AuditEventRecord, 'tenantId' | 'time' | 'actor' | 'chainId' | 'seq'>,
+  store: NamedRef | null,
+  secret: NamedRef | null,
+  version: number | null,
+  apiKey: string | null,
+): ChangeEvent {
+  return {
+    id,
+    kind,
+    tenantId: event.tenantId,
+    time: event.time,
+    actor: event.actor,
+    chain: event.chainId,
+    seq: event.seq,
+    store,
+    secret,
+    version,
+    apiKey,
+  };
+}
+
+/** The same change, with another id (the position after it, as another reader counts it). */
+export function withId(change: ChangeEvent, id: string): ChangeEvent {
+  return {
+    id,
+    kind: change.kind,
+    tenantId: change.tenantId,
+    time: change.time,
+    actor: change.actor,
+    chain: change.chain,
+    seq: change.seq,
+    store: change.store,
+    secret: change.secret,
+    version: change.version,
+    apiKey: change.apiKey,
+  };
 }
 
 /**

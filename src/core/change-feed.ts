@@ -1,6 +1,13 @@
 import type { AuditReads } from './ports/audit.js';
 import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
-import { type ChangeEvent, changeOf, encodePosition, type FeedPosition } from './change-events.js';
+import {
+  type ChangeEvent,
+  changeOf,
+  encodePosition,
+  type FeedPosition,
+  positionText,
+  withId,
+} from './change-events.js';
 import { carriesChanges } from './audit-trail.js';
 import type { AuditChainInfo, AuditEventRecord } from './model.js';
 
@@ -28,6 +35,16 @@ export const DEFAULT_FEED_POLL_MS = 1_000;
  */
 export const LIVE_POLL_EVERY = 10;
 
+/**
+ * Audit events kept decoded per chain of a watched tenant (the newest ones read: the chain's tail),
+ * so that the readers of a tenant that stand at different positions near its heads (the change
+ * streams, the webhook worker scanning ahead) decode each event once, from one read of the chains.
+ */
+export const TAIL_KEEP = 1_024;
+
+/** Decoded events kept in the tails of every tenant together, at most (least recently read go first). */
+export const TAIL_MAX_EVENTS = 16_384;
+
 /** One read of a tenant's changes after a position. */
 export interface FeedBatch {
   /** Every change of the tenant after the position, in order (not filtered for any reader). */
@@ -41,6 +58,43 @@ export interface FeedBatch {
   readonly resync: boolean;
   /** True when a chain had more events than one read scans: read again at once. */
   readonly more: boolean;
+}
+
+/**
+ * One audit event of a chain, as the feed keeps it: where it sorts (seq, time) and the change it
+ * records, if any (its id left empty: the id depends on where a reader started). Names, ids, versions
+ * and times: never a value (audit events hold none).
+ */
+interface TailEvent {
+  readonly seq: number;
+  readonly time: number;
+  readonly change: ChangeEvent | null;
+  /** The event last made of `change` for a reader: readers that give it the same id share it. */
+  made: ChangeEvent | null;
+}
+
+/** Every audit event of one chain with seq in (after, after + events.length], in order. */
+class ChainTail {
+  after: number;
+  events: TailEvent[];
+
+  constructor(after: number, events: TailEvent[]) {
+    this.after = after;
+    this.events = events;
+  }
+
+  get upTo(): number {
+    return this.after + this.events.length;
+  }
+
+  /** Past twice `keep`, keeps the newest `keep` (in chunks: no copy per event); answers how many went. */
+  trim(keep: number): number {
+    if (this.events.length <= 2 * keep) return 0;
+    const drop = this.events.length - keep;
+    this.events = this.events.slice(drop);
+    this.after += drop;
+    return drop;
+  }
 }
 
 /** What the feed reads: a tenant's audit chains (several: one per writer and lane, ADR 0011). */
@@ -66,6 +120,7 @@ export class ChangeFeed {
   readonly #reads: FeedReads;
   readonly #signals: ChangeSignals;
   readonly #pollMs: number;
+  readonly #tailKeep: number;
   readonly #watchers = new Map<string, Set<() => void>>();
   /** The head seq last seen per watched tenant (polling). */
   readonly #polledHeads = new Map<string, string>();
@@ -82,14 +137,32 @@ export class ChangeFeed {
   readonly #inFlight = new Map<string, Map<string, Promise<FeedBatch>>>();
   /** Per watched tenant: when its watchers were last woken, and the wake-up due at the interval's end. */
   readonly #lastWake = new Map<string, number>();
-  readonly #trailingWake = new Map<string, NodeJS.Timeout>();
+  /** Per tenant: cancels the wake-up due (at the interval's end, or at once: see #wakeWatchers). */
+  readonly #trailingWake = new Map<string, () => void>();
+  /**
+   * Per watched tenant (least recently read first), per chain: its tail, decoded (TAIL_KEEP). Audit
+   * events never change once committed, and only committed ones are read, so a read whose range a
+   * tail holds takes the events from it instead of the database, and readers at different positions
+   * share one decoding. Dropped with the tenant's last watcher; TAIL_MAX_EVENTS in all.
+   */
+  readonly #tails = new Map<string, Map<string, ChainTail>>();
+  #tailEvents = 0;
 
-  constructor(deps: { reads: FeedReads; commits: LocalCommits; signals?: ChangeSignals; pollMs?: number }) {
+  constructor(deps: {
+    reads: FeedReads;
+    commits: LocalCommits;
+    signals?: ChangeSignals;
+    pollMs?: number;
+    /** Events a chain's tail keeps (TAIL_KEEP; it grows to twice this before it is cut). */
+    tailKeep?: number;
+  }) {
     this.#reads = deps.reads;
     this.#signals = deps.signals ?? NO_CHANGE_SIGNALS;
     this.#pollMs = deps.pollMs ?? DEFAULT_FEED_POLL_MS;
+    this.#tailKeep = deps.tailKeep ?? TAIL_KEEP;
     this.#unsubscribe.push(
       deps.commits.onCommitted((events) => {
+        this.#keepCommitted(events);
         for (const tenant of new Set(events.map((e) => e.tenantId))) this.#wake(tenant);
       }),
       this.#signals.subscribe((tenant) => this.#wake(tenant)),
@@ -120,7 +193,7 @@ export class ChangeFeed {
       reads = new Map();
       this.#inFlight.set(tenantId, reads);
     }
-    const key = `${limit} ${encodePosition(from)}`;
+    const key = `${limit} ${positionText(from)}`;
     const joined = reads.get(key);
     if (joined !== undefined) return joined;
     const started = this.#readChains(tenantId, from, limit);
@@ -137,44 +210,180 @@ export class ChangeFeed {
 
   async #readChains(tenantId: string, from: FeedPosition, limit: number): Promise<FeedBatch> {
     const position = new Map<string, number>();
-    const scanned: AuditEventRecord[] = [];
+    const parts: { chain: string; events: TailEvent[] }[] = [];
     let more = false;
+    const tails = this.#tailsOf(tenantId);
     // Heads first, events after: every event up to a head read here is committed, so an event missing
     // below it was pruned, never one still committing (which a head read after the events could show).
     for (const { chainId: chain, head } of await this.#changeChains(tenantId)) {
       const after = from.get(chain) ?? 0;
+      const headSeq = head?.seq ?? 0;
       // A chain with nothing new (most of a tenant's: other processes', older writers') costs no read.
       // What commits after the listing wakes the reader again.
-      if ((head?.seq ?? 0) <= after) {
+      if (headSeq <= after) {
         position.set(chain, after);
         continue;
       }
-      const events = await this.#reads.listAuditEvents({
-        chainId: chain,
-        direction: 'asc',
-        afterSeq: after,
-        limit,
-      });
-      const first = events[0];
-      const gap = first !== undefined ? first.seq !== after + 1 : (head?.seq ?? 0) > after;
-      if (gap) return { events: [], position: await this.head(tenantId), resync: true, more: false };
+      const events = await this.#chainEvents(tenantId, tails, chain, after, headSeq, limit);
+      if (events === null)
+        return { events: [], position: await this.head(tenantId), resync: true, more: false };
       if (events.length === limit) more = true;
-      position.set(chain, events.at(-1)?.seq ?? after);
-      scanned.push(...events);
+      position.set(chain, after + events.length);
+      if (events.length > 0) parts.push({ chain, events });
     }
-    // Several chains: by time, then chain, then seq (stable per chain).
-    scanned.sort(
-      (a, b) =>
-        a.time - b.time || (a.chainId < b.chainId ? -1 : a.chainId > b.chainId ? 1 : 0) || a.seq - b.seq,
-    );
     const running = new Map(from);
     const events: ChangeEvent[] = [];
-    for (const event of scanned) {
-      running.set(event.chainId, event.seq);
-      const change = changeOf(event, encodePosition(running));
-      if (change !== null) events.push(change);
+    const add = (chain: string, event: TailEvent) => {
+      running.set(chain, event.seq);
+      const change = event.change;
+      if (change === null) return;
+      const id = encodePosition(running);
+      let made = event.made;
+      if (made === null || made.id !== id) {
+        made = withId(change, id);
+        event.made = made;
+      }
+      events.push(made);
+    };
+    const [only] = parts;
+    if (parts.length === 1 && only !== undefined) {
+      for (const event of only.events) add(only.chain, event);
+    } else {
+      // Several chains: by time, then chain, then seq (stable per chain).
+      const scanned = parts.flatMap(({ chain, events: part }) => part.map((event) => ({ chain, event })));
+      scanned.sort(
+        (a, b) =>
+          a.event.time - b.event.time ||
+          (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0) ||
+          a.event.seq - b.event.seq,
+      );
+      for (const { chain, event } of scanned) add(chain, event);
     }
     return { events, position, resync: false, more };
+  }
+
+  /**
+   * The chain's audit events after `after` (at most `limit`), decoded: from its tail where the tail
+   * holds them, else (and for what lies past the tail) from the database, the tail then growing by
+   * what was read. Null when events after `after` are gone (pruned).
+   */
+  async #chainEvents(
+    tenantId: string,
+    tails: Map<string, ChainTail> | null,
+    chain: string,
+    after: number,
+    head: number,
+    limit: number,
+  ): Promise<TailEvent[] | null> {
+    const end = after + limit;
+    const tail = tails?.get(chain);
+    let got: TailEvent[] = [];
+    let at = after;
+    if (tail !== undefined && tail.after <= after && after < tail.upTo) {
+      at = Math.min(tail.upTo, end);
+      got = tail.events.slice(after - tail.after, at - tail.after);
+      if (at >= head || at >= end) return got;
+    }
+    const records = await this.#reads.listAuditEvents({
+      chainId: chain,
+      direction: 'asc',
+      afterSeq: at,
+      limit: end - at,
+    });
+    const first = records[0];
+    // Missing events (pruned): the reader resynchronises, as it would have at its next read.
+    if (first !== undefined ? first.seq !== at + 1 : head > at) return null;
+    const read: TailEvent[] = [];
+    for (const record of records) {
+      read.push({ seq: record.seq, time: record.time, change: changeOf(record, ''), made: null });
+    }
+    if (tails !== null) this.#keep(tenantId, chain, at, read);
+    return got.length === 0 ? read : got.concat(read);
+  }
+
+  /** The tenant's tails, while it is watched (the most recently read tenant last); null if it is not. */
+  #tailsOf(tenantId: string): Map<string, ChainTail> | null {
+    if (!this.#watchers.has(tenantId)) return null;
+    let tails = this.#tails.get(tenantId);
+    if (tails === undefined) tails = new Map();
+    else this.#tails.delete(tenantId);
+    this.#tails.set(tenantId, tails);
+    return tails;
+  }
+
+  /**
+   * Adds the chain's events (after, after + read.length] to its tail, as far as they join it (unless
+   * the tenant's tails were dropped while they were read).
+   */
+  #keep(tenantId: string, chain: string, after: number, read: readonly TailEvent[]): void {
+    const tails = this.#tails.get(tenantId);
+    if (read.length === 0 || tails === undefined) return;
+    const tail = tails.get(chain);
+    const upTo = after + read.length;
+    if (tail === undefined || after > tail.upTo || upTo < tail.after) {
+      // None yet, or apart from it: the newer run is kept (readers stand near the heads).
+      if (tail !== undefined && upTo < tail.after) return;
+      if (tail !== undefined) this.#tailEvents -= tail.events.length;
+      tails.set(chain, new ChainTail(after, read.slice()));
+      this.#tailEvents += read.length;
+    } else if (after >= tail.after) {
+      // It starts inside the tail or just past it: the part past the tail's end joins it.
+      const joined = read.slice(tail.upTo - after);
+      for (const event of joined) tail.events.push(event);
+      this.#tailEvents += joined.length;
+    } else {
+      // It starts before the tail and reaches it: it becomes the tail's start.
+      const rest = tail.events.slice(Math.max(0, upTo - tail.after));
+      this.#tailEvents += read.length - (tail.events.length - rest.length);
+      tail.after = after;
+      tail.events = read.concat(rest);
+    }
+    const current = tails.get(chain);
+    if (current !== undefined) this.#tailEvents -= current.trim(this.#tailKeep);
+    this.#bound();
+  }
+
+  /**
+   * This process's committed events (after COMMIT: AuditTrail.onCommitted) join the tails of the
+   * tenants that have them: the same records a read of the chains would give, so the streams and the
+   * worker, woken by this commit, find its changes decoded instead of reading them back. Heads are
+   * still read from the database first, and an event that does not continue its chain's tail only
+   * starts a new one, so this changes where a read finds events, never which ones.
+   */
+  #keepCommitted(events: readonly AuditEventRecord[]): void {
+    for (const record of events) {
+      const tails = this.#tails.get(record.tenantId);
+      if (tails === undefined || !carriesChanges(record.chainId)) continue;
+      const event: TailEvent = {
+        seq: record.seq,
+        time: record.time,
+        change: changeOf(record, ''),
+        made: null,
+      };
+      const tail = tails.get(record.chainId);
+      if (tail !== undefined && tail.upTo === record.seq - 1) {
+        tail.events.push(event);
+        this.#tailEvents++;
+        this.#tailEvents -= tail.trim(this.#tailKeep);
+        this.#bound();
+      } else {
+        this.#keep(record.tenantId, record.chainId, record.seq - 1, [event]);
+      }
+    }
+  }
+
+  /** Drops the tails of the least recently read tenants while more than TAIL_MAX_EVENTS are kept. */
+  #bound(): void {
+    for (const [tenantId, tails] of this.#tails) {
+      if (this.#tailEvents <= TAIL_MAX_EVENTS || this.#tails.size <= 1) return;
+      this.#dropTails(tenantId, tails);
+    }
+  }
+
+  #dropTails(tenantId: string, tails = this.#tails.get(tenantId)): void {
+    if (tails === undefined) return;
+    for (const tail of tails.values()) this.#tailEvents -= tail.events.length;
+    this.#tails.delete(tenantId);
   }
 
   /**
@@ -196,23 +405,32 @@ export class ChangeFeed {
         this.#watchers.delete(tenantId);
         this.#polledHeads.delete(tenantId);
         this.#lastWake.delete(tenantId);
-        const trailing = this.#trailingWake.get(tenantId);
-        if (trailing !== undefined) clearTimeout(trailing);
+        this.#dropTails(tenantId);
+        this.#trailingWake.get(tenantId)?.();
         this.#trailingWake.delete(tenantId);
       }
     };
   }
 
-  /** A reader of one tenant's changes from a position, filtered (a store, a subscriber's rights). */
-  reader(tenantId: string, from: FeedPosition, filter: (event: ChangeEvent) => boolean): FeedReader {
-    return new FeedReader(this, tenantId, from, filter);
+  /**
+   * A reader of one tenant's changes from a position, filtered (a store, a subscriber's rights).
+   * Readers given the same `filterKey` must have filters that keep the same events: a batch they
+   * share is then filtered once for all of them (and the result is one array, encoded once).
+   */
+  reader(
+    tenantId: string,
+    from: FeedPosition,
+    filter: (event: ChangeEvent) => boolean,
+    filterKey?: string,
+  ): FeedReader {
+    return new FeedReader(this, tenantId, from, filter, filterKey);
   }
 
   /**
    * A commit (or a possible one) of the tenant (null: any tenant). Reads in flight are dropped at once
    * (see #inFlight); the watchers are woken at most once per WAKE_INTERVAL_MS per tenant, or one
-   * millisecond per watcher up to MAX_WAKE_INTERVAL_MS (the first at once, later ones at the end of
-   * the interval), so a burst of commits reaches every subscriber as one read and one write instead
+   * millisecond per watcher up to MAX_WAKE_INTERVAL_MS (the first as soon as this turn of the event
+   * loop ends, later ones at the end of the interval), so a burst of commits reaches every subscriber as one read and one write instead
    * of one per commit.
    */
   #wake(tenantId: string | null): void {
@@ -237,12 +455,17 @@ export class ChangeFeed {
       for (const wake of this.#watchers.get(tenantId) ?? []) wake();
     };
     if (now >= due) {
-      fire();
+      // Not in this turn of the event loop but right after it: the commits of one group commit (a
+      // SQLite batch) are announced one after the other in the same turn, and a read begun at the
+      // first would find the others committed but not yet in the tails, and read them back.
+      const immediate = setImmediate(fire);
+      immediate.unref();
+      this.#trailingWake.set(tenantId, () => clearImmediate(immediate));
       return;
     }
     const timer = setTimeout(fire, due - now);
     timer.unref();
-    this.#trailingWake.set(tenantId, timer);
+    this.#trailingWake.set(tenantId, () => clearTimeout(timer));
   }
 
   #schedulePoll(): void {
@@ -285,9 +508,11 @@ export class ChangeFeed {
     for (const stop of this.#unsubscribe) stop();
     if (this.#poll !== null) clearTimeout(this.#poll);
     this.#poll = null;
-    for (const timer of this.#trailingWake.values()) clearTimeout(timer);
+    for (const cancel of this.#trailingWake.values()) cancel();
     this.#trailingWake.clear();
     this.#watchers.clear();
+    this.#tails.clear();
+    this.#tailEvents = 0;
   }
 }
 
@@ -299,9 +524,12 @@ export class FeedReader {
   readonly #feed: ChangeFeed;
   readonly tenantId: string;
   readonly #filter: (event: ChangeEvent) => boolean;
+  readonly #filterKey: string | null;
   #position: FeedPosition;
   #dirty = true;
   #waiting: (() => void) | null = null;
+  /** The signal `next` was last given (it has a listener that pokes this reader). */
+  #signal: AbortSignal | null = null;
   readonly #stop: () => void;
 
   constructor(
@@ -309,11 +537,13 @@ export class FeedReader {
     tenantId: string,
     from: FeedPosition,
     filter: (event: ChangeEvent) => boolean,
+    filterKey?: string,
   ) {
     this.#feed = feed;
     this.tenantId = tenantId;
     this.#position = from;
     this.#filter = filter;
+    this.#filterKey = filterKey ?? null;
     this.#stop = feed.watchTenant(tenantId, () => this.poke());
   }
 
@@ -334,16 +564,17 @@ export class FeedReader {
    * aborted first. The events answered may be shared with other readers: never change the array.
    */
   async next(signal: AbortSignal): Promise<{ events: readonly ChangeEvent[]; resync: boolean } | null> {
+    if (signal !== this.#signal) {
+      // One listener per signal, not one per wait: a stream waits once per batch it is sent, and an
+      // AbortSignal listener costs more to add and remove than the rest of the wait.
+      this.#signal = signal;
+      signal.addEventListener('abort', () => this.poke(), { once: true });
+    }
     for (;;) {
       if (signal.aborted) return null;
       if (!this.#dirty) {
         await new Promise<void>((resolve) => {
-          const done = () => {
-            signal.removeEventListener('abort', done);
-            resolve();
-          };
-          this.#waiting = done;
-          signal.addEventListener('abort', done, { once: true });
+          this.#waiting = resolve;
         });
         continue;
       }
@@ -352,13 +583,31 @@ export class FeedReader {
       this.#position = batch.position;
       if (batch.more) this.#dirty = true;
       if (batch.resync) return { events: [], resync: true };
-      const events = batch.events.filter(this.#filter);
-      // Nothing filtered out: the batch's own array, the same for every reader woken with this one
-      // (a subscriber's stream encodes a shared batch once for all of them: v1-event-routes.ts).
-      if (events.length > 0) {
-        return { events: events.length === batch.events.length ? batch.events : events, resync: false };
-      }
+      const events = this.#filtered(batch.events);
+      if (events.length > 0) return { events, resync: false };
     }
+  }
+
+  /**
+   * The events of a batch this reader keeps: the batch's own array when it keeps all, and one array
+   * for every reader of the same filter key woken with this one (a subscriber's stream encodes a
+   * shared array once for all of them: v1-event-routes.ts).
+   */
+  #filtered(all: readonly ChangeEvent[]): readonly ChangeEvent[] {
+    const key = this.#filterKey;
+    let byKey = key === null ? undefined : filteredBatches.get(all);
+    const known = key === null ? undefined : byKey?.get(key);
+    if (known !== undefined) return known;
+    const kept = all.filter(this.#filter);
+    const events = kept.length === all.length ? all : kept;
+    if (key !== null) {
+      if (byKey === undefined) {
+        byKey = new Map();
+        filteredBatches.set(all, byKey);
+      }
+      byKey.set(key, events);
+    }
+    return events;
   }
 
   close(): void {
@@ -366,3 +615,6 @@ export class FeedReader {
     this.poke();
   }
 }
+
+/** Per batch read (held as long as the batch is): what each filter key kept of it (FeedReader). */
+const filteredBatches = new WeakMap<readonly ChangeEvent[], Map<string, readonly ChangeEvent[]>>();

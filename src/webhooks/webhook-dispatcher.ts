@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ChangeFeed, FEED_READ_LIMIT, type FeedBatch } from '../core/change-feed.js';
-import {
-  type ChangeEvent,
-  decodePosition,
-  encodePosition,
-  type FeedPosition,
-} from '../core/change-events.js';
+import { type ChangeEvent, decodePosition, type FeedPosition, positionText } from '../core/change-events.js';
 import type { Clock } from '../core/clock.js';
 import type { Repository } from '../core/ports/repository.js';
 import { deliveryOf, orderKeyOf, webhookWants } from '../core/webhooks/webhook-events.js';
@@ -308,7 +303,7 @@ export class WebhookDispatcher {
       // A copy that the bound may cut short reads no further than the bound could let it copy.
       const limit = forced ? FEED_READ_LIMIT : LOG_LEAD_PER_STORE;
       const { batch, events } = await this.#sharedRead(webhook.tenantId, cursor, reads, limit);
-      const end = encodePosition(batch.position);
+      const end = positionText(batch.position);
       if (batch.resync) {
         this.#onError(
           new Error(`webhook ${webhook.id}: changes were pruned from the audit trail before delivery`),
@@ -439,7 +434,7 @@ export class WebhookDispatcher {
         this.#again = true;
         return true;
       }
-      position = encodePosition(batch.position);
+      position = positionText(batch.position);
       this.#scanned.set(webhook.id, { cursor, position, stores });
       if (!batch.more) {
         this.#behind.delete(webhook.id);

@@ -120,8 +120,10 @@ export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWr
         args.push(q.afterSeq);
       }
       const dir = q.direction === 'desc' ? 'DESC' : 'ASC';
-      const rows = conn.db
-        .prepare(
+      // Prepared once per shape (the filters given), not on every call: the change feed and the
+      // webhook worker list a chain's events many times a second.
+      const rows = conn
+        .prepared(
           `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`,
         )
         .all(...args, q.limit) as Row[];
@@ -136,8 +138,9 @@ export function sqliteAuditQueries(conn: SqliteConnection): AuditReads & AuditWr
         where.push(`(time, chain_id, seq) ${q.direction === 'desc' ? '<' : '>'} (?, ?, ?)`);
         args.push(q.after.time, q.after.chainId, q.after.seq);
       }
-      const rows = conn.db
-        .prepare(
+      // Prepared once per shape (the filters given), not on every call.
+      const rows = conn
+        .prepared(
           `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')}
             ORDER BY time ${dir}, chain_id ${dir}, seq ${dir} LIMIT ?`,
         )
