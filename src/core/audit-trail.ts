@@ -119,6 +119,17 @@ interface ChainDrafts {
   readonly items: { index: number; fields: Omit<AuditEventRecord, 'seq' | 'prevHash' | 'hash'> }[];
 }
 
+/** A chain's drafts hashed into events after `head`, and the head they lead to. */
+function chainedEvents(head: AuditHead, chain: ChainDrafts): { events: AuditEventRecord[]; tip: AuditHead } {
+  let tip = head;
+  const events = chain.items.map(({ fields }) => {
+    const event = chainEvent(tip, fields);
+    tip = { seq: event.seq, hash: event.hash };
+    return event;
+  });
+  return { events, tip };
+}
+
 export class AuditTrail {
   readonly #repository: Repository;
   readonly #clock: Clock;
@@ -448,12 +459,7 @@ export class AuditTrail {
     const [[chainId, chain]] = [...byChain] as [[string, ChainDrafts]];
     const head = this.#heads.get(chainId);
     if (head === undefined) return null;
-    let tip: AuditHead = head;
-    const events = chain.items.map(({ fields }) => {
-      const event = chainEvent(tip, fields);
-      tip = { seq: event.seq, hash: event.hash };
-      return event;
-    });
+    const { events, tip } = chainedEvents(head, chain);
     touched.add(chainId);
     if (!(await this.#repository.appendToChain(chain.ref, head, tip, events))) {
       this.#heads.delete(chainId);
@@ -480,12 +486,7 @@ export class AuditTrail {
       for (let attempt = 0; ; attempt++) {
         // Unknown or stale: take the head row (its lock only ever waits for this process) and read it.
         head ??= (await tx.lockAuditHead(chainId)) ?? { seq: 0, hash: GENESIS_HASH };
-        let tip: AuditHead = head;
-        const events = chain.items.map(({ fields }) => {
-          const event = chainEvent(tip, fields);
-          tip = { seq: event.seq, hash: event.hash };
-          return event;
-        });
+        const { events, tip } = chainedEvents(head, chain);
         touched.add(chainId);
         if (await tx.appendToChain(chain.ref, head, tip, events)) {
           this.#heads.set(chainId, tip);
