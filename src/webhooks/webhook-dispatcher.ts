@@ -11,7 +11,7 @@ import type {
 } from '../core/webhooks/webhook-records.js';
 import { openWebhookKey } from '../core/webhooks/webhook-secret.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { sendWebhook, signWebhook, type SendOutcome } from './webhook-sender.js';
+import { ReceiverConnections, sendWebhook, signWebhook, type SendOutcome } from './webhook-sender.js';
 
 /** What the dispatcher reports (coffer_webhook_*; src/metrics/prometheus-metrics.ts). */
 export interface WebhookMetrics {
@@ -130,6 +130,8 @@ export class WebhookDispatcher {
   /** When every webhook last read the feed regardless of wake-ups (a missed wake-up costs one poll). */
   #lastFullRead = 0;
   #closed = false;
+  /** Kept-alive connections to receivers, reused only for the same checked address. */
+  readonly #connections = new ReceiverConnections();
 
   constructor(deps: {
     repository: Repository;
@@ -616,7 +618,11 @@ export class WebhookDispatcher {
           'webhook-signature': signWebhook(key, entry.eventId, timestamp, entry.payload),
         },
         entry.payload,
-        { timeoutMs: this.#options.timeoutMs, allowPrivate: this.#options.allowPrivate },
+        {
+          timeoutMs: this.#options.timeoutMs,
+          allowPrivate: this.#options.allowPrivate,
+          connections: this.#connections,
+        },
       );
     } catch (error) {
       return { ok: false, status: null, error: `delivery failed (${(error as Error).name})` };
@@ -644,6 +650,7 @@ export class WebhookDispatcher {
     for (const stop of this.#watching.values()) stop();
     this.#watching.clear();
     await Promise.allSettled([...this.#running]);
+    this.#connections.close();
   }
 }
 

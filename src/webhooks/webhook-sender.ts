@@ -54,20 +54,105 @@ async function destinationOf(
   return { address: first.address, family: first.family === 6 ? 6 : 4 };
 }
 
+/** How long a connection to a receiver is kept open unused (under Node's server default of 5 s). */
+const IDLE_CONNECTION_MS = 4_000;
+/** Most receiver addresses with kept-alive connections; the least recently used one is closed first. */
+const MAX_RECEIVER_POOLS = 64;
+/** Most connections open at once to one receiver address, and most kept idle. */
+const MAX_SOCKETS_PER_RECEIVER = 16;
+const MAX_IDLE_SOCKETS_PER_RECEIVER = 4;
+
+/**
+ * Kept-alive connections to receivers (a new TCP and TLS handshake per delivery cost more than the
+ * delivery itself). One pool per scheme, host name, port and *checked address*: a connection is
+ * reused only by an attempt whose own check (`destinationOf`, run for every attempt) chose the same
+ * address, so a name that now resolves elsewhere gets a new, checked connection and never an old one.
+ * Bounded: at most MAX_RECEIVER_POOLS pools of MAX_SOCKETS_PER_RECEIVER connections; idle ones close
+ * after IDLE_CONNECTION_MS (sooner when the receiver's `Keep-Alive: timeout=` says so).
+ */
+export class ReceiverConnections {
+  readonly #pools = new Map<string, http.Agent>();
+
+  poolFor(url: URL, address: string): http.Agent {
+    const key = `${url.protocol}//${url.host}@${address}`;
+    let pool = this.#pools.get(key);
+    if (pool !== undefined) {
+      // Most recently used last.
+      this.#pools.delete(key);
+      this.#pools.set(key, pool);
+      return pool;
+    }
+    const options: http.AgentOptions = {
+      keepAlive: true,
+      timeout: IDLE_CONNECTION_MS,
+      maxSockets: MAX_SOCKETS_PER_RECEIVER,
+      maxFreeSockets: MAX_IDLE_SOCKETS_PER_RECEIVER,
+      scheduling: 'lifo',
+    };
+    pool = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+    this.#pools.set(key, pool);
+    if (this.#pools.size > MAX_RECEIVER_POOLS) {
+      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, http.Agent];
+      this.#pools.delete(oldestKey);
+      closeIdle(oldest);
+    }
+    return pool;
+  }
+
+  /** Pools holding connections (for tests and metrics). */
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  /** Closes every connection, idle or not (the dispatcher has stopped). */
+  close(): void {
+    for (const pool of this.#pools.values()) pool.destroy();
+    this.#pools.clear();
+  }
+}
+
+/** Closes a dropped pool's idle connections; those in use close when their delivery ends. */
+function closeIdle(pool: http.Agent): void {
+  for (const sockets of Object.values(pool.freeSockets)) {
+    for (const socket of sockets ?? []) socket.destroy();
+  }
+  pool.maxFreeSockets = 0;
+}
+
 /**
  * One POST of a signed JSON body, within `timeoutMs` from the DNS lookup to the end of the answer.
- * Redirects are not followed (a 3xx is a failure); no connection is reused.
+ * Redirects are not followed (a 3xx is a failure). With `connections`, a connection to the same
+ * checked address is reused; one the receiver closed while idle (a reset before any answer) is
+ * retried once at once on a new connection. Without it, no connection is reused.
  */
 export async function sendWebhook(
   rawUrl: string,
   headers: Readonly<Record<string, string>>,
   body: string,
-  options: { timeoutMs: number; allowPrivate: boolean },
+  options: { timeoutMs: number; allowPrivate: boolean; connections?: ReceiverConnections },
 ): Promise<SendOutcome> {
   const url = new URL(rawUrl);
   const signal = AbortSignal.timeout(options.timeoutMs);
   const destination = await destinationOf(url, options.allowPrivate);
   if ('refused' in destination) return { ok: false, status: null, error: destination.refused };
+  const pool = options.connections?.poolFor(url, destination.address) ?? false;
+  const first = await post(url, destination, headers, body, signal, options.timeoutMs, pool);
+  if (!('staleConnection' in first)) return first;
+  const again = await post(url, destination, headers, body, signal, options.timeoutMs, false);
+  return 'staleConnection' in again ? first.outcome : again;
+}
+
+type PostResult = SendOutcome | { readonly staleConnection: true; readonly outcome: SendOutcome };
+
+function post(
+  url: URL,
+  destination: { address: string; family: 4 | 6 },
+  headers: Readonly<Record<string, string>>,
+  body: string,
+  signal: AbortSignal,
+  timeoutMs: number,
+  agent: http.Agent | false,
+): Promise<PostResult> {
   const pinned: LookupFunction = (_hostname, lookupOptions, callback) => {
     if (lookupOptions.all === true) {
       callback(null, [{ address: destination.address, family: destination.family }]);
@@ -76,9 +161,10 @@ export async function sendWebhook(
     }
   };
   const client = url.protocol === 'https:' ? https : http;
-  return new Promise<SendOutcome>((resolve) => {
+  return new Promise<PostResult>((resolve) => {
     let settled = false;
-    const settle = (outcome: SendOutcome) => {
+    let answered = false;
+    const settle = (outcome: PostResult) => {
       if (settled) return;
       settled = true;
       resolve(outcome);
@@ -89,10 +175,11 @@ export async function sendWebhook(
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         lookup: pinned,
-        agent: false,
+        agent,
         signal,
       },
       (response) => {
+        answered = true;
         const status = response.statusCode ?? 0;
         let read = 0;
         response.on('data', (chunk: Buffer) => {
@@ -112,10 +199,18 @@ export async function sendWebhook(
     );
     request.on('error', (error: NodeJS.ErrnoException) => {
       if (signal.aborted) {
-        settle({ ok: false, status: null, error: `no answer within ${options.timeoutMs} ms` });
-      } else {
-        settle({ ok: false, status: null, error: `connection failed (${error.code ?? 'error'})` });
+        settle({ ok: false, status: null, error: `no answer within ${timeoutMs} ms` });
+        return;
       }
+      const outcome: SendOutcome = {
+        ok: false,
+        status: null,
+        error: `connection failed (${error.code ?? 'error'})`,
+      };
+      // A kept-alive connection the receiver closed while it was idle: nothing was answered.
+      const stale =
+        request.reusedSocket && !answered && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      settle(stale ? { staleConnection: true, outcome } : outcome);
     });
     request.end(body);
   });

@@ -208,6 +208,11 @@ describe('webhook deliveries', () => {
       r.received.some((x) => x.answered === 500),
       'some attempts failed and were retried',
     );
+    // Deliveries reuse kept-alive connections (a handshake per delivery cost more than the delivery).
+    assert.ok(
+      r.connections <= r.received.length / 2,
+      `${r.received.length} requests over ${r.connections} connections`,
+    );
   });
 
   it("of a store with a backlog wait in the feed, not in the log; another store's go out meanwhile; none is lost", async () => {

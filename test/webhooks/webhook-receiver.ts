@@ -26,12 +26,17 @@ export class WebhookReceiver {
   readonly received: Received[] = [];
   secret: string | null = null;
   responder: Responder = () => ({ status: 204 });
+  /** TCP connections the receiver accepted (deliveries share kept-alive ones). */
+  connections = 0;
   readonly #server: Server;
   #url = '';
   readonly #waiters = new Set<() => void>();
 
   private constructor() {
     this.#server = createServer((req, res) => void this.#handle(req, res));
+    this.#server.on('connection', () => {
+      this.connections += 1;
+    });
   }
 
   static async start(): Promise<WebhookReceiver> {
