@@ -51,6 +51,10 @@ export class ChangeRecorder {
           const version = v as VersionRecord;
           this.#versions.set(version.secretId, version.version);
         },
+        insertCurrentVersion: ([v]) => {
+          const version = v as VersionRecord;
+          this.#versions.set(version.secretId, version.version);
+        },
       };
     return new Proxy(tx, {
       get(target, property, receiver) {

@@ -32,6 +32,7 @@ export const repositoryReadMethods: Readonly<Record<keyof RepositoryReads, true>
   listWrappedKeys: true,
   getSecretSettings: true,
   getStoreSettings: true,
+  getVersionSettings: true,
   listVersionStates: true,
   listAuditEvents: true,
   getAuditHead: true,

@@ -483,6 +483,94 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
     );
 
     contract(
+      'insertCurrentVersion: inserts, makes current with the window, prunes versions and states, in one step',
+      async (repo) => {
+        const st = await seedTenantStore(repo);
+        const s = await seedSecret(repo, st.id);
+        for (let i = 0; i < 4; i++) await putVersion(repo, s.id);
+        await repo.transaction((tx) =>
+          tx.putVersionState(s.id, { version: 2, createdAt: T0 + 2, deletedAt: T0 + 9, destroyed: false }),
+        );
+        await repo.transaction((tx) =>
+          tx.putVersionState(s.id, { version: 4, createdAt: T0 + 4, deletedAt: T0 + 9, destroyed: false }),
+        );
+        const v5 = version(s.id, 5, {
+          wrappedKey: Buffer.from([9, 0, 9]),
+          ciphertext: Buffer.from([0, 255]),
+        });
+        await repo.transaction(async (tx) => {
+          assert.equal(await tx.allocateVersion(s.id), 5);
+          await tx.insertCurrentVersion(
+            { ...v5, createdAt: T0 + 50 },
+            { notBefore: T0, expiresOn: T0 + 99 },
+            2,
+          );
+        });
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [4, 5],
+          'the newest two version numbers stay',
+        );
+        assert.deepEqual(await repo.getVersion(s.id, 5), { ...v5, createdAt: T0 + 50 }, 'byte-exact');
+        assert.deepEqual(
+          (await repo.listVersionStates(s.id)).map((v) => v.version),
+          [4],
+          "a pruned version's state goes with it",
+        );
+        const current = await repo.getSecretById(st.id, s.id);
+        assert.equal(current?.currentVersion, 5);
+        assert.equal(current?.latestVersion, 5);
+        assert.equal(current?.notBefore, T0);
+        assert.equal(current?.expiresOn, T0 + 99);
+        assert.equal(current?.updatedAt, T0 + 50);
+        // A keep below 1 still keeps the version just made; a rollback leaves no trace.
+        await repo.transaction(async (tx) => {
+          const n = await tx.allocateVersion(s.id);
+          await tx.insertCurrentVersion(version(s.id, n), { notBefore: null, expiresOn: null }, 0);
+        });
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [6],
+        );
+        await assert.rejects(
+          repo.transaction(async (tx) => {
+            const n = await tx.allocateVersion(s.id);
+            await tx.insertCurrentVersion(version(s.id, n), { notBefore: null, expiresOn: null }, 1);
+            throw new Error('abort');
+          }),
+          /abort/,
+        );
+        assert.deepEqual(
+          (await repo.listVersions(s.id)).map((v) => v.version),
+          [6],
+        );
+        assert.equal((await repo.getSecretById(st.id, s.id))?.currentVersion, 6);
+      },
+    );
+
+    contract("getVersionSettings: the secret's own and its store's, each null until set", async (repo) => {
+      const st = await seedTenantStore(repo);
+      const s = await seedSecret(repo, st.id);
+      assert.deepEqual(await repo.getVersionSettings(s.id, st.id), { secret: null, store: null });
+      await repo.transaction((tx) => tx.putStoreSettings(st.id, { maxVersions: 7, casRequired: true }));
+      assert.deepEqual(await repo.getVersionSettings(s.id, st.id), {
+        secret: null,
+        store: { maxVersions: 7, casRequired: true },
+      });
+      await repo.transaction(async (tx) => {
+        await tx.putSecretSettings(s.id, { maxVersions: 3, casRequired: false, customMetadata: { a: '1' } });
+        assert.deepEqual(await tx.getVersionSettings(s.id, st.id), {
+          secret: { maxVersions: 3, casRequired: false, customMetadata: { a: '1' } },
+          store: { maxVersions: 7, casRequired: true },
+        });
+      });
+      assert.deepEqual(await repo.getVersionSettings(s.id, 'other-store'), {
+        secret: { maxVersions: 3, casRequired: false, customMetadata: { a: '1' } },
+        store: null,
+      });
+    });
+
+    contract(
       'version states and settings: stored, replaced, pruned and deleted with their owner',
       async (repo) => {
         const st = await seedTenantStore(repo);

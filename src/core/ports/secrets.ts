@@ -61,6 +61,16 @@ export interface SecretWrites {
    * issued: the newest `keep` version numbers stay, destroyed or not.
    */
   pruneVersions(secretId: string, keep: number): Promise<void>;
+  /**
+   * A new version made current, in one step (one round trip on PostgreSQL): `insertVersion(version)`,
+   * `setCurrentVersion(version.secretId, version.version, window, version.createdAt)`, then
+   * `pruneVersions(version.secretId, keep)`. `keep` is at least 1, so the new version always stays.
+   */
+  insertCurrentVersion(
+    version: VersionRecord,
+    window: { notBefore: number | null; expiresOn: number | null },
+    keep: number,
+  ): Promise<void>;
   /** Destroys the secret and every version of it; false when it did not exist. */
   deleteSecret(storeId: string, secretId: string): Promise<boolean>;
 

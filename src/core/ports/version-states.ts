@@ -9,6 +9,11 @@ export interface VersionStateReads {
   getSecretSettings(secretId: string): Promise<SecretSettings | null>;
   /** Null while the store's settings were never set. */
   getStoreSettings(storeId: string): Promise<StoreSettings | null>;
+  /** Both settings that decide how many versions a secret keeps (`versionsKept`), in one read. */
+  getVersionSettings(
+    secretId: string,
+    storeId: string,
+  ): Promise<{ secret: SecretSettings | null; store: StoreSettings | null }>;
   /** The marked versions of a secret, by version. */
   listVersionStates(secretId: string): Promise<VersionState[]>;
 }

@@ -26,12 +26,11 @@ export const MAX_VERSIONS_LIMIT = 1000;
  * its store's, else VERSIONS_KEPT (docs/adr/0014-vault-facade.md).
  */
 export async function versionsKept(
-  reads: Pick<RepositoryTx, 'getSecretSettings' | 'getStoreSettings'>,
+  reads: Pick<RepositoryTx, 'getVersionSettings'>,
   secret: Pick<SecretRecord, 'id' | 'storeId'>,
 ): Promise<number> {
-  const own = await reads.getSecretSettings(secret.id);
+  const { secret: own, store } = await reads.getVersionSettings(secret.id, secret.storeId);
   if (own !== null && own.maxVersions > 0) return own.maxVersions;
-  const store = await reads.getStoreSettings(secret.storeId);
   return store !== null && store.maxVersions > 0 ? store.maxVersions : VERSIONS_KEPT;
 }
 
@@ -261,9 +260,8 @@ export async function sealVersion(
       { tenantId, storeId: secret.storeId, secretId: secret.id, version },
       plaintext,
     );
-    await tx.insertVersion({ secretId: secret.id, version, createdAt: now, ...sealed });
-    await tx.setCurrentVersion(secret.id, version, window, now);
-    await tx.pruneVersions(secret.id, await versionsKept(tx, secret));
+    const keep = await versionsKept(tx, secret);
+    await tx.insertCurrentVersion({ secretId: secret.id, version, createdAt: now, ...sealed }, window, keep);
     return version;
   } finally {
     if (typeof value === 'string') plaintext.fill(0);

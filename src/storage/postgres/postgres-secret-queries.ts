@@ -306,6 +306,39 @@ export function postgresSecretQueries(conn: PostgresConnection): SecretReads & S
         [secretId, keep],
       );
     },
+    async insertCurrentVersion(
+      v: VersionRecord,
+      window: { notBefore: number | null; expiresOn: number | null },
+      keep: number,
+    ): Promise<void> {
+      // insertVersion, setCurrentVersion and pruneVersions in one statement: data-modifying WITH
+      // clauses all run, to completion, on one snapshot. The prune bound comes from the UPDATE's
+      // RETURNING; the version inserted here is above it (keep >= 1), and the DELETE could not see it.
+      await conn.executor.run(
+        'coffer_insert_current_version',
+        `WITH inserted AS (
+           INSERT INTO secret_versions (secret_id, version, kek_id, wrapped_key, ciphertext, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6)),
+              made_current AS (
+           UPDATE secrets SET current_version = $2, not_before = $7, expires_on = $8, updated_at = $6
+            WHERE id = $1 RETURNING latest_version - $9 AS bound),
+              pruned AS (
+           DELETE FROM secret_versions
+            WHERE secret_id = $1 AND version <= (SELECT bound FROM made_current))
+         DELETE FROM version_states WHERE secret_id = $1 AND version <= (SELECT bound FROM made_current)`,
+        [
+          v.secretId,
+          v.version,
+          v.kekId,
+          v.wrappedKey,
+          v.ciphertext,
+          v.createdAt,
+          window.notBefore,
+          window.expiresOn,
+          Math.max(1, keep),
+        ],
+      );
+    },
     async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
       // Versions go with it (ON DELETE CASCADE); the store condition keeps another store's secret safe.
       const n = await conn.changes(

@@ -24,6 +24,33 @@ export function postgresVersionStateQueries(
       );
       return row ? toStoreSettings(row) : null;
     },
+    async getVersionSettings(
+      secretId: string,
+      storeId: string,
+    ): Promise<{ secret: SecretSettings | null; store: StoreSettings | null }> {
+      // Both rows in one round trip: the secret's own settings and its store's defaults.
+      const row = await conn.one(
+        'coffer_get_version_settings',
+        `SELECT s.secret_id, s.max_versions, s.cas_required, s.custom_metadata,
+                st.store_id AS store_store_id, st.max_versions AS store_max_versions,
+                st.cas_required AS store_cas_required
+           FROM (SELECT 1) AS one
+           LEFT JOIN secret_settings s ON s.secret_id = $1
+           LEFT JOIN store_settings st ON st.store_id = $2`,
+        [secretId, storeId],
+      );
+      if (row === null) return { secret: null, store: null };
+      return {
+        secret: row['secret_id'] === null ? null : toSecretSettings(row),
+        store:
+          row['store_store_id'] === null
+            ? null
+            : toStoreSettings({
+                max_versions: row['store_max_versions'],
+                cas_required: row['store_cas_required'],
+              }),
+      };
+    },
     async listVersionStates(secretId: string): Promise<VersionState[]> {
       const rows = await conn.all(
         'coffer_list_version_states',

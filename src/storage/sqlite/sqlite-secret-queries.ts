@@ -261,6 +261,18 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       if (keep > 0) stmt.pruneVersionStates.run(secretId, secretId, keep);
       if (pruned.changes > 0) conn.sealedBytesRemoved = true;
     },
+    // No round trips to save: the three statements of insertVersion, setCurrentVersion, pruneVersions.
+    async insertCurrentVersion(
+      v: VersionRecord,
+      window: { notBefore: number | null; expiresOn: number | null },
+      keep: number,
+    ): Promise<void> {
+      const kept = Math.max(1, keep);
+      stmt.insertVersion.run(v.secretId, v.version, v.kekId, v.wrappedKey, v.ciphertext, v.createdAt);
+      stmt.setCurrentVersion.run(v.version, window.notBefore, window.expiresOn, v.createdAt, v.secretId);
+      if (stmt.pruneVersions.run(v.secretId, v.secretId, kept).changes > 0) conn.sealedBytesRemoved = true;
+      stmt.pruneVersionStates.run(v.secretId, v.secretId, kept);
+    },
     async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
       if (stmt.getSecretById.get(storeId, secretId) === undefined) return false;
       if (stmt.deleteVersions.run(secretId).changes > 0) conn.sealedBytesRemoved = true;

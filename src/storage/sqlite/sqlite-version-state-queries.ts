@@ -34,6 +34,14 @@ export function sqliteVersionStateQueries(conn: SqliteConnection): VersionStateR
       const row = stmt.getSecretSettings.get(secretId) as Row | undefined;
       return row ? toSecretSettings(row) : null;
     },
+    async getVersionSettings(
+      secretId: string,
+      storeId: string,
+    ): Promise<{ secret: SecretSettings | null; store: StoreSettings | null }> {
+      const own = stmt.getSecretSettings.get(secretId) as Row | undefined;
+      const store = stmt.getStoreSettings.get(storeId) as Row | undefined;
+      return { secret: own ? toSecretSettings(own) : null, store: store ? toStoreSettings(store) : null };
+    },
     async getStoreSettings(storeId: string): Promise<StoreSettings | null> {
       const row = stmt.getStoreSettings.get(storeId) as Row | undefined;
       return row ? toStoreSettings(row) : null;
