@@ -21,6 +21,11 @@ export type SendOutcome =
 /** Most bytes of a receiver's answer read (and dropped) before the connection is closed. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
+/** Every address a host name resolves to now. */
+export type HostResolver = (hostname: string) => Promise<{ address: string; family: number }[]>;
+
+const resolveWithDns: HostResolver = (hostname) => lookup(hostname, { all: true, verbatim: true });
+
 /**
  * The address a delivery connects to: the URL's IP literal, or its name resolved now. Unless private
  * destinations are allowed, a name any of whose addresses is special is refused, and the connection
@@ -30,6 +35,7 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 async function destinationOf(
   url: URL,
   allowPrivate: boolean,
+  resolve: HostResolver,
 ): Promise<{ address: string; family: 4 | 6 } | { refused: string }> {
   const literal = ipLiteralOf(url.hostname);
   let candidates: { address: string; family: number }[];
@@ -37,7 +43,7 @@ async function destinationOf(
     candidates = [{ address: literal, family: literal.includes(':') ? 6 : 4 }];
   } else {
     try {
-      candidates = await lookup(url.hostname, { all: true, verbatim: true });
+      candidates = await resolve(url.hostname);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
       return { refused: `the host name does not resolve (${code})` };
@@ -56,9 +62,12 @@ async function destinationOf(
 
 /** How long a connection to a receiver is kept open unused (under Node's server default of 5 s). */
 const IDLE_CONNECTION_MS = 4_000;
-/** Most receiver addresses with kept-alive connections; the least recently used one is closed first. */
+/**
+ * Most pools (scheme, host, port, checked address) kept; the least recently used one is dropped first
+ * (its idle connections closed at once, those in use when their delivery ends).
+ */
 const MAX_RECEIVER_POOLS = 64;
-/** Most connections open at once to one receiver address, and most kept idle. */
+/** Most connections one pool opens at once, and most it keeps idle. */
 const MAX_SOCKETS_PER_RECEIVER = 16;
 const MAX_IDLE_SOCKETS_PER_RECEIVER = 4;
 
@@ -99,7 +108,7 @@ export class ReceiverConnections {
     return pool;
   }
 
-  /** Pools holding connections (for tests and metrics). */
+  /** Pools kept (each may hold no connection at the moment). */
   get size(): number {
     return this.#pools.size;
   }
@@ -122,24 +131,32 @@ function closeIdle(pool: http.Agent): void {
 /**
  * One POST of a signed JSON body, within `timeoutMs` from the DNS lookup to the end of the answer.
  * Redirects are not followed (a 3xx is a failure). With `connections`, a connection to the same
- * checked address is reused; one the receiver closed while idle (a reset before any answer) is
- * retried once at once on a new connection. Without it, no connection is reused.
+ * checked address is reused; a reset on a reused connection before any answer (the receiver closed
+ * it while idle, or, rarely, dropped it after reading the request: then the receiver sees the same
+ * `webhook-id` twice, which at least once allows) is retried once at once on a new connection.
+ * Without it, no connection is reused. `resolve` is DNS unless a test gives its own.
  */
 export async function sendWebhook(
   rawUrl: string,
   headers: Readonly<Record<string, string>>,
   body: string,
-  options: { timeoutMs: number; allowPrivate: boolean; connections?: ReceiverConnections },
+  options: {
+    timeoutMs: number;
+    allowPrivate: boolean;
+    connections?: ReceiverConnections;
+    resolve?: HostResolver;
+  },
 ): Promise<SendOutcome> {
   const url = new URL(rawUrl);
   const signal = AbortSignal.timeout(options.timeoutMs);
-  const destination = await destinationOf(url, options.allowPrivate);
+  const destination = await destinationOf(url, options.allowPrivate, options.resolve ?? resolveWithDns);
   if ('refused' in destination) return { ok: false, status: null, error: destination.refused };
   const pool = options.connections?.poolFor(url, destination.address) ?? false;
   const first = await post(url, destination, headers, body, signal, options.timeoutMs, pool);
   if (!('staleConnection' in first)) return first;
+  // A new connection (no pool): its reset, if any, is the receiver's failure.
   const again = await post(url, destination, headers, body, signal, options.timeoutMs, false);
-  return 'staleConnection' in again ? first.outcome : again;
+  return 'staleConnection' in again ? again.outcome : again;
 }
 
 type PostResult = SendOutcome | { readonly staleConnection: true; readonly outcome: SendOutcome };

@@ -97,6 +97,41 @@ describe('webhook receiver connections', () => {
     }
   });
 
+  it('never reuses a connection for a name that now resolves elsewhere (DNS rebinding)', async () => {
+    // Two receivers on one port, at two loopback addresses; the name resolves to the first, then the
+    // second. Keyed by name, the second attempt would ride the first receiver's open connection.
+    const hits = { first: 0, second: 0 };
+    const answer = (which: keyof typeof hits) =>
+      createHttpServer((req, res) => {
+        hits[which] += 1;
+        req.resume();
+        req.on('end', () => res.writeHead(204).end());
+      });
+    const first = answer('first');
+    const second = answer('second');
+    await new Promise<void>((resolve) => first.listen(0, '127.0.0.1', resolve));
+    const { port } = first.address() as AddressInfo;
+    await new Promise<void>((resolve, reject) => {
+      second.once('error', reject);
+      second.listen(port, '127.0.0.2', resolve);
+    });
+    let address = '127.0.0.1';
+    const resolve = () => Promise.resolve([{ address, family: 4 }]);
+    const url = `http://receiver.coffer.test:${port}/hook`;
+    try {
+      const send = () => sendWebhook(url, {}, '{}', { ...OPTIONS, connections, resolve });
+      assert.deepEqual(await send(), { ok: true, status: 204 });
+      assert.deepEqual(await send(), { ok: true, status: 204 });
+      assert.deepEqual(hits, { first: 2, second: 0 }, 'the same address: its kept-alive connection');
+      address = '127.0.0.2';
+      assert.deepEqual(await send(), { ok: true, status: 204 });
+      assert.deepEqual(hits, { first: 2, second: 1 }, 'the newly checked address, on a new connection');
+    } finally {
+      await close(first);
+      await close(second);
+    }
+  });
+
   it('keeps one pool per checked address, and at most 64 of them', () => {
     const pools = new ReceiverConnections();
     try {

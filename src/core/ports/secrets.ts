@@ -46,7 +46,11 @@ export interface SecretWrites {
     secretId: string,
     patch: { description: string | null; scopes: readonly string[]; updatedAt: number },
   ): Promise<void>;
-  /** Issues the next version number of a secret (never reused, even after pruning). */
+  /**
+   * Issues the next version number of a secret (never reused, even after pruning). A value write then
+   * calls `insertCurrentVersion`; `insertVersion`, `setCurrentVersion` (also used alone, for a window)
+   * and `pruneVersions` are its single steps, each part of the contract on its own.
+   */
   allocateVersion(secretId: string): Promise<number>;
   insertVersion(version: VersionRecord): Promise<void>;
   /** Makes `version` current (null: none readable) and replaces the validity window, in one step. */
