@@ -222,14 +222,23 @@ function parseFlag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} must be 1 or 0 (true or false), got ${JSON.stringify(raw)}.`);
 }
 
+/** `new URL(raw)`, or null when it is not a URL. */
+function urlOrNull(raw: string): URL | null {
+  try {
+    return new URL(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A PostgreSQL connection URL, as node-postgres reads it. That includes libpq's form for a Unix
+ * socket with a user and no host (`postgresql://coffer@/coffer?host=/run/postgresql`), which WHATWG
+ * URL parsing refuses: pg reads it with a placeholder host, and so is it checked here.
+ */
 function parseDatabaseUrl(raw: string | undefined): string | null {
   if (raw === undefined) return null;
-  let url: URL | null = null;
-  try {
-    url = new URL(raw);
-  } catch {
-    url = null;
-  }
+  const url = urlOrNull(raw) ?? urlOrNull(raw.replace('@/', '@socket.invalid/'));
   if (url === null || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')) {
     // Never echo the value: it may hold a password.
     throw new ConfigError('COFFER_DATABASE_URL must be a postgres:// or postgresql:// URL.');

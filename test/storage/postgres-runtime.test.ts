@@ -6,7 +6,12 @@ import { after, test } from 'node:test';
 import { hashToken } from '../../src/crypto/tokens.js';
 import { PostgresRepository } from '../../src/storage/postgres/postgres-repository.js';
 import { runCoffer, spawnServer } from '../support/coffer-process.js';
-import { createTestSchema, type TestSchema } from '../support/postgres-test-schema.js';
+import {
+  createTestSchema,
+  TEST_DATABASE_URL,
+  type TestSchema,
+  withAdminClient,
+} from '../support/postgres-test-schema.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const schemas: TestSchema[] = [];
@@ -46,6 +51,33 @@ test('coffer keys create/list work against PostgreSQL (COFFER_DATABASE_URL)', as
   const repo = await PostgresRepository.connect(schema.url);
   try {
     assert.equal((await repo.findApiKeyByHash(hashToken(token)))?.name, 'ci');
+  } finally {
+    await repo.close();
+  }
+});
+
+test('a Unix socket URL as libpq writes it (a user, no host) reaches PostgreSQL', async () => {
+  const { schema, dataDir } = await setup();
+  const { directory, port } = await withAdminClient(async (c) => ({
+    directory: String((await c.query('SHOW unix_socket_directories')).rows[0]?.unix_socket_directories ?? ''),
+    port: String((await c.query('SHOW port')).rows[0]?.port ?? ''),
+  }));
+  const socketDir = directory.split(',')[0]?.trim() ?? '';
+  assert.notEqual(socketDir, '', 'the test database listens on a Unix socket');
+  const tcp = new URL(TEST_DATABASE_URL);
+  const params = new URLSearchParams({ host: socketDir, port, options: `-c search_path=${schema.schema}` });
+  const url = `postgresql://${tcp.username}@${tcp.pathname}?${params.toString()}`;
+  const created = await runCoffer(
+    ['keys', 'create', '--tenant', 'acme', '--name', 'socket', '--permission', 'secrets:read'],
+    {
+      COFFER_DATABASE_URL: url,
+      COFFER_DATA_DIR: dataDir,
+    },
+  );
+  assert.equal(created.code, 0, created.stderr);
+  const repo = await PostgresRepository.connect(schema.url);
+  try {
+    assert.equal((await repo.findApiKeyByHash(hashToken(created.stdout.trim())))?.name, 'socket');
   } finally {
     await repo.close();
   }
