@@ -389,9 +389,14 @@ export class KvSecrets {
         if (store === null) throw patching ? secretNotFound() : storeNotFound();
         let secret = await tx.getSecret(store.id, path);
         if (secret === null && patching) throw secretNotFound();
-        const own = secret === null ? null : await tx.getSecretSettings(secret.id);
-        const defaults = (await tx.getStoreSettings(store.id)) ?? DEFAULT_STORE_SETTINGS;
-        checkCas(secret?.latestVersion ?? 0, cas, (own?.casRequired ?? false) || defaults.casRequired);
+        // The secret's own settings and its store's defaults, in one read.
+        const settings =
+          secret === null
+            ? { secret: null, store: await tx.getStoreSettings(store.id) }
+            : await tx.getVersionSettings(secret.id, store.id);
+        const casRequired =
+          (settings.secret?.casRequired ?? false) || (settings.store ?? DEFAULT_STORE_SETTINGS).casRequired;
+        checkCas(secret?.latestVersion ?? 0, cas, casRequired);
         let created = false;
         if (secret === null) {
           requirePermission(actor, tenantId, 'secrets:write');
