@@ -248,6 +248,9 @@ describe('Vault KV v2 through node-vault (unchanged, real server)', () => {
       await vault.write('configured/data/x', { data: { i: String(i) }, options: { cas: i } });
     const meta = await metadata('configured/metadata/x');
     assert.deepEqual(Object.keys(meta.data.versions), ['3', '4', '5']);
+    // An existing secret of the mount is bound too (its own settings do not say otherwise).
+    const existing = await failure(vault.write('configured/data/x', { data: { a: 'c' } }));
+    assert.equal(existing.message, 'check-and-set parameter required for this call');
   });
 
   it('sys: the CLI preflight says kv version 2 with the mount path; mounts, health and seal status', async () => {
