@@ -15,6 +15,8 @@ import { str, num, blob, toAuditEvent, AUDIT_COLUMNS } from './postgres-rows.js'
 
 /** Most events one INSERT carries (13 parameters each; PostgreSQL allows 65,535 per statement). */
 const INSERT_ROWS_MAX = 256;
+/** Most events `appendToChainStatement` takes outside a transaction (one statement). */
+export const ONE_STATEMENT_EVENTS_MAX = INSERT_ROWS_MAX;
 
 function eventParams(e: AuditEventRecord): unknown[] {
   return [
@@ -93,8 +95,10 @@ export async function appendToChainStatement(
   events: readonly AuditEventRecord[],
 ): Promise<boolean> {
   if (events.length === 0) throw new Error('postgres: appendToChain with no events');
-  if (!conn.inTransaction && events.length > INSERT_ROWS_MAX) {
-    throw new Error('postgres: appendToChain outside a transaction takes at most 256 events');
+  if (!conn.inTransaction && events.length > ONE_STATEMENT_EVENTS_MAX) {
+    throw new Error(
+      `postgres: appendToChain outside a transaction takes at most ${ONE_STATEMENT_EVENTS_MAX} events`,
+    );
   }
   const first = events.slice(0, INSERT_ROWS_MAX);
   const create = from.seq === 0;

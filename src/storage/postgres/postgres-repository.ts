@@ -6,7 +6,11 @@ import type { Repository, RepositoryTx } from '../../core/ports/repository.js';
 import { RepositoryReadsForwarder } from '../repository-reads-forwarder.js';
 import { postgresApiKeyQueries } from './postgres-api-key-queries.js';
 import { postgresAuditAnchorQueries } from './postgres-audit-anchor-queries.js';
-import { appendToChainStatement, postgresAuditQueries } from './postgres-audit-queries.js';
+import {
+  appendToChainStatement,
+  ONE_STATEMENT_EVENTS_MAX,
+  postgresAuditQueries,
+} from './postgres-audit-queries.js';
 import { PostgresChangeAnnouncer } from './postgres-change-announcer.js';
 import { postgresIssuedTokenQueries } from './postgres-issued-token-queries.js';
 import { ClientExecutor, PoolExecutor, PostgresConnection } from './postgres-connection.js';
@@ -173,8 +177,10 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     to: AuditHead,
     events: readonly AuditEventRecord[],
   ): Promise<boolean> {
-    // One statement takes 256 events (the audit trail's batches never hold more): more need a transaction.
-    if (events.length > 256) return this.transaction((tx) => tx.appendToChain(chain, from, to, events));
+    // One statement takes so many events (the audit trail's batches never hold more): more need a transaction.
+    if (events.length > ONE_STATEMENT_EVENTS_MAX) {
+      return this.transaction((tx) => tx.appendToChain(chain, from, to, events));
+    }
     return appendToChainStatement(this.#readerConnection, chain, from, to, events);
   }
 

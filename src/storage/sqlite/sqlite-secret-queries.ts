@@ -261,17 +261,15 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       if (keep > 0) stmt.pruneVersionStates.run(secretId, secretId, keep);
       if (pruned.changes > 0) conn.sealedBytesRemoved = true;
     },
-    // No round trips to save: the three statements of insertVersion, setCurrentVersion, pruneVersions.
+    // No round trips to save: the three steps themselves (the prune's scrub flag included).
     async insertCurrentVersion(
       v: VersionRecord,
       window: { notBefore: number | null; expiresOn: number | null },
       keep: number,
     ): Promise<void> {
-      const kept = Math.max(1, keep);
-      stmt.insertVersion.run(v.secretId, v.version, v.kekId, v.wrappedKey, v.ciphertext, v.createdAt);
-      stmt.setCurrentVersion.run(v.version, window.notBefore, window.expiresOn, v.createdAt, v.secretId);
-      if (stmt.pruneVersions.run(v.secretId, v.secretId, kept).changes > 0) conn.sealedBytesRemoved = true;
-      stmt.pruneVersionStates.run(v.secretId, v.secretId, kept);
+      await queries.insertVersion(v);
+      await queries.setCurrentVersion(v.secretId, v.version, window, v.createdAt);
+      await queries.pruneVersions(v.secretId, Math.max(1, keep));
     },
     async deleteSecret(storeId: string, secretId: string): Promise<boolean> {
       if (stmt.getSecretById.get(storeId, secretId) === undefined) return false;
