@@ -58,10 +58,17 @@ const FEED_READS_PER_PASS = 4;
  * change of a store that has this many, and the changes from there on wait in the feed (the cursor
  * before them; the feed is as durable as the log) until that store is down to half of it. A webhook
  * that lags behind a stream of writes then writes rows at the pace it delivers, not at the pace of
- * the writes. The worker reads on past the changes held back: a change of a store below the bound
- * has everything before it copied at once (#copyTo), so a lagging store never holds up another one.
+ * the writes. The worker reads on past the changes held back: a change of a store with room (at most
+ * ROOM_AGAIN_AT pending) has everything before it copied at once (#copyTo), so a lagging store never
+ * holds up another one.
  */
 export const LOG_LEAD_PER_STORE = 100;
+/**
+ * A store at the bound gets room again once it is down to this many pending entries: its changes are
+ * then copied in chunks, not one row (and one read at the cursor) per delivery. Until then, a change
+ * of that store further along the feed is no reason to copy everything before it (#scanAhead).
+ */
+const ROOM_AGAIN_AT = LOG_LEAD_PER_STORE / 2;
 /** Stores whose pending entries are counted when the log is read (the most loaded first). */
 const MAX_COUNTED_STORES = 1000;
 /**
@@ -109,12 +116,12 @@ export class WebhookDispatcher {
   readonly #heldBack = new Set<string>();
   /**
    * Per held-back webhook: how far past its cursor the feed has been looked through without finding
-   * a change of a store below the bound (so each pass looks only at what is new), and the stores of
-   * the changes found there (all at the bound then: while they still are, no need to look again).
+   * a change of a store with room (so each pass looks only at what is new), and the stores of the
+   * changes found there (none with room then: while none has, no need to look again).
    */
   readonly #scanned = new Map<string, { cursor: string; position: string; stores: Set<string> }>();
   /**
-   * Per webhook: a change of a store below the bound lies before this position, past changes held
+   * Per webhook: a change of a store with room lies before this position, past changes held
    * back: everything up to it is copied, whatever the bound, so that store is not held up.
    */
   readonly #copyTo = new Map<string, FeedPosition>();
@@ -317,14 +324,14 @@ export class WebhookDispatcher {
         forced || batch.resync ? { events, to: end } : this.#withinLead(webhook, log, events, end);
       if (taken === null) {
         this.#heldBack.add(webhook.id);
-        // Looked through before, past here, and every store found there still at the bound: on from
-        // there (a store that dropped below it may have changes there: from the cursor again).
+        // Looked through before, past here, and still no room for any store found there: on from
+        // there (a store that has room again may have changes there: from the cursor again).
         const at = decodePosition(cursor);
         const resume =
           scanned !== undefined &&
           at !== null &&
           covers(decodePosition(scanned.position), at) &&
-          [...scanned.stores].every((s) => log.pendingOf(s) >= LOG_LEAD_PER_STORE);
+          [...scanned.stores].every((s) => log.pendingOf(s) > ROOM_AGAIN_AT);
         return resume
           ? this.#scanAhead(webhook, log, cursor, scanned.position, scanned.stores, reads)
           : this.#scanAhead(webhook, log, cursor, cursor, new Set(), reads);
@@ -407,8 +414,10 @@ export class WebhookDispatcher {
 
   /**
    * The webhook's changes at its cursor are held back: looks further along the feed (from `from`)
-   * for a change of a store below the bound. Found: everything up to it is to be copied (#copyTo),
-   * at once. Not found: remembers how far it looked, and looks on from there at the next pass.
+   * for a change of a store with room (ROOM_AGAIN_AT). Found: everything up to it is to be copied
+   * (#copyTo), at once. Not found: remembers how far it looked, and looks on from there at the next
+   * pass. A store one below the bound (one entry delivered) has no room yet: its changes further on
+   * would otherwise pull its whole backlog into the log, one scan per delivery.
    */
   async #scanAhead(
     webhook: WebhookRecord,
@@ -425,7 +434,7 @@ export class WebhookDispatcher {
         if (!webhookWants(webhook, e)) return false;
         const store = orderKeyOf(e);
         stores.add(store);
-        return log.pendingOf(store) < LOG_LEAD_PER_STORE;
+        return log.pendingOf(store) <= ROOM_AGAIN_AT;
       });
       const at = below === undefined ? null : decodePosition(below.id);
       if (at !== null || batch.resync) {
@@ -567,7 +576,7 @@ export class WebhookDispatcher {
           log.pending.set(u.entry.store, left);
           // Room in the log again (half of it: copies come in chunks, not one row per delivery, each
           // after a read at the cursor): the changes waiting in the feed are read at the next pass.
-          if (left <= LOG_LEAD_PER_STORE / 2 && this.#heldBack.delete(webhook.id)) {
+          if (left <= ROOM_AGAIN_AT && this.#heldBack.delete(webhook.id)) {
             this.#behind.add(webhook.id);
           }
           const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);

@@ -257,6 +257,50 @@ describe('webhook deliveries', () => {
     assert.ok(r.received.every((x) => x.verified));
   });
 
+  it('of a store at the bound that delivers one entry: its next change does not pull its whole backlog into the log', async () => {
+    const r = await receiver();
+    let accept = 0;
+    // lead-c's deliveries are refused, except as many as `accept` allows.
+    r.responder = () => {
+      if (accept === 0) return { status: 503 };
+      accept--;
+      return { status: 204 };
+    };
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.value-set'],
+      stores: ['lead-c'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'lead-c');
+    const changes = LOG_LEAD_PER_STORE + 30;
+    for (let i = 1; i <= changes; i++) {
+      const status = await putSecret(server, 'lead-c', 'C', `v${i}`);
+      assert.ok(status === 200 || status === 201, String(status));
+    }
+    let seen = r.received.length;
+    await r.until(() => r.received.length >= seen + 2, 'two more attempts');
+    assert.equal((await deliveryLog(server, hook.id))[0]?.n, LOG_LEAD_PER_STORE);
+    // One entry delivered: the store is one below the bound, and still has 30 changes in the feed.
+    accept = 1;
+    await r.until(() => r.delivered().length === 1, 'one delivery');
+    // A change after all of them: the dispatcher looks past the held-back changes and finds it.
+    assert.equal(await putSecret(server, 'lead-c', 'C', `v${changes + 1}`), 200);
+    seen = r.received.length;
+    await r.until(() => r.received.length >= seen + 2, 'two more attempts');
+    const [newest] = await deliveryLog(server, hook.id);
+    // Copies of a store's changes come in chunks once it is down to half the bound (not one per
+    // delivery), and a change of that same store is no reason to copy everything before it.
+    assert.equal(newest?.n, LOG_LEAD_PER_STORE, 'the backlog stayed in the feed');
+    accept = Number.MAX_SAFE_INTEGER;
+    await r.until(() => r.delivered().length === changes + 1, 'every change', 60_000);
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes + 1 }, (_, i) => i + 1),
+      'all of them, once each, in order',
+    );
+  });
+
   it('rotating the secret: new deliveries verify with the new secret only; no answer shows a secret again', async () => {
     const r = await receiver();
     const hook = await createWebhook(server.url, server.adminToken, {
