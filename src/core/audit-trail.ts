@@ -162,6 +162,13 @@ export class AuditTrail {
   readonly #failures = new WeakMap<object, FailureRecord>();
   /** Told of each committed batch of events, after the commit (the change feed's local wake-ups). */
   readonly #committed = new Set<(events: readonly AuditEventRecord[]) => void>();
+  /**
+   * Per change chain of this writer with changes in flight (appended in a transaction that has not
+   * ended yet): how many, and the newest seq of the chain known to be committed and durable (announced,
+   * or there before the first of them). A COMMIT can be visible before it is durable (SQLite syncs the
+   * WAL after it) and before its writer is answered: the change feed reads no further (`announcedUpTo`).
+   */
+  readonly #inFlight = new Map<string, { changes: number; durableUpTo: number }>();
 
   constructor(deps: {
     repository: Repository;
@@ -186,6 +193,15 @@ export class AuditTrail {
   onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void {
     this.#committed.add(listener);
     return () => this.#committed.delete(listener);
+  }
+
+  /**
+   * For a chain of this writer with a change in flight: the newest seq of it that is committed,
+   * durable and announced; undefined otherwise (then every event the database shows is). What lies
+   * past it may be committed but not durable yet, or durable and not yet answered or announced.
+   */
+  announcedUpTo(chainId: string): number | undefined {
+    return this.#inFlight.get(chainId)?.durableUpTo;
   }
 
   /** The writer identity whose chains this trail appends to. */
@@ -227,6 +243,8 @@ export class AuditTrail {
     let appending = false;
     let appended: AuditEventRecord[] = [];
     const touched = new Set<string>();
+    // The chains this call counts as having a change in flight (#inFlight), until it ends.
+    const counted = new Set<string>();
     let result: T;
     // This process's change-lane turn, held from the append to the end of the transaction.
     let turn: (() => void) | null = null;
@@ -263,6 +281,7 @@ export class AuditTrail {
         }
         try {
           appended = await this.#append(tx, 'c', drafts, touched);
+          this.#countInFlight(appended, counted);
         } catch (error) {
           // A failed attempt gives its turns back at once: the engine may wait (a backoff, a pooled
           // connection) before running this callback again, and nobody must wait behind that.
@@ -275,13 +294,49 @@ export class AuditTrail {
     } catch (error) {
       // The change rolled back with its events (or its outcome is unknown): forget the heads it moved.
       this.#forget(touched);
+      this.#endInFlight(counted, []);
       endTurn();
       if (appending) throw this.#unavailable();
       return this.#refuse(ctx, entry, error);
     }
     endTurn();
+    this.#endInFlight(counted, appended);
     this.#publish(appended);
     return result;
+  }
+
+  /**
+   * Counts a change in flight on each chain of `events` (once per call: `counted`). The first one in
+   * flight on a chain takes the seq before its first event as what is durable: nothing of this writer
+   * is in flight there, and other writers never append to its chains.
+   */
+  #countInFlight(events: readonly AuditEventRecord[], counted: Set<string>): void {
+    for (const event of events) {
+      if (counted.has(event.chainId)) continue;
+      counted.add(event.chainId);
+      const state = this.#inFlight.get(event.chainId);
+      if (state === undefined) this.#inFlight.set(event.chainId, { changes: 1, durableUpTo: event.seq - 1 });
+      else state.changes += 1;
+    }
+  }
+
+  /**
+   * Ends a call's changes in flight: its committed `events` (none if it failed) are durable now, and
+   * announced right after. A failed one's outcome may be unknown (PostgreSQL: a connection lost during
+   * COMMIT); once nothing is in flight on the chain, the database's head is read as it is, which on
+   * PostgreSQL shows only durable commits.
+   */
+  #endInFlight(counted: ReadonlySet<string>, events: readonly AuditEventRecord[]): void {
+    for (const event of events) {
+      const state = this.#inFlight.get(event.chainId);
+      if (state !== undefined) state.durableUpTo = Math.max(state.durableUpTo, event.seq);
+    }
+    for (const chainId of counted) {
+      const state = this.#inFlight.get(chainId);
+      if (state === undefined) continue;
+      state.changes -= 1;
+      if (state.changes <= 0) this.#inFlight.delete(chainId);
+    }
   }
 
   /** Checks made before any transaction (permission, names, sizes): a refusal is recorded, then rethrown. */

@@ -9,7 +9,7 @@ import {
   withId,
 } from './change-events.js';
 import { carriesChanges } from './audit-trail.js';
-import type { AuditChainInfo, AuditEventRecord } from './model.js';
+import type { AuditEventRecord } from './model.js';
 
 /** Audit events read per chain and call: a batch, not the whole backlog of a far-behind reader. */
 export const FEED_READ_LIMIT = 500;
@@ -103,6 +103,18 @@ export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead' | 'l
 /** Where committed events of this process are announced (AuditTrail.onCommitted). */
 export interface LocalCommits {
   onCommitted(listener: (events: readonly AuditEventRecord[]) => void): () => void;
+  /**
+   * For a chain this process has a change in flight on: the newest seq known durable and announced
+   * (AuditTrail.announcedUpTo); undefined when the database's head is all durable. Optional: a feed
+   * of other processes' commits only reads the database's heads.
+   */
+  announcedUpTo?(chainId: string): number | undefined;
+}
+
+/** A chain that can hold changes, and the newest seq of it the feed may read. */
+interface FeedChain {
+  readonly chainId: string;
+  readonly seq: number;
 }
 
 /**
@@ -118,6 +130,7 @@ export interface LocalCommits {
  */
 export class ChangeFeed {
   readonly #reads: FeedReads;
+  readonly #commits: LocalCommits;
   readonly #signals: ChangeSignals;
   readonly #pollMs: number;
   readonly #tailKeep: number;
@@ -157,6 +170,7 @@ export class ChangeFeed {
     tailKeep?: number;
   }) {
     this.#reads = deps.reads;
+    this.#commits = deps.commits;
     this.#signals = deps.signals ?? NO_CHANGE_SIGNALS;
     this.#pollMs = deps.pollMs ?? DEFAULT_FEED_POLL_MS;
     this.#tailKeep = deps.tailKeep ?? TAIL_KEEP;
@@ -169,16 +183,28 @@ export class ChangeFeed {
     );
   }
 
-  /** The tenant's chains that can hold changes (`carriesChanges`): a read-only writer adds none. */
-  async #changeChains(tenantId: string): Promise<AuditChainInfo[]> {
-    return (await this.#reads.listAuditChains({ tenantId })).filter((c) => carriesChanges(c.chainId));
+  /**
+   * The tenant's chains that can hold changes (`carriesChanges`: a read-only writer adds none), each
+   * with the newest seq to read: its head, or less while this process has a change in flight there
+   * (a SQLite COMMIT is visible before the WAL sync that makes it durable: a change is announced only
+   * once durable, when its writer is answered; docs/notifications.md).
+   */
+  async #changeChains(tenantId: string): Promise<FeedChain[]> {
+    const chains: FeedChain[] = [];
+    for (const chain of await this.#reads.listAuditChains({ tenantId })) {
+      if (!carriesChanges(chain.chainId)) continue;
+      const head = chain.head?.seq ?? 0;
+      const durable = this.#commits.announcedUpTo?.(chain.chainId);
+      chains.push({ chainId: chain.chainId, seq: durable === undefined ? head : Math.min(head, durable) });
+    }
+    return chains;
   }
 
   /** The tenant's position now: a reader that starts here sees only what is committed from now on. */
   async head(tenantId: string): Promise<FeedPosition> {
     const position = new Map<string, number>();
     for (const chain of await this.#changeChains(tenantId)) {
-      position.set(chain.chainId, chain.head?.seq ?? 0);
+      position.set(chain.chainId, chain.seq);
     }
     return position;
   }
@@ -215,9 +241,8 @@ export class ChangeFeed {
     const tails = this.#tailsOf(tenantId);
     // Heads first, events after: every event up to a head read here is committed, so an event missing
     // below it was pruned, never one still committing (which a head read after the events could show).
-    for (const { chainId: chain, head } of await this.#changeChains(tenantId)) {
+    for (const { chainId: chain, seq: headSeq } of await this.#changeChains(tenantId)) {
       const after = from.get(chain) ?? 0;
-      const headSeq = head?.seq ?? 0;
       // A chain with nothing new (most of a tenant's: other processes', older writers') costs no read.
       // What commits after the listing wakes the reader again.
       if (headSeq <= after) {
@@ -284,11 +309,13 @@ export class ChangeFeed {
       got = tail.events.slice(after - tail.after, at - tail.after);
       if (at >= head || at >= end) return got;
     }
+    // No further than the head read (capped where this process has a change in flight): a later
+    // commit wakes the reader again.
     const records = await this.#reads.listAuditEvents({
       chainId: chain,
       direction: 'asc',
       afterSeq: at,
-      limit: end - at,
+      limit: Math.min(end, head) - at,
     });
     const first = records[0];
     // Missing events (pruned): the reader resynchronises, as it would have at its next read.
@@ -490,7 +517,7 @@ export class ChangeFeed {
       for (const tenantId of [...this.#watchers.keys()]) {
         if (live && this.#polledHeads.has(tenantId)) continue;
         const chains = await this.#changeChains(tenantId);
-        const seq = chains.map((c) => `${c.chainId}:${c.head?.seq ?? 0}`).join(' ');
+        const seq = chains.map((c) => `${c.chainId}:${c.seq}`).join(' ');
         const before = this.#polledHeads.get(tenantId);
         if (this.#watchers.has(tenantId)) this.#polledHeads.set(tenantId, seq);
         // The first look at a tenant wakes its watchers too: a change may have committed between a

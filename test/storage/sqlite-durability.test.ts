@@ -12,6 +12,7 @@ import { openDatabaseFile } from '../audit/audit-events.js';
 import { request, type HttpResult } from '../support/http-client.js';
 import { startTestServer } from '../support/test-server.js';
 import { tempDir } from '../support/temp-dir.js';
+import { EventStream } from '../v1/event-stream-client.js';
 
 /**
  * The WAL sync that makes a COMMIT durable (docs/adr/0012-wal-fsync-off-the-event-loop.md), held
@@ -129,6 +130,45 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
       gate.release();
       assert.equal((await put.result).status, 204);
     } finally {
+      gate.release();
+      await server.close();
+    }
+  });
+
+  test('a change committed but not yet durable is not announced: the watch stream gets it after the sync', async () => {
+    const gate = new HeldSync();
+    // The feed polls the chain heads every 50 ms: a poll during the held sync finds the commit.
+    const server = await startTestServer({
+      engine: 'sqlite',
+      syncWal: gate.sync,
+      env: { COFFER_WATCH_POLL_MS: '50' },
+    });
+    const stream = await EventStream.open(`${server.url}/v1/tenants/default/events`, server.adminToken);
+    try {
+      assert.equal(stream.status, 200);
+      const token = server.adminToken;
+      assert.equal(
+        (await request(server.url, 'PUT', '/api/default/secrets/first', { token, body: { value: 'a' } }))
+          .status,
+        204,
+      );
+      await stream.waitFor('the first change', (s) => s.changes().some((c) => c.secret?.name === 'first'));
+      gate.held = true;
+      const put = track(
+        request(server.url, 'PUT', '/api/default/secrets/not-yet-durable', { token, body: { value: 'b' } }),
+      );
+      await until(() => gate.waiting > 0, 'the sync of the write');
+      assert.equal(storedSecretCount(server.dataDir) >= 2, true, 'the change is committed');
+      // Many polls later: the stream has not been told of a change its writer has no answer for.
+      await sleep(500);
+      const named = (s: EventStream) => s.changes().some((c) => c.secret?.name === 'not-yet-durable');
+      assert.equal(named(stream), false, 'a change was announced before it was durable');
+      assert.equal(put.settled(), false);
+      gate.release();
+      assert.equal((await put.result).status, 204);
+      await stream.waitFor('the change, once durable', named);
+    } finally {
+      stream.close();
       gate.release();
       await server.close();
     }
