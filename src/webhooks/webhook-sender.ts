@@ -67,9 +67,14 @@ const IDLE_CONNECTION_MS = 4_000;
  * (its idle connections closed at once, those in use when their delivery ends).
  */
 const MAX_RECEIVER_POOLS = 64;
-/** Most connections one pool opens at once, and most it keeps idle. */
+/**
+ * Most connections one pool opens at once, and keeps idle: as many, so that a pass's deliveries to one
+ * receiver (up to the dispatcher's concurrency, 16 by default) find their connections again at the
+ * next pass. With 4 kept idle, 10 webhooks to one receiver closed and opened 6 connections a pass.
+ * Worst case: 64 pools × 16 idle connections, each closed after IDLE_CONNECTION_MS.
+ */
 const MAX_SOCKETS_PER_RECEIVER = 16;
-const MAX_IDLE_SOCKETS_PER_RECEIVER = 4;
+const MAX_IDLE_SOCKETS_PER_RECEIVER = MAX_SOCKETS_PER_RECEIVER;
 
 /**
  * Kept-alive connections to receivers (a new TCP and TLS handshake per delivery cost more than the
