@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,14 @@ const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BE
 const INLINE_LISTENERS = process.env.BENCH_LISTENERS === 'inline';
 /** A directory: `coffer serve` writes a V8 CPU profile there (`node --cpu-prof`). */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ?? null;
+/**
+ * BENCH_PIN=1 (where `taskset` works and there are at least two cores): `coffer serve` runs on CPU 0
+ * alone, and this process (autocannon) and the listeners' process on the other CPUs, so the
+ * subscribers' and the receiver's CPU (programs of other machines, in production) is not taken from
+ * the server's. PostgreSQL's backends are not pinned. Off by default: the figures in BENCHMARKS.md
+ * were measured unpinned, and pinned, the server also loses the second core its GC and threadpool use.
+ */
+const PIN = process.env.BENCH_PIN === '1' && os.cpus().length >= 2 && pinSelf();
 const KINDS = ['secret.created', 'secret.value-set'];
 const VALUE = JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' });
 
@@ -49,9 +57,20 @@ interface Coffer {
   readonly token: string;
 }
 
+/** Moves this process (every thread, and the children it starts later) off CPU 0; false where it cannot. */
+function pinSelf(): boolean {
+  const others = `1-${os.cpus().length - 1}`;
+  return (
+    spawnSync('taskset', ['-a', '-p', '-c', others, String(process.pid)], { stdio: 'ignore' }).status === 0
+  );
+}
+
 function startCoffer(env: Record<string, string>): Promise<Coffer> {
   const profile = CPU_PROF_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
-  const child = spawn(process.execPath, [...profile, BIN, 'serve'], {
+  const node = [process.execPath, ...profile, BIN, 'serve'];
+  // taskset execs node in its own process, so the child's pid is the server's (its CPU time is read).
+  const [command, ...args] = PIN ? ['taskset', '-c', '0', ...node] : node;
+  const child = spawn(command ?? process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -253,6 +272,9 @@ async function main(): Promise<void> {
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
     `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
     `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'}.`,
+    PIN
+      ? '`coffer serve` pinned to CPU 0, autocannon, the receiver and the subscribers to the other CPUs (`BENCH_PIN=1`); PostgreSQL unpinned.'
+      : 'Unpinned: `coffer serve`, autocannon, the receiver and the subscribers share every CPU (`BENCH_PIN=1` pins the server to CPU 0).',
     '',
     "Server CPU per PUT: CPU time of the `coffer serve` process (every thread; not PostgreSQL's) over the PUTs it answered,",
     'which the neighbours of a shared machine move less than req/s.',
