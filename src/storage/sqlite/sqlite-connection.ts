@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { UnavailableError } from '../../core/errors.js';
+import { touchesValueRows } from './sqlite-value-row-cache.js';
 
 export type Db = Database.Database;
 
@@ -80,12 +81,15 @@ export function isBusy(error: unknown): boolean {
 export class StatementOnFirstUse {
   readonly #db: Db;
   readonly #sql: string;
+  /** Called on each use of a statement that may change a current-value row (null: never). */
+  readonly #onUse: (() => void) | null;
   #pluck = false;
   #statement: Database.Statement | null = null;
 
-  constructor(db: Db, sql: string) {
+  constructor(db: Db, sql: string, onUse: (() => void) | null = null) {
     this.#db = db;
     this.#sql = sql;
+    this.#onUse = onUse;
   }
 
   /** As better-sqlite3's `pluck()`: rows come back as their first column. */
@@ -103,14 +107,17 @@ export class StatementOnFirstUse {
   }
 
   run(...params: unknown[]): Database.RunResult {
+    this.#onUse?.();
     return this.#prepared().run(...params);
   }
 
   get(...params: unknown[]): unknown {
+    this.#onUse?.();
     return this.#prepared().get(...params);
   }
 
   all(...params: unknown[]): unknown[] {
+    this.#onUse?.();
     return this.#prepared().all(...params);
   }
 }
@@ -141,8 +148,17 @@ export class SqliteConnection {
 
   /** One of the contract's fixed statements, prepared on its first use. */
   statement(sql: string): StatementOnFirstUse {
-    return new StatementOnFirstUse(this.db, sql);
+    return new StatementOnFirstUse(this.db, sql, touchesValueRows(sql) ? this.#valuesTouched : null);
   }
+
+  /**
+   * Set when this connection ran a statement that may change a current-value row; the repository
+   * reads and clears it after COMMIT, and flushes its cache of those rows (sqlite-value-row-cache.ts).
+   */
+  valuesTouched = false;
+  readonly #valuesTouched = (): void => {
+    this.valuesTouched = true;
+  };
 
   ping(): void {
     this.#s.ping.get();
@@ -179,6 +195,7 @@ export class SqliteConnection {
    */
   readonly #shapes = new Map<string, Database.Statement>();
   prepared(sql: string): Database.Statement {
+    if (touchesValueRows(sql)) this.valuesTouched = true;
     let statement = this.#shapes.get(sql);
     if (statement === undefined) {
       if (this.#shapes.size >= 256) this.#shapes.clear();

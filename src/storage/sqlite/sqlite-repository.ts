@@ -1,4 +1,4 @@
-import type { AuditChainRef, AuditEventRecord, AuditHead } from '../../core/model.js';
+import type { AuditChainRef, AuditEventRecord, AuditHead, SecretValueRow } from '../../core/model.js';
 import { chmodSync, closeSync, existsSync, fstatSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +25,7 @@ import { sqliteSecretQueries } from './sqlite-secret-queries.js';
 import { sqliteVersionStateQueries } from './sqlite-version-state-queries.js';
 import { sqliteStoreQueries } from './sqlite-store-queries.js';
 import { sqliteTenantAndMetaQueries } from './sqlite-tenant-and-meta-queries.js';
+import { ValueRowCache } from './sqlite-value-row-cache.js';
 import { sqliteWebhookQueries } from './sqlite-webhook-queries.js';
 
 /** Every statement of the contract on one connection, area by area in the order of the ports. */
@@ -144,6 +145,13 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
   /** Set by the first failed sync, for good: the kernel may have dropped the pages it could not write. */
   #syncError: UnavailableError | null = null;
   readonly #checkpointer: WalCheckpointer | null;
+  /** The reader connection's statements (every read not overridden here is forwarded to them). */
+  readonly #reads: RepositoryTx;
+  /** Sealed current-value rows of recent reads (sqlite-value-row-cache.ts). */
+  readonly #valueRows = new ValueRowCache();
+  /** The writer connection's `data_version` when the cache was last checked: only other processes move it. */
+  #writerDataVersion = -1;
+  #valueRowsCheckedAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     writer: Db,
@@ -153,7 +161,9 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     checkpointer: WalCheckpointer | null,
   ) {
     const readerConnection = new SqliteConnection(reader);
-    super(sqliteStatements(readerConnection));
+    const reads = sqliteStatements(readerConnection);
+    super(reads);
+    this.#reads = reads;
     this.#writer = writer;
     this.#reader = reader;
     this.#writerConnection = new SqliteConnection(writer);
@@ -272,6 +282,10 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       return;
     }
     const commit = ++this.#commits;
+    if (this.#writerConnection.valuesTouched) {
+      this.#writerConnection.valuesTouched = false;
+      this.#valueRows.flush();
+    }
     if (this.#writerConnection.credentialsTouched) {
       this.#writerConnection.credentialsTouched = false;
       this.#recheck = true;
@@ -422,6 +436,33 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     if (this.#syncError !== null) throw this.#syncError;
     this.#readerConnection.ping();
   }
+
+  /**
+   * The current value's row, from the cache of sealed rows when it holds it. Rows committed by another
+   * process (the CLI) flush the cache within EPOCH_RECHECK_MS of the commit, as they end a revoked key's
+   * use; this process's commits flush it as they return.
+   */
+  override readonly getCurrentValue = async (
+    tenantId: string,
+    storeName: string,
+    secretName: string,
+  ): Promise<SecretValueRow | null> => {
+    const now = performance.now();
+    if (now - this.#valueRowsCheckedAt >= EPOCH_RECHECK_MS) {
+      this.#valueRowsCheckedAt = now;
+      const version = this.#writerConnection.dataVersion();
+      if (version !== this.#writerDataVersion) {
+        this.#writerDataVersion = version;
+        this.#valueRows.flush();
+      }
+    }
+    const cached = this.#valueRows.get(tenantId, storeName, secretName);
+    if (cached !== undefined) return cached;
+    const generation = this.#valueRows.generation;
+    const row = await this.#reads.getCurrentValue(tenantId, storeName, secretName);
+    if (row !== null) this.#valueRows.set(generation, tenantId, storeName, secretName, row);
+    return row;
+  };
 
   #seenDataVersion = -1;
   #epoch = 0;
