@@ -95,6 +95,29 @@ describe('SQLite: which statements flush the cache of value rows', () => {
     }
   });
 
+  it('is bounded by bytes too, and keeps no row of a large value', () => {
+    const sized = (bytes: number) => ({
+      storeId: 's',
+      secretId: 'x',
+      version: 1,
+      notBefore: null,
+      expiresOn: null,
+      sealed: { kekId: 'k', wrappedKey: Buffer.alloc(60), ciphertext: Buffer.alloc(bytes - 60) },
+    });
+    const cache = new ValueRowCache(100, 10_000);
+    for (let i = 0; i < 4; i++) cache.set(cache.generation, 't', 's', `n${i}`, sized(3_000));
+    assert.equal(cache.size, 3, 'the fourth 3,000-byte row pushed the first out');
+    assert.equal(cache.bytes, 9_000);
+    assert.equal(cache.get('t', 's', 'n0'), undefined);
+    // The same name again replaces its row, and its bytes.
+    cache.set(cache.generation, 't', 's', 'n3', sized(1_000));
+    assert.equal(cache.bytes, 7_000);
+    // A value of 64 KiB is not kept at all.
+    cache.set(cache.generation, 't', 's', 'big', sized(64 * 1024 + 100));
+    assert.equal(cache.get('t', 's', 'big'), undefined);
+    assert.equal(cache.bytes, 7_000);
+  });
+
   it('is bounded, least recently used out first, and keeps no row read before a flush', () => {
     const cache = new ValueRowCache(2);
     const row = (version: number) => ({

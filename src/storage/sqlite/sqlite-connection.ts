@@ -153,7 +153,8 @@ export class SqliteConnection {
 
   /**
    * Set when this connection ran a statement that may change a current-value row; the repository
-   * reads and clears it after COMMIT, and flushes its cache of those rows (sqlite-value-row-cache.ts).
+   * reads and clears it at the end of each batch, and flushes its cache of those rows
+   * (sqlite-value-row-cache.ts).
    */
   valuesTouched = false;
   readonly #valuesTouched = (): void => {
@@ -164,7 +165,10 @@ export class SqliteConnection {
     this.#s.ping.get();
   }
 
-  /** Changes whenever any connection (this or another process) commits. Cheap: no disk read. */
+  /**
+   * Changes whenever another connection (of this process or another) commits or resets the WAL; not
+   * for this connection's own commits. Cheap: no disk read.
+   */
   dataVersion(): number {
     return this.#s.dataVersion.get() as number;
   }

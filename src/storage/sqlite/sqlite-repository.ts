@@ -273,6 +273,13 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
         job.reject(isBusy(error) ? busy() : error);
       }
     }
+    // Before COMMIT, with nothing awaited in between, so no read sees the new rows before the flush;
+    // and whatever the outcome (statements run after SQLite rolled the transaction back on its own
+    // would have committed one by one).
+    if (this.#writerConnection.valuesTouched) {
+      this.#writerConnection.valuesTouched = false;
+      this.#valueRows.flush();
+    }
     if (!db.inTransaction) return;
     try {
       db.exec('COMMIT');
@@ -282,10 +289,6 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       return;
     }
     const commit = ++this.#commits;
-    if (this.#writerConnection.valuesTouched) {
-      this.#writerConnection.valuesTouched = false;
-      this.#valueRows.flush();
-    }
     if (this.#writerConnection.credentialsTouched) {
       this.#writerConnection.credentialsTouched = false;
       this.#recheck = true;

@@ -1,7 +1,14 @@
 import type { SecretValueRow } from '../../core/model.js';
 
-/** Most rows kept: about 200 bytes of sealed material each, a few MB in all. */
+/** Most rows kept. */
 export const VALUE_ROWS_MAX = 4096;
+/**
+ * Most bytes of sealed material (ciphertexts and wrapped keys) kept, all rows together: a value may
+ * be up to 64 KiB, so the row count alone would let 4,096 large values hold 270 MB.
+ */
+export const VALUE_ROW_BYTES_MAX = 8 * 1024 * 1024;
+/** A row whose sealed material is larger than this is not kept (a large value's join is not the cost). */
+const ROW_BYTES_MAX = 16 * 1024;
 
 /**
  * The SQLite engine's current-value rows of recent reads, by tenant, store name and secret name: ids,
@@ -11,19 +18,28 @@ export const VALUE_ROWS_MAX = 4096;
  * encrypted rows"). docs/security.md lists it.
  *
  * Invalidation is by flushing everything, which writes to values make rare enough: the repository
- * clears it after every COMMIT of this process that wrote to a table a row is read from (a statement's
- * classification, `touchesValueRows`), and before a read when another process (the CLI) committed
- * (the writer connection's `data_version`, which this process's own commits do not move). Only rows
- * read while neither happened since are kept (`generation`). Bounded: least recently used out first.
+ * clears it at the end of every batch of this process that ran a statement that may change a row (a
+ * statement's classification, `touchesValueRows`), committed or not, and before a read when another
+ * connection committed (the writer connection's `data_version`, which its own commits do not move).
+ * Only rows read while neither happened since are kept (`generation`). Bounded by rows and by bytes
+ * (least recently used out first); a row of a large value is not kept.
  */
 export class ValueRowCache {
   readonly #rows = new Map<string, SecretValueRow>();
   readonly #max: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   /** Moves with every flush: a row read before one is not kept after it. */
   #generation = 0;
 
-  constructor(max = VALUE_ROWS_MAX) {
+  constructor(max = VALUE_ROWS_MAX, maxBytes = VALUE_ROW_BYTES_MAX) {
     this.#max = max;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes of sealed material held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   get generation(): number {
@@ -54,17 +70,33 @@ export class ValueRowCache {
     row: SecretValueRow,
   ): void {
     if (generation !== this.#generation) return;
-    this.#rows.set(keyOf(tenantId, storeName, secretName), row);
-    if (this.#rows.size > this.#max) {
-      const oldest = this.#rows.keys().next();
-      if (oldest.done !== true) this.#rows.delete(oldest.value);
+    const size = bytesOf(row);
+    if (size > ROW_BYTES_MAX) return;
+    const key = keyOf(tenantId, storeName, secretName);
+    const previous = this.#rows.get(key);
+    if (previous !== undefined) {
+      this.#rows.delete(key);
+      this.#bytes -= bytesOf(previous);
+    }
+    this.#rows.set(key, row);
+    this.#bytes += size;
+    while (this.#rows.size > this.#max || this.#bytes > this.#maxBytes) {
+      const oldest = this.#rows.entries().next();
+      if (oldest.done === true) break;
+      this.#rows.delete(oldest.value[0]);
+      this.#bytes -= bytesOf(oldest.value[1]);
     }
   }
 
   flush(): void {
     this.#generation += 1;
     this.#rows.clear();
+    this.#bytes = 0;
   }
+}
+
+function bytesOf(row: SecretValueRow): number {
+  return row.sealed.ciphertext.length + row.sealed.wrappedKey.length;
 }
 
 /** Unambiguous whatever the names hold: each part but the last carries its length. */
