@@ -204,6 +204,11 @@ export class AuditTrail {
     return this.#inFlight.get(chainId)?.durableUpTo;
   }
 
+  /** Whether `chainId` is one of this writer's chains (no other process appends to it). */
+  ownsChain(chainId: string): boolean {
+    return chainId.startsWith(`${this.#writerId}/`);
+  }
+
   /** The writer identity whose chains this trail appends to. */
   get writerId(): string {
     return this.#writerId;

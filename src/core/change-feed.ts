@@ -1,4 +1,5 @@
 import type { AuditReads } from './ports/audit.js';
+import type { Repository } from './ports/repository.js';
 import { type ChangeSignals, NO_CHANGE_SIGNALS } from './ports/change-signals.js';
 import {
   type ChangeEvent,
@@ -98,7 +99,8 @@ class ChainTail {
 }
 
 /** What the feed reads: a tenant's audit chains (several: one per writer and lane, ADR 0011). */
-export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead' | 'listAuditChains'>;
+export type FeedReads = Pick<AuditReads, 'listAuditEvents' | 'getAuditHead' | 'listAuditChains'> &
+  Pick<Partial<Repository>, 'syncVisibleCommits'>;
 
 /** Where committed events of this process are announced (AuditTrail.onCommitted). */
 export interface LocalCommits {
@@ -109,7 +111,12 @@ export interface LocalCommits {
    * of other processes' commits only reads the database's heads.
    */
   announcedUpTo?(chainId: string): number | undefined;
+  /** Whether this process writes the chain (AuditTrail.ownsChain); optional as above. */
+  ownsChain?(chainId: string): boolean;
 }
+
+/** Heads of other processes' chains made durable here (#changeChains); cleared when larger. */
+const SYNCED_HEADS_MAX = 10_000;
 
 /** A chain that can hold changes, and the newest seq of it the feed may read. */
 interface FeedChain {
@@ -160,6 +167,8 @@ export class ChangeFeed {
    */
   readonly #tails = new Map<string, Map<string, ChainTail>>();
   #tailEvents = 0;
+  /** Per chain another process writes: the head up to which this process has synced the WAL. */
+  readonly #syncedHeads = new Map<string, number>();
 
   constructor(deps: {
     reads: FeedReads;
@@ -191,11 +200,24 @@ export class ChangeFeed {
    */
   async #changeChains(tenantId: string): Promise<FeedChain[]> {
     const chains: FeedChain[] = [];
+    const moved: FeedChain[] = [];
+    const sync = this.#reads.syncVisibleCommits;
     for (const chain of await this.#reads.listAuditChains({ tenantId })) {
       if (!carriesChanges(chain.chainId)) continue;
       const head = chain.head?.seq ?? 0;
       const durable = this.#commits.announcedUpTo?.(chain.chainId);
       chains.push({ chainId: chain.chainId, seq: durable === undefined ? head : Math.min(head, durable) });
+      // Another process's chain that moved: its commit may not be synced yet (SQLite).
+      const others = sync !== undefined && this.#commits.ownsChain?.(chain.chainId) !== true;
+      if (others && head > (this.#syncedHeads.get(chain.chainId) ?? 0)) {
+        moved.push({ chainId: chain.chainId, seq: head });
+      }
+    }
+    if (moved.length > 0 && sync !== undefined) {
+      // After the heads were read: the sync covers every commit up to them.
+      await sync.call(this.#reads);
+      if (this.#syncedHeads.size > SYNCED_HEADS_MAX) this.#syncedHeads.clear();
+      for (const chain of moved) this.#syncedHeads.set(chain.chainId, chain.seq);
     }
     return chains;
   }

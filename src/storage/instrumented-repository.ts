@@ -31,6 +31,8 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
   readonly engine: Repository['engine'];
   readonly concurrentTransactions: boolean;
   readonly #inner: Repository;
+  /** Passed through, untimed, where the engine has it (SQLite). */
+  readonly syncVisibleCommits?: () => Promise<void>;
 
   constructor(inner: Repository, timer: DbTimer) {
     super(inner, async (operation, call) => {
@@ -45,6 +47,8 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
     this.engine = inner.engine;
     this.concurrentTransactions = inner.concurrentTransactions;
     this.#inner = inner;
+    const sync = inner.syncVisibleCommits;
+    if (sync !== undefined) this.syncVisibleCommits = () => sync.call(inner);
   }
 
   credentialsEpoch(): number {

@@ -13,6 +13,7 @@ import { request, type HttpResult } from '../support/http-client.js';
 import { startTestServer } from '../support/test-server.js';
 import { tempDir } from '../support/temp-dir.js';
 import { EventStream } from '../v1/event-stream-client.js';
+import { runCoffer } from '../support/coffer-process.js';
 
 /**
  * The WAL sync that makes a COMMIT durable (docs/adr/0012-wal-fsync-off-the-event-loop.md), held
@@ -171,6 +172,46 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
       stream.close();
       gate.release();
       await server.close();
+    }
+  });
+
+  test("another process's change is announced only after this server synced the WAL that holds it", async () => {
+    const gate = new HeldSync();
+    const server = await startTestServer({
+      engine: 'sqlite',
+      syncWal: gate.sync,
+      env: { COFFER_WATCH_POLL_MS: '50' },
+    });
+    const stream = await EventStream.open(`${server.url}/v1/tenants/default/events`, server.adminToken);
+    const home = tempDir('coffer-cli-home-');
+    try {
+      assert.equal(stream.status, 200);
+      const token = server.adminToken;
+      assert.equal(
+        (await request(server.url, 'PUT', '/api/default/secrets/first', { token, body: { value: 'a' } }))
+          .status,
+        204,
+      );
+      await stream.waitFor('the first change', (s) => s.changes().some((c) => c.secret?.name === 'first'));
+      // The CLI commits, syncs (its own sync is not held) and exits; the server's feed sees a head
+      // another process moved, and syncs the WAL itself before it reads past it: held here.
+      gate.held = true;
+      const cli = await runCoffer(
+        ['secrets', 'set', 'FROM_CLI', 'cli-value', '--tenant', 'default', '--store', 'default'],
+        { COFFER_DATA_DIR: server.dataDir, HOME: home.path },
+      );
+      assert.equal(cli.code, 0, cli.stderr);
+      const named = (s: EventStream) => s.changes().some((c) => c.secret?.name === 'FROM_CLI');
+      await until(() => gate.waiting > 0 || named(stream), "the server's sync, or the change");
+      await sleep(300);
+      assert.equal(named(stream), false, 'announced before the server synced the WAL');
+      gate.release();
+      await stream.waitFor("the CLI's change, once synced", named);
+    } finally {
+      stream.close();
+      gate.release();
+      await server.close();
+      home.remove();
     }
   });
 

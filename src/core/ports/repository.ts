@@ -51,6 +51,14 @@ export interface Repository extends RepositoryReads {
   readonly concurrentTransactions: boolean;
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T>;
   /**
+   * Makes every commit this process can read durable, whoever made it. Only where a commit can be
+   * visible before it is durable: SQLite, whose writers (this server, the CLI) sync the WAL after
+   * COMMIT; one sync of the shared WAL here covers another process's frames. Absent on PostgreSQL,
+   * where a commit is visible only once durable. The change feed calls it before it reads past a
+   * head another process moved (ADR 0016).
+   */
+  syncVisibleCommits?(): Promise<void>;
+  /**
    * In one atomic, durable step of its own (not inside a `transaction`): moves `chain`'s head from
    * `from` to `to` and inserts `events` (that chain's, in order), or, when the head is not at `from`,
    * writes nothing and answers false. The audit trail's batches of reads and refusals (ADR 0011):

@@ -356,6 +356,22 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
       });
   }
 
+  /**
+   * Repository.syncVisibleCommits: one sync of the WAL, which covers every frame written to it so far,
+   * this process's or another's. A failure fails this process closed, as a failed sync after COMMIT does.
+   */
+  async syncVisibleCommits(): Promise<void> {
+    if (this.#syncError !== null) throw this.#syncError;
+    // synchronous=FULL (no WAL descriptor here): every writer of the file syncs inside COMMIT.
+    if (this.#walFd === null) return;
+    try {
+      await this.#syncWal(this.#walFd);
+    } catch {
+      this.#syncError ??= syncFailed();
+      throw this.#syncError;
+    }
+  }
+
   /** A scrub that gave up (a reader held the WAL too long): retried after the next commit. */
   #scrubOwed = false;
 
