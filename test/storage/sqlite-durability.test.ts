@@ -10,7 +10,7 @@ import {
 } from '../../src/storage/sqlite/sqlite-repository.js';
 import { openDatabaseFile } from '../audit/audit-events.js';
 import { request, type HttpResult } from '../support/http-client.js';
-import { startTestServer } from '../support/test-server.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
 import { tempDir } from '../support/temp-dir.js';
 import { EventStream } from '../v1/event-stream-client.js';
 import { runCoffer } from '../support/coffer-process.js';
@@ -81,6 +81,44 @@ function storedSecretCount(dataDir: string): number {
   }
 }
 
+/**
+ * A server whose WAL syncs the test holds (`gate`), polling chain heads every 50 ms (so a poll during
+ * a held sync finds a commit), with a change stream on tenant `default` that has already received one
+ * change (it is live).
+ */
+async function watchedServer(): Promise<{
+  gate: HeldSync;
+  server: TestServer;
+  stream: EventStream;
+  close: () => Promise<void>;
+}> {
+  const gate = new HeldSync();
+  const server = await startTestServer({
+    engine: 'sqlite',
+    syncWal: gate.sync,
+    env: { COFFER_WATCH_POLL_MS: '50' },
+  });
+  const stream = await EventStream.open(`${server.url}/v1/tenants/default/events`, server.adminToken);
+  const close = async () => {
+    stream.close();
+    gate.release();
+    await server.close();
+  };
+  try {
+    assert.equal(stream.status, 200);
+    const put = await request(server.url, 'PUT', '/api/default/secrets/first', {
+      token: server.adminToken,
+      body: { value: 'a' },
+    });
+    assert.equal(put.status, 204);
+    await stream.waitFor('the first change', (s) => s.changes().some((c) => c.secret?.name === 'first'));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { gate, server, stream, close };
+}
+
 describe('SQLite: no answer before the WAL sync that makes its commit durable', () => {
   test('a GET whose read event is committed waits for the sync, then answers', async () => {
     const gate = new HeldSync();
@@ -137,23 +175,9 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
   });
 
   test('a change committed but not yet durable is not announced: the watch stream gets it after the sync', async () => {
-    const gate = new HeldSync();
-    // The feed polls the chain heads every 50 ms: a poll during the held sync finds the commit.
-    const server = await startTestServer({
-      engine: 'sqlite',
-      syncWal: gate.sync,
-      env: { COFFER_WATCH_POLL_MS: '50' },
-    });
-    const stream = await EventStream.open(`${server.url}/v1/tenants/default/events`, server.adminToken);
+    const { gate, server, stream, close } = await watchedServer();
     try {
-      assert.equal(stream.status, 200);
       const token = server.adminToken;
-      assert.equal(
-        (await request(server.url, 'PUT', '/api/default/secrets/first', { token, body: { value: 'a' } }))
-          .status,
-        204,
-      );
-      await stream.waitFor('the first change', (s) => s.changes().some((c) => c.secret?.name === 'first'));
       gate.held = true;
       const put = track(
         request(server.url, 'PUT', '/api/default/secrets/not-yet-durable', { token, body: { value: 'b' } }),
@@ -169,30 +193,14 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
       assert.equal((await put.result).status, 204);
       await stream.waitFor('the change, once durable', named);
     } finally {
-      stream.close();
-      gate.release();
-      await server.close();
+      await close();
     }
   });
 
   test("another process's change is announced only after this server synced the WAL that holds it", async () => {
-    const gate = new HeldSync();
-    const server = await startTestServer({
-      engine: 'sqlite',
-      syncWal: gate.sync,
-      env: { COFFER_WATCH_POLL_MS: '50' },
-    });
-    const stream = await EventStream.open(`${server.url}/v1/tenants/default/events`, server.adminToken);
+    const { gate, server, stream, close } = await watchedServer();
     const home = tempDir('coffer-cli-home-');
     try {
-      assert.equal(stream.status, 200);
-      const token = server.adminToken;
-      assert.equal(
-        (await request(server.url, 'PUT', '/api/default/secrets/first', { token, body: { value: 'a' } }))
-          .status,
-        204,
-      );
-      await stream.waitFor('the first change', (s) => s.changes().some((c) => c.secret?.name === 'first'));
       // The CLI commits, syncs (its own sync is not held) and exits; the server's feed sees a head
       // another process moved, and syncs the WAL itself before it reads past it: held here.
       gate.held = true;
@@ -208,9 +216,7 @@ describe('SQLite: no answer before the WAL sync that makes its commit durable', 
       gate.release();
       await stream.waitFor("the CLI's change, once synced", named);
     } finally {
-      stream.close();
-      gate.release();
-      await server.close();
+      await close();
       home.remove();
     }
   });
