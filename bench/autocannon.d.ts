@@ -18,6 +18,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** Requests to make, then stop (overrides duration). */
+    amount?: number;
     pipelining?: number;
     method?: string;
     headers?: Record<string, string>;
@@ -25,6 +27,8 @@ declare module 'autocannon' {
     requests?: RequestSpec[];
   }
   interface Result {
+    /** Seconds the run took. */
+    duration: number;
     requests: Histogram & { total: number };
     latency: Histogram;
     non2xx: number;
