@@ -32,9 +32,16 @@ async function main() {
   const run = (file, args, extra = {}) => {
     const result = spawnSync(process.execPath, [file, ...args], {
       env: { ...env, ...extra },
-      stdio: 'inherit',
+      // What the commands print ("Set secret 'CODE_CACHE' …") would only puzzle an `npm ci`:
+      // shown only when one fails.
+      stdio: ['ignore', 'pipe', 'pipe'],
+      encoding: 'utf8',
     });
-    if (result.status !== 0) throw new Error(`${args.join(' ')} exited with ${result.status}`);
+    if (result.status !== 0) {
+      throw new Error(
+        `${args.join(' ')} exited with ${result.status}\n${result.stdout ?? ''}${result.stderr ?? ''}`,
+      );
+    }
   };
   try {
     run(join(root, 'bin', 'coffer.js'), [

@@ -30,12 +30,14 @@ export function reachableUrl(listening: string): string {
 /**
  * What the first start prints (stdout, never the log): the token once, and everything needed to use
  * it at once (docs/decisions.md, "First start"). The recovery command names the same data: it is run
- * on this machine with the server's own environment, where file access is the credential.
+ * on this machine with the server's own environment, where file access is the credential; from a
+ * `checkout` (started by `npm start`) it is `cd CHECKOUT && … npx coffer …`, which runs there.
  */
 export function bootstrapBanner(
   created: { tenantId: string; name: string; token: string },
   url: string,
   config: Pick<Config, 'dataDir' | 'databaseUrl' | 'masterKey'>,
+  checkout: string | null = null,
 ): string {
   const rule = '='.repeat(78);
   const where =
@@ -68,11 +70,26 @@ export function bootstrapBanner(
     '  Over HTTP: `X-API-KEY: <token>` or `Authorization: Bearer <token>`.',
     '  Lost it? On this machine, with the same data, make a new admin key (it prints its token):',
     '',
-    `    ${[...env, 'coffer keys create', `--tenant ${created.tenantId}`, `--name ${created.name}-2`, "--permission '*'"].join(' ')}`,
+    `    ${[
+      ...(checkout === null ? [] : [`cd ${shellWord(checkout)} &&`]),
+      ...env,
+      checkout === null ? 'coffer keys create' : 'npx coffer keys create',
+      `--tenant ${created.tenantId}`,
+      `--name ${created.name}-2`,
+      "--permission '*'",
+    ].join(' ')}`,
     '',
     rule,
     '',
   ].join('\n');
+}
+
+/**
+ * The checkout `coffer serve` was started from by `npm start` (or another npm script of this
+ * package), where `coffer` is not on PATH but `npx coffer` runs this checkout's; null otherwise.
+ */
+export function npmCheckout(env: NodeJS.ProcessEnv, cwd: string): string | null {
+  return env['npm_lifecycle_event'] !== undefined && env['npm_package_name'] === 'coffer' ? cwd : null;
 }
 
 /** A path as one shell word: bare when it is plainly safe, single-quoted otherwise. */
@@ -202,7 +219,9 @@ export async function serve(config: Config, out: NodeJS.WritableStream): Promise
   const listenText = (address: string, created: CreatedApiKey | null): string => {
     if (bannerDue && created !== null) {
       bannerDue = false;
-      out.write(bootstrapBanner(created, reachableUrl(address), config));
+      out.write(
+        bootstrapBanner(created, reachableUrl(address), config, npmCheckout(process.env, process.cwd())),
+      );
     }
     return `Server listening at ${address}`;
   };

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { readableLine } from '../../src/cli/readable-log.js';
 import {
   BANNER_PATTERN,
@@ -10,6 +14,8 @@ import {
 } from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { tempDir } from '../support/temp-dir.js';
+
+const CHECKOUT = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 
 const dirs: { remove(): void }[] = [];
 function newDataDir(): string {
@@ -86,6 +92,51 @@ describe('the first start of coffer serve', () => {
     const again = await spawnServer({ COFFER_DATA_DIR: dataDir });
     assert.equal(BANNER_PATTERN.exec(again.output()), null, again.output());
     assert.equal(await stopServer(again), 0);
+  });
+
+  it('started by npm start in the checkout, prints a recovery command that runs as printed (npx coffer there)', async () => {
+    const dataDir = newDataDir();
+    // What npm sets for `npm start`; the test runs in the checkout, as npm start does.
+    assert.equal(process.cwd(), CHECKOUT);
+    const server = await spawnServer({
+      COFFER_DATA_DIR: dataDir,
+      npm_lifecycle_event: 'start',
+      npm_package_name: 'coffer',
+    });
+    const banner = BANNER_PATTERN.exec(server.output())?.[0] ?? '';
+    const token = (banner.match(TOKEN_PATTERN) ?? [])[0] ?? '';
+    const recovery = /\n {4}(cd \S+ && COFFER_DATA_DIR=\S+ npx coffer keys create [^\n]+)\n/.exec(
+      banner,
+    )?.[1];
+    assert.ok(recovery !== undefined, banner);
+    assert.ok(recovery.startsWith(`cd ${CHECKOUT} && COFFER_DATA_DIR=${dataDir} npx coffer `), recovery);
+
+    // Run exactly as printed, by a shell, from elsewhere (npx runs this checkout's bin without a build).
+    const home = join(dataDir, 'home');
+    mkdirSync(home);
+    const made = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'bash',
+        ['-c', recovery],
+        {
+          cwd: home,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? home },
+          encoding: 'utf8',
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
+      );
+    });
+    assert.equal(made.code, 0, made.stderr);
+    const newToken = (made.stdout.match(TOKEN_PATTERN) ?? [])[0] ?? '';
+    assert.notEqual(newToken, '', made.stdout);
+    assert.notEqual(newToken, token);
+    const put = await request(server.url, 'PUT', '/api/default/secrets/after-npx-recovery', {
+      token: newToken,
+      body: { value: 'v' },
+    });
+    assert.equal(put.status, 204, put.text);
+    assert.equal(await stopServer(server), 0);
   });
 
   it('writes one readable line per log entry with COFFER_LOG_FORMAT=pretty, and keeps the banner', async () => {
