@@ -214,36 +214,28 @@ async function benchEngine(engine: string, env: Record<string, string>): Promise
   for (const connections of [1, 10, 50]) {
     await load('GET value (Neostore)', engine, { url: readUrl, connections, headers: auth });
   }
-  let n = 0;
-  await load('PUT value (durable)', engine, {
-    url: coffer.url,
-    connections: 50,
-    requests: [
-      {
-        method: 'PUT',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' }),
-        setupRequest: (req) => ({ ...req, path: `/api/default/secrets/put-${n++ % 1000}` }),
-      },
-    ],
-  });
+  // Durable PUTs of new versions of 1,000 secrets (`prefix`-0 … 999), round robin.
+  const putLoad = (scenario: string, prefix: string, more: { amount?: number } = {}) => {
+    let n = 0;
+    return load(scenario, engine, {
+      url: coffer.url,
+      connections: 50,
+      ...more,
+      requests: [
+        {
+          method: 'PUT',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' }),
+          setupRequest: (req) => ({ ...req, path: `/api/default/secrets/${prefix}-${n++ % 1000}` }),
+        },
+      ],
+    });
+  };
+  await putLoad('PUT value (durable)', 'put');
   // The same PUT with nothing to prune: 1,000 other secrets written 10 times each (the first write
   // creates it; 10 versions are kept), so no commit waits for the WAL scrub that follows a commit
   // that removed sealed bytes (ADR 0008, SQLite). In the run above nearly every PUT prunes a version.
-  let fresh = 0;
-  await load('PUT value (durable), nothing pruned', engine, {
-    url: coffer.url,
-    connections: 50,
-    amount: 10_000,
-    requests: [
-      {
-        method: 'PUT',
-        headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ value: 'a-typical-secret-value-of-some-forty-bytes' }),
-        setupRequest: (req) => ({ ...req, path: `/api/default/secrets/fresh-${fresh++ % 1000}` }),
-      },
-    ],
-  });
+  await putLoad('PUT value (durable), nothing pruned', 'fresh', { amount: 10_000 });
   // 1,000 names for the list (the PUT run left up to 1,000 put-* secrets: top up to exactly 1,000 more).
   const listTenant = 'lister';
   const token = execFileSync(

@@ -39,6 +39,23 @@ function parseCommand(line: string): { env: Record<string, string>; args: string
   return { env, args: words };
 }
 
+/** The recovery command ran, printed a new token (not the banner's), and that token writes. */
+async function assertNewAdminKey(
+  made: { code: number | null; stdout: string; stderr: string },
+  bannerToken: string,
+  url: string,
+): Promise<void> {
+  assert.equal(made.code, 0, made.stderr);
+  const newToken = (made.stdout.match(TOKEN_PATTERN) ?? [])[0] ?? '';
+  assert.notEqual(newToken, '', made.stdout);
+  assert.notEqual(newToken, bannerToken);
+  const put = await request(url, 'PUT', '/api/default/secrets/after-recovery', {
+    token: newToken,
+    body: { value: 'v' },
+  });
+  assert.equal(put.status, 204, put.text);
+}
+
 describe('the first start of coffer serve', () => {
   it('prints the console URL, the data directory, export lines and a working recovery command; logs are JSON off a terminal', async () => {
     const dataDir = newDataDir();
@@ -76,16 +93,7 @@ describe('the first start of coffer serve', () => {
     assert.notEqual(recovery, '', banner);
     const { env, args } = parseCommand(recovery);
     assert.equal(env.COFFER_DATA_DIR, dataDir);
-    const made = await runCoffer(args, env);
-    assert.equal(made.code, 0, made.stderr);
-    const newToken = (made.stdout.match(TOKEN_PATTERN) ?? [])[0] ?? '';
-    assert.notEqual(newToken, '');
-    assert.notEqual(newToken, token);
-    const put = await request(server.url, 'PUT', '/api/default/secrets/after-recovery', {
-      token: newToken,
-      body: { value: 'v' },
-    });
-    assert.equal(put.status, 204, put.text);
+    await assertNewAdminKey(await runCoffer(args, env), token, server.url);
     assert.equal(await stopServer(server), 0);
 
     // The next start prints no banner at all.
@@ -127,15 +135,7 @@ describe('the first start of coffer serve', () => {
           resolve({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }),
       );
     });
-    assert.equal(made.code, 0, made.stderr);
-    const newToken = (made.stdout.match(TOKEN_PATTERN) ?? [])[0] ?? '';
-    assert.notEqual(newToken, '', made.stdout);
-    assert.notEqual(newToken, token);
-    const put = await request(server.url, 'PUT', '/api/default/secrets/after-npx-recovery', {
-      token: newToken,
-      body: { value: 'v' },
-    });
-    assert.equal(put.status, 204, put.text);
+    await assertNewAdminKey(made, token, server.url);
     assert.equal(await stopServer(server), 0);
   });
 
