@@ -257,6 +257,50 @@ describe('webhook deliveries', () => {
     assert.ok(r.received.every((x) => x.verified));
   });
 
+  it('of one store go out several in a pass while the server has room, in order, not one a pass (20 a second)', async () => {
+    const r = await receiver();
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The first delivery is held until the burst below has committed: the rest is then in the feed.
+    r.responder = (n) => (n === 0 ? { status: 204, hold: held } : { status: 204 });
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.value-set'],
+      stores: ['burst'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'burst');
+    const changes = 40;
+    assert.equal(await putSecret(server, 'burst', 'B', 'v1'), 201);
+    await r.until(() => r.received.length === 1, 'the first delivery (held)');
+    for (let i = 2; i <= changes; i++) assert.equal(await putSecret(server, 'burst', 'B', `v${i}`), 200);
+    // Passes: each looks the webhooks up once (listActiveWebhooks); none starts while one is held.
+    const passes = async () => {
+      const metric = server.metrics.registry.getSingleMetric('coffer_db_operation_duration_seconds');
+      assert.ok(metric);
+      let n = 0;
+      for (const v of (await metric.get()).values) {
+        const name = (v as { metricName?: string }).metricName;
+        if (name?.endsWith('_count') && v.labels.operation === 'listActiveWebhooks') n += v.value;
+      }
+      return n;
+    };
+    const before = await passes();
+    release();
+    await r.until(() => r.delivered().length === changes, 'every change of the burst');
+    const taken = (await passes()) - before;
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes }, (_, i) => i + 1),
+      'each once, in order',
+    );
+    assert.ok(r.received.every((x) => x.verified));
+    // One entry a pass would take a pass per delivery after the first.
+    assert.ok(taken < (changes - 1) / 3, `${changes - 1} deliveries took ${taken} passes`);
+  });
+
   it('of a store at the bound that delivers one entry: its next change does not pull its whole backlog into the log', async () => {
     const r = await receiver();
     let accept = 0;

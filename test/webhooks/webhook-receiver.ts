@@ -15,8 +15,14 @@ export interface Received {
   readonly answered: number | null;
 }
 
-/** How the receiver answers its n-th request (0-based): a status, after an optional delay. */
-export type Responder = (n: number, body: string) => { status: number; delayMs?: number };
+/**
+ * How the receiver answers its n-th request (0-based): a status, after an optional delay, or once
+ * `hold` has settled.
+ */
+export type Responder = (
+  n: number,
+  body: string,
+) => { status: number; delayMs?: number; hold?: Promise<unknown> };
 
 /**
  * A real webhook receiver on a loopback port, verifying every request with the `standardwebhooks`
@@ -76,7 +82,7 @@ export class WebhookReceiver {
       }
     }
     const n = this.received.length;
-    const { status, delayMs } = this.responder(n, body);
+    const { status, delayMs, hold } = this.responder(n, body);
     const entry = {
       id: headers['webhook-id'],
       timestamp: headers['webhook-timestamp'],
@@ -88,6 +94,7 @@ export class WebhookReceiver {
     };
     this.received.push(entry);
     if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (hold !== undefined) await hold;
     if (!res.destroyed) {
       entry.answered = status;
       res.writeHead(status).end();
