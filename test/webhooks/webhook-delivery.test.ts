@@ -40,6 +40,14 @@ describe('webhook deliveries', () => {
     return r;
   };
 
+  /** A webhook of `eventKinds` on `stores` (created here) to `r`, which verifies with its secret. */
+  const hookOn = async (r: WebhookReceiver, eventKinds: string[], stores: string[]) => {
+    const hook = await createWebhook(server.url, server.adminToken, { url: r.url, eventKinds, stores });
+    r.secret = hook.secret;
+    for (const store of stores) await createStore(server, store);
+    return hook;
+  };
+
   before(async () => {
     server = await startTestServer({ env: ENV });
   });
@@ -144,13 +152,11 @@ describe('webhook deliveries', () => {
 
   it('send nothing for a change that did not commit', async () => {
     const r = await receiver();
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['store.created', 'secret.created', 'secret.value-set', 'secret.metadata-changed'],
-      stores: ['rollback'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'rollback');
+    await hookOn(
+      r,
+      ['store.created', 'secret.created', 'secret.value-set', 'secret.metadata-changed'],
+      ['rollback'],
+    );
     assert.equal(await putSecret(server, 'rollback', 'A', 'one'), 201);
     // A conditional write whose precondition fails: the transaction rolls back.
     assert.equal(await putSecret(server, 'rollback', 'A', 'two', { 'if-match': '"99"' }), 412);
@@ -183,14 +189,7 @@ describe('webhook deliveries', () => {
     const r = await receiver();
     // Every third request fails: a store's next change must wait for the one before it.
     r.responder = (n) => ({ status: n % 3 === 1 ? 500 : 200 });
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.created'],
-      stores: ['order-1', 'order-2'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'order-1');
-    await createStore(server, 'order-2');
+    await hookOn(r, ['secret.created'], ['order-1', 'order-2']);
     const names = Array.from({ length: 12 }, (_, i) => `S${String(i).padStart(2, '0')}`);
     for (const name of names) {
       assert.equal(await putSecret(server, 'order-1', name, 'x'), 201);
@@ -220,14 +219,7 @@ describe('webhook deliveries', () => {
     let down = true;
     // The receiver refuses lead-a's deliveries until told otherwise: that store's changes pile up.
     r.responder = (_n, body) => ({ status: down && storeNameOf(body) === 'lead-a' ? 503 : 204 });
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['lead-a', 'lead-b'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'lead-a');
-    await createStore(server, 'lead-b');
+    const hook = await hookOn(r, ['secret.value-set'], ['lead-a', 'lead-b']);
     const changes = LOG_LEAD_PER_STORE + 30;
     for (let i = 1; i <= changes; i++) {
       const status = await putSecret(server, 'lead-a', 'A', `v${i}`);
@@ -265,13 +257,7 @@ describe('webhook deliveries', () => {
     });
     // The first delivery is held until the burst below has committed: the rest is then in the feed.
     r.responder = (n) => (n === 0 ? { status: 204, hold: held } : { status: 204 });
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['burst'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'burst');
+    await hookOn(r, ['secret.value-set'], ['burst']);
     const changes = 40;
     assert.equal(await putSecret(server, 'burst', 'B', 'v1'), 201);
     await r.until(() => r.received.length === 1, 'the first delivery (held)');
@@ -310,13 +296,7 @@ describe('webhook deliveries', () => {
       accept--;
       return { status: 204 };
     };
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['lead-c'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'lead-c');
+    const hook = await hookOn(r, ['secret.value-set'], ['lead-c']);
     const changes = LOG_LEAD_PER_STORE + 30;
     for (let i = 1; i <= changes; i++) {
       const status = await putSecret(server, 'lead-c', 'C', `v${i}`);
