@@ -564,7 +564,17 @@ export class WebhookDispatcher {
               const outcome = await this.#attempt(webhook, key, entry);
               attempts.push({ entry, outcome });
               if (!outcome.ok || attempts.length >= chain || Date.now() - started >= CHAIN_MS) break;
-              entry = await this.#repository.nextPendingDelivery(webhook.id, entry.store, entry.n);
+              // Not into the last quarter of the lease: another node may take the webhook after it.
+              const lease = this.#leases.get(webhook.id) ?? 0;
+              if (lease - this.#clock.now() < this.#options.leaseMs / 4) break;
+              try {
+                entry = await this.#repository.nextPendingDelivery(webhook.id, entry.store, entry.n);
+              } catch (error) {
+                // The chain ends here; what it delivered is recorded with the rest of the pass (a
+                // rejection would abandon the other stores' chains mid-flight, their key zeroed).
+                this.#onError(error);
+                break;
+              }
               if (entry !== null && (entry.nextAttemptAt ?? 0) > this.#clock.now()) break;
             }
             return attempts;
