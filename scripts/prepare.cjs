@@ -6,11 +6,18 @@
 // needs the link (docs/cli.md).
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
-if (process.env.npm_command === 'exec') process.exit(0);
+const built = ['dist/src/index.js', 'dist/bundle/cli/coffer.cjs'].every((f) =>
+  existsSync(join(__dirname, '..', f)),
+);
+// Only a checkout that is already built: `npx` on one that is not still builds it.
+if (process.env.npm_command === 'exec' && built) process.exit(0);
 const npm = process.env.npm_execpath;
 const result =
   npm === undefined
     ? spawnSync('npm', ['run', 'build'], { stdio: 'inherit', shell: process.platform === 'win32' })
     : spawnSync(process.execPath, [npm, 'run', 'build'], { stdio: 'inherit' });
+if (result.error !== undefined) process.stderr.write(`prepare: ${result.error.message}\n`);
 process.exit(result.status ?? 1);
