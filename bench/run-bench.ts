@@ -234,7 +234,8 @@ async function benchEngine(engine: string, env: Record<string, string>): Promise
   await putLoad('PUT value (durable)', 'put');
   // The same PUT with nothing to prune: 1,000 other secrets written 10 times each (the first write
   // creates it; 10 versions are kept), so no commit waits for the WAL scrub that follows a commit
-  // that removed sealed bytes (ADR 0008, SQLite). In the run above nearly every PUT prunes a version.
+  // that removed sealed bytes (ADR 0008, SQLite). In the run above a secret's 11th write prunes: the
+  // PUTs after the first 10,000 (most of the run on a fast day; a few or none on a slow one).
   await putLoad('PUT value (durable), nothing pruned', 'fresh', { amount: 10_000 });
   // 1,000 names for the list (the PUT run left up to 1,000 put-* secrets: top up to exactly 1,000 more).
   const listTenant = 'lister';
@@ -295,28 +296,31 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
     );
   }
   await stopProcess(small.child);
-  const smallDir = `${dataDir}-small`;
-  cpSync(dataDir, smallDir, { recursive: true });
-  const seeded = JSON.parse(
-    execFileSync(
-      process.execPath,
-      [join(ROOT, 'dist/bench/seed-secrets.js'), dataDir, 'default', String(BIG)],
-      {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-      },
-    ),
-  ) as { count: number; seconds: number };
-  notes.push(
-    `sqlite: seeded ${seeded.count.toLocaleString('en')} secrets (real sealed versions, batches of 5,000) in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.count / seeded.seconds).toLocaleString('en')}/s)`,
-  );
-  const big = await startCoffer(env, small.token);
-  notes.push(
-    `sqlite: cold start to /readyz with ${BIG.toLocaleString('en')} secrets ${big.coldStartMs.toFixed(0)} ms`,
-  );
-  const smallAgain = await startCoffer({ ...env, COFFER_DATA_DIR: smallDir }, small.token);
-  const auth = { 'x-api-key': small.token };
+  const smallDir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-small-'));
+  const servers: Coffer[] = [];
   try {
+    cpSync(dataDir, smallDir, { recursive: true });
+    const seeded = JSON.parse(
+      execFileSync(
+        process.execPath,
+        [join(ROOT, 'dist/bench/seed-secrets.js'), dataDir, 'default', String(BIG)],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+        },
+      ),
+    ) as { count: number; seconds: number };
+    notes.push(
+      `sqlite: seeded ${seeded.count.toLocaleString('en')} secrets (real sealed versions, batches of 5,000) in ${seeded.seconds.toFixed(1)} s (${Math.round(seeded.count / seeded.seconds).toLocaleString('en')}/s)`,
+    );
+    const big = await startCoffer(env, small.token);
+    servers.push(big);
+    notes.push(
+      `sqlite: cold start to /readyz with ${BIG.toLocaleString('en')} secrets ${big.coldStartMs.toFixed(0)} ms`,
+    );
+    const smallAgain = await startCoffer({ ...env, COFFER_DATA_DIR: smallDir }, small.token);
+    servers.push(smallAgain);
+    const auth = { 'x-api-key': small.token };
     // One name each, read over and over (a hot secret): k-500 among 1,000, seed-0500000 among BIG.
     await alternate(4, Math.max(2, Math.round(DURATION / 2)), [
       {
@@ -336,8 +340,7 @@ async function benchBig(env: Record<string, string>, dataDir: string): Promise<v
     ]);
     notes.push(`sqlite: RSS after the ${BIG.toLocaleString('en')}-secret run ${rssMb(big.child.pid)} MB`);
   } finally {
-    await stopProcess(smallAgain.child);
-    await stopProcess(big.child);
+    for (const server of servers) await stopProcess(server.child);
     rmSync(smallDir, { recursive: true, force: true });
   }
 }
