@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
 import { request } from '../support/http-client.js';
 import { createTestSchema, type TestSchema } from '../support/postgres-test-schema.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { dbCalls as dbCallsOf, startTestServer, type TestServer } from '../support/test-server.js';
 
 /**
  * Issue 13, item 4: a forged `/v1` paging cursor must not turn one list request into a scan of the
@@ -30,16 +30,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       request(server.url, 'GET', path, { token: server.adminToken, auth });
 
     /** Repository calls so far, per operation (coffer_db_operation_duration_seconds counts). */
-    async function dbCalls(): Promise<Map<string, number>> {
-      const metric = server.metrics.registry.getSingleMetric('coffer_db_operation_duration_seconds');
-      assert.ok(metric);
-      const calls = new Map<string, number>();
-      for (const v of (await metric.get()).values) {
-        const name = (v as { metricName?: string }).metricName;
-        if (name?.endsWith('_count')) calls.set(String(v.labels.operation), v.value);
-      }
-      return calls;
-    }
+    const dbCalls = () => dbCallsOf(server);
 
     /** The head seqs of the tenant's audit chains, summed: how many events they hold. */
     async function auditSeq(): Promise<number> {

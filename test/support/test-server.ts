@@ -133,3 +133,18 @@ export async function startTestServer(
     },
   };
 }
+
+/** Repository calls so far, per operation: the counts of coffer_db_operation_duration_seconds. */
+export async function dbCalls(server: Pick<TestServer, 'metrics'>): Promise<Map<string, number>> {
+  const metric = server.metrics.registry.getSingleMetric('coffer_db_operation_duration_seconds');
+  if (metric === undefined) throw new Error('coffer_db_operation_duration_seconds is not registered');
+  const calls = new Map<string, number>();
+  for (const v of (await metric.get()).values) {
+    const name = (v as { metricName?: string }).metricName;
+    if (name?.endsWith('_count')) {
+      const op = String(v.labels.operation);
+      calls.set(op, (calls.get(op) ?? 0) + v.value);
+    }
+  }
+  return calls;
+}

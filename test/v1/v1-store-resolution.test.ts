@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../support/http-client.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { dbCalls, startTestServer, type TestServer } from '../support/test-server.js';
 
 const TENANT = 'resolve';
 
@@ -24,15 +24,8 @@ describe('/v1 resolves the store once per request', () => {
 
   /** Store reads (by name and by id) made outside transactions so far. */
   async function storeReads(): Promise<number> {
-    const metric = server.metrics.registry.getSingleMetric('coffer_db_operation_duration_seconds');
-    assert.ok(metric);
-    let reads = 0;
-    for (const v of (await metric.get()).values) {
-      const name = (v as { metricName?: string }).metricName;
-      const op = String(v.labels.operation);
-      if (name?.endsWith('_count') && (op === 'getStoreByName' || op === 'getStoreById')) reads += v.value;
-    }
-    return reads;
+    const calls = await dbCalls(server);
+    return (calls.get('getStoreByName') ?? 0) + (calls.get('getStoreById') ?? 0);
   }
 
   before(async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { LOG_LEAD_PER_STORE } from '../../src/webhooks/webhook-dispatcher.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { dbCalls, startTestServer, type TestServer } from '../support/test-server.js';
 import { request } from '../support/http-client.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 import {
@@ -263,16 +263,7 @@ describe('webhook deliveries', () => {
     await r.until(() => r.received.length === 1, 'the first delivery (held)');
     for (let i = 2; i <= changes; i++) assert.equal(await putSecret(server, 'burst', 'B', `v${i}`), 200);
     // Passes: each looks the webhooks up once (listActiveWebhooks); none starts while one is held.
-    const passes = async () => {
-      const metric = server.metrics.registry.getSingleMetric('coffer_db_operation_duration_seconds');
-      assert.ok(metric);
-      let n = 0;
-      for (const v of (await metric.get()).values) {
-        const name = (v as { metricName?: string }).metricName;
-        if (name?.endsWith('_count') && v.labels.operation === 'listActiveWebhooks') n += v.value;
-      }
-      return n;
-    };
+    const passes = async () => (await dbCalls(server)).get('listActiveWebhooks') ?? 0;
     const before = await passes();
     release();
     await r.until(() => r.delivered().length === changes, 'every change of the burst');
