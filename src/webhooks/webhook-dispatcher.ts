@@ -602,6 +602,9 @@ export class WebhookDispatcher {
         if (newest > DELIVERY_LOG_KEEP)
           await tx.pruneWebhookDeliveries(webhook.id, newest - DELIVERY_LOG_KEEP);
       });
+      // A store's head is set by its last update (a chain's entries come in order): earlier ones of
+      // the same store need no read of their next entry.
+      const lastOfStore = new Map(updates.map((u) => [u.entry.store, u]));
       for (const u of updates) {
         // The store's head: the same entry, retried later, or the next one of its store.
         if (u.status === 'pending') {
@@ -621,9 +624,11 @@ export class WebhookDispatcher {
           if (left <= ROOM_AGAIN_AT && this.#heldBack.delete(webhook.id)) {
             this.#behind.add(webhook.id);
           }
-          const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);
-          if (next === null) heads.delete(u.entry.store);
-          else heads.set(u.entry.store, next);
+          if (lastOfStore.get(u.entry.store) === u) {
+            const next = await this.#repository.nextPendingDelivery(webhook.id, u.entry.store, u.entry.n);
+            if (next === null) heads.delete(u.entry.store);
+            else heads.set(u.entry.store, next);
+          }
         }
         this.#metrics.webhookAttempt(u.status === 'pending' ? 'retry' : u.status);
         if (u.status === 'delivered') {
