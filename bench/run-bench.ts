@@ -126,13 +126,18 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Requests of a run that did not get a 2xx: errors, timeouts and other statuses. */
+function failures(result: Awaited<ReturnType<typeof autocannon>>): number {
+  return result.errors + result.timeouts + result.non2xx;
+}
+
 async function load(
   scenario: string,
   engine: string,
   options: Parameters<typeof autocannon>[0],
 ): Promise<Row> {
   const result = await autocannon({ duration: DURATION, ...options });
-  const errors = result.errors + result.timeouts + result.non2xx;
+  const errors = failures(result);
   return report({
     scenario,
     engine,
@@ -189,7 +194,7 @@ async function alternate(
       rps: Math.round(total / elapsed),
       p50: median(runs.map((r) => r.latency.p50)),
       p99: median(runs.map((r) => r.latency.p99)),
-      errors: runs.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0),
+      errors: runs.reduce((sum, r) => sum + failures(r), 0),
     });
   }
 }
@@ -430,7 +435,7 @@ async function benchNodes(
         const perNode = results.map((r) => Math.round(r.requests.average));
         const rps = perNode.reduce((sum, x) => sum + x, 0);
         const p99 = Math.max(...results.map((r) => r.latency.p99));
-        const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0);
+        const errors = results.reduce((sum, r) => sum + failures(r), 0);
         nodeRows.push({
           nodes: count,
           kind,
