@@ -216,7 +216,8 @@ for (const version of versions) {
 it('there is a fixture for every earlier schema version', () => {
   // schema-2 is the first with data worth upgrading (1 had no audit trail and was never released alone);
   // schema-7 is what the last release before migration 8 wrote.
-  for (const needed of ['schema-2', 'schema-7']) {
+  // schema-8 is what the last release before SQLite's migration 9 (key slots) wrote.
+  for (const needed of ['schema-2', 'schema-7', 'schema-8']) {
     assert.ok(versions.includes(needed), `fixtures found: ${versions.join(', ')}`);
   }
 });
