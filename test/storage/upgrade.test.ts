@@ -3,6 +3,7 @@ import { chmodSync, cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { OPERATOR } from '../../src/core/actor.js';
 import type { UpgradeManifest } from '../fixtures/upgrade/make-upgrade-fixtures.js';
 import { FIXTURE_SCHEMA } from '../fixtures/upgrade/make-upgrade-fixtures.js';
@@ -176,11 +177,45 @@ function assertVerifiedAfter(
   );
 }
 
+/** The wrapped data keys a SQLite data directory holds, whichever layout its schema has. */
+function wrappedKeysOf(dataDir: string): Buffer[] {
+  const db = new Database(join(dataDir, 'coffer.db'), { readonly: true, fileMustExist: true });
+  try {
+    const view = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'sealed_versions'").get();
+    const table = view === undefined ? 'secret_versions' : 'sealed_versions';
+    return db.prepare(`SELECT wrapped_key FROM ${table}`).pluck().all() as Buffer[];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * docs/adr/0008: once migrated, each wrapped key is in the database file exactly once (its key slot),
+ * so no copy of the old layout's rows is left in free space. Checkpointed first, WAL cut.
+ */
+function assertEachKeyOnce(dataDir: string, keys: readonly Buffer[]): void {
+  const path = join(dataDir, 'coffer.db');
+  const db = new Database(path, { fileMustExist: true });
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  const file = readFileSync(path);
+  for (const key of keys) {
+    let copies = 0;
+    for (let at = file.indexOf(key); at !== -1; at = file.indexOf(key, at + 1)) copies += 1;
+    assert.equal(copies, 1, `copies of a wrapped key in ${path}`);
+  }
+}
+
 for (const version of versions) {
   describe(`upgrade from ${version}`, () => {
     it('SQLite: the data directory opens, migrates and serves what it held', async () => {
       const dataDir = copyDir(join(FIXTURES, version, 'sqlite'));
       const manifest = manifestOf(dataDir);
+      const keys = wrappedKeysOf(dataDir);
+      assert.ok(keys.length > 0);
       // The old trail verifies before today's code has written to it (migrated, it is unchanged)…
       const legacy = verifiedChains(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }));
       const server = await startTestServer({ dataDir });
@@ -192,6 +227,7 @@ for (const version of versions) {
       }
       // …and after, with the events written since on new chains.
       assertVerifiedAfter(await runCoffer(['audit', 'verify'], { COFFER_DATA_DIR: dataDir }), legacy);
+      assertEachKeyOnce(dataDir, keys);
     });
 
     it('PostgreSQL: the dump loads, migrates and serves what it held', async () => {

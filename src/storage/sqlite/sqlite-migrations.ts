@@ -1,10 +1,22 @@
 import type { Db } from './sqlite-connection.js';
+import { fillKeySlots, KEY_SLOT_READS_AND_SHREDDING, KEY_SLOT_TABLES } from './sqlite-key-slots.js';
 
 /**
  * SQLite schema, forward only: a migration is never edited once released; add the next one.
  * Times are epoch milliseconds. Names compare and sort byte-wise (BINARY collation).
  */
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export interface SqliteMigration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+  /** What SQL alone cannot do, run after `sql` in the same transaction. */
+  readonly run?: (db: Db) => void;
+}
+
+/** Set by a migration whose old layout may have left sealed bytes in free space: VACUUM after it. */
+const VACUUM_OWED = 'vacuum_owed';
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     name: 'initial schema',
@@ -289,6 +301,74 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       END;
     `,
   },
+  {
+    version: 9,
+    name: 'wrapped keys in key slots',
+    // docs/adr/0008-deletion-leaves-no-ciphertext.md: a version's wrapped data key moves out of its
+    // row (which b-tree balancing may copy into free space) into a slot of an overflow page, which
+    // deleting the version zeroes. The table is rebuilt without the column, and the database is
+    // VACUUMed once after (VACUUM_OWED) so that no copy of a key from the old layout is left.
+    // PostgreSQL has no version 9: this is about SQLite's file layout.
+    sql: `
+      ${KEY_SLOT_TABLES}
+      CREATE TABLE secret_versions_next (
+        secret_id TEXT NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        kek_id TEXT NOT NULL,
+        key_slot INTEGER NOT NULL,
+        key_len INTEGER NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (secret_id, version)
+      ) WITHOUT ROWID;
+    `,
+    run(db) {
+      const page = db.prepare(
+        `SELECT secret_id, version, kek_id, wrapped_key, ciphertext, created_at FROM secret_versions
+          WHERE (secret_id, version) > (?, ?) ORDER BY secret_id, version LIMIT 992`,
+      );
+      const insert = db.prepare(
+        `INSERT INTO secret_versions_next (secret_id, version, kek_id, key_slot, key_len, ciphertext, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      );
+      let after: [string, number] = ['', 0];
+      for (;;) {
+        const rows = page.all(...after) as {
+          secret_id: string;
+          version: number;
+          kek_id: string;
+          wrapped_key: Buffer;
+          ciphertext: Buffer;
+          created_at: number;
+        }[];
+        const last = rows.at(-1);
+        if (last === undefined) break;
+        const slots = fillKeySlots(
+          db,
+          rows.map((r) => r.wrapped_key),
+        );
+        rows.forEach((r, i) =>
+          insert.run(
+            r.secret_id,
+            r.version,
+            r.kek_id,
+            slots[i],
+            r.wrapped_key.length,
+            r.ciphertext,
+            r.created_at,
+          ),
+        );
+        after = [last.secret_id, last.version];
+      }
+      db.exec(`
+        DROP TABLE secret_versions;
+        ALTER TABLE secret_versions_next RENAME TO secret_versions;
+        CREATE INDEX secret_versions_kek ON secret_versions (kek_id);
+        ${KEY_SLOT_READS_AND_SHREDDING}
+      `);
+      db.prepare('INSERT OR REPLACE INTO coffer_meta (key, value) VALUES (?, ?)').run(VACUUM_OWED, '9');
+    },
+  },
 ];
 
 /** Brings the schema up to date; refuses a database newer than this Coffer. */
@@ -310,6 +390,7 @@ export function migrate(db: Db): void {
     for (const m of SQLITE_MIGRATIONS) {
       if (applied.has(m.version)) continue;
       db.exec(m.sql);
+      m.run?.(db);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         m.version,
         m.name,
@@ -321,4 +402,18 @@ export function migrate(db: Db): void {
     if (db.inTransaction) db.exec('ROLLBACK');
     throw error;
   }
+  vacuumIfOwed(db);
+}
+
+/**
+ * Rewrites every page of the database when a migration asked for it: a VACUUM builds the file anew,
+ * so no free space keeps bytes of the old layout, then the WAL that held the old pages is cut. Owed
+ * until done, so a crash in between redoes it at the next open.
+ */
+function vacuumIfOwed(db: Db): void {
+  const owed = db.prepare('SELECT value FROM coffer_meta WHERE key = ?').pluck().get(VACUUM_OWED);
+  if (owed === undefined) return;
+  db.exec('VACUUM');
+  db.prepare('DELETE FROM coffer_meta WHERE key = ?').run(VACUUM_OWED);
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }

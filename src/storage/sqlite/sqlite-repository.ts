@@ -183,6 +183,13 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     let walFd: number | null = null;
     try {
       migrate(writer);
+      // A group commit's savepoint journal (the old image of each page its transactions change, so
+      // that a failing one rolls back alone) stays in memory: SQLite spills it to a temporary file
+      // past 64 KiB, at a file write per page, which was a third of a durable PUT's CPU
+      // (BENCHMARKS.md). A crash never needs it; the WAL is what recovers. Only the writer, and only
+      // after migrating: the reader's sorts of large lists, and a migration's VACUUM (a whole copy of
+      // the database), may still spill to disk.
+      writer.pragma('temp_store = MEMORY');
       walFd = takeOverWalSync(writer, walPath, !walExisted);
       const checkpointer =
         options.checkpointInWorker === true && walFd !== null

@@ -13,6 +13,7 @@ import type {
 import type { SecretReads, SecretWrites } from '../../core/ports/secrets.js';
 import type { Row } from '../row-mappers.js';
 import type { SqliteConnection } from './sqlite-connection.js';
+import { sqliteKeySlots } from './sqlite-key-slots.js';
 import { namePage } from './sqlite-name-page.js';
 import { str, num, numOrNull, blob, toSecret, toVersion } from './sqlite-rows.js';
 
@@ -36,6 +37,7 @@ const ORDER_COLUMNS: Record<SecretListQuery['order'], string> = {
  */
 export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & SecretWrites {
   const p = (sql: string) => conn.statement(sql);
+  const keySlots = sqliteKeySlots(conn);
   const stmt = {
     getSecret: p('SELECT * FROM secrets WHERE store_id = ? AND name = ?'),
     getSecretById: p('SELECT * FROM secrets WHERE store_id = ? AND id = ?'),
@@ -45,7 +47,7 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       `SELECT coalesce(sum(c.secrets), 0) FROM stores st JOIN store_secret_counts c ON c.store_id = st.id
         WHERE st.tenant_id = ?`,
     ).pluck(),
-    getVersion: p('SELECT * FROM secret_versions WHERE secret_id = ? AND version = ?'),
+    getVersion: p('SELECT * FROM sealed_versions WHERE secret_id = ? AND version = ?'),
     listSecretNamesWithValue: p(
       'SELECT name FROM secrets WHERE store_id = ? AND current_version IS NOT NULL ORDER BY name',
     ).pluck(),
@@ -54,10 +56,10 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
               v.version, v.kek_id, v.wrapped_key, v.ciphertext
          FROM stores st
          JOIN secrets s ON s.store_id = st.id AND s.name = ?
-         JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.current_version
+         JOIN sealed_versions v ON v.secret_id = s.id AND v.version = s.current_version
         WHERE st.tenant_id = ? AND st.managed_by = '' AND st.name = ?`,
     ),
-    listVersions: p('SELECT * FROM secret_versions WHERE secret_id = ? ORDER BY version'),
+    listVersions: p('SELECT * FROM sealed_versions WHERE secret_id = ? ORDER BY version'),
     // Webhooks' signing secrets are sealed too (src/core/webhooks/webhook-secret.ts).
     hasSealedValues: p(
       'SELECT EXISTS (SELECT 1 FROM secret_versions) OR EXISTS (SELECT 1 FROM webhooks) AS x',
@@ -66,7 +68,7 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     // Row-value comparison walks the (secret_id, version) primary key from the cursor on.
     listWrappedKeys: p(
       `SELECT st.tenant_id, s.store_id, v.secret_id, v.version, v.kek_id, v.wrapped_key
-         FROM secret_versions v
+         FROM sealed_versions v
          JOIN secrets s ON s.id = v.secret_id
          JOIN stores st ON st.id = s.store_id
         WHERE v.kek_id = ? AND (v.secret_id, v.version) > (?, ?)
@@ -83,8 +85,8 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       'UPDATE secrets SET latest_version = latest_version + 1 WHERE id = ? RETURNING latest_version',
     ).pluck(),
     insertVersion: p(
-      `INSERT INTO secret_versions (secret_id, version, kek_id, wrapped_key, ciphertext, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO secret_versions (secret_id, version, kek_id, key_slot, key_len, ciphertext, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     setCurrentVersion: p(
       'UPDATE secrets SET current_version = ?, not_before = ?, expires_on = ?, updated_at = ? WHERE id = ?',
@@ -101,9 +103,9 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
     ),
     deleteSecret: p('DELETE FROM secrets WHERE id = ?'),
     rewrapVersion: p(
-      `UPDATE secret_versions SET kek_id = ?, wrapped_key = ?
-        WHERE secret_id = ? AND version = ? AND kek_id = ?`,
-    ),
+      `UPDATE secret_versions SET kek_id = ?, key_len = ?
+        WHERE secret_id = ? AND version = ? AND kek_id = ? RETURNING key_slot`,
+    ).pluck(),
   };
   const queries: SecretReads & SecretWrites = {
     async getSecret(storeId: string, name: string): Promise<SecretRecord | null> {
@@ -245,7 +247,16 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       return n;
     },
     async insertVersion(v: VersionRecord): Promise<void> {
-      stmt.insertVersion.run(v.secretId, v.version, v.kekId, v.wrappedKey, v.ciphertext, v.createdAt);
+      const slot = keySlots.store(v.wrappedKey);
+      stmt.insertVersion.run(
+        v.secretId,
+        v.version,
+        v.kekId,
+        slot,
+        v.wrappedKey.length,
+        v.ciphertext,
+        v.createdAt,
+      );
     },
     async setCurrentVersion(
       secretId: string,
@@ -283,10 +294,17 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       next: { kekId: string; wrappedKey: Buffer },
     ): Promise<boolean> {
       // The replaced wrapped key opens with the old KEK: once that is retired, no copy may linger.
-      const rewrapped =
-        stmt.rewrapVersion.run(next.kekId, next.wrappedKey, secretId, version, expectedKekId).changes === 1;
-      if (rewrapped) conn.sealedBytesRemoved = true;
-      return rewrapped;
+      const slot = stmt.rewrapVersion.get(
+        next.kekId,
+        next.wrappedKey.length,
+        secretId,
+        version,
+        expectedKekId,
+      ) as number | undefined;
+      if (slot === undefined) return false;
+      keySlots.overwrite(slot, next.wrappedKey);
+      conn.sealedBytesRemoved = true;
+      return true;
     },
   };
   return queries;
