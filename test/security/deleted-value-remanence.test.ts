@@ -217,6 +217,39 @@ describe('deleted values leave no ciphertext in the SQLite data directory', () =
     assertGone(rows, 'after the churn');
   });
 
+  it("a webhook's replaced and deleted signing secrets leave no wrapped key either", async () => {
+    const hooks = (method: string, path: string, body?: unknown) =>
+      request(server.url, method, `/v1/tenants/default/webhooks${path}`, {
+        token: server.adminToken,
+        auth: 'bearer',
+        ...(body === undefined ? {} : { body }),
+      });
+    const wrappedKeyOf = (id: string) => {
+      const db = new Database(join(server.dataDir, 'coffer.db'), { readonly: true });
+      try {
+        const key = db.prepare('SELECT secret_wrapped_key FROM sealed_webhooks WHERE id = ?').pluck().get(id);
+        assert.ok(Buffer.isBuffer(key) && key.length > 0, `webhook ${id} has a wrapped key`);
+        return key;
+      } finally {
+        db.close();
+      }
+    };
+    const created = await hooks('POST', '', {
+      url: 'https://hooks.example.com/coffer',
+      eventKinds: ['secret.created'],
+    });
+    assert.equal(created.status, 201, created.text);
+    const { id } = created.json as { id: string };
+    const first = wrappedKeyOf(id);
+    assert.ok(filesHolding(first).length > 0, 'the scan finds the live key');
+    const rotated = await hooks('POST', `/${id}/rotate-secret`);
+    assert.equal(rotated.status, 200, rotated.text);
+    const second = wrappedKeyOf(id);
+    assert.deepEqual(filesHolding(first), [], 'the replaced key');
+    assert.equal((await hooks('DELETE', `/${id}`)).status, 204);
+    assert.deepEqual(filesHolding(second), [], "the deleted webhook's key");
+  });
+
   it('holds under concurrent reads, and waits out a reader that holds the WAL open', async () => {
     for (let i = 0; i < 2; i++)
       assert.equal((await api('PUT', 'CONTESTED', { value: valueOf(`c${i}`) })).status, 204);

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openConnection, SqliteConnection } from '../../src/storage/sqlite/sqlite-connection.js';
 import { slotsPerRow, sqliteKeySlots } from '../../src/storage/sqlite/sqlite-key-slots.js';
-import { migrate } from '../../src/storage/sqlite/sqlite-migrations.js';
+import { migrate, SQLITE_MIGRATIONS } from '../../src/storage/sqlite/sqlite-migrations.js';
 import { tempDir } from '../support/temp-dir.js';
 
 /**
@@ -70,6 +70,92 @@ describe('SQLite key slots', () => {
       }
     });
   }
+
+  it("migration 9 moves versions' and webhooks' keys into slots and leaves one copy of each", () => {
+    const path = join(dir.path, `${++files}.db`);
+    const old = openConnection(path);
+    old.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 8)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    old.exec(`
+      INSERT INTO tenants (id, created_at) VALUES ('t', 0);
+      INSERT INTO stores (id, tenant_id, name, created_at, updated_at) VALUES ('st', 't', 's', 0, 0);
+    `);
+    const versionKeys = Array.from({ length: 70 }, () => randomBytes(70));
+    const hookKeys = Array.from({ length: 150 }, () => randomBytes(72));
+    const addSecret = old.prepare(
+      "INSERT INTO secrets (id, store_id, name, created_at, updated_at) VALUES (?, 'st', ?, 0, 0)",
+    );
+    const addVersion = old.prepare(
+      "INSERT INTO secret_versions (secret_id, version, kek_id, wrapped_key, ciphertext, created_at) VALUES (?, ?, 'k', ?, x'00', 0)",
+    );
+    versionKeys.forEach((key, i) => {
+      if (i % 2 === 0) addSecret.run(`s${i}`, `n${i}`);
+      addVersion.run(`s${i - (i % 2)}`, 1 + (i % 2), key);
+    });
+    const addHook = old.prepare(
+      `INSERT INTO webhooks (id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_wrapped_key,
+         secret_ciphertext, secret_version, feed_cursor, created_at, updated_at)
+       VALUES (?, 't', 'https://example.com/', '[]', '[]', 1, 'k', ?, x'00', 1, '', 0, 0)`,
+    );
+    hookKeys.forEach((key, i) => addHook.run(`h${i}`, key));
+    // Rows rewritten as deliveries would (cursors of changing length), so that pages split and
+    // rebalance and old copies of rows are left in their free space.
+    const advance = old.prepare('UPDATE webhooks SET feed_cursor = ? WHERE id = ?');
+    for (let round = 0; round < 6; round++) {
+      hookKeys.forEach((_, i) => advance.run('c'.repeat(((i * 37 + round * 101) % 400) + 1), `h${i}`));
+    }
+
+    old.close();
+
+    const db = openConnection(path);
+    try {
+      migrate(db);
+      const versions = db
+        .prepare('SELECT wrapped_key FROM sealed_versions ORDER BY secret_id, version')
+        .pluck()
+        .all() as Buffer[];
+      assert.deepEqual(versions.length, versionKeys.length);
+      assert.deepEqual(
+        new Set(versions.map((k) => k.toString('hex'))),
+        new Set(versionKeys.map((k) => k.toString('hex'))),
+      );
+      const hooks = db.prepare('SELECT id, secret_wrapped_key AS key FROM sealed_webhooks').all() as {
+        id: string;
+        key: Buffer;
+      }[];
+      assert.deepEqual(
+        new Map(hooks.map((h) => [h.id, h.key])),
+        new Map(hookKeys.map((key, i) => [`h${i}`, key])),
+      );
+      const columns = db.prepare("SELECT name FROM pragma_table_info('webhooks')").pluck().all();
+      assert.ok(!columns.includes('secret_wrapped_key'), 'the old column is gone');
+      assert.equal(db.prepare("SELECT count(*) FROM coffer_meta WHERE key = 'vacuum_owed'").pluck().get(), 0);
+      const overflow = new Set(
+        db
+          .prepare("SELECT pageno FROM dbstat WHERE name = 'key_slots' AND pagetype = 'overflow'")
+          .pluck()
+          .all() as number[],
+      );
+      for (const key of [...versionKeys, ...hookKeys]) {
+        const pages = pagesHolding(path, db, key, 4096);
+        assert.equal(pages.length, 1, 'exactly one copy, after the VACUUM');
+        assert.ok(overflow.has(pages[0] ?? 0), 'in an overflow page of key_slots');
+      }
+      db.prepare("DELETE FROM webhooks WHERE id = 'h0'").run();
+      assert.deepEqual(
+        pagesHolding(path, db, hookKeys[0] ?? Buffer.alloc(0), 4096),
+        [],
+        'a deleted webhook zeroes its slot',
+      );
+    } finally {
+      db.close();
+    }
+  });
 
   it('a rewrap overwrites its slot; a deleted version zeroes its slot, which the next key reuses', () => {
     const pageSize = 4096;

@@ -120,7 +120,9 @@ const COLUMNS: Readonly<Record<string, string>> = {
   webhooks:
     'id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_wrapped_key, secret_ciphertext, secret_version, created_at, updated_at',
 };
-const selectAll = (table: string) => `SELECT ${COLUMNS[table] ?? '*'} FROM ${table}`;
+/** On SQLite a webhook's wrapped key is in a key slot: its view shows the same columns. */
+const selectAll = (table: string, engine: string) =>
+  `SELECT ${COLUMNS[table] ?? '*'} FROM ${engine === 'sqlite' && table === 'webhooks' ? 'sealed_webhooks' : table}`;
 
 /**
  * Everything but the audit trail, as one comparable string: two equal fingerprints mean no tenant,
@@ -137,7 +139,7 @@ export async function dataFingerprint(server: TestServer): Promise<string> {
     const db = openDatabaseFile(server.dataDir, { readonly: true });
     try {
       return DATA_TABLES.map((t) =>
-        render(t, db.prepare(selectAll(t)).all() as Record<string, unknown>[]),
+        render(t, db.prepare(selectAll(t, 'sqlite')).all() as Record<string, unknown>[]),
       ).join('\n');
     } finally {
       db.close();
@@ -145,7 +147,7 @@ export async function dataFingerprint(server: TestServer): Promise<string> {
   }
   return withServerSchema(server, async (c) => {
     const parts: string[] = [];
-    for (const t of DATA_TABLES) parts.push(render(t, (await c.query(selectAll(t))).rows));
+    for (const t of DATA_TABLES) parts.push(render(t, (await c.query(selectAll(t, 'postgres'))).rows));
     return parts.join('\n');
   });
 }

@@ -63,6 +63,24 @@ export const KEY_SLOT_READS_AND_SHREDDING = `
   END;
 `;
 
+/**
+ * The same for webhooks' signing secrets: the view the webhook queries read (its columns are those
+ * of `webhooks` before the key moved), and the trigger that zeroes a deleted webhook's slot.
+ */
+export const WEBHOOK_KEY_SLOT_READS_AND_SHREDDING = `
+  CREATE VIEW sealed_webhooks AS
+    SELECT w.id, w.tenant_id, w.url, w.event_kinds, w.stores, w.enabled, w.secret_kek_id,
+           ${slotBytes('k.keys', 'w.secret_key_slot', 'w.secret_key_len')} AS secret_wrapped_key,
+           w.secret_ciphertext, w.secret_version, w.feed_cursor, w.last_delivery, w.lease_owner,
+           w.lease_until, w.created_at, w.updated_at
+      FROM webhooks w JOIN key_slots k ON k.id = ${slotRow('w.secret_key_slot')};
+  CREATE TRIGGER webhooks_key_shredded AFTER DELETE ON webhooks BEGIN
+    UPDATE key_slots SET keys = ${withSlot('keys', 'OLD.secret_key_slot', `zeroblob(${SLOT_BYTES})`)}
+     WHERE id = ${slotRow('OLD.secret_key_slot')};
+    INSERT INTO free_key_slots (slot) VALUES (OLD.secret_key_slot);
+  END;
+`;
+
 function varintLength(n: number): number {
   let bytes = 1;
   while (n >= 2 ** (7 * bytes) && bytes < 9) bytes += 1;

@@ -1,5 +1,10 @@
 import type { Db } from './sqlite-connection.js';
-import { fillKeySlots, KEY_SLOT_READS_AND_SHREDDING, KEY_SLOT_TABLES } from './sqlite-key-slots.js';
+import {
+  fillKeySlots,
+  KEY_SLOT_READS_AND_SHREDDING,
+  KEY_SLOT_TABLES,
+  WEBHOOK_KEY_SLOT_READS_AND_SHREDDING,
+} from './sqlite-key-slots.js';
 
 /**
  * SQLite schema, forward only: a migration is never edited once released; add the next one.
@@ -308,6 +313,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
     // row (which b-tree balancing may copy into free space) into a slot of an overflow page, which
     // deleting the version zeroes. The table is rebuilt without the column, and the database is
     // VACUUMed once after (VACUUM_OWED) so that no copy of a key from the old layout is left.
+    // Webhooks' signing secrets move into slots too.
     // PostgreSQL has no version 9: this is about SQLite's file layout.
     sql: `
       ${KEY_SLOT_TABLES}
@@ -365,6 +371,28 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
         ALTER TABLE secret_versions_next RENAME TO secret_versions;
         CREATE INDEX secret_versions_kek ON secret_versions (kek_id);
         ${KEY_SLOT_READS_AND_SHREDDING}
+      `);
+      // Webhooks' signing secrets the same way: their rows are rewritten on every delivery, so
+      // they move more than any.
+      const hooks = db.prepare('SELECT id, secret_wrapped_key FROM webhooks ORDER BY id').all() as {
+        id: string;
+        secret_wrapped_key: Buffer;
+      }[];
+      db.exec(`
+        ALTER TABLE webhooks ADD COLUMN secret_key_slot INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE webhooks ADD COLUMN secret_key_len INTEGER NOT NULL DEFAULT 0;
+      `);
+      const hookSlots = fillKeySlots(
+        db,
+        hooks.map((h) => h.secret_wrapped_key),
+      );
+      const placeHook = db.prepare(
+        'UPDATE webhooks SET secret_key_slot = ?, secret_key_len = ? WHERE id = ?',
+      );
+      hooks.forEach((h, i) => placeHook.run(hookSlots[i], h.secret_wrapped_key.length, h.id));
+      db.exec(`
+        ALTER TABLE webhooks DROP COLUMN secret_wrapped_key;
+        ${WEBHOOK_KEY_SLOT_READS_AND_SHREDDING}
       `);
       db.prepare('INSERT OR REPLACE INTO coffer_meta (key, value) VALUES (?, ?)').run(VACUUM_OWED, '9');
     },

@@ -2,20 +2,26 @@ import type { WebhookReads, WebhookWrites } from '../../core/ports/webhooks.js';
 import type { WebhookDeliveryRecord, WebhookRecord } from '../../core/webhooks/webhook-records.js';
 import type { Row } from '../row-mappers.js';
 import type { SqliteConnection } from './sqlite-connection.js';
+import { sqliteKeySlots } from './sqlite-key-slots.js';
 import { toWebhook, toWebhookDelivery } from './sqlite-rows.js';
 
 const WEBHOOK_COLUMNS =
   'id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_wrapped_key, secret_ciphertext, secret_version, feed_cursor, last_delivery, created_at, updated_at';
+/** What a row of the table holds: the wrapped key's slot in place of the key. */
+const STORED_COLUMNS =
+  'id, tenant_id, url, event_kinds, stores, enabled, secret_kek_id, secret_key_slot, secret_key_len, secret_ciphertext, secret_version, feed_cursor, last_delivery, created_at, updated_at';
 const DELIVERY_COLUMNS =
   'webhook_id, n, event_id, kind, store, payload, status, attempts, last_error, last_status, next_attempt_at, created_at, updated_at';
 
 /** Webhooks and their delivery log: the port of src/core/ports/webhooks.ts on one SQLite connection. */
 export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & WebhookWrites {
   const p = (sql: string) => conn.statement(sql);
+  const keySlots = sqliteKeySlots(conn);
   const stmt = {
-    get: p(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ? AND id = ?`),
-    list: p(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE tenant_id = ? ORDER BY created_at, id`),
-    listActive: p(`SELECT ${WEBHOOK_COLUMNS} FROM webhooks WHERE enabled = 1 ORDER BY id`),
+    // The signing secret's wrapped key is in a key slot (docs/adr/0008): reads go through the view.
+    get: p(`SELECT ${WEBHOOK_COLUMNS} FROM sealed_webhooks WHERE tenant_id = ? AND id = ?`),
+    list: p(`SELECT ${WEBHOOK_COLUMNS} FROM sealed_webhooks WHERE tenant_id = ? ORDER BY created_at, id`),
+    listActive: p(`SELECT ${WEBHOOK_COLUMNS} FROM sealed_webhooks WHERE enabled = 1 ORDER BY id`),
     listDeliveries: p(
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries WHERE webhook_id = ? AND n < ? ORDER BY n DESC LIMIT ?`,
     ),
@@ -32,15 +38,17 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
       `SELECT ${DELIVERY_COLUMNS} FROM webhook_deliveries
         WHERE webhook_id = ? AND store = ? AND status = 'pending' AND n > ? ORDER BY n LIMIT 1`,
     ),
-    insert: p(`INSERT INTO webhooks (${WEBHOOK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    insert: p(
+      `INSERT INTO webhooks (${STORED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
     update: p(
       `UPDATE webhooks SET url = ?, event_kinds = ?, stores = ?, enabled = ?, updated_at = ?
-        WHERE tenant_id = ? AND id = ? RETURNING ${WEBHOOK_COLUMNS}`,
+        WHERE tenant_id = ? AND id = ?`,
     ),
     setSecret: p(
-      `UPDATE webhooks SET secret_kek_id = ?, secret_wrapped_key = ?, secret_ciphertext = ?, secret_version = ?,
-        updated_at = ? WHERE tenant_id = ? AND id = ?`,
-    ),
+      `UPDATE webhooks SET secret_kek_id = ?, secret_key_len = ?, secret_ciphertext = ?, secret_version = ?,
+        updated_at = ? WHERE tenant_id = ? AND id = ? RETURNING secret_key_slot`,
+    ).pluck(),
     delete: p('DELETE FROM webhooks WHERE tenant_id = ? AND id = ?'),
     deleteLog: p('DELETE FROM webhook_deliveries WHERE webhook_id = ?'),
     claim: p(
@@ -95,7 +103,8 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
         JSON.stringify(w.stores),
         w.enabled ? 1 : 0,
         w.secretKekId,
-        w.secretWrappedKey,
+        keySlots.store(w.secretWrappedKey),
+        w.secretWrappedKey.length,
         w.secretCiphertext,
         w.secretVersion,
         w.cursor,
@@ -105,7 +114,7 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
       );
     },
     async updateWebhook(tenantId, id, patch): Promise<WebhookRecord | null> {
-      const row = stmt.update.get(
+      const updated = stmt.update.run(
         patch.url,
         JSON.stringify(patch.eventKinds),
         JSON.stringify(patch.stores),
@@ -113,19 +122,34 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
         patch.updatedAt,
         tenantId,
         id,
-      ) as Row | undefined;
+      );
+      if (updated.changes !== 1) return null;
+      const row = stmt.get.get(tenantId, id) as Row | undefined;
       return row ? toWebhook(row) : null;
     },
     async setWebhookSecret(tenantId, id, s): Promise<boolean> {
-      return (
-        stmt.setSecret.run(s.kekId, s.wrappedKey, s.ciphertext, s.version, s.updatedAt, tenantId, id)
-          .changes === 1
-      );
+      const slot = stmt.setSecret.get(
+        s.kekId,
+        s.wrappedKey.length,
+        s.ciphertext,
+        s.version,
+        s.updatedAt,
+        tenantId,
+        id,
+      ) as number | undefined;
+      if (slot === undefined) return false;
+      // The replaced key opens the old secret: overwritten in its slot, and scrubbed from the WAL.
+      keySlots.overwrite(slot, s.wrappedKey);
+      conn.sealedBytesRemoved = true;
+      return true;
     },
     async deleteWebhook(tenantId, id): Promise<boolean> {
       if (stmt.get.get(tenantId, id) === undefined) return false;
       stmt.deleteLog.run(id);
-      return stmt.delete.run(tenantId, id).changes === 1;
+      // A trigger zeroes the secret's key slot; the WAL that held it is scrubbed after COMMIT.
+      const deleted = stmt.delete.run(tenantId, id).changes === 1;
+      if (deleted) conn.sealedBytesRemoved = true;
+      return deleted;
     },
     async claimWebhookLease(id, owner, now, until): Promise<boolean> {
       return stmt.claim.run(owner, until, id, owner, now).changes === 1;
