@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { runCoffer } from '../support/coffer-process.js';
 import { request } from '../support/http-client.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -282,5 +283,26 @@ describe('deleted values leave no ciphertext in the SQLite data directory', () =
       'reads went on meanwhile',
     );
     assertGone(rows, 'after a DELETE under concurrent reads');
+  });
+  it('a master-key rotation leaves no copy of the wrapped keys it replaced', async () => {
+    // Last: it moves every data key of the suite under a new KEK (the server follows the file).
+    const db = new Database(join(server.dataDir, 'coffer.db'), { readonly: true });
+    let before: Buffer[];
+    try {
+      before = db.prepare('SELECT wrapped_key FROM sealed_versions').pluck().all() as Buffer[];
+    } finally {
+      db.close();
+    }
+    assert.ok(before.length > 10);
+    const rotated = await runCoffer(['master-key', 'rotate'], { COFFER_DATA_DIR: server.dataDir });
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const left = before.filter((key) => filesHolding(key).length > 0);
+    assert.equal(
+      left.length,
+      0,
+      `${left.length} of ${before.length} replaced wrapped keys are still on disk`,
+    );
+    const live = await api('GET', 'NEIGHBOUR_0');
+    assert.equal(live.status, 200, live.text);
   });
 });

@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { openConnection, SqliteConnection } from '../../src/storage/sqlite/sqlite-connection.js';
+import {
+  BUSY_TIMEOUT_MS,
+  openConnection,
+  SqliteConnection,
+} from '../../src/storage/sqlite/sqlite-connection.js';
 import { slotsPerRow, sqliteKeySlots } from '../../src/storage/sqlite/sqlite-key-slots.js';
 import { migrate, SQLITE_MIGRATIONS } from '../../src/storage/sqlite/sqlite-migrations.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -14,6 +20,8 @@ import { tempDir } from '../support/temp-dir.js';
  * overflow page, never in a b-tree page, whose free space balancing may leave a moved row's old
  * bytes in. Checked on the file itself: where each key's bytes are, and what kind of page that is.
  */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
 describe('SQLite key slots', () => {
   const dir = tempDir('coffer-key-slots-');
   after(() => dir.remove());
@@ -41,6 +49,21 @@ describe('SQLite key slots', () => {
       pages.push(Math.floor(at / pageSize) + 1);
     }
     return pages;
+  }
+
+  /** A database file at schema version 8, as the last release before key slots left it. */
+  function schema8File(): string {
+    const path = join(dir.path, `${++files}.db`);
+    const old = openConnection(path);
+    old.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 8)) {
+      old.exec(m.sql);
+      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    old.close();
+    return path;
   }
 
   for (const pageSize of [512, 1024, 4096, 8192, 65536]) {
@@ -72,15 +95,8 @@ describe('SQLite key slots', () => {
   }
 
   it("migration 9 moves versions' and webhooks' keys into slots and leaves one copy of each", () => {
-    const path = join(dir.path, `${++files}.db`);
+    const path = schema8File();
     const old = openConnection(path);
-    old.exec(
-      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
-    );
-    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 8)) {
-      old.exec(m.sql);
-      old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
-    }
     old.exec(`
       INSERT INTO tenants (id, created_at) VALUES ('t', 0);
       INSERT INTO stores (id, tenant_id, name, created_at, updated_at) VALUES ('st', 't', 's', 0, 0);
@@ -194,6 +210,35 @@ describe('SQLite key slots', () => {
       assert.equal(slots.store(randomBytes(70)), slot2, 'the freed slot is used again');
     } finally {
       db.close();
+    }
+  });
+  it('another process waits for a migration longer than the 5 s busy timeout of everyday writes', async () => {
+    const path = schema8File();
+    // Another process in a long migration (or its VACUUM): it holds the write lock for 6.5 s.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const db = new (require('better-sqlite3'))(process.argv[1]);
+         db.exec('BEGIN IMMEDIATE'); console.log('locked');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 6500);
+         db.exec('COMMIT'); db.close();`,
+        path,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+    const started = Date.now();
+    const db = openConnection(path);
+    try {
+      migrate(db);
+      assert.ok(Date.now() - started > BUSY_TIMEOUT_MS, 'it waited past the everyday timeout');
+      assert.equal(db.prepare('SELECT max(version) FROM schema_migrations').pluck().get(), 9);
+      assert.equal(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS, 'and restored it');
+    } finally {
+      db.close();
+      await exited;
     }
   });
 });

@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { Db, SqliteConnection } from './sqlite-connection.js';
 
 /**
@@ -11,9 +12,9 @@ import type { Db, SqliteConnection } from './sqlite-connection.js';
  * opens it, its wrapped data key, lives only in a slot, and deleting the version zeroes the slot
  * (crypto-shredding).
  *
- * Layout of a row: one BLOB column of `blobLength(pageSize)` bytes, so that the record is exactly
+ * Layout of a row: one BLOB column of `blobLength(usable)` bytes (usable: the page size less reserved bytes), so that the record is exactly
  * SQLite's minimum local payload plus one overflow page. The cell then holds the record's header and
- * the blob's first bytes (never used), and the last `pageSize - 4` bytes of the blob fill the
+ * the blob's first bytes (never used), and the last `usable - 4` bytes of the blob fill the
  * overflow page: the slots, 128 bytes each, counted from the end of the blob.
  */
 
@@ -94,19 +95,36 @@ function varintLength(n: number): number {
  * bytes of a P-byte payload in a table leaf's cell (btreeParseCellAdjustSizeForOverflow), so
  * P = minLocal + usable - 4 keeps exactly minLocal there and fills one overflow page.
  */
-export function blobLength(pageSize: number): number {
-  const minLocal = Math.floor(((pageSize - 12) * 32) / 255) - 23;
-  const payload = minLocal + pageSize - 4;
+export function blobLength(usable: number): number {
+  const minLocal = Math.floor(((usable - 12) * 32) / 255) - 23;
+  const payload = minLocal + usable - 4;
   for (let header = 2; header < 12; header++) {
     const length = payload - header;
     if (1 + varintLength(2 * length + 12) === header) return length;
   }
-  throw new Error(`sqlite: no key slot layout for page size ${pageSize}`);
+  throw new Error(`sqlite: no key slot layout for a usable page size of ${usable}`);
 }
 
 /** How many slots a row holds: as many as fit in its overflow page. */
-export function slotsPerRow(pageSize: number): number {
-  return Math.min(SLOTS_PER_ID, Math.floor((pageSize - 4) / SLOT_BYTES));
+export function slotsPerRow(usable: number): number {
+  return Math.min(SLOTS_PER_ID, Math.floor((usable - 4) / SLOT_BYTES));
+}
+
+/**
+ * The bytes of a page SQLite uses: the page size less the bytes reserved at the end of each page
+ * (byte 20 of the file's header; 0 in every file better-sqlite3 creates, but a file made elsewhere
+ * may reserve some, and the layout must count them).
+ */
+export function usablePageSize(db: Db): number {
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  if (db.memory) return pageSize;
+  const header = Buffer.alloc(100);
+  const fd = openSync(db.name, 'r');
+  try {
+    return readSync(fd, header, 0, 100, 0) === 100 ? pageSize - (header[20] ?? 0) : pageSize;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function padded(wrappedKey: Buffer): Buffer {
@@ -139,8 +157,10 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
   };
   let layout: { length: number; slots: number } | null = null;
   const rowLayout = () => {
-    const pageSize = conn.db.pragma('page_size', { simple: true }) as number;
-    layout ??= { length: blobLength(pageSize), slots: slotsPerRow(pageSize) };
+    if (layout === null) {
+      const usable = usablePageSize(conn.db);
+      layout = { length: blobLength(usable), slots: slotsPerRow(usable) };
+    }
     return layout;
   };
   const write = (slot: number, wrappedKey: Buffer) => {
@@ -169,9 +189,9 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
  * version's key at once), and returns their slots in order. A last row's unused slots are free.
  */
 export function fillKeySlots(db: Db, wrappedKeys: readonly Buffer[]): number[] {
-  const pageSize = db.pragma('page_size', { simple: true }) as number;
-  const length = blobLength(pageSize);
-  const perRow = slotsPerRow(pageSize);
+  const usable = usablePageSize(db);
+  const length = blobLength(usable);
+  const perRow = slotsPerRow(usable);
   const insertRow = db.prepare('INSERT INTO key_slots (keys) VALUES (?) RETURNING id').pluck();
   const addFree = db.prepare('INSERT INTO free_key_slots (slot) VALUES (?)');
   const placed: number[] = [];
