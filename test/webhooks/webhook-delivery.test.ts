@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
@@ -309,11 +310,59 @@ describe('webhook deliveries', () => {
     assert.equal(newest?.n, LOG_LEAD_PER_STORE, 'the backlog stayed in the feed');
     accept = Number.MAX_SAFE_INTEGER;
     await r.until(() => r.delivered().length === changes + 1, 'every change', 60_000);
+    if (process.env.DEBUG_T)
+      console.log('dbg', JSON.stringify(r.delivered().map((d) => bodyOf(d.body).data.version)));
     assert.deepEqual(
       r.delivered().map((d) => bodyOf(d.body).data.version),
       Array.from({ length: changes + 1 }, (_, i) => i + 1),
       'all of them, once each, in order',
     );
+  });
+
+  it('of a store with a backlog past the bound: once it has room, the backlog comes in chunks, the bound kept', async () => {
+    const r = await receiver();
+    let down = true;
+    let accept = 0;
+    // Down, then up for LOG_LEAD_PER_STORE / 2 + 1 deliveries (the store has room again), then
+    // down until a further change has committed, then up.
+    r.responder = () => {
+      if (!down) return { status: 204 };
+      if (accept === 0) return { status: 503 };
+      accept--;
+      return { status: 204 };
+    };
+    const hook = await hookOn(r, ['secret.value-set'], ['lead-d']);
+    const changes = LOG_LEAD_PER_STORE * 3;
+    for (let i = 1; i <= changes; i++) {
+      const status = await putSecret(server, 'lead-d', 'D', `v${i}`);
+      assert.ok(status === 200 || status === 201, String(status));
+    }
+    const seen = r.received.length;
+    await r.until(() => r.received.length >= seen + 2, 'two more attempts');
+    assert.equal((await deliveryLog(server, hook.id))[0]?.n, LOG_LEAD_PER_STORE, 'the log at the bound');
+    // Half the bound and one delivered: the store has room. A change after all of the backlog is no
+    // reason to copy the whole backlog into the log: it comes in chunks that keep to the bound.
+    accept = LOG_LEAD_PER_STORE / 2 + 1;
+    await r.until(() => r.delivered().length === LOG_LEAD_PER_STORE / 2 + 1, 'half the bound delivered');
+    assert.equal(await putSecret(server, 'lead-d', 'D', `v${changes + 1}`), 200);
+    const pendingNow = async () => ((await deliveryLog(server, hook.id))[0]?.n ?? 0) - r.delivered().length;
+    const before = r.received.length;
+    await r.until(() => r.received.length >= before + 2, 'two more attempts');
+    const largestHeld = await pendingNow();
+    down = false;
+    let largest = largestHeld;
+    for (const deadline = Date.now() + 60_000; r.delivered().length < changes + 1;) {
+      largest = Math.max(largest, await pendingNow());
+      assert.ok(Date.now() < deadline, `${r.delivered().length} of ${changes + 1} delivered after 60 s`);
+      await sleep(50);
+    }
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes + 1 }, (_, i) => i + 1),
+      'all of them, once each, in order',
+    );
+    assert.ok(largestHeld <= LOG_LEAD_PER_STORE, `pending after the change: ${largestHeld}`);
+    assert.ok(largest <= LOG_LEAD_PER_STORE + 1, `at most the bound pending at a time, saw ${largest}`);
   });
 
   it('rotating the secret: new deliveries verify with the new secret only; no answer shows a secret again', async () => {
