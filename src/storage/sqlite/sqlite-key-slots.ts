@@ -47,6 +47,15 @@ export const KEY_SLOT_TABLES = `
   CREATE TABLE free_key_slots (slot INTEGER PRIMARY KEY);
 `;
 
+/** SQL: a trigger that zeroes and frees the slot (`column`) of each row deleted from `table`. */
+function shredTrigger(name: string, table: string, column: string): string {
+  return `CREATE TRIGGER ${name} AFTER DELETE ON ${table} BEGIN
+    UPDATE key_slots SET keys = ${withSlot('keys', `OLD.${column}`, `zeroblob(${SLOT_BYTES})`)}
+     WHERE id = ${slotRow(`OLD.${column}`)};
+    INSERT INTO free_key_slots (slot) VALUES (OLD.${column});
+  END;`;
+}
+
 /**
  * The view every read of a version goes through (its wrapped key out of the slot), and the trigger
  * that zeroes a deleted version's slot and frees it, whatever deletes the version: a secret's or a
@@ -57,11 +66,7 @@ export const KEY_SLOT_READS_AND_SHREDDING = `
     SELECT v.secret_id, v.version, v.kek_id, v.ciphertext, v.created_at,
            ${slotBytes('k.keys', 'v.key_slot', 'v.key_len')} AS wrapped_key
       FROM secret_versions v JOIN key_slots k ON k.id = ${slotRow('v.key_slot')};
-  CREATE TRIGGER secret_versions_key_shredded AFTER DELETE ON secret_versions BEGIN
-    UPDATE key_slots SET keys = ${withSlot('keys', 'OLD.key_slot', `zeroblob(${SLOT_BYTES})`)}
-     WHERE id = ${slotRow('OLD.key_slot')};
-    INSERT INTO free_key_slots (slot) VALUES (OLD.key_slot);
-  END;
+  ${shredTrigger('secret_versions_key_shredded', 'secret_versions', 'key_slot')}
 `;
 
 /**
@@ -75,11 +80,7 @@ export const WEBHOOK_KEY_SLOT_READS_AND_SHREDDING = `
            w.secret_ciphertext, w.secret_version, w.feed_cursor, w.last_delivery, w.lease_owner,
            w.lease_until, w.created_at, w.updated_at
       FROM webhooks w JOIN key_slots k ON k.id = ${slotRow('w.secret_key_slot')};
-  CREATE TRIGGER webhooks_key_shredded AFTER DELETE ON webhooks BEGIN
-    UPDATE key_slots SET keys = ${withSlot('keys', 'OLD.secret_key_slot', `zeroblob(${SLOT_BYTES})`)}
-     WHERE id = ${slotRow('OLD.secret_key_slot')};
-    INSERT INTO free_key_slots (slot) VALUES (OLD.secret_key_slot);
-  END;
+  ${shredTrigger('webhooks_key_shredded', 'webhooks', 'secret_key_slot')}
 `;
 
 function varintLength(n: number): number {
@@ -139,7 +140,10 @@ function padded(wrappedKey: Buffer): Buffer {
 export interface KeySlots {
   /** Stores a wrapped key in a free slot (a new row when none is free) and returns the slot. */
   store(wrappedKey: Buffer): number;
-  /** Replaces what a slot holds (a rewrap): the page's old image is rewritten, never left behind. */
+  /**
+   * Replaces what a slot holds (a rewrap, a rotated webhook secret): the page is rewritten in place,
+   * and the WAL that still holds the old image is scrubbed after COMMIT (sealedBytesRemoved).
+   */
   overwrite(slot: number, wrappedKey: Buffer): void;
 }
 
@@ -180,7 +184,10 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
       write(slot, wrappedKey);
       return slot;
     },
-    overwrite: write,
+    overwrite(slot: number, wrappedKey: Buffer): void {
+      write(slot, wrappedKey);
+      conn.sealedBytesRemoved = true;
+    },
   };
 }
 

@@ -303,7 +303,6 @@ export function sqliteSecretQueries(conn: SqliteConnection): SecretReads & Secre
       ) as number | undefined;
       if (slot === undefined) return false;
       keySlots.overwrite(slot, next.wrappedKey);
-      conn.sealedBytesRemoved = true;
       return true;
     },
   };

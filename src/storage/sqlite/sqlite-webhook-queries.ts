@@ -140,7 +140,6 @@ export function sqliteWebhookQueries(conn: SqliteConnection): WebhookReads & Web
       if (slot === undefined) return false;
       // The replaced key opens the old secret: overwritten in its slot, and scrubbed from the WAL.
       keySlots.overwrite(slot, s.wrappedKey);
-      conn.sealedBytesRemoved = true;
       return true;
     },
     async deleteWebhook(tenantId, id): Promise<boolean> {
