@@ -137,6 +137,19 @@ function padded(wrappedKey: Buffer): Buffer {
   return bytes;
 }
 
+interface KeySlotLayout {
+  /** Bytes of a row's blob. */
+  readonly length: number;
+  /** Slots a row holds. */
+  readonly slots: number;
+}
+
+/** The layout of a `key_slots` row in this database (from its usable page size). */
+function keySlotLayout(db: Db): KeySlotLayout {
+  const usable = usablePageSize(db);
+  return { length: blobLength(usable), slots: slotsPerRow(usable) };
+}
+
 export interface KeySlots {
   /** Stores a wrapped key in a free slot (a new row when none is free) and returns the slot. */
   store(wrappedKey: Buffer): number;
@@ -159,14 +172,7 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
       `UPDATE key_slots SET keys = ${withSlot('keys', '@slot', '@bytes')} WHERE id = ${slotRow('@slot')}`,
     ),
   };
-  let layout: { length: number; slots: number } | null = null;
-  const rowLayout = () => {
-    if (layout === null) {
-      const usable = usablePageSize(conn.db);
-      layout = { length: blobLength(usable), slots: slotsPerRow(usable) };
-    }
-    return layout;
-  };
+  let layout: KeySlotLayout | null = null;
   const write = (slot: number, wrappedKey: Buffer) => {
     if (stmt.write.run({ slot, bytes: padded(wrappedKey) }).changes !== 1) {
       throw new Error(`sqlite: key slot ${slot} has no row`);
@@ -176,7 +182,8 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
     store(wrappedKey: Buffer): number {
       let slot = stmt.takeFree.get() as number | undefined;
       if (slot === undefined) {
-        const { length, slots } = rowLayout();
+        layout ??= keySlotLayout(conn.db);
+        const { length, slots } = layout;
         const id = stmt.addRow.get(length) as number;
         slot = id * SLOTS_PER_ID;
         for (let i = 1; i < slots; i++) stmt.addFree.run(slot + i);
@@ -196,9 +203,7 @@ export function sqliteKeySlots(conn: SqliteConnection): KeySlots {
  * version's key at once), and returns their slots in order. A last row's unused slots are free.
  */
 export function fillKeySlots(db: Db, wrappedKeys: readonly Buffer[]): number[] {
-  const usable = usablePageSize(db);
-  const length = blobLength(usable);
-  const perRow = slotsPerRow(usable);
+  const { length, slots: perRow } = keySlotLayout(db);
   const insertRow = db.prepare('INSERT INTO key_slots (keys) VALUES (?) RETURNING id').pluck();
   const addFree = db.prepare('INSERT INTO free_key_slots (slot) VALUES (?)');
   const placed: number[] = [];
