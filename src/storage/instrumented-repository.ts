@@ -33,6 +33,8 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
   readonly #inner: Repository;
   /** Passed through, untimed, where the engine has it (SQLite). */
   readonly syncVisibleCommits?: () => Promise<void>;
+  /** Passed through, untimed, where the engine has it (SQLite): a flag read on every worker pass. */
+  readonly writerBusy?: () => boolean;
 
   constructor(inner: Repository, timer: DbTimer) {
     super(inner, async (operation, call) => {
@@ -49,6 +51,8 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
     this.#inner = inner;
     const sync = inner.syncVisibleCommits;
     if (sync !== undefined) this.syncVisibleCommits = () => sync.call(inner);
+    const busy = inner.writerBusy;
+    if (busy !== undefined) this.writerBusy = () => busy.call(inner);
   }
 
   credentialsEpoch(): number {

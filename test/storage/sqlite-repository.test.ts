@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { join } from 'node:path';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+import { InstrumentedRepository } from '../../src/storage/instrumented-repository.js';
 import { SqliteRepository } from '../../src/storage/sqlite/sqlite-repository.js';
 import { tempDir } from '../support/temp-dir.js';
 import { describeRepositoryContract } from './repository-contract.js';
@@ -42,6 +44,40 @@ describe('SQLite group commit', () => {
       for (let i = 0; i < 200; i++) {
         assert.equal(await repo.getMeta(`k${i}`), i % 17 === 0 ? null : `v${i}`, `k${i}`);
       }
+    } finally {
+      await repo.close();
+    }
+  });
+
+  test('writerBusy: true while a batch is built or committed, false once the writer has drained', async () => {
+    const inner = SqliteRepository.open(join(own.path, 'group-commit-busy.db'));
+    // Through the timing wrapper, as the server's webhook worker sees it.
+    const repo = new InstrumentedRepository(inner, { observeDb: () => undefined });
+    try {
+      assert.equal(repo.writerBusy?.(), false, 'idle at first');
+      let release = () => undefined as void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let inside = () => undefined as void;
+      const entered = new Promise<void>((resolve) => {
+        inside = resolve;
+      });
+      const first = repo.transaction(async (tx) => {
+        inside();
+        await held;
+        await tx.setMeta('busy', 'one');
+      });
+      const queued = repo.transaction(async (tx) => tx.setMeta('busy-2', 'two'));
+      await entered;
+      assert.equal(repo.writerBusy?.(), true, 'a batch is being built');
+      release();
+      await first;
+      await queued;
+      // The drain ends in the turn after its last batch is answered.
+      for (let i = 0; i < 100 && repo.writerBusy?.() === true; i++) await setImmediatePromise();
+      assert.equal(repo.writerBusy?.(), false, 'drained');
+      assert.equal(await repo.getMeta('busy-2'), 'two');
     } finally {
       await repo.close();
     }

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { LOG_LEAD_PER_STORE } from '../../src/webhooks/webhook-dispatcher.js';
+import { LOG_LEAD_PER_STORE, PRESSURE_PASS_MS } from '../../src/webhooks/webhook-dispatcher.js';
 import { dbCalls, startTestServer, type TestServer } from '../support/test-server.js';
 import { request } from '../support/http-client.js';
 import { WebhookReceiver } from './webhook-receiver.js';
@@ -277,6 +277,49 @@ describe('webhook deliveries', () => {
     assert.ok(r.received.every((x) => x.verified));
     // One entry a pass would take a pass per delivery after the first.
     assert.ok(taken < (changes - 1) / 3, `${changes - 1} deliveries took ${taken} passes`);
+  });
+
+  it('yield to writes waiting for the writer: a pass a second, one entry a store; once they ease, the rest, in order', async () => {
+    const r = await receiver();
+    const arrivals: number[] = [];
+    r.responder = () => {
+      arrivals.push(Date.now());
+      return { status: 204 };
+    };
+    await hookOn(r, ['secret.value-set'], ['pressed']);
+    // The writer reported busy, as under a sustained stream of writes (SQLite: its group commit
+    // running); the rest is the real server.
+    const repository = server.runtime.repository;
+    const own = Object.getOwnPropertyDescriptor(repository, 'writerBusy');
+    let busy = true;
+    Object.defineProperty(repository, 'writerBusy', {
+      value: () => busy,
+      configurable: true,
+      writable: true,
+    });
+    const changes = 4;
+    try {
+      for (let i = 1; i <= changes; i++) {
+        assert.equal(await putSecret(server, 'pressed', 'P', `v${i}`), i === 1 ? 201 : 200);
+      }
+      await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer is busy');
+      const gaps = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
+      // One entry a pass, a pass a second (a lower bound: a slow machine only spaces them further).
+      for (const gap of gaps) {
+        assert.ok(gap >= PRESSURE_PASS_MS * 0.8, `deliveries ${gaps.join(' and ')} ms apart`);
+      }
+    } finally {
+      busy = false;
+      if (own === undefined) Reflect.deleteProperty(repository, 'writerBusy');
+      else Object.defineProperty(repository, 'writerBusy', own);
+    }
+    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes }, (_, i) => i + 1),
+      'each once, in order',
+    );
+    assert.ok(r.received.every((x) => x.verified));
   });
 
   it('of a store at the bound that delivers one entry: its next change does not pull its whole backlog into the log', async () => {

@@ -59,6 +59,14 @@ export interface Repository extends RepositoryReads {
    */
   syncVisibleCommits?(): Promise<void>;
   /**
+   * Whether writes are waiting for the writer now: SQLite's group commit is building, committing or
+   * scrubbing a batch. Background work (the webhook worker) yields to them: on one core, its CPU
+   * would be taken from the commit pipeline (the WAL checkpoint thread waits for the core), and
+   * every write would wait longer (docs/notifications.md, "Writes come first"). Absent on
+   * PostgreSQL, whose writers are its own backends.
+   */
+  writerBusy?(): boolean;
+  /**
    * In one atomic, durable step of its own (not inside a `transaction`): moves `chain`'s head from
    * `from` to `to` and inserts `events` (that chain's, in order), or, when the head is not at `from`,
    * writes nothing and answers false. The audit trail's batches of reads and refusals (ADR 0011):

@@ -226,6 +226,11 @@ export class SqliteRepository extends RepositoryReadsForwarder implements Reposi
     return this.transaction((tx) => tx.appendToChain(chain, from, to, events));
   }
 
+  /** Repository.writerBusy: a drain is running (a batch being built, committed or scrubbed). */
+  writerBusy(): boolean {
+    return this.#draining !== null;
+  }
+
   transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(busy());
     if (this.#syncError !== null) return Promise.reject(this.#syncError);
