@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createServer, get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createGunzip } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -26,6 +27,13 @@ export interface Listeners {
 }
 
 const CHANGE_BYTES = Buffer.from('\nevent: change\n', 'latin1');
+/**
+ * BENCH_SSE_GZIP=1: the subscribers send `Accept-Encoding: gzip` (as EventSource in browsers and
+ * fetch-based clients do) and gunzip here; by default they ask for no compression, as the figures
+ * before it was offered were measured (and their gunzip, on this machine, takes CPU from the server
+ * when it is not pinned).
+ */
+export const SSE_GZIP = process.env.BENCH_SSE_GZIP === '1';
 
 export async function inProcessListeners(): Promise<Listeners> {
   let received = 0;
@@ -51,17 +59,27 @@ export async function inProcessListeners(): Promise<Listeners> {
             // chunk cost this process three times the CPU, on the two cores the server also runs on.)
             const req = httpGet(
               `${url}/v1/tenants/default/events`,
-              { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal },
-              (res) => {
+              {
+                headers: {
+                  authorization: `Bearer ${token}`,
+                  accept: 'text/event-stream',
+                  ...(SSE_GZIP ? { 'accept-encoding': 'gzip' } : {}),
+                },
+                signal,
+              },
+              (response) => {
+                const res = response;
                 if (res.statusCode !== 200) {
                   reject(new Error(`subscribe: ${res.statusCode}`));
                   res.resume();
                   return;
                 }
                 resolve();
+                // Gunzipped here when the server compressed (as fetch and browsers do on their own).
+                const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
                 // Counts frames that begin `event: change` (each frame follows a blank line), across chunks.
                 let tail = Buffer.from('\n');
-                res.on('data', (chunk: Buffer) => {
+                body.on('data', (chunk: Buffer) => {
                   // A frame start split by the chunk boundary begins in the tail.
                   const joint = Buffer.concat([tail, chunk.subarray(0, CHANGE_BYTES.length - 1)]);
                   for (let at = joint.indexOf(CHANGE_BYTES); at >= 0 && at < tail.length;) {
@@ -81,6 +99,7 @@ export async function inProcessListeners(): Promise<Listeners> {
                       ? Buffer.from(chunk.subarray(chunk.length - keep))
                       : Buffer.concat([tail, chunk]).subarray(-keep);
                 });
+                body.on('error', () => undefined);
                 res.on('error', () => undefined);
               },
             );

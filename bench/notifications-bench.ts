@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { childListeners, inProcessListeners, type Listeners } from './notification-listeners.js';
+import { childListeners, inProcessListeners, type Listeners, SSE_GZIP } from './notification-listeners.js';
 
 /**
  * `node dist/bench/notifications-bench.js` (after `npm run build`): durable write throughput of a real
@@ -288,7 +288,10 @@ async function main(): Promise<void> {
   const report = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
     `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
-    `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'}.`,
+    `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'};`,
+    SSE_GZIP
+      ? 'the subscribers send `Accept-Encoding: gzip`, as browsers and fetch do (`BENCH_SSE_GZIP=1`).'
+      : 'the subscribers ask for no compression (`BENCH_SSE_GZIP=1`: gzip, as browsers and fetch ask).',
     PIN
       ? '`coffer serve` pinned to CPU 0, autocannon, the receiver and the subscribers to the other CPUs (`BENCH_PIN=1`); PostgreSQL unpinned.'
       : 'Unpinned: `coffer serve`, autocannon, the receiver and the subscribers share every CPU (`BENCH_PIN=1` pins the server to CPU 0).',

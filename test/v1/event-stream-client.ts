@@ -1,3 +1,6 @@
+import { get, type IncomingHttpHeaders } from 'node:http';
+import { createGunzip } from 'node:zlib';
+
 /** A Server-Sent Events client for tests: real HTTP, frames parsed as a browser's EventSource does. */
 export interface StreamEvent {
   readonly event: string;
@@ -119,4 +122,70 @@ export interface ChangeData {
   readonly apiKey: string | null;
   readonly actor: string;
   readonly time: string;
+}
+
+/**
+ * A stream read with node:http, which decompresses nothing: `Accept-Encoding` as given (null: none),
+ * the body gunzipped here when the server says gzip, as a client's own gunzip would (one that checks
+ * the trailer: `error` is set if the stream does not end whole).
+ */
+export class RawStream {
+  text = '';
+  error: Error | null = null;
+  readonly ended: Promise<void>;
+  readonly #waiters = new Set<() => void>();
+
+  private constructor(
+    readonly headers: IncomingHttpHeaders,
+    body: NodeJS.ReadableStream,
+  ) {
+    this.ended = new Promise<void>((resolve) => {
+      body.on('data', (chunk: Buffer) => {
+        this.text += chunk.toString('utf8');
+        for (const wake of this.#waiters) wake();
+      });
+      body.on('error', (error: Error) => {
+        this.error = error;
+        resolve();
+      });
+      body.on('end', () => resolve());
+    });
+  }
+
+  static open(url: string, token: string, acceptEncoding: string | null): Promise<RawStream> {
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${token}`,
+        accept: 'text/event-stream',
+      };
+      if (acceptEncoding !== null) headers['accept-encoding'] = acceptEncoding;
+      get(url, { headers }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`status ${res.statusCode}`));
+          return;
+        }
+        const body = res.headers['content-encoding'] === 'gzip' ? res.pipe(createGunzip()) : res;
+        resolve(new RawStream(res.headers, body));
+      }).on('error', reject);
+    });
+  }
+
+  /** Waits (generously) until `done()` holds on the text received. */
+  async until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; got ${this.text.slice(-300)}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, 100);
+        this.#waiters.add(wake);
+      });
+    }
+  }
 }

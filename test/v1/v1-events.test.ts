@@ -8,7 +8,7 @@ import { request } from '../support/http-client.js';
 import { allAuditRowsText, pruneAuditEvents } from '../support/raw-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { EnvsClient } from '../envs/envs-client.js';
-import { type ChangeData, EventStream } from './event-stream-client.js';
+import { type ChangeData, EventStream, RawStream } from './event-stream-client.js';
 
 const T = 'default';
 
@@ -235,6 +235,36 @@ describe('/v1 change streams (SSE)', () => {
     await server.runtime.core.apiKeys.update(OPERATOR, T, 'soon-disabled', { enabled: false });
     await s.waitFor('the close', (x) => x.ended);
     assert.ok(s.events.some((e) => e.event === 'closed' && e.data.includes('credentials')));
+  });
+
+  it('is gzip for a client that takes it (the same frames); its stream ends with a trailer gunzip verifies', async () => {
+    const key = await server.createKey(T, 'gzip-reader', ['secrets:read']);
+    // node:http, which decompresses nothing: the bytes on the wire, read as a client's gunzip reads them.
+    const gz = await RawStream.open(`${server.url}/v1/tenants/${T}/events`, key, 'gzip, deflate');
+    const plain = await RawStream.open(`${server.url}/v1/tenants/${T}/events`, key, null);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    for (const s of [gz, plain]) assert.equal(s.headers.vary, 'accept-encoding');
+    for (let i = 0; i < 30; i++) {
+      await server.runtime.core.secrets.putValue(OPERATOR, { tenantId: T, name: `GZ${i}`, value: 'a' });
+    }
+    const changes = (s: RawStream) =>
+      s.text
+        .split('\n\n')
+        .filter(
+          (f) => f.startsWith('event: change\n') && f.includes('"secret.value-set"') && f.includes('"GZ'),
+        )
+        .join('\n\n');
+    await Promise.all(
+      [gz, plain].map((s) => s.until(() => changes(s).split('\n\n').length === 30, 'the 30 changes')),
+    );
+    assert.equal(changes(gz), changes(plain), 'the same change frames, ids and order');
+    // The server ends both streams: the gzip one with its final block and trailer (CRC-32, length).
+    await server.runtime.core.apiKeys.update(OPERATOR, T, 'gzip-reader', { enabled: false });
+    await Promise.all([gz.ended, plain.ended]);
+    assert.equal(gz.error, null, 'gunzip found the stream whole');
+    assert.ok(gz.text.includes('event: closed\ndata: {"reason":"credentials"}'), gz.text.slice(-200));
+    assert.ok(plain.text.includes('event: closed\ndata: {"reason":"credentials"}'));
   });
 
   it('a Last-Event-ID from before pruned events gets a resync event; a malformed one is 400', async () => {

@@ -5,6 +5,7 @@ import type { ChangeEvent } from '../../core/change-events.js';
 import type { Watch } from '../../core/change-watch-service.js';
 import type { CofferCore } from '../../core/coffer-core.js';
 import { callerOf, singleHeader } from '../auth.js';
+import { acceptsGzip, GzipStream, gzipSegment, type GzipSegment } from './sse-gzip.js';
 import { problems, StoreParams, TenantParams } from './v1-schemas.js';
 import { v1Token } from './v1-token.js';
 
@@ -29,7 +30,8 @@ const EventsQuery = Type.Object(
 const STREAM_DESCRIPTION =
   'Server-Sent Events (`text/event-stream`): one `change` event per committed change (names, ids, versions and times; never a value), ' +
   'its `id` the position to resume from with `Last-Event-ID` (header) or `lastEventId` (query); `resync` when events after that position ' +
-  'were pruned; heartbeat comments while idle. Closed when the credential is disabled, deleted, changed or expires. docs/notifications.md.';
+  'were pruned; heartbeat comments while idle. gzip (`Content-Encoding: gzip`) when the client sends `Accept-Encoding: gzip`. ' +
+  'Closed when the credential is disabled, deleted, changed or expires. docs/notifications.md.';
 
 /** The wire form of a change (docs/notifications.md). */
 function changeView(event: ChangeEvent) {
@@ -76,15 +78,22 @@ async function stream(
   };
   reply.hijack();
   raw.on('close', () => end('client'));
+  // Compressed when the client takes gzip (sse-gzip.ts): a batch is deflated once for all subscribers.
+  const gzip = acceptsGzip(request.headers['accept-encoding']) ? new GzipStream() : null;
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
+    vary: 'accept-encoding',
+    ...(gzip === null ? {} : { 'content-encoding': 'gzip' }),
   });
-  const write = (text: string | Buffer) => {
+  if (gzip !== null) raw.write(gzip.start());
+  /** A frame of this stream alone (`text`) or a batch shared with other subscribers. */
+  const write = (text: string | readonly ChangeEvent[]) => {
     if (stop.signal.aborted) return;
-    raw.write(text);
+    if (typeof text !== 'string') raw.write(gzip === null ? batchFrames(text) : gzip.add(batchSegment(text)));
+    else raw.write(gzip === null ? text : gzip.add(gzipSegment(Buffer.from(text, 'utf8'))));
     if (raw.writableLength > MAX_UNREAD_BYTES) end('slow');
   };
   let lastId = watch.position();
@@ -135,7 +144,7 @@ async function stream(
       // One socket write per batch, not per event: a burst of changes costs each subscriber one write.
       const last = next.events.at(-1);
       if (last !== undefined) lastId = last.id;
-      write(batchFrames(next.events));
+      write(next.events);
       watch.sent(next.events);
     }
   } catch {
@@ -147,9 +156,10 @@ async function stream(
     watch.close();
     if (!raw.destroyed) {
       if (reason === 'credentials' || reason === 'shutdown' || reason === 'error' || reason === 'slow') {
-        raw.write(frame({ event: 'closed', data: JSON.stringify({ reason }) }));
+        const closed = frame({ event: 'closed', data: JSON.stringify({ reason }) });
+        raw.write(gzip === null ? closed : gzip.add(gzipSegment(Buffer.from(closed, 'utf8'))));
       }
-      raw.end();
+      raw.end(gzip?.finish());
     }
   }
 }
@@ -229,6 +239,17 @@ function batchFrames(events: readonly ChangeEvent[]): Buffer {
     batchBuffers.set(events, buffer);
   }
   return buffer;
+}
+
+/** A batch's frames deflated once (sse-gzip.ts), for every subscriber that takes gzip. */
+const batchSegments = new WeakMap<readonly ChangeEvent[], GzipSegment>();
+function batchSegment(events: readonly ChangeEvent[]): GzipSegment {
+  let segment = batchSegments.get(events);
+  if (segment === undefined) {
+    segment = gzipSegment(batchFrames(events));
+    batchSegments.set(events, segment);
+  }
+  return segment;
 }
 
 /**
