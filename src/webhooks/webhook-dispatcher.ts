@@ -91,12 +91,12 @@ const CHAIN_MS = 250;
 const CHAIN_WHEN_BUSY_BELOW = 0.75;
 /**
  * Writes come first: while writes wait for the writer (Repository.writerBusy: SQLite's group commit is
- * building, committing or scrubbing a batch), a pass starts no more often than this, and delivers one
- * entry per store. The worker shares the process with the commit pipeline, whose WAL checkpoint runs
+ * building, committing or scrubbing a batch), a pass starts no more often than this, delivers one
+ * entry per store, and looks ahead with one feed read (#scanAhead). The worker shares the process with the commit pipeline, whose WAL checkpoint runs
  * on a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
  * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
- * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second
- * (BENCHMARKS.md). So under a sustained stream of writes webhooks lag (they catch up when it eases,
+ * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4%
+ * with the look-ahead's single read (BENCHMARKS.md). So under a sustained stream of writes webhooks lag (they catch up when it eases,
  * from the feed: nothing is lost), and the writes keep their pace (issue 19: at most 10% slower).
  */
 export const PRESSURE_PASS_MS = 1_000;
@@ -465,7 +465,10 @@ export class WebhookDispatcher {
     reads: FeedReads,
   ): Promise<boolean> {
     let position = from;
-    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
+    // While writes wait for the writer (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
+    // at a pace that takes little from them.
+    const perPass = this.#repository.writerBusy?.() === true ? 1 : FEED_READS_PER_PASS;
+    for (let read = 0; read < perPass; read++) {
       const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
       const below = events.find((e) => {
         if (!webhookWants(webhook, e)) return false;
