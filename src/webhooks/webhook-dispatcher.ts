@@ -38,8 +38,6 @@ export interface DispatcherOptions {
   readonly concurrency?: number;
   /** How often the webhooks are looked at when nothing wakes the dispatcher. */
   readonly pollMs?: number;
-  /** While writes wait for the writer: one pass at most this often (PRESSURE_PASS_MS unless told). */
-  readonly pressurePassMs?: number;
   /** The product and version, for User-Agent. */
   readonly userAgent: string;
 }
@@ -90,8 +88,8 @@ const CHAIN_PER_STORE = 20;
 const CHAIN_MS = 250;
 const CHAIN_WHEN_BUSY_BELOW = 0.75;
 /**
- * Writes come first: while writes wait for the writer (Repository.writerBusy: SQLite's group commit is
- * building, committing or scrubbing a batch), a pass starts no more often than this, delivers one
+ * Writes come first: while writes are in progress (Repository.writerBusy: SQLite's group commit is
+ * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass starts no more often than this, delivers one
  * entry per store, and looks ahead with one feed read (#scanAhead). The worker shares the process with the commit pipeline, whose WAL checkpoint runs
  * on a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
  * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
@@ -217,8 +215,7 @@ export class WebhookDispatcher {
     if (this.#ticking || this.#closed) return;
     // Writes first (PRESSURE_PASS_MS): looked at again after the shortest pause, until they ease.
     const pressed = this.#repository.writerBusy?.() === true;
-    const pressurePassMs = this.#options.pressurePassMs ?? PRESSURE_PASS_MS;
-    if (pressed && Date.now() - this.#lastTick < pressurePassMs) {
+    if (pressed && Date.now() - this.#lastTick < PRESSURE_PASS_MS) {
       this.#schedule(MIN_PASS_INTERVAL_MS);
       return;
     }
@@ -465,7 +462,7 @@ export class WebhookDispatcher {
     reads: FeedReads,
   ): Promise<boolean> {
     let position = from;
-    // While writes wait for the writer (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
+    // While writes are in progress (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
     // at a pace that takes little from them.
     const perPass = this.#repository.writerBusy?.() === true ? 1 : FEED_READS_PER_PASS;
     for (let read = 0; read < perPass; read++) {

@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
@@ -204,6 +205,35 @@ export function describeRepositoryContract(engine: RepositoryEngine): void {
       assert.equal(repo.engine, engine.name);
       await repo.ping();
     });
+
+    contract(
+      'writerBusy: true while a transaction is in flight, false once the writes are answered',
+      async (repo) => {
+        assert.equal(repo.writerBusy?.(), false, 'idle at first');
+        let release = () => undefined as void;
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let inside = () => undefined as void;
+        const entered = new Promise<void>((resolve) => {
+          inside = resolve;
+        });
+        const first = repo.transaction(async (tx) => {
+          inside();
+          await held;
+          await tx.setMeta('busy', 'one');
+        });
+        const queued = repo.transaction(async (tx) => tx.setMeta('busy-2', 'two'));
+        await entered;
+        assert.equal(repo.writerBusy?.(), true, 'a transaction is open');
+        release();
+        await Promise.all([first, queued]);
+        // SQLite's drain ends in the turn after its last batch is answered.
+        for (let i = 0; i < 100 && repo.writerBusy?.() === true; i++) await setImmediatePromise();
+        assert.equal(repo.writerBusy?.(), false, 'drained');
+        assert.equal(await repo.getMeta('busy-2'), 'two');
+      },
+    );
 
     contract('ensureTenant creates a tenant once', async (repo) => {
       assert.equal(await repo.getTenant('t1'), null);

@@ -59,11 +59,11 @@ export interface Repository extends RepositoryReads {
    */
   syncVisibleCommits?(): Promise<void>;
   /**
-   * Whether writes are waiting for the writer now: SQLite's group commit is building, committing or
-   * scrubbing a batch. Background work (the webhook worker) yields to them: on one core, its CPU
-   * would be taken from the commit pipeline (the WAL checkpoint thread waits for the core), and
-   * every write would wait longer (docs/notifications.md, "Writes come first"). Absent on
-   * PostgreSQL, whose writers are its own backends.
+   * Whether writes are in progress now: SQLite's group commit is building, committing or scrubbing a
+   * batch; on PostgreSQL, a transaction of this node is in flight. Background work (the webhook
+   * worker) yields to them: its CPU would be taken from the writes (on SQLite, the WAL checkpoint
+   * thread each commit waits for; on PostgreSQL, the event loop that runs their statements), and
+   * every write would wait longer (docs/notifications.md, "Writes come first"). A flag read, cheap.
    */
   writerBusy?(): boolean;
   /**

@@ -106,7 +106,28 @@ export class PostgresRepository extends RepositoryReadsForwarder implements Repo
     return repository;
   }
 
+  /** Transactions of this node begun and not yet answered. */
+  #transactionsInFlight = 0;
+
+  /**
+   * Repository.writerBusy: a transaction of this node is in flight. PostgreSQL's writers are its own
+   * backends, but each write is statements and results this node's event loop handles: under a stream
+   * of writes, the webhook worker yields to them (src/webhooks/webhook-dispatcher.ts, PRESSURE_PASS_MS).
+   */
+  writerBusy(): boolean {
+    return this.#transactionsInFlight > 0;
+  }
+
   async transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
+    this.#transactionsInFlight += 1;
+    try {
+      return await this.#transaction(fn);
+    } finally {
+      this.#transactionsInFlight -= 1;
+    }
+  }
+
+  async #transaction<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
     let lostRetried = false;
     let backoffMs = 0;
     for (let attempt = 1; ; attempt++) {
