@@ -1,5 +1,6 @@
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { createGunzip } from 'node:zlib';
+import { waitUntil } from '../support/wait-until.js';
 
 /** A Server-Sent Events client for tests: real HTTP, frames parsed as a browser's EventSource does. */
 export interface StreamEvent {
@@ -172,20 +173,7 @@ export class RawStream {
   }
 
   /** Waits (generously) until `done()` holds on the text received. */
-  async until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}; got ${this.text.slice(-300)}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, 100);
-        this.#waiters.add(wake);
-      });
-    }
+  until(done: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return waitUntil(done, this.#waiters, what, () => `got ${this.text.slice(-300)}`, timeoutMs);
   }
 }

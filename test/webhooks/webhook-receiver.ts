@@ -1,3 +1,4 @@
+import { waitUntil } from '../support/wait-until.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -115,22 +116,8 @@ export class WebhookReceiver {
   }
 
   /** Waits (generously) until `done()` holds, re-checking after each request and every 100 ms. */
-  async until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!done()) {
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; received ${this.received.length}`);
-      }
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          this.#waiters.delete(wake);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(wake, 100);
-        this.#waiters.add(wake);
-      });
-    }
+  until(done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+    return waitUntil(done, this.#waiters, what, () => `received ${this.received.length}`, timeoutMs);
   }
 
   close(): Promise<void> {
