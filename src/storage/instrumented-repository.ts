@@ -33,7 +33,7 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
   readonly #inner: Repository;
   /** Passed through, untimed, where the engine has it (SQLite). */
   readonly syncVisibleCommits?: () => Promise<void>;
-  /** Passed through, untimed, where the engine has it (SQLite): a flag read on every worker pass. */
+  /** Passed through, untimed: a flag the webhook worker reads on every tick. */
   readonly writerBusy?: () => boolean;
 
   constructor(inner: Repository, timer: DbTimer) {

@@ -165,6 +165,10 @@ export class WebhookDispatcher {
   #loopAt = performance.eventLoopUtilization();
   /** Entries of one store a pass of this tick may deliver in a row. */
   #chain = 1;
+  /** Whether writes were in progress when this tick began (PRESSURE_PASS_MS). */
+  #pressed = false;
+  /** A tick deferred for the writes looks again no sooner than this (see wake). */
+  #deferredUntil = 0;
 
   constructor(deps: {
     repository: Repository;
@@ -196,7 +200,9 @@ export class WebhookDispatcher {
       this.#again = true;
       return;
     }
-    const at = Math.max(Date.now(), this.#lastTick + MIN_PASS_INTERVAL_MS);
+    // Not before a tick deferred for the writes (PRESSURE_PASS_MS) looks again: a commit's wake-up
+    // would otherwise make it look at every commit.
+    const at = Math.max(Date.now(), this.#lastTick + MIN_PASS_INTERVAL_MS, this.#deferredUntil);
     if (this.#timer === null || at < this.#timerAt) this.#schedule(at - Date.now());
   }
 
@@ -216,9 +222,13 @@ export class WebhookDispatcher {
     // Writes first (PRESSURE_PASS_MS): looked at again after the shortest pause, until they ease.
     const pressed = this.#repository.writerBusy?.() === true;
     if (pressed && Date.now() - this.#lastTick < PRESSURE_PASS_MS) {
+      this.#deferredUntil = Date.now() + MIN_PASS_INTERVAL_MS;
       this.#schedule(MIN_PASS_INTERVAL_MS);
       return;
     }
+    // For the whole pass (#scanAhead): the worker's own transactions, in flight during its pass, are
+    // not writes to yield to.
+    this.#pressed = pressed;
     this.#ticking = true;
     this.#again = false;
     this.#lastTick = Date.now();
@@ -464,7 +474,7 @@ export class WebhookDispatcher {
     let position = from;
     // While writes are in progress (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
     // at a pace that takes little from them.
-    const perPass = this.#repository.writerBusy?.() === true ? 1 : FEED_READS_PER_PASS;
+    const perPass = this.#pressed ? 1 : FEED_READS_PER_PASS;
     for (let read = 0; read < perPass; read++) {
       const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
       const below = events.find((e) => {

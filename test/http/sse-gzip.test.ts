@@ -16,7 +16,15 @@ test('Accept-Encoding: gzip, x-gzip or * unless at q=0', () => {
   ]) {
     assert.equal(acceptsGzip(yes), true, String(yes));
   }
-  for (const no of [undefined, '', 'identity', 'br, deflate', 'gzip;q=0', 'gzip;q=0.0, identity']) {
+  for (const no of [
+    undefined,
+    '',
+    'identity',
+    'br, deflate',
+    'gzip;q=0',
+    'gzip;q=0.0, identity',
+    'gzip;q=0, *',
+  ]) {
     assert.equal(acceptsGzip(no), false, String(no));
   }
 });

@@ -314,11 +314,13 @@ describe('webhook deliveries', () => {
         assert.equal(await putSecret(server, 'pressed', 'P', `v${i}`), i === 1 ? 201 : 200);
       }
       await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer is busy');
-      const gaps = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
-      // One entry a pass, a pass a second (a lower bound: a slow machine only spaces them further).
-      for (const gap of gaps) {
-        assert.ok(gap >= PRESSURE_PASS_MS * 0.8, `deliveries ${gaps.join(' and ')} ms apart`);
-      }
+      const [first, second] = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
+      // One entry a pass, a pass a second (lower bounds: a slow machine only spaces them further). The
+      // first pass also claimed the lease and copied the changes (two commits) before its attempt,
+      // so the first gap can be shorter by their time.
+      const gaps = `deliveries ${first} and ${second} ms apart`;
+      assert.ok((first ?? 0) >= PRESSURE_PASS_MS / 2, gaps);
+      assert.ok((second ?? 0) >= PRESSURE_PASS_MS * 0.8, gaps);
     } finally {
       release();
     }

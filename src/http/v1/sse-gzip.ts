@@ -24,17 +24,23 @@ export interface GzipSegment {
   readonly shift: Uint32Array;
 }
 
-/** Whether the client takes gzip (`Accept-Encoding`: `gzip`, `x-gzip` or `*`, not at q=0). */
+/**
+ * Whether the client takes gzip (`Accept-Encoding`: `gzip` or `x-gzip`, or `*`, at q > 0); gzip
+ * refused by name (q=0) is refused whatever `*` says (RFC 9110, 12.5.3).
+ */
 export function acceptsGzip(header: string | string[] | undefined): boolean {
   const value = Array.isArray(header) ? header.join(',') : header;
   if (value === undefined) return false;
+  let named: boolean | null = null;
+  let star = false;
   for (const part of value.split(',')) {
     const [name = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
-    if (name !== 'gzip' && name !== 'x-gzip' && name !== '*') continue;
     const q = params.find((p) => p.startsWith('q='));
-    if (q === undefined || Number(q.slice(2)) > 0) return true;
+    const wanted = q === undefined || Number(q.slice(2)) > 0;
+    if (name === 'gzip' || name === 'x-gzip') named = named === true || wanted;
+    else if (name === '*') star = star || wanted;
   }
-  return false;
+  return named ?? star;
 }
 
 /** Level 1: the segments are made on the event loop, and JSON frames compress well at any level. */

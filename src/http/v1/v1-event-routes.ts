@@ -68,6 +68,15 @@ async function stream(
   reply: FastifyReply,
   watch: Watch,
 ): Promise<void> {
+  // Before the response starts: a failure here is answered as an error, the watch released.
+  let check: (() => Promise<boolean>) | null;
+  try {
+    const token = v1Token(request);
+    check = token === undefined ? null : core.auth.credentialCheck(token, watch.actor);
+  } catch (error) {
+    watch.close();
+    throw error;
+  }
   const raw = reply.raw;
   const stop = new AbortController();
   let reason: string | null = null;
@@ -99,8 +108,6 @@ async function stream(
   let lastId = watch.position();
   write(frame({ event: 'ready', id: lastId, data: JSON.stringify({ position: lastId }) }));
 
-  const token = v1Token(request);
-  const check = token === undefined ? null : core.auth.credentialCheck(token, watch.actor);
   let checking = false;
   const credentials = setInterval(() => {
     if (checking || check === null) return;
