@@ -67,8 +67,7 @@ export async function inProcessListeners(): Promise<Listeners> {
                 },
                 signal,
               },
-              (response) => {
-                const res = response;
+              (res) => {
                 if (res.statusCode !== 200) {
                   reject(new Error(`subscribe: ${res.statusCode}`));
                   res.resume();

@@ -33,8 +33,6 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
   readonly #inner: Repository;
   /** Passed through, untimed, where the engine has it (SQLite). */
   readonly syncVisibleCommits?: () => Promise<void>;
-  /** Passed through, untimed: a flag the webhook worker reads on every tick. */
-  readonly writerBusy?: () => boolean;
 
   constructor(inner: Repository, timer: DbTimer) {
     super(inner, async (operation, call) => {
@@ -51,12 +49,15 @@ export class InstrumentedRepository extends TimedCalls implements Repository {
     this.#inner = inner;
     const sync = inner.syncVisibleCommits;
     if (sync !== undefined) this.syncVisibleCommits = () => sync.call(inner);
-    const busy = inner.writerBusy;
-    if (busy !== undefined) this.writerBusy = () => busy.call(inner);
   }
 
   credentialsEpoch(): number {
     return this.#inner.credentialsEpoch();
+  }
+
+  /** Passed through, untimed: a flag the webhook worker reads on every tick. */
+  writerBusy(): boolean {
+    return this.#inner.writerBusy();
   }
 
   close(): Promise<void> {

@@ -89,13 +89,14 @@ const CHAIN_MS = 250;
 const CHAIN_WHEN_BUSY_BELOW = 0.75;
 /**
  * Writes come first: while writes are in progress (Repository.writerBusy: SQLite's group commit is
- * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass starts no more often than this, delivers one
- * entry per store, and looks ahead with one feed read (#scanAhead). The worker shares the process with the commit pipeline, whose WAL checkpoint runs
- * on a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
+ * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass
+ * starts no more often than this, delivers one entry per store, and looks ahead with one feed read
+ * (#scanAhead). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
+ * a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
  * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
  * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4%
- * with the look-ahead's single read (BENCHMARKS.md). So under a sustained stream of writes webhooks lag (they catch up when it eases,
- * from the feed: nothing is lost), and the writes keep their pace (issue 19: at most 10% slower).
+ * with the look-ahead's single read (BENCHMARKS.md). So under a sustained stream of writes webhooks
+ * lag (they catch up when it eases, from the feed: nothing is lost), and the writes keep their pace.
  */
 export const PRESSURE_PASS_MS = 1_000;
 /** Finished log entries kept per webhook (older ones are pruned). */
@@ -220,7 +221,7 @@ export class WebhookDispatcher {
   async #tick(): Promise<void> {
     if (this.#ticking || this.#closed) return;
     // Writes first (PRESSURE_PASS_MS): looked at again after the shortest pause, until they ease.
-    const pressed = this.#repository.writerBusy?.() === true;
+    const pressed = this.#repository.writerBusy();
     if (pressed && Date.now() - this.#lastTick < PRESSURE_PASS_MS) {
       this.#deferredUntil = Date.now() + MIN_PASS_INTERVAL_MS;
       this.#schedule(MIN_PASS_INTERVAL_MS);

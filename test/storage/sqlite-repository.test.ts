@@ -59,11 +59,11 @@ describe('SQLite group commit', () => {
       });
       const pending = repo.transaction(async () => held);
       await setImmediatePromise();
-      assert.equal(repo.writerBusy?.(), true);
+      assert.equal(repo.writerBusy(), true);
       release();
       await pending;
-      for (let i = 0; i < 100 && repo.writerBusy?.() === true; i++) await setImmediatePromise();
-      assert.equal(repo.writerBusy?.(), false);
+      for (let i = 0; i < 100 && repo.writerBusy() === true; i++) await setImmediatePromise();
+      assert.equal(repo.writerBusy(), false);
     } finally {
       await repo.close();
     }

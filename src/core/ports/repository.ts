@@ -65,7 +65,7 @@ export interface Repository extends RepositoryReads {
    * thread each commit waits for; on PostgreSQL, the event loop that runs their statements), and
    * every write would wait longer (docs/notifications.md, "Writes come first"). A flag read, cheap.
    */
-  writerBusy?(): boolean;
+  writerBusy(): boolean;
   /**
    * In one atomic, durable step of its own (not inside a `transaction`): moves `chain`'s head from
    * `from` to `to` and inserts `events` (that chain's, in order), or, when the head is not at `from`,

@@ -98,11 +98,14 @@ async function stream(
     ...(gzip === null ? {} : { 'content-encoding': 'gzip' }),
   });
   if (gzip !== null) raw.write(gzip.start());
+  /** A frame of this stream alone, as the stream carries it. */
+  const own = (text: string): string | Buffer =>
+    gzip === null ? text : gzip.add(gzipSegment(Buffer.from(text, 'utf8')));
   /** A frame of this stream alone (`text`) or a batch shared with other subscribers. */
   const write = (text: string | readonly ChangeEvent[]) => {
     if (stop.signal.aborted) return;
-    if (typeof text !== 'string') raw.write(gzip === null ? batchFrames(text) : gzip.add(batchSegment(text)));
-    else raw.write(gzip === null ? text : gzip.add(gzipSegment(Buffer.from(text, 'utf8'))));
+    if (typeof text === 'string') raw.write(own(text));
+    else raw.write(gzip === null ? batchFrames(text) : gzip.add(batchSegment(text)));
     if (raw.writableLength > MAX_UNREAD_BYTES) end('slow');
   };
   let lastId = watch.position();
@@ -163,8 +166,7 @@ async function stream(
     watch.close();
     if (!raw.destroyed) {
       if (reason === 'credentials' || reason === 'shutdown' || reason === 'error' || reason === 'slow') {
-        const closed = frame({ event: 'closed', data: JSON.stringify({ reason }) });
-        raw.write(gzip === null ? closed : gzip.add(gzipSegment(Buffer.from(closed, 'utf8'))));
+        raw.write(own(frame({ event: 'closed', data: JSON.stringify({ reason }) })));
       }
       raw.end(gzip?.finish());
     }
