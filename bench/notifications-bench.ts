@@ -188,6 +188,9 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
     let p99Loaded = 0;
     let sseEvents = 0;
     const hooks: string[] = [];
+    /** Per round: the change of req/s and of CPU per PUT, with against without, in percent. */
+    const changes: number[] = [];
+    const cpuChanges: number[] = [];
     const json = { authorization: `Bearer ${coffer.token}`, 'content-type': 'application/json' };
     const setEnabled = async (ids: readonly string[], enabled: boolean) => {
       for (const id of ids) {
@@ -198,12 +201,14 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
         });
       }
     };
-    // Alternate the two conditions, so drift of the machine hits both alike.
-    for (let round = 0; round < ROUNDS; round++) {
+    const baseline = async () => {
       const b = await writes(coffer);
       base.push(b.rps);
       if (b.cpuPerRequest !== null) cpuBase.push(b.cpuPerRequest);
       p99Base = Math.max(p99Base, b.p99);
+      return b;
+    };
+    const withListeners = async () => {
       for (let i = hooks.length; i < WEBHOOKS; i++) {
         const res = await fetch(`${coffer.url}/v1/tenants/default/webhooks`, {
           method: 'POST',
@@ -219,25 +224,49 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
       const started = performance.now();
       const l = await writes(coffer);
       const listenersShare = (await listeners.cpu()) - listenersCpu;
-      const share = `${Math.round((listenersShare / 10 / (performance.now() - started)) * 100) / 100}`;
       loaded.push(l.rps);
       if (l.cpuPerRequest !== null) cpuLoaded.push(l.cpuPerRequest);
       p99Loaded = Math.max(p99Loaded, l.p99);
       sseEvents += await listeners.unsubscribe();
-      // Disabled for the next baseline: no webhook delivers while it runs (their backlog waits, and
-      // is delivered during the next loaded run, which makes that run the harder one).
+      // Disabled for the baselines: no webhook delivers while one runs (their backlog waits, and is
+      // delivered during the next loaded run, which makes that run the harder one).
       await setEnabled(hooks, false);
+      return { ...l, share: Math.round((listenersShare / 10 / (performance.now() - started)) * 100) / 100 };
+    };
+    // The two conditions in ABBA order (rounds 1, 3, …: without first; rounds 2, 4, …: with first), each
+    // round compared within itself: the database grows with every run, and the machine drifts, so
+    // a condition always run second would always be measured on a slower server.
+    for (let round = 0; round < ROUNDS; round++) {
+      let b: Awaited<ReturnType<typeof baseline>>;
+      let l: Awaited<ReturnType<typeof withListeners>>;
+      if (round % 2 === 0) {
+        b = await baseline();
+        l = await withListeners();
+      } else {
+        l = await withListeners();
+        b = await baseline();
+      }
+      changes.push(((l.rps - b.rps) / b.rps) * 100);
+      if (b.cpuPerRequest !== null && l.cpuPerRequest !== null && b.cpuPerRequest > 0) {
+        cpuChanges.push(((l.cpuPerRequest - b.cpuPerRequest) / b.cpuPerRequest) * 100);
+      }
       process.stdout.write(
-        `${engine} round ${round + 1}: ${b.rps} req/s without, ${l.rps} with; server CPU per PUT ${b.cpuPerRequest} µs without, ${l.cpuPerRequest} µs with; listeners' process ${INLINE_LISTENERS ? '(with autocannon) ' : ''}${share}% CPU\n`,
+        `${engine} round ${round + 1} (${round % 2 === 0 ? 'without first' : 'with first'}): ${b.rps} req/s without, ${l.rps} with; server CPU per PUT ${b.cpuPerRequest} µs without, ${l.cpuPerRequest} µs with; listeners' process ${INLINE_LISTENERS ? '(with autocannon) ' : ''}${l.share}% CPU\n`,
       );
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    const without = median(base);
-    const withAll = median(loaded);
-    const change = ((withAll - without) / without) * 100;
-    const cpuWithout = median(cpuBase);
-    const cpuWith = median(cpuLoaded);
-    const cpuChange = cpuWithout === 0 ? 0 : ((cpuWith - cpuWithout) / cpuWithout) * 100;
+    const median = (xs: number[]) => {
+      const sorted = [...xs].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+    };
+    const without = Math.round(median(base));
+    const withAll = Math.round(median(loaded));
+    // The median of the rounds' own changes (each round's two runs side by side), not the change
+    // between the medians of the two columns.
+    const change = median(changes);
+    const cpuWithout = Math.round(median(cpuBase));
+    const cpuWith = Math.round(median(cpuLoaded));
+    const cpuChange = median(cpuChanges);
     const received = await listeners.received();
     lines.push(
       `| ${engine} | ${without.toLocaleString('en')} | ${p99Base} | ${withAll.toLocaleString('en')} | ${p99Loaded} | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${cpuWithout} | ${cpuWith} | ${cpuChange >= 0 ? '+' : ''}${cpuChange.toFixed(1)}% | ${received.toLocaleString('en')} | ${sseEvents.toLocaleString('en')} |`,
@@ -287,7 +316,7 @@ async function main(): Promise<void> {
   }
   const report = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
-    `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, median of ${ROUNDS} alternating runs; "with" = 10 enabled`,
+    `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, ${ROUNDS} rounds in ABBA order, the change the median of the rounds' own; "with" = 10 enabled`,
     `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'};`,
     SSE_GZIP
       ? 'the subscribers send `Accept-Encoding: gzip`, as browsers and fetch do (`BENCH_SSE_GZIP=1`).'
