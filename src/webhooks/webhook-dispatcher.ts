@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type ChangeFeed, FEED_READ_LIMIT, type FeedBatch } from '../core/change-feed.js';
 import { type ChangeEvent, decodePosition, type FeedPosition, positionText } from '../core/change-events.js';
 import type { Clock } from '../core/clock.js';
-import type { Repository } from '../core/ports/repository.js';
+import type { Repository, RepositoryTx } from '../core/ports/repository.js';
 import { deliveryOf, orderKeyOf, webhookWants } from '../core/webhooks/webhook-events.js';
 import type {
   NewWebhookDelivery,
@@ -90,8 +90,9 @@ const CHAIN_WHEN_BUSY_BELOW = 0.75;
 /**
  * Writes come first: while writes are in progress (Repository.writerBusy: SQLite's group commit is
  * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass
- * starts no more often than this, delivers one entry per store, and looks ahead with one feed read
- * (#scanAhead). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
+ * starts no more often than this, delivers one entry per store, and reads the feed once (to copy,
+ * #enqueue, or to look ahead, #scanAhead) instead of FEED_READS_PER_PASS times; a pass that began in
+ * a quiet moment does so from the moment writes begin (#yielding). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
  * a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
  * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
  * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4%
@@ -166,8 +167,13 @@ export class WebhookDispatcher {
   #loopAt = performance.eventLoopUtilization();
   /** Entries of one store a pass of this tick may deliver in a row. */
   #chain = 1;
-  /** Whether writes were in progress when this tick began (PRESSURE_PASS_MS). */
+  /**
+   * Whether this tick yields to writes (PRESSURE_PASS_MS): they were in progress when it began, or
+   * began during its pass (#yielding).
+   */
   #pressed = false;
+  /** This worker's own transactions in flight: they are no writes to yield to (#yielding). */
+  #ownWrites = 0;
   /** A tick deferred for the writes looks again no sooner than this (see wake). */
   #deferredUntil = 0;
 
@@ -296,13 +302,34 @@ export class WebhookDispatcher {
     }
   }
 
+  /**
+   * Whether the pass yields to writes from now on: writes were in progress when its tick began, or
+   * began since (a pass that started in a quiet moment does not go on at its usual pace through a
+   * burst of writes that began under it). While the worker has a transaction of its own in flight,
+   * a busy writer may be that transaction alone: then only the tick's start decides.
+   */
+  #yielding(): boolean {
+    if (!this.#pressed && this.#ownWrites === 0 && this.#repository.writerBusy()) this.#pressed = true;
+    return this.#pressed;
+  }
+
+  /** A transaction of the worker (counted, so that #yielding does not take it for the requests'). */
+  async #write<T>(fn: (tx: RepositoryTx) => Promise<T>): Promise<T> {
+    this.#ownWrites++;
+    try {
+      return await this.#repository.transaction(fn);
+    } finally {
+      this.#ownWrites--;
+    }
+  }
+
   /** Holds the webhook's lease, renewing it when half of it is gone; false when another node holds it. */
   async #lease(id: string): Promise<boolean> {
     const now = this.#clock.now();
     const until = this.#leases.get(id);
     if (until !== undefined && until - now > this.#options.leaseMs / 2) return true;
     const next = now + this.#options.leaseMs;
-    const held = await this.#repository.transaction((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
+    const held = await this.#write((tx) => tx.claimWebhookLease(id, this.#owner, now, next));
     // Taken anew (not renewed): another node may have changed the log meanwhile, so read it again.
     if (until === undefined || until <= now || !held) {
       this.#logs.delete(id);
@@ -351,7 +378,9 @@ export class WebhookDispatcher {
     }
     this.#scanned.delete(webhook.id);
     this.#heldBack.delete(webhook.id);
-    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
+    // While writes are in progress, one read a pass here too: a pass delivers one entry per store
+    // then, and a read copies up to LOG_LEAD_PER_STORE of a store's changes.
+    for (let read = 0; read < (this.#yielding() ? 1 : FEED_READS_PER_PASS); read++) {
       const target = this.#copyTo.get(webhook.id);
       const forced = target !== undefined && !covers(decodePosition(cursor), target);
       // A copy that the bound may cut short reads no further than the bound could let it copy.
@@ -388,7 +417,7 @@ export class WebhookDispatcher {
         return true;
       }
       const now = this.#clock.now();
-      const last = await this.#repository.transaction((tx) =>
+      const last = await this.#write((tx) =>
         tx.enqueueWebhookDeliveries(webhook.id, this.#owner, { from: cursor, to }, deliveries, now),
       );
       if (last === null) {
@@ -474,9 +503,8 @@ export class WebhookDispatcher {
   ): Promise<boolean> {
     let position = from;
     // While writes are in progress (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
-    // at a pace that takes little from them.
-    const perPass = this.#pressed ? 1 : FEED_READS_PER_PASS;
-    for (let read = 0; read < perPass; read++) {
+    // at a pace that takes little from them. Looked at before each read: writes may begin mid-pass.
+    for (let read = 0; read < (this.#yielding() ? 1 : FEED_READS_PER_PASS); read++) {
       const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
       const below = events.find((e) => {
         if (!webhookWants(webhook, e)) return false;
@@ -596,6 +624,8 @@ export class WebhookDispatcher {
               const outcome = await this.#attempt(webhook, key, entry);
               attempts.push({ entry, outcome });
               if (!outcome.ok || attempts.length >= chain || Date.now() - started >= CHAIN_MS) break;
+              // Writes that began during the chain: one entry a store from here on (PRESSURE_PASS_MS).
+              if (this.#yielding()) break;
               // Not into the last quarter of the lease: another node may take the webhook after it.
               const lease = this.#leases.get(webhook.id) ?? 0;
               if (lease - this.#clock.now() < this.#options.leaseMs / 4) break;
@@ -619,7 +649,7 @@ export class WebhookDispatcher {
         outcome,
         ...this.#next(entry, outcome, recorded),
       }));
-      await this.#repository.transaction(async (tx) => {
+      await this.#write(async (tx) => {
         for (const u of updates) {
           await tx.recordDeliveryAttempt(webhook.id, u.entry.n, {
             status: u.status,

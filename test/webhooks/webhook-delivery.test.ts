@@ -32,6 +32,26 @@ const ENV = {
   COFFER_WEBHOOKS_TIMEOUT_MS: '1000',
 };
 
+/**
+ * Reports the server's writer busy (as under a sustained stream of writes: SQLite's group commit
+ * running) until the returned function is called; the rest is the real server.
+ */
+function pressWriter(server: TestServer): () => void {
+  const repository = server.runtime.repository;
+  const own = Object.getOwnPropertyDescriptor(repository, 'writerBusy');
+  let busy = true;
+  Object.defineProperty(repository, 'writerBusy', {
+    value: () => busy,
+    configurable: true,
+    writable: true,
+  });
+  return () => {
+    busy = false;
+    if (own === undefined) Reflect.deleteProperty(repository, 'writerBusy');
+    else Object.defineProperty(repository, 'writerBusy', own);
+  };
+}
+
 describe('webhook deliveries', () => {
   let server: TestServer;
   const receivers: WebhookReceiver[] = [];
@@ -47,26 +67,6 @@ describe('webhook deliveries', () => {
     r.secret = hook.secret;
     for (const store of stores) await createStore(server, store);
     return hook;
-  };
-
-  /**
-   * Reports the writer busy (as under a sustained stream of writes: SQLite's group commit running)
-   * until the returned function is called; the rest is the real server.
-   */
-  const pressWriter = (): (() => void) => {
-    const repository = server.runtime.repository;
-    const own = Object.getOwnPropertyDescriptor(repository, 'writerBusy');
-    let busy = true;
-    Object.defineProperty(repository, 'writerBusy', {
-      value: () => busy,
-      configurable: true,
-      writable: true,
-    });
-    return () => {
-      busy = false;
-      if (own === undefined) Reflect.deleteProperty(repository, 'writerBusy');
-      else Object.defineProperty(repository, 'writerBusy', own);
-    };
   };
 
   before(async () => {
@@ -307,7 +307,7 @@ describe('webhook deliveries', () => {
       return { status: 204 };
     };
     await hookOn(r, ['secret.value-set'], ['pressed']);
-    const release = pressWriter();
+    const release = pressWriter(server);
     const changes = 4;
     try {
       for (let i = 1; i <= changes; i++) {
@@ -342,7 +342,7 @@ describe('webhook deliveries', () => {
       const status = await putSecret(server, 'pressed-a', 'A', `v${i}`);
       assert.ok(status === 200 || status === 201, String(status));
     }
-    const release = pressWriter();
+    const release = pressWriter(server);
     try {
       // Behind pressed-a's held-back changes in the feed: found by the look-ahead (one read a pass).
       assert.equal(await putSecret(server, 'pressed-b', 'B', 'b'), 201);
@@ -387,8 +387,6 @@ describe('webhook deliveries', () => {
     assert.equal(newest?.n, LOG_LEAD_PER_STORE, 'the backlog stayed in the feed');
     accept = Number.MAX_SAFE_INTEGER;
     await r.until(() => r.delivered().length === changes + 1, 'every change', 60_000);
-    if (process.env.DEBUG_T)
-      console.log('dbg', JSON.stringify(r.delivered().map((d) => bodyOf(d.body).data.version)));
     assert.deepEqual(
       r.delivered().map((d) => bodyOf(d.body).data.version),
       Array.from({ length: changes + 1 }, (_, i) => i + 1),
@@ -486,5 +484,65 @@ describe('webhook deliveries', () => {
     }
     const listed = answers[0]?.json as { items: Record<string, unknown>[] };
     assert.ok(listed.items.every((w) => !('secret' in w)));
+  });
+});
+
+describe('webhook deliveries when writes begin during a pass', () => {
+  // A server of its own: no other webhook's pass (and its transactions) runs beside this one's.
+  let server: TestServer;
+  const receivers: WebhookReceiver[] = [];
+  before(async () => {
+    server = await startTestServer({ env: ENV });
+  });
+  after(async () => {
+    await server.close();
+    for (const r of receivers) await r.close();
+  });
+
+  it("stop a store's chain of entries at once: its next entry waits for a pass a second, and all arrive in order", async () => {
+    const r = await WebhookReceiver.start();
+    receivers.push(r);
+    let unhold = () => undefined as void;
+    const held = new Promise<void>((resolve) => {
+      unhold = resolve;
+    });
+    const writes: { release: (() => void) | null } = { release: null };
+    const arrivals: number[] = [];
+    r.responder = (n) => {
+      arrivals.push(Date.now());
+      // The first delivery is held until the rest has committed: the next pass copies them and
+      // delivers them as a chain, beginning with the writer idle.
+      if (n === 0) return { status: 204, hold: held };
+      // The writes begin while that pass delivers the store's first entry of the chain.
+      if (n === 1) writes.release = pressWriter(server);
+      return { status: 204 };
+    };
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.value-set'],
+      stores: ['midpass'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'midpass');
+    const changes = 4;
+    assert.equal(await putSecret(server, 'midpass', 'M', 'v1'), 201);
+    await r.until(() => r.received.length === 1, 'the first delivery (held)');
+    for (let i = 2; i <= changes; i++) assert.equal(await putSecret(server, 'midpass', 'M', `v${i}`), 200);
+    unhold();
+    try {
+      await r.until(() => r.delivered().length >= 3, 'three deliveries');
+      const gap = (arrivals[2] ?? 0) - (arrivals[1] ?? 0);
+      // Without the writes, the chain would have sent the third right after the second.
+      assert.ok(gap >= PRESSURE_PASS_MS / 2, `the third delivery came ${gap} ms after the second`);
+    } finally {
+      writes.release?.();
+    }
+    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes }, (_, i) => i + 1),
+      'each once, in order',
+    );
+    assert.ok(r.received.every((x) => x.verified));
   });
 });
