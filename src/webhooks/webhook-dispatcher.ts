@@ -91,8 +91,9 @@ const CHAIN_WHEN_BUSY_BELOW = 0.75;
  * Writes come first: while writes are in progress (Repository.writerBusy: SQLite's group commit is
  * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass
  * starts no more often than this, delivers one entry per store, and reads the feed once (to copy,
- * #enqueue, or to look ahead, #scanAhead) instead of FEED_READS_PER_PASS times; a pass that began in
- * a quiet moment does so from the moment writes begin (#yielding). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
+ * #enqueue, or to look ahead LOG_LEAD_PER_STORE events, #scanAhead) instead of FEED_READS_PER_PASS
+ * times; a pass that began in a quiet moment does so from the moment writes begin (#yielding), and
+ * the writer counts as busy for this long after it was last seen busy (#writesInProgress). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
  * a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
  * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
  * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4%
@@ -174,6 +175,8 @@ export class WebhookDispatcher {
   #pressed = false;
   /** This worker's own transactions in flight: they are no writes to yield to (#yielding). */
   #ownWrites = 0;
+  /** When the worker last saw the writer busy (#writesInProgress). */
+  #busySeenAt = Number.NEGATIVE_INFINITY;
   /** A tick deferred for the writes looks again no sooner than this (see wake). */
   #deferredUntil = 0;
 
@@ -227,7 +230,7 @@ export class WebhookDispatcher {
   async #tick(): Promise<void> {
     if (this.#ticking || this.#closed) return;
     // Writes first (PRESSURE_PASS_MS): looked at again after the shortest pause, until they ease.
-    const pressed = this.#repository.writerBusy();
+    const pressed = this.#writesInProgress();
     if (pressed && Date.now() - this.#lastTick < PRESSURE_PASS_MS) {
       this.#deferredUntil = Date.now() + MIN_PASS_INTERVAL_MS;
       this.#schedule(MIN_PASS_INTERVAL_MS);
@@ -309,8 +312,22 @@ export class WebhookDispatcher {
    * a busy writer may be that transaction alone: then only the tick's start decides.
    */
   #yielding(): boolean {
-    if (!this.#pressed && this.#ownWrites === 0 && this.#repository.writerBusy()) this.#pressed = true;
+    if (!this.#pressed && this.#ownWrites === 0 && this.#writesInProgress()) this.#pressed = true;
     return this.#pressed;
+  }
+
+  /**
+   * Whether writes are in progress: the writer is busy now, or was when the worker last looked less
+   * than PRESSURE_PASS_MS ago. `writerBusy` is a look at one instant, and a stream of writes has
+   * instants between two batches (SQLite's drain ends while callers wait for their sync): a pass
+   * that met one ran at full pace in the middle of the stream. So the worker returns to its usual
+   * pace only once the writer has looked idle for a second. (Its own transactions are not looked
+   * at: while one is in flight, only the writer's earlier looks count.)
+   */
+  #writesInProgress(): boolean {
+    const now = Date.now();
+    if (this.#ownWrites === 0 && this.#repository.writerBusy()) this.#busySeenAt = now;
+    return now - this.#busySeenAt < PRESSURE_PASS_MS;
   }
 
   /** A transaction of the worker (counted, so that #yielding does not take it for the requests'). */
@@ -505,7 +522,11 @@ export class WebhookDispatcher {
     // While writes are in progress (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
     // at a pace that takes little from them. Looked at before each read: writes may begin mid-pass.
     for (let read = 0; read < (this.#yielding() ? 1 : FEED_READS_PER_PASS); read++) {
-      const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
+      // Under writes, a read of LOG_LEAD_PER_STORE events, not FEED_READ_LIMIT: a webhook far
+      // behind reads them from the database, and decoding 500 a second for each of 10 webhooks
+      // (their positions differ) took more of the event loop than the writes themselves.
+      const limit = this.#pressed ? LOG_LEAD_PER_STORE : FEED_READ_LIMIT;
+      const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads, limit);
       const below = events.find((e) => {
         if (!webhookWants(webhook, e)) return false;
         const store = orderKeyOf(e);

@@ -34,14 +34,15 @@ const ENV = {
 
 /**
  * Reports the server's writer busy (as under a sustained stream of writes: SQLite's group commit
- * running) until the returned function is called; the rest is the real server.
+ * running) until the returned function is called, at every look or as `look` says; the rest is the
+ * real server.
  */
-function pressWriter(server: TestServer): () => void {
+function pressWriter(server: TestServer, look: () => boolean = () => true): () => void {
   const repository = server.runtime.repository;
   const own = Object.getOwnPropertyDescriptor(repository, 'writerBusy');
   let busy = true;
   Object.defineProperty(repository, 'writerBusy', {
-    value: () => busy,
+    value: () => busy && look(),
     configurable: true,
     writable: true,
   });
@@ -544,5 +545,43 @@ describe('webhook deliveries when writes begin during a pass', () => {
       'each once, in order',
     );
     assert.ok(r.received.every((x) => x.verified));
+  });
+  it('take a writer seen busy less than a second ago as busy: idle instants between batches do not bring back the full pace', async () => {
+    const r = await WebhookReceiver.start();
+    receivers.push(r);
+    const arrivals: number[] = [];
+    r.responder = () => {
+      arrivals.push(Date.now());
+      return { status: 204 };
+    };
+    const hook = await createWebhook(server.url, server.adminToken, {
+      url: r.url,
+      eventKinds: ['secret.value-set'],
+      stores: ['flicker'],
+    });
+    r.secret = hook.secret;
+    await createStore(server, 'flicker');
+    // A stream of writes as the worker sees it: busy at one look, idle at the next.
+    let looks = 0;
+    const release = pressWriter(server, () => looks++ % 2 === 0);
+    const changes = 4;
+    try {
+      for (let i = 1; i <= changes; i++) {
+        assert.equal(await putSecret(server, 'flicker', 'F', `v${i}`), i === 1 ? 201 : 200);
+      }
+      await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer flickers');
+      const [first, second] = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
+      const gaps = `deliveries ${first} and ${second} ms apart`;
+      assert.ok((first ?? 0) >= PRESSURE_PASS_MS / 2, gaps);
+      assert.ok((second ?? 0) >= PRESSURE_PASS_MS * 0.8, gaps);
+    } finally {
+      release();
+    }
+    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
+    assert.deepEqual(
+      r.delivered().map((d) => bodyOf(d.body).data.version),
+      Array.from({ length: changes }, (_, i) => i + 1),
+      'each once, in order',
+    );
   });
 });
