@@ -323,7 +323,7 @@ async function main(): Promise<void> {
   }
   const report = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, Node ${process.version}:`,
-    `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, ${ROUNDS} rounds in ABBA order, the change the median of the rounds' own; "with" = 10 enabled`,
+    `durable PUTs at 50 connections${RATE === null ? '' : `, ${RATE} a second`}, ${DURATION} s per run, ${ROUNDS} rounds in ABBA order after a warm-up run of each condition, the change the median of the rounds' own; "with" = 10 enabled`,
     `webhooks (to a local receiver, same machine) and 100 open SSE subscribers on the tenant; the receiver and the subscribers in ${INLINE_LISTENERS ? "the bench's process, with autocannon" : 'a process of their own'};`,
     SSE_GZIP
       ? 'the subscribers send `Accept-Encoding: gzip`, as browsers and fetch do (`BENCH_SSE_GZIP=1`).'
