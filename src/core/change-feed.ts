@@ -485,9 +485,9 @@ export class ChangeFeed {
   /**
    * A commit (or a possible one) of the tenant (null: any tenant). Reads in flight are dropped at once
    * (see #inFlight); the watchers are woken at most once per WAKE_INTERVAL_MS per tenant, or
-   * WAKE_MS_PER_WATCHER per watcher up to MAX_WAKE_INTERVAL_MS (the first as soon as this turn of the event
-   * loop ends, later ones at the end of the interval), so a burst of commits reaches every subscriber as one read and one write instead
-   * of one per commit.
+   * WAKE_MS_PER_WATCHER per watcher up to MAX_WAKE_INTERVAL_MS (the first as soon as this turn of the
+   * event loop ends, later ones at the end of the interval), so a burst of commits reaches every
+   * subscriber as one read and one write instead of one per commit.
    */
   #wake(tenantId: string | null): void {
     if (tenantId === null) {

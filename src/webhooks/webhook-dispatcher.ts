@@ -93,11 +93,13 @@ const CHAIN_WHEN_BUSY_BELOW = 0.75;
  * starts no more often than this, delivers one entry per store, and reads the feed once (to copy,
  * #enqueue, or to look ahead LOG_LEAD_PER_STORE events, #scanAhead) instead of FEED_READS_PER_PASS
  * times; a pass that began in a quiet moment does so from the moment writes begin (#yielding), and
- * the writer counts as busy for this long after it was last seen busy (#writesInProgress). The worker shares the process with the commit pipeline, whose WAL checkpoint runs on
- * a thread of its own: every millisecond of the event loop's time the worker takes then is CPU that
- * thread waits for on a busy core, and each commit (the whole pipeline) waits with it. Measured with
- * 10 webhooks on one core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4%
- * with the look-ahead's single read (BENCHMARKS.md). So under a sustained stream of writes webhooks
+ * the writer counts as busy for this long after it was last seen busy (#writesInProgress). The worker
+ * shares the process with the commit pipeline, whose WAL checkpoint runs on a thread of its own:
+ * every millisecond of the event loop's time the worker takes then is CPU that thread waits for on
+ * a busy core, and each commit (the whole pipeline) waits with it. Measured with 10 webhooks on one
+ * core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4% with the look-ahead's
+ * single read (BENCHMARKS.md, a fast day); on a slow day, 13.9% with the pass's start alone looking,
+ * 4.8% with each read and chained entry looking (ADR 0017 addendum). So under a sustained stream of writes webhooks
  * lag (they catch up when it eases, from the feed: nothing is lost), and the writes keep their pace.
  */
 export const PRESSURE_PASS_MS = 1_000;
