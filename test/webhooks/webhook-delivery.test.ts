@@ -53,6 +53,55 @@ function pressWriter(server: TestServer, look: () => boolean = () => true): () =
   };
 }
 
+/**
+ * With the server's writer pressed (at every look, or as `look` says): four changes of a store (made
+ * here) reach `r` one entry a pass, a pass a second; once the writer is idle, the rest, each once,
+ * in order.
+ */
+async function deliveredAtPressurePace(
+  server: TestServer,
+  r: WebhookReceiver,
+  store: string,
+  look?: () => boolean,
+): Promise<void> {
+  const arrivals: number[] = [];
+  r.responder = () => {
+    arrivals.push(Date.now());
+    return { status: 204 };
+  };
+  const hook = await createWebhook(server.url, server.adminToken, {
+    url: r.url,
+    eventKinds: ['secret.value-set'],
+    stores: [store],
+  });
+  r.secret = hook.secret;
+  await createStore(server, store);
+  const release = pressWriter(server, look);
+  const changes = 4;
+  try {
+    for (let i = 1; i <= changes; i++) {
+      assert.equal(await putSecret(server, store, 'P', `v${i}`), i === 1 ? 201 : 200);
+    }
+    await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer is busy');
+    const [first, second] = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
+    // One entry a pass, a pass a second (lower bounds: a slow machine only spaces them further). The
+    // first pass also claimed the lease and copied the changes (two commits) before its attempt,
+    // so the first gap can be shorter by their time.
+    const gaps = `deliveries ${first} and ${second} ms apart`;
+    assert.ok((first ?? 0) >= PRESSURE_PASS_MS / 2, gaps);
+    assert.ok((second ?? 0) >= PRESSURE_PASS_MS * 0.8, gaps);
+  } finally {
+    release();
+  }
+  await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
+  assert.deepEqual(
+    r.delivered().map((d) => bodyOf(d.body).data.version),
+    Array.from({ length: changes }, (_, i) => i + 1),
+    'each once, in order',
+  );
+  assert.ok(r.received.every((x) => x.verified));
+}
+
 describe('webhook deliveries', () => {
   let server: TestServer;
   const receivers: WebhookReceiver[] = [];
@@ -301,37 +350,7 @@ describe('webhook deliveries', () => {
   });
 
   it('yield to writes waiting for the writer: a pass a second, one entry a store; once they ease, the rest, in order', async () => {
-    const r = await receiver();
-    const arrivals: number[] = [];
-    r.responder = () => {
-      arrivals.push(Date.now());
-      return { status: 204 };
-    };
-    await hookOn(r, ['secret.value-set'], ['pressed']);
-    const release = pressWriter(server);
-    const changes = 4;
-    try {
-      for (let i = 1; i <= changes; i++) {
-        assert.equal(await putSecret(server, 'pressed', 'P', `v${i}`), i === 1 ? 201 : 200);
-      }
-      await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer is busy');
-      const [first, second] = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
-      // One entry a pass, a pass a second (lower bounds: a slow machine only spaces them further). The
-      // first pass also claimed the lease and copied the changes (two commits) before its attempt,
-      // so the first gap can be shorter by their time.
-      const gaps = `deliveries ${first} and ${second} ms apart`;
-      assert.ok((first ?? 0) >= PRESSURE_PASS_MS / 2, gaps);
-      assert.ok((second ?? 0) >= PRESSURE_PASS_MS * 0.8, gaps);
-    } finally {
-      release();
-    }
-    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
-    assert.deepEqual(
-      r.delivered().map((d) => bodyOf(d.body).data.version),
-      Array.from({ length: changes }, (_, i) => i + 1),
-      'each once, in order',
-    );
-    assert.ok(r.received.every((x) => x.verified));
+    await deliveredAtPressurePace(server, await receiver(), 'pressed');
   });
 
   it("while writes wait for the writer, a store's change still goes out past another store held back at the bound", async () => {
@@ -546,42 +565,12 @@ describe('webhook deliveries when writes begin during a pass', () => {
     );
     assert.ok(r.received.every((x) => x.verified));
   });
+
   it('take a writer seen busy less than a second ago as busy: idle instants between batches do not bring back the full pace', async () => {
     const r = await WebhookReceiver.start();
     receivers.push(r);
-    const arrivals: number[] = [];
-    r.responder = () => {
-      arrivals.push(Date.now());
-      return { status: 204 };
-    };
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['flicker'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'flicker');
     // A stream of writes as the worker sees it: busy at one look, idle at the next.
     let looks = 0;
-    const release = pressWriter(server, () => looks++ % 2 === 0);
-    const changes = 4;
-    try {
-      for (let i = 1; i <= changes; i++) {
-        assert.equal(await putSecret(server, 'flicker', 'F', `v${i}`), i === 1 ? 201 : 200);
-      }
-      await r.until(() => r.delivered().length >= 3, 'three deliveries while the writer flickers');
-      const [first, second] = arrivals.slice(1, 3).map((t, i) => t - (arrivals[i] ?? t));
-      const gaps = `deliveries ${first} and ${second} ms apart`;
-      assert.ok((first ?? 0) >= PRESSURE_PASS_MS / 2, gaps);
-      assert.ok((second ?? 0) >= PRESSURE_PASS_MS * 0.8, gaps);
-    } finally {
-      release();
-    }
-    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
-    assert.deepEqual(
-      r.delivered().map((d) => bodyOf(d.body).data.version),
-      Array.from({ length: changes }, (_, i) => i + 1),
-      'each once, in order',
-    );
+    await deliveredAtPressurePace(server, r, 'flicker', () => looks++ % 2 === 0);
   });
 });
