@@ -20,7 +20,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 const BIN = join(process.env.BENCH_COFFER ?? ROOT, 'bin/coffer.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** BENCH_WEBHOOKS, BENCH_SUBSCRIBERS: the listeners of the loaded runs (default 10 and 100). */
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 10);

@@ -90,19 +90,23 @@ const CHAIN_WHEN_BUSY_BELOW = 0.75;
 /**
  * Writes come first: while writes are in progress (Repository.writerBusy: SQLite's group commit is
  * building, committing or scrubbing a batch; a PostgreSQL transaction of this node in flight), a pass
- * starts no more often than this, delivers one entry per store, and reads the feed once (to copy,
- * #enqueue, or to look ahead LOG_LEAD_PER_STORE events, #scanAhead) instead of FEED_READS_PER_PASS
- * times; a pass that began in a quiet moment does so from the moment writes begin (#yielding), and
- * the writer counts as busy for this long after it was last seen busy (#writesInProgress). The worker
- * shares the process with the commit pipeline, whose WAL checkpoint runs on a thread of its own:
+ * starts no more often than this, delivers one entry per store, and looks ahead past a held-back
+ * store with one feed read (#scanAhead) instead of FEED_READS_PER_PASS; a pass that began in a quiet
+ * moment does so from the moment writes begin (#yielding), and once writes began the writer counts
+ * as busy while it was at most of the worker's looks since (#writesInProgress). The worker shares
+ * the process with the commit pipeline, whose WAL checkpoint runs on a thread of its own:
  * every millisecond of the event loop's time the worker takes then is CPU that thread waits for on
  * a busy core, and each commit (the whole pipeline) waits with it. Measured with 10 webhooks on one
  * core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4% with the look-ahead's
  * single read (BENCHMARKS.md, a fast day); on a slow day, 13.9% with the pass's start alone looking,
- * 4.8% with each read and chained entry looking (ADR 0017 addendum). So under a sustained stream of writes webhooks
- * lag (they catch up when it eases, from the feed: nothing is lost), and the writes keep their pace.
+ * 4.8% with each read and chained entry looking (ADR 0017 addendum). So under a sustained stream of
+ * writes webhooks lag (they catch up when it eases, from the feed: nothing is lost), and the writes keep their pace.
  */
 export const PRESSURE_PASS_MS = 1_000;
+/** The most looks at the writer kept (#writesInProgress): about 20 a second are taken under writes. */
+const MAX_LOOKS = 256;
+/** Looks since writes began before idle ones may say they eased (#writesInProgress). */
+const MIN_LOOKS_TO_EASE = 3;
 /** Finished log entries kept per webhook (older ones are pruned). */
 export const DELIVERY_LOG_KEEP = 1000;
 
@@ -177,8 +181,12 @@ export class WebhookDispatcher {
   #pressed = false;
   /** This worker's own transactions in flight: they are no writes to yield to (#yielding). */
   #ownWrites = 0;
-  /** When the worker last saw the writer busy (#writesInProgress). */
-  #busySeenAt = Number.NEGATIVE_INFINITY;
+  /** The worker's looks at the writer in the last PRESSURE_PASS_MS, oldest first (#writesInProgress). */
+  readonly #looks: { at: number; busy: boolean }[] = [];
+  /** What the last look at the writer concluded (#writesInProgress). */
+  #underWrites = false;
+  /** When the look that found writes beginning was taken (#writesInProgress). */
+  #writesSince = 0;
   /** A tick deferred for the writes looks again no sooner than this (see wake). */
   #deferredUntil = 0;
 
@@ -311,7 +319,7 @@ export class WebhookDispatcher {
    * Whether the pass yields to writes from now on: writes were in progress when its tick began, or
    * began since (a pass that started in a quiet moment does not go on at its usual pace through a
    * burst of writes that began under it). While the worker has a transaction of its own in flight,
-   * a busy writer may be that transaction alone: then only the tick's start decides.
+   * a busy writer may be that transaction alone: then only the looks taken before count.
    */
   #yielding(): boolean {
     if (!this.#pressed && this.#ownWrites === 0 && this.#writesInProgress()) this.#pressed = true;
@@ -319,17 +327,38 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Whether writes are in progress: the writer is busy now, or was when the worker last looked less
-   * than PRESSURE_PASS_MS ago. `writerBusy` is a look at one instant, and a stream of writes has
-   * instants between two batches (SQLite's drain ends while callers wait for their sync): a pass
-   * that met one ran at full pace in the middle of the stream. So the worker returns to its usual
-   * pace only once the writer has looked idle for a second. (Its own transactions are not looked
-   * at: while one is in flight, only the writer's earlier looks count.)
+   * Whether writes are in progress. A busy look says yes at once (a burst has begun); once it has,
+   * an idle look says no only when the writer was idle at half or more of the worker's looks since
+   * then (of the last PRESSURE_PASS_MS, and at least MIN_LOOKS_TO_EASE of them). `writerBusy` is a
+   * look at one instant, and a stream of writes has instants between two batches (SQLite's drain
+   * ends while its callers wait for their sync): a tick that met one ran a full pass in the middle of
+   * the stream. A majority, not any busy look of the last second, so that a writer busy now and then
+   * (a few writes a second, audited reads) costs the worker a pause of a few MIN_PASS_INTERVAL_MS,
+   * not a pass a second. (Its own transactions are not looked at: while one is in flight, the answer
+   * stands as the last look left it.)
    */
   #writesInProgress(): boolean {
-    const now = Date.now();
-    if (this.#ownWrites === 0 && this.#repository.writerBusy()) this.#busySeenAt = now;
-    return now - this.#busySeenAt < PRESSURE_PASS_MS;
+    if (this.#ownWrites > 0) return this.#underWrites;
+    const now = performance.now();
+    const looks = this.#looks;
+    while (looks.length > 0 && (now - (looks[0]?.at ?? now) >= PRESSURE_PASS_MS || looks.length >= MAX_LOOKS))
+      looks.shift();
+    const busy = this.#repository.writerBusy();
+    looks.push({ at: now, busy });
+    if (busy) {
+      if (!this.#underWrites) this.#writesSince = now;
+      this.#underWrites = true;
+    } else if (this.#underWrites) {
+      let seen = 0;
+      let busyLooks = 0;
+      for (const look of looks) {
+        if (look.at < this.#writesSince) continue;
+        seen++;
+        if (look.busy) busyLooks++;
+      }
+      if (seen >= MIN_LOOKS_TO_EASE && busyLooks * 2 <= seen) this.#underWrites = false;
+    }
+    return this.#underWrites;
   }
 
   /** A transaction of the worker (counted, so that #yielding does not take it for the requests'). */
@@ -397,9 +426,9 @@ export class WebhookDispatcher {
     }
     this.#scanned.delete(webhook.id);
     this.#heldBack.delete(webhook.id);
-    // While writes are in progress, one read a pass here too: a pass delivers one entry per store
-    // then, and a read copies up to LOG_LEAD_PER_STORE of a store's changes.
-    for (let read = 0; read < (this.#yielding() ? 1 : FEED_READS_PER_PASS); read++) {
+    // Four reads a pass under writes too: a webhook whose stores are quiet moves its cursor past
+    // the other stores' changes only here, and fewer reads would leave it behind a busy tenant.
+    for (let read = 0; read < FEED_READS_PER_PASS; read++) {
       const target = this.#copyTo.get(webhook.id);
       const forced = target !== undefined && !covers(decodePosition(cursor), target);
       // A copy that the bound may cut short reads no further than the bound could let it copy.
@@ -524,11 +553,7 @@ export class WebhookDispatcher {
     // While writes are in progress (PRESSURE_PASS_MS), one read a pass: the look-ahead goes on,
     // at a pace that takes little from them. Looked at before each read: writes may begin mid-pass.
     for (let read = 0; read < (this.#yielding() ? 1 : FEED_READS_PER_PASS); read++) {
-      // Under writes, a read of LOG_LEAD_PER_STORE events, not FEED_READ_LIMIT: a webhook far
-      // behind reads them from the database, and decoding 500 a second for each of 10 webhooks
-      // (their positions differ) took more of the event loop than the writes themselves.
-      const limit = this.#pressed ? LOG_LEAD_PER_STORE : FEED_READ_LIMIT;
-      const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads, limit);
+      const { batch, events } = await this.#sharedRead(webhook.tenantId, position, reads);
       const below = events.find((e) => {
         if (!webhookWants(webhook, e)) return false;
         const store = orderKeyOf(e);
