@@ -53,6 +53,17 @@ function pressWriter(server: TestServer, look: () => boolean = () => true): () =
   };
 }
 
+/** A webhook of `secret.value-set` on `store` (created here) to `r`, which verifies with its secret. */
+async function hookOnStore(server: TestServer, r: WebhookReceiver, store: string): Promise<void> {
+  const hook = await createWebhook(server.url, server.adminToken, {
+    url: r.url,
+    eventKinds: ['secret.value-set'],
+    stores: [store],
+  });
+  r.secret = hook.secret;
+  await createStore(server, store);
+}
+
 /**
  * With the server's writer pressed (at every look, or as `look` says): four changes of a store (made
  * here) reach `r` one entry a pass, a pass a second; once the writer is idle, the rest, each once,
@@ -69,13 +80,7 @@ async function deliveredAtPressurePace(
     arrivals.push(Date.now());
     return { status: 204 };
   };
-  const hook = await createWebhook(server.url, server.adminToken, {
-    url: r.url,
-    eventKinds: ['secret.value-set'],
-    stores: [store],
-  });
-  r.secret = hook.secret;
-  await createStore(server, store);
+  await hookOnStore(server, r, store);
   const release = pressWriter(server, look);
   const changes = 4;
   try {
@@ -537,13 +542,7 @@ describe('webhook deliveries when writes begin during a pass', () => {
       if (n === 1) writes.release = pressWriter(server);
       return { status: 204 };
     };
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['midpass'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'midpass');
+    await hookOnStore(server, r, 'midpass');
     const changes = 4;
     assert.equal(await putSecret(server, 'midpass', 'M', 'v1'), 201);
     await r.until(() => r.received.length === 1, 'the first delivery (held)');
@@ -582,13 +581,7 @@ describe('webhook deliveries when writes begin during a pass', () => {
       arrivals.push(Date.now());
       return { status: 204 };
     };
-    const hook = await createWebhook(server.url, server.adminToken, {
-      url: r.url,
-      eventKinds: ['secret.value-set'],
-      stores: ['now-and-then'],
-    });
-    r.secret = hook.secret;
-    await createStore(server, 'now-and-then');
+    await hookOnStore(server, r, 'now-and-then');
     // Busy at one look in five.
     let looks = 0;
     const release = pressWriter(server, () => looks++ % 5 === 0);
