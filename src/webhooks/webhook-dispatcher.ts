@@ -100,7 +100,8 @@ const CHAIN_WHEN_BUSY_BELOW = 0.75;
  * core: writes 22-27% slower at a pass every 50 ms, 4-8% at one a second, 0-4% with the look-ahead's
  * single read (BENCHMARKS.md, a fast day); on a slow day, 13.9% with the pass's start alone looking,
  * 4.8% with each read and chained entry looking (ADR 0017 addendum). So under a sustained stream of
- * writes webhooks lag (they catch up when it eases, from the feed: nothing is lost), and the writes keep their pace.
+ * writes webhooks lag (they catch up when it eases, from the feed: nothing is lost), and the writes
+ * keep their pace.
  */
 export const PRESSURE_PASS_MS = 1_000;
 /** The most looks at the writer kept (#writesInProgress): about 20 a second are taken under writes. */
@@ -246,8 +247,7 @@ export class WebhookDispatcher {
       this.#schedule(MIN_PASS_INTERVAL_MS);
       return;
     }
-    // For the whole pass (#scanAhead): the worker's own transactions, in flight during its pass, are
-    // not writes to yield to.
+    // For the whole pass, unless writes begin during it (#yielding).
     this.#pressed = pressed;
     this.#ticking = true;
     this.#again = false;

@@ -53,6 +53,19 @@ function pressWriter(server: TestServer, look: () => boolean = () => true): () =
   };
 }
 
+/** Starts the suite's server (this file's ENV) before its tests; closes it, and `receivers`, after. */
+function serverForSuite(started: (server: TestServer) => void, receivers: WebhookReceiver[]): void {
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startTestServer({ env: ENV });
+    started(server);
+  });
+  after(async () => {
+    await server?.close();
+    for (const r of receivers) await r.close();
+  });
+}
+
 /** A webhook of `secret.value-set` on `store` (created here) to `r`, which verifies with its secret. */
 async function hookOnStore(server: TestServer, r: WebhookReceiver, store: string): Promise<void> {
   const hook = await createWebhook(server.url, server.adminToken, {
@@ -98,6 +111,11 @@ async function deliveredAtPressurePace(
   } finally {
     release();
   }
+  await restArriveInOrder(r, changes);
+}
+
+/** Once the writer is idle: all `changes` versions reach `r`, each once, in order, and verify. */
+async function restArriveInOrder(r: WebhookReceiver, changes: number): Promise<void> {
   await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
   assert.deepEqual(
     r.delivered().map((d) => bodyOf(d.body).data.version),
@@ -124,13 +142,7 @@ describe('webhook deliveries', () => {
     return hook;
   };
 
-  before(async () => {
-    server = await startTestServer({ env: ENV });
-  });
-  after(async () => {
-    await server.close();
-    for (const r of receivers) await r.close();
-  });
+  serverForSuite((started) => (server = started), receivers);
 
   it('are signed as Standard Webhooks say: the standardwebhooks package verifies each one, and no value is sent', async () => {
     const r = await receiver();
@@ -516,13 +528,7 @@ describe('webhook deliveries when writes begin during a pass', () => {
   // A server of its own: the first suite's webhooks and their passes do not run beside these.
   let server: TestServer;
   const receivers: WebhookReceiver[] = [];
-  before(async () => {
-    server = await startTestServer({ env: ENV });
-  });
-  after(async () => {
-    await server.close();
-    for (const r of receivers) await r.close();
-  });
+  serverForSuite((started) => (server = started), receivers);
 
   it("stop a store's chain of entries at once: its next entry waits for a pass a second, and all arrive in order", async () => {
     const r = await WebhookReceiver.start();
@@ -556,13 +562,7 @@ describe('webhook deliveries when writes begin during a pass', () => {
     } finally {
       writes.release?.();
     }
-    await r.until(() => r.delivered().length === changes, 'the rest once the writer is idle');
-    assert.deepEqual(
-      r.delivered().map((d) => bodyOf(d.body).data.version),
-      Array.from({ length: changes }, (_, i) => i + 1),
-      'each once, in order',
-    );
-    assert.ok(r.received.every((x) => x.verified));
+    await restArriveInOrder(r, changes);
   });
 
   it('take a writer busy at most of their looks as busy: idle instants between batches do not bring back the full pace', async () => {
