@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { createServer, get as httpGet } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGunzip } from 'node:zlib';
@@ -51,6 +52,8 @@ export async function inProcessListeners(): Promise<Listeners> {
     port: (receiver.address() as AddressInfo).port,
     async subscribe(url, token, count) {
       const signal = (controller = new AbortController()).signal;
+      // Every subscriber's request listens on this one signal (Node warns past 10 by default).
+      setMaxListeners(count + 1, signal);
       const opened: Promise<void>[] = [];
       for (let i = 0; i < count; i++) {
         opened.push(

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +20,18 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 const BIN = join(process.env.BENCH_COFFER ?? ROOT, 'bin/coffer.js');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+/**
+ * Rounds (default 8): two 10 s runs of the same server differ by up to 10% on this machine whatever
+ * their condition, so a change of a few percent needs the median of several rounds.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const PG_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** BENCH_WEBHOOKS, BENCH_SUBSCRIBERS: the listeners of the loaded runs (default 10 and 100). */
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 10);
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 100);
 const ONLY_SQLITE = process.env.BENCH_ONLY_SQLITE === '1';
+/** BENCH_ONLY_POSTGRES=1: the PostgreSQL runs alone (the SQLite ones skipped). */
+const ONLY_POSTGRES = process.env.BENCH_ONLY_POSTGRES === '1';
 /**
  * BENCH_RATE: PUTs a second, all connections together (default: as many as the server answers). At a
  * fixed rate both conditions do the same work a second, so the CPU per PUT they cost compares even
@@ -124,15 +130,46 @@ function cpuMicros(
     return null;
   }
 }
+/**
+ * CPU time (user + system) every process named `postgres` has used, in µs: the database's backends
+ * and its background processes (on this machine, the server's database; nothing else uses it while
+ * the bench runs). Null where /proc is not there.
+ */
+function databaseCpuMicros(): number | null {
+  try {
+    let total = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
+
 /** USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux. */
 const CLOCK_TICKS = 100;
 
 /** Durable PUTs (new versions of 1,000 secrets of the Neostore store) at 50 connections: req/s. */
-async function writes(
-  coffer: Coffer,
-): Promise<{ rps: number; p99: number; errors: number; cpuPerRequest: number | null }> {
+async function writes(coffer: Coffer): Promise<{
+  rps: number;
+  p99: number;
+  errors: number;
+  cpuPerRequest: number | null;
+  databaseCpuPerRequest: number | null;
+}> {
   let n = 0;
   const cpuBefore = cpuMicros(coffer.child.pid);
+  const databaseBefore = databaseCpuMicros();
   const result = await autocannon({
     url: coffer.url,
     connections: 50,
@@ -148,6 +185,7 @@ async function writes(
     ],
   });
   const cpuAfter = cpuMicros(coffer.child.pid);
+  const databaseAfter = databaseCpuMicros();
   const total = result.requests.total;
   const perRequest = (part: 'user' | 'system' | 'mainUser' | 'mainSystem') =>
     cpuBefore === null || cpuAfter === null || total === 0
@@ -165,10 +203,46 @@ async function writes(
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
     cpuPerRequest: user === null || system === null ? null : user + system,
+    databaseCpuPerRequest:
+      databaseBefore === null || databaseAfter === null || total === 0
+        ? null
+        : Math.round((databaseAfter - databaseBefore) / total),
   };
 }
 
-async function benchEngine(engine: string, env: Record<string, string>, lines: string[]): Promise<void> {
+/**
+ * PostgreSQL (`schema`: the server's): before every measured run, a VACUUM of the server's tables and
+ * a CHECKPOINT, so that each run starts in the same state whatever its condition. After a checkpoint
+ * begins, the first change of each page writes the whole page into the WAL (full_page_writes), and
+ * checkpoints begin every checkpoint_timeout (5 minutes by default): the run that met one cost
+ * PostgreSQL more CPU per PUT (seen here: 1,338 µs in a baseline, 1,043–1,120 in the others). An
+ * autovacuum that starts during a run (the tables grow by every run) takes CPU the same way. Needs
+ * a superuser or pg_checkpoint (PostgreSQL 15); without one, the runs go on without.
+ */
+async function settleDatabase(schema: string | null): Promise<void> {
+  if (schema === null) return;
+  const client = new pg.Client({ connectionString: PG_URL });
+  try {
+    await client.connect();
+    const tables = await client.query<{ name: string }>(
+      "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname = $1",
+      [schema],
+    );
+    for (const { name } of tables.rows) await client.query(`VACUUM ${name}`);
+    await client.query('CHECKPOINT');
+  } catch (error) {
+    process.stderr.write(`  (the database was not settled before the run: ${(error as Error).message})\n`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function benchEngine(
+  engine: string,
+  env: Record<string, string>,
+  lines: string[],
+  schema: string | null = null,
+): Promise<void> {
   const listeners: Listeners = INLINE_LISTENERS ? await inProcessListeners() : await childListeners();
   const port = listeners.port;
   const coffer = await startCoffer({
@@ -202,6 +276,7 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
       }
     };
     const baseline = async () => {
+      await settleDatabase(schema);
       const b = await writes(coffer);
       base.push(b.rps);
       if (b.cpuPerRequest !== null) cpuBase.push(b.cpuPerRequest);
@@ -221,6 +296,7 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
       await setEnabled(hooks, true);
       await listeners.subscribe(coffer.url, coffer.token, SUBSCRIBERS);
       const listenersCpu = await listeners.cpu();
+      await settleDatabase(schema);
       const started = performance.now();
       const l = await writes(coffer);
       const listenersShare = (await listeners.cpu()) - listenersCpu;
@@ -258,7 +334,7 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
         cpuChanges.push(((l.cpuPerRequest - b.cpuPerRequest) / b.cpuPerRequest) * 100);
       }
       process.stdout.write(
-        `${engine} round ${round + 1} (${round % 2 === 0 ? 'without first' : 'with first'}): ${b.rps} req/s without, ${l.rps} with; server CPU per PUT ${b.cpuPerRequest} µs without, ${l.cpuPerRequest} µs with; listeners' process ${INLINE_LISTENERS ? '(with autocannon) ' : ''}${l.share}% CPU\n`,
+        `${engine} round ${round + 1} (${round % 2 === 0 ? 'without first' : 'with first'}): ${b.rps} req/s without, ${l.rps} with; server CPU per PUT ${b.cpuPerRequest} µs without, ${l.cpuPerRequest} µs with${engine === 'postgres' ? `; PostgreSQL's processes' CPU per PUT ${b.databaseCpuPerRequest} µs without, ${l.databaseCpuPerRequest} µs with` : ''}; listeners' process ${INLINE_LISTENERS ? '(with autocannon) ' : ''}${l.share}% CPU\n`,
       );
     }
     const median = (xs: number[]) => {
@@ -275,8 +351,10 @@ async function benchEngine(engine: string, env: Record<string, string>, lines: s
     const cpuWith = Math.round(median(cpuLoaded));
     const cpuChange = median(cpuChanges);
     const received = (await listeners.received()) - receivedInWarmUp;
+    const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}%`;
+    const spread = [...changes].sort((a, b) => a - b);
     lines.push(
-      `| ${engine} | ${without.toLocaleString('en')} | ${p99Base} | ${withAll.toLocaleString('en')} | ${p99Loaded} | ${change >= 0 ? '+' : ''}${change.toFixed(1)}% | ${cpuWithout} | ${cpuWith} | ${cpuChange >= 0 ? '+' : ''}${cpuChange.toFixed(1)}% | ${received.toLocaleString('en')} | ${sseEvents.toLocaleString('en')} |`,
+      `| ${engine} | ${without.toLocaleString('en')} | ${p99Base} | ${withAll.toLocaleString('en')} | ${p99Loaded} | ${signed(change)} | ${signed(spread[0] ?? 0)} to ${signed(spread[spread.length - 1] ?? 0)} | ${cpuWithout} | ${cpuWith} | ${cpuChange >= 0 ? '+' : ''}${cpuChange.toFixed(1)}% | ${received.toLocaleString('en')} | ${sseEvents.toLocaleString('en')} |`,
     );
   } finally {
     await stop(coffer.child);
@@ -303,7 +381,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const dir = mkdtempSync(join(os.tmpdir(), 'coffer-bench-notify-'));
   try {
-    await benchEngine('sqlite', { COFFER_DATA_DIR: join(dir, 'sqlite') }, lines);
+    if (!ONLY_POSTGRES) await benchEngine('sqlite', { COFFER_DATA_DIR: join(dir, 'sqlite') }, lines);
     const schema = ONLY_SQLITE ? null : await postgresReachable();
     if (schema !== null) {
       const url = new URL(PG_URL);
@@ -312,6 +390,7 @@ async function main(): Promise<void> {
         'postgres',
         { COFFER_DATA_DIR: join(dir, 'pg'), COFFER_DATABASE_URL: url.toString() },
         lines,
+        schema,
       );
       const client = new pg.Client({ connectionString: PG_URL });
       await client.connect();
@@ -333,10 +412,10 @@ async function main(): Promise<void> {
       : 'Unpinned: `coffer serve`, autocannon, the receiver and the subscribers share every CPU (`BENCH_PIN=1` pins the server to CPU 0).',
     '',
     "Server CPU per PUT: CPU time of the `coffer serve` process (every thread; not PostgreSQL's) over the PUTs it answered,",
-    'which the neighbours of a shared machine move less than req/s.',
+    'which the neighbours of a shared machine move less than req/s. PostgreSQL: its tables vacuumed and a CHECKPOINT before every run.',
     '',
-    '| engine | PUT req/s, none | p99 ms | PUT req/s, 10 webhooks + 100 SSE | p99 ms | change | server CPU µs per PUT, none | with | change | webhook requests received | SSE events received |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    "| engine | PUT req/s, none | p99 ms | PUT req/s, 10 webhooks + 100 SSE | p99 ms | change | rounds' changes | server CPU µs per PUT, none | with | change | webhook requests received | SSE events received |",
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...lines,
     '',
   ].join('\n');
