@@ -339,12 +339,18 @@ export class ChangeFeed {
       if (at >= head || at >= end) return got;
     }
     // No further than the head read (capped where this process has a change in flight): a later
-    // commit wakes the reader again.
+    // commit wakes the reader again. Bounded above as well as by the limit: a chain's seqs have no
+    // gaps, so the range holds at most `limit` events whatever plan the database picks. (PostgreSQL,
+    // its statistics older than the newest events, estimated a hundred rows after a position 40,000
+    // events behind the head, and read all 40,000 in a bitmap scan to sort and keep 500: 85 ms
+    // instead of 1.2 ms, a cost growing with the reader's lag. BENCHMARKS.md, "Change notifications".)
+    const upTo = Math.min(end, head);
     const records = await this.#reads.listAuditEvents({
       chainId: chain,
       direction: 'asc',
       afterSeq: at,
-      limit: Math.min(end, head) - at,
+      beforeSeq: upTo + 1,
+      limit: upTo - at,
     });
     const first = records[0];
     // Missing events (pruned): the reader resynchronises, as it would have at its next read.

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
 import { ChangeFeed, type FeedReads } from '../../src/core/change-feed.js';
 import type { FeedPosition } from '../../src/core/change-events.js';
+import type { AuditQuery } from '../../src/core/model.js';
 import { request } from '../support/http-client.js';
 import { pruneAuditEvents } from '../support/raw-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
@@ -34,12 +35,13 @@ describe('change feed: one read shared by readers at different positions', () =>
    */
   const countingFeed = (tailKeep?: number, commits = false) => {
     const repository = server.runtime.repository;
-    const counts = { reads: 0, events: 0 };
+    const counts = { reads: 0, events: 0, queries: [] as AuditQuery[] };
     const reads: FeedReads = {
       listAuditChains: (filter) => repository.listAuditChains(filter),
       getAuditHead: (chainId) => repository.getAuditHead(chainId),
       listAuditEvents: async (query) => {
         counts.reads++;
+        counts.queries.push(query);
         const events = await repository.listAuditEvents(query);
         counts.events += events.length;
         return events;
@@ -190,6 +192,43 @@ describe('change feed: one read shared by readers at different positions', () =>
       assert.ok(counts.reads > reads);
     } finally {
       feed.close();
+    }
+  });
+
+  it('a reader far behind asks the database for a range of seqs no wider than its limit', async () => {
+    // A limit alone left the plan to the database: PostgreSQL, its statistics older than the newest
+    // events, read every event after a position 40,000 behind the head to keep 500 (BENCHMARKS.md).
+    // A chain's seqs have no gaps, so a range as wide as the limit holds every event the read wants.
+    const tenant = 'bounded-range';
+    const { feed, counts } = countingFeed();
+    const whole = countingFeed();
+    try {
+      const start = await feed.head(tenant);
+      for (let i = 0; i < 6; i++) await put(tenant, `far-${i}`, 'v');
+      const all = await whole.feed.read(tenant, start);
+      let position: FeedPosition = start;
+      const names: (string | undefined)[] = [];
+      for (let more = true; more;) {
+        const batch = await feed.read(tenant, position, 4);
+        names.push(...batch.events.map((e) => `${e.kind} ${e.secret?.name}`));
+        position = batch.position;
+        more = batch.more;
+      }
+      assert.deepEqual(
+        names,
+        all.events.map((e) => `${e.kind} ${e.secret?.name}`),
+        'the same changes, in the same order, as one read without a small limit',
+      );
+      assert.ok(counts.queries.length >= 3, `read in several ranges (${counts.queries.length})`);
+      for (const query of counts.queries) {
+        assert.equal(query.direction, 'asc');
+        assert.notEqual(query.beforeSeq, undefined, 'bounded above');
+        const width = (query.beforeSeq ?? Infinity) - (query.afterSeq ?? 0) - 1;
+        assert.ok(width <= query.limit, `seqs (${query.afterSeq}, ${query.beforeSeq}) for ${query.limit}`);
+      }
+    } finally {
+      feed.close();
+      whole.feed.close();
     }
   });
 
