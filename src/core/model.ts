@@ -212,7 +212,10 @@ export interface AuditChainFilter {
 export interface AuditQuery {
   readonly chainId: string;
   readonly direction: 'asc' | 'desc';
-  /** Only events with seq below (desc paging) or above (asc scanning) this. */
+  /**
+   * Only events with seq below (desc paging; with `afterSeq`, the top of an asc range: the change
+   * feed's reads) or above (asc scanning) this.
+   */
   readonly beforeSeq?: number;
   readonly afterSeq?: number;
   readonly action?: string;

@@ -219,6 +219,12 @@ describe('change feed: one read shared by readers at different positions', () =>
         all.events.map((e) => `${e.kind} ${e.secret?.name}`),
         'the same changes, in the same order, as one read without a small limit',
       );
+      const far = Array.from({ length: 6 }, (_, i) => `far-${i}`);
+      assert.deepEqual(
+        names.filter((n) => n?.startsWith('secret.value-set')),
+        far.map((name) => `secret.value-set ${name}`),
+        'every value set, once, in order',
+      );
       assert.ok(counts.queries.length >= 3, `read in several ranges (${counts.queries.length})`);
       for (const query of counts.queries) {
         assert.equal(query.direction, 'asc');
