@@ -117,11 +117,7 @@ function cpuMicros(
   pid: number | undefined,
 ): { user: number; system: number; mainUser: number; mainSystem: number } | null {
   try {
-    const times = (path: string) => {
-      const stat = readFileSync(path, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return [(Number(fields[11]) * 1e6) / CLOCK_TICKS, (Number(fields[12]) * 1e6) / CLOCK_TICKS] as const;
-    };
+    const times = (path: string) => statTimes(readFileSync(path, 'utf8'));
     const [user, system] = times(`/proc/${pid}/stat`);
     // The main thread (its id is the process's): the event loop; the rest is libuv's pool, GC, workers.
     const [mainUser, mainSystem] = times(`/proc/${pid}/task/${pid}/stat`);
@@ -147,13 +143,19 @@ function databaseCpuMicros(): number | null {
         continue; // gone meanwhile
       }
       if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+      const [user, system] = statTimes(stat);
+      total += user + system;
     }
     return total;
   } catch {
     return null;
   }
+}
+
+/** User and system CPU time of a /proc/<pid>/stat line, µs (after the command, which may hold spaces). */
+function statTimes(stat: string): readonly [number, number] {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [(Number(fields[11]) * 1e6) / CLOCK_TICKS, (Number(fields[12]) * 1e6) / CLOCK_TICKS];
 }
 
 /** USER_HZ, the unit of /proc/<pid>/stat times: 100 on Linux. */
