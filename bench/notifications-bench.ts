@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,10 @@ const RATE = process.env.BENCH_RATE === undefined ? null : Number(process.env.BE
 const INLINE_LISTENERS = process.env.BENCH_LISTENERS === 'inline';
 /** A directory: `coffer serve` writes a V8 CPU profile there (`node --cpu-prof`). */
 const CPU_PROF_DIR = process.env.BENCH_CPU_PROF ?? null;
+/** BENCH_NODE_FLAGS: flags for the server's node (e.g. `--trace-gc`), space-separated. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== '');
+/** BENCH_SERVER_LOG: a file the server's output is appended to (by default it is read and dropped). */
+const SERVER_LOG = process.env.BENCH_SERVER_LOG ?? null;
 /**
  * BENCH_PIN=1 (where `taskset` works and there are at least two cores): `coffer serve` runs on CPU 0
  * alone, and this process (autocannon) and the listeners' process on the other CPUs, so the
@@ -73,9 +77,10 @@ function pinSelf(): boolean {
 
 function startCoffer(env: Record<string, string>): Promise<Coffer> {
   const profile = CPU_PROF_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
-  const node = [process.execPath, ...profile, BIN, 'serve'];
+  const node = [process.execPath, ...profile, ...NODE_FLAGS, BIN, 'serve'];
   // taskset execs node in its own process, so the child's pid is the server's (its CPU time is read).
   const [command, ...args] = PIN ? ['taskset', '-c', '0', ...node] : node;
+  if (SERVER_LOG !== null) process.stderr.write(`  server spawned ${process.hrtime.bigint() / 1000n}\n`);
   const child = spawn(command ?? process.execPath, args, {
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,8 +96,14 @@ function startCoffer(env: Record<string, string>): Promise<Coffer> {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stderr?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
+        if (SERVER_LOG !== null) {
+          const log = createWriteStream(SERVER_LOG, { flags: 'a' });
+          child.stdout?.pipe(log);
+          child.stderr?.pipe(log);
+        } else {
+          child.stdout?.resume();
+          child.stderr?.resume();
+        }
         resolve({ child, url, token });
       }
     };
@@ -172,6 +183,7 @@ async function writes(coffer: Coffer): Promise<{
   let n = 0;
   const cpuBefore = cpuMicros(coffer.child.pid);
   const databaseBefore = databaseCpuMicros();
+  const startedAt = process.hrtime.bigint() / 1000n;
   const result = await autocannon({
     url: coffer.url,
     connections: 50,
@@ -188,6 +200,10 @@ async function writes(coffer: Coffer): Promise<{
   });
   const cpuAfter = cpuMicros(coffer.child.pid);
   const databaseAfter = databaseCpuMicros();
+  // The run's span on the monotonic clock a --cpu-prof profile's timestamps use (µs).
+  if (CPU_PROF_DIR !== null || SERVER_LOG !== null) {
+    process.stderr.write(`  profile span ${startedAt} ${process.hrtime.bigint() / 1000n}\n`);
+  }
   const total = result.requests.total;
   const perRequest = (part: 'user' | 'system' | 'mainUser' | 'mainSystem') =>
     cpuBefore === null || cpuAfter === null || total === 0
