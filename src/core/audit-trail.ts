@@ -47,8 +47,10 @@ function chainIdOf(writerId: string, lane: Lane, tenantId: string): string {
  * feed reads, and names in its positions, only the chains for which this is true.
  */
 export function carriesChanges(chainId: string): boolean {
-  const parts = chainId.split('/');
-  return !(parts.length >= 3 && parts[1] === 'r');
+  // `<writer>/r/<tenant>` (a second segment of `r` and a third after it): no split, as this runs for
+  // every committed event of a watched tenant.
+  const first = chainId.indexOf('/');
+  return first < 0 || !chainId.startsWith('r/', first + 1);
 }
 
 /** A bound on re-reading a chain's head in one transaction (after a locked read, one retry suffices). */

@@ -141,6 +141,11 @@ const DETAIL_KEYS = [
   ['secretName', 'secret'],
 ] as const;
 
+/** The detail's name fields by their key in a resource (`splitResource`). */
+const FIELD_OF_KEY: ReadonlyMap<string, (typeof DETAIL_KEYS)[number][0]> = new Map(
+  DETAIL_KEYS.map(([field, key]) => [key, field]),
+);
+
 export function renderDetail(detail: ChangeDetail): string {
   const parts: string[] = [];
   for (const [field, key] of DETAIL_KEYS) {
@@ -165,15 +170,22 @@ export function splitResource(resource: string): { addressed: string; detail: Ch
     version?: number;
     created?: boolean;
   } = {};
-  for (const part of resource.slice(hash + 1).split('&')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const key = part.slice(0, eq);
-    const value = part.slice(eq + 1);
-    const field = DETAIL_KEYS.find(([, k]) => k === key)?.[0];
-    if (field !== undefined) detail[field] = value;
-    else if (key === 'version' && /^[0-9]{1,15}$/.test(value)) detail.version = Number(value);
-    else if (key === 'created') detail.created = value === '1';
+  // A loop over the parts, not split/find with a closure per part: this runs once for every committed
+  // change of a watched tenant (the change feed decodes each one as it commits).
+  let start = hash + 1;
+  while (start <= resource.length) {
+    let end = resource.indexOf('&', start);
+    if (end < 0) end = resource.length;
+    const eq = resource.indexOf('=', start);
+    if (eq >= 0 && eq < end) {
+      const key = resource.slice(start, eq);
+      const value = resource.slice(eq + 1, end);
+      const field = FIELD_OF_KEY.get(key);
+      if (field !== undefined) detail[field] = value;
+      else if (key === 'version' && /^[0-9]{1,15}$/.test(value)) detail.version = Number(value);
+      else if (key === 'created') detail.created = value === '1';
+    }
+    start = end + 1;
   }
   return { addressed: resource.slice(0, hash), detail };
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { OPERATOR } from '../../src/core/actor.js';
-import { decodePosition, encodePosition, splitResource } from '../../src/core/change-events.js';
+import { decodePosition, encodePosition, renderDetail, splitResource } from '../../src/core/change-events.js';
 import { carriesChanges } from '../../src/core/audit-trail.js';
 import { CofferApiError, CofferClient } from '../../src/client/index.js';
 import { request } from '../support/http-client.js';
@@ -348,5 +348,40 @@ describe('/v1 change streams (SSE)', () => {
     assert.equal(detail.storeName, 'default');
     assert.equal(detail.secretName, 'DETAILED');
     assert.equal(detail.version, 1);
+  });
+});
+
+describe('resource detail (the change feed decodes every committed change with it)', () => {
+  it('reads back what renderDetail wrote, and skips what it does not know', () => {
+    const detail = {
+      storeId: 's1',
+      storeName: 'a/b',
+      secretId: 'x1',
+      secretName: 'DB_URL',
+      version: 7,
+      created: true,
+    };
+    assert.deepEqual(splitResource(`store:a/b/secret:DB_URL${renderDetail(detail)}`), {
+      addressed: 'store:a/b/secret:DB_URL',
+      detail,
+    });
+    assert.deepEqual(splitResource('store:a'), { addressed: 'store:a', detail: {} });
+    assert.deepEqual(splitResource('store:a#'), { addressed: 'store:a', detail: {} });
+    // Parts without `=`, unknown keys, a version that is not a number, empty parts: skipped; the
+    // last of a repeated key wins.
+    assert.deepEqual(splitResource('store:a#junk&store=b&other=1&version=1e3&&secret=c&store=d&created=0'), {
+      addressed: 'store:a',
+      detail: { storeName: 'd', secretName: 'c', created: false },
+    });
+    assert.deepEqual(splitResource('store:a#version=12&x').detail, { version: 12 });
+  });
+
+  it('tells read chains (`<writer>/r/<tenant>`) from chains that carry changes', () => {
+    assert.equal(carriesChanges('w1/r/default'), false);
+    assert.equal(carriesChanges('w1/c/default'), true);
+    // Written before schema 3: the chain's id is the tenant's; it holds both.
+    assert.equal(carriesChanges('default'), true);
+    assert.equal(carriesChanges('w1/rr/default'), true);
+    assert.equal(carriesChanges('w1/r'), true);
   });
 });

@@ -239,12 +239,19 @@ export function v1EventRoutes(core: CofferCore): FastifyPluginAsyncTypebox {
  * A batch's SSE frames, encoded once: readers woken together share one read (ChangeFeed.read), and a
  * reader that filtered nothing out gets the read's own array (FeedReader.next), so a batch sent to 100
  * subscribers of a tenant is one Buffer written to 100 sockets, not 100 strings built and encoded.
+ * Cached per batch only, not per event: an event's frame string then dies young with the batch's
+ * build instead of living (and being copied by every scavenge) as long as the feed's tail keeps
+ * the event.
  */
 const batchBuffers = new WeakMap<readonly ChangeEvent[], Buffer>();
 function batchFrames(events: readonly ChangeEvent[]): Buffer {
   let buffer = batchBuffers.get(events);
   if (buffer === undefined) {
-    buffer = Buffer.from(events.map(changeFrame).join(''), 'utf8');
+    let text = '';
+    for (const event of events) {
+      text += frame({ event: 'change', id: event.id, data: JSON.stringify(changeView(event)) });
+    }
+    buffer = Buffer.from(text, 'utf8');
     batchBuffers.set(events, buffer);
   }
   return buffer;
@@ -259,18 +266,4 @@ function batchSegment(events: readonly ChangeEvent[]): GzipSegment {
     batchSegments.set(events, segment);
   }
   return segment;
-}
-
-/**
- * A change's SSE frame, made once per event: readers woken together share one read (ChangeFeed.read),
- * hence the same event objects, so a change sent to 100 subscribers is serialised once.
- */
-const changeFrames = new WeakMap<ChangeEvent, string>();
-function changeFrame(event: ChangeEvent): string {
-  let text = changeFrames.get(event);
-  if (text === undefined) {
-    text = frame({ event: 'change', id: event.id, data: JSON.stringify(changeView(event)) });
-    changeFrames.set(event, text);
-  }
-  return text;
 }
