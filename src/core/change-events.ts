@@ -173,10 +173,13 @@ export function splitResource(resource: string): { addressed: string; detail: Ch
   // A loop over the parts, not split/find with a closure per part: this runs once for every committed
   // change of a watched tenant (the change feed decodes each one as it commits).
   let start = hash + 1;
+  // The first '=' at or after `start`, searched again only once a part has passed it (linear in the
+  // resource's length however many parts have no '=').
+  let eq = resource.indexOf('=', start);
   while (start <= resource.length) {
     let end = resource.indexOf('&', start);
     if (end < 0) end = resource.length;
-    const eq = resource.indexOf('=', start);
+    if (eq >= 0 && eq < start) eq = resource.indexOf('=', start);
     if (eq >= 0 && eq < end) {
       const key = resource.slice(start, eq);
       const value = resource.slice(eq + 1, end);

@@ -381,6 +381,14 @@ describe('resource detail (the change feed decodes every committed change with i
       detail: { storeName: 'd', secretName: 'c', created: false },
     });
     assert.deepEqual(splitResource('store:a#version=12&x').detail, { version: 12 });
+    // A value holds everything after its part's first `=`; a valid version stays when a later one is
+    // not a number; parts without `=` before one with it are skipped, whatever their number.
+    assert.deepEqual(splitResource('store:a#secret=b=c&version=3&version=x').detail, {
+      secretName: 'b=c',
+      version: 3,
+    });
+    assert.deepEqual(splitResource(`store:a#${'x&'.repeat(1000)}store=s`).detail, { storeName: 's' });
+    assert.deepEqual(splitResource('store:a#x&y&store=').detail, { storeName: '' });
   });
 
   it('tells read chains (`<writer>/r/<tenant>`) from chains that carry changes', () => {
@@ -390,5 +398,9 @@ describe('resource detail (the change feed decodes every committed change with i
     assert.equal(carriesChanges('default'), true);
     assert.equal(carriesChanges('w1/rr/default'), true);
     assert.equal(carriesChanges('w1/r'), true);
+    assert.equal(carriesChanges('w1/r/'), false);
+    assert.equal(carriesChanges('/r/t'), false);
+    assert.equal(carriesChanges('r/t'), true);
+    assert.equal(carriesChanges('w1/b/r/t'), true);
   });
 });
